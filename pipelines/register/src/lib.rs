@@ -1,0 +1,14 @@
+//! The compiled register (sammanställningsregister): the one definition of its
+//! schema, code lists, personnummer rules, on-disk layout and manifest, used by
+//! every stage of utfall.
+
+pub mod mapping;
+pub mod pnr;
+pub mod schema;
+pub mod store;
+
+pub use schema::{Column, Kind, Table, SCHEMA_VERSION, TABLES};
+pub use store::{Manifest, Store, TableCounts};
+
+/// The tool's version, stamped on manifests and outputs.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

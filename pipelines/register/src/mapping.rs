@@ -1,0 +1,234 @@
+//! The mapping file (TOML): how one source system's exports map onto the
+//! exchange format. A new municipality or case system needs a mapping file,
+//! not code. See `docs/exchange-format.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::schema::{self, Codes, Kind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    #[default]
+    #[serde(alias = "utf8")]
+    Utf8,
+    #[serde(alias = "cp1252", alias = "latin1")]
+    Windows1252,
+}
+
+/// File format settings. Set once under `[source]`; a table may override any of them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Format {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<Encoding>,
+    /// Field delimiter: `;` or `,` (or tab).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<char>,
+    /// Decimal separator: `,` or `.`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decimal: Option<char>,
+    /// chrono formats tried in order for dates (default `%Y-%m-%d`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_formats: Option<Vec<String>>,
+}
+
+/// The format with every setting resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedFormat {
+    pub encoding: Encoding,
+    pub delimiter: u8,
+    pub decimal: u8,
+    pub date_formats: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// Name of the source system, for the manifest.
+    pub name: String,
+    #[serde(flatten)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableMapping {
+    /// Export file, relative to the input folder: `.csv`, `.txt` or `.xlsx`.
+    pub file: String,
+    /// Sheet of an `.xlsx` file (default: the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    #[serde(flatten)]
+    pub format: Format,
+    /// Exchange-format column name = the export's header. Columns not listed
+    /// are expected under their exchange-format name.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// Export columns that are deliberately not read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    pub source: Source,
+    /// Per register table (clients, cases, ...). `clients` is mandatory.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableMapping>,
+    /// Per code list: the export's value = the exchange-format code.
+    #[serde(default)]
+    pub codes: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// A mapping file that does not fit the schema; names the TOML field.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct MappingError {
+    pub field: String,
+    pub message: String,
+}
+
+fn err(field: impl Into<String>, message: impl Into<String>) -> MappingError {
+    MappingError { field: field.into(), message: message.into() }
+}
+
+impl Mapping {
+    /// Parse and check a mapping file's text. TOML syntax errors carry line and column.
+    pub fn from_toml(text: &str) -> Result<Mapping, MappingError> {
+        let m: Mapping = toml::from_str(text).map_err(|e| err("mapping", e.to_string()))?;
+        m.check()?;
+        Ok(m)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a mapping serialises")
+    }
+
+    fn check(&self) -> Result<(), MappingError> {
+        if !self.tables.contains_key("clients") {
+            return Err(err("tables.clients", "the clients table is mandatory"));
+        }
+        for (name, tm) in &self.tables {
+            let table = schema::table(name).ok_or_else(|| {
+                err(format!("tables.{name}"), format!("unknown table; the tables are {}", table_names()))
+            })?;
+            for canonical in tm.columns.keys() {
+                if table.column(canonical).is_none() {
+                    let cols: Vec<_> = table.columns.iter().map(|c| c.name).collect();
+                    return Err(err(
+                        format!("tables.{name}.columns.{canonical}"),
+                        format!("unknown column; {name} has {}", cols.join(", ")),
+                    ));
+                }
+            }
+            self.resolve(name).map_err(|m| err(format!("tables.{name}"), m))?;
+        }
+        for (list, values) in &self.codes {
+            let cl = schema::CODE_LISTS.iter().find(|c| c.name == list.as_str()).ok_or_else(|| {
+                let names: Vec<_> = schema::CODE_LISTS.iter().map(|c| c.name).collect();
+                err(format!("codes.{list}"), format!("unknown code list; the lists are {}", names.join(", ")))
+            })?;
+            if let Codes::Fixed(codes) = cl.codes {
+                for (source, canonical) in values {
+                    if !cl.contains(canonical) {
+                        let valid: Vec<_> = codes.iter().map(|c| c.0).collect();
+                        return Err(err(
+                            format!("codes.{list}.\"{source}\""),
+                            format!("'{canonical}' is not a code of {list}; valid: {}", valid.join(", ")),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The resolved file format of a table (table settings over `[source]`).
+    pub fn resolve(&self, table: &str) -> Result<ResolvedFormat, String> {
+        let t = self.tables.get(table).map(|t| &t.format);
+        let pick = |f: fn(&Format) -> Option<char>, default: char| t.and_then(f).or(f(&self.source.format)).unwrap_or(default);
+        let delimiter = pick(|f| f.delimiter, ',');
+        let decimal = pick(|f| f.decimal, '.');
+        if !delimiter.is_ascii() || !decimal.is_ascii() {
+            return Err("delimiter and decimal must be ASCII characters".into());
+        }
+        if delimiter == decimal {
+            return Err(format!("delimiter and decimal separator are both '{delimiter}'"));
+        }
+        Ok(ResolvedFormat {
+            encoding: t.and_then(|f| f.encoding).or(self.source.format.encoding).unwrap_or_default(),
+            delimiter: delimiter as u8,
+            decimal: decimal as u8,
+            date_formats: t
+                .and_then(|f| f.date_formats.clone())
+                .or_else(|| self.source.format.date_formats.clone())
+                .unwrap_or_else(|| vec!["%Y-%m-%d".to_string()]),
+        })
+    }
+
+    /// The export header expected for an exchange-format column.
+    pub fn source_column<'a>(&'a self, table: &str, canonical: &'a str) -> &'a str {
+        self.tables.get(table).and_then(|t| t.columns.get(canonical)).map(String::as_str).unwrap_or(canonical)
+    }
+
+    /// Translate an export value of a code column into its exchange-format code.
+    pub fn code<'a>(&'a self, kind: Kind, value: &'a str) -> Option<&'a str> {
+        let Kind::Code(list) = kind else { return Some(value) };
+        if let Some(canonical) = self.codes.get(list.name).and_then(|m| m.get(value)) {
+            return Some(canonical);
+        }
+        match list.codes {
+            Codes::Fixed(_) => list.contains(value).then_some(value),
+            // A local list is closed once the mapping declares it.
+            Codes::Local => (!self.codes.contains_key(list.name)).then_some(value),
+        }
+    }
+}
+
+fn table_names() -> String {
+    schema::TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_field() {
+        let base = "[source]\nname = \"x\"\n[tables.clients]\nfile = \"c.csv\"\n";
+        assert!(Mapping::from_toml(base).is_ok());
+        let e = Mapping::from_toml(&format!("{base}[tables.klienter]\nfile = \"k.csv\"\n")).unwrap_err();
+        assert_eq!(e.field, "tables.klienter");
+        let e = Mapping::from_toml(&format!("{base}[tables.clients.columns]\nnamn = \"Namn\"\n")).unwrap_err();
+        assert_eq!(e.field, "tables.clients.columns.namn");
+        let e = Mapping::from_toml(&format!("{base}[codes.area]\n\"BoU\" = \"kids\"\n")).unwrap_err();
+        assert!(e.field.starts_with("codes.area"), "{e}");
+        let e = Mapping::from_toml("[source]\nname = \"x\"\ndelimiter = \";\"\ndecimal = \";\"\n[tables.clients]\nfile = \"c\"\n").unwrap_err();
+        assert!(e.message.contains("both"), "{e}");
+        let e = Mapping::from_toml("[source]\nname = \"x\"\n").unwrap_err();
+        assert_eq!(e.field, "tables.clients");
+        let e = Mapping::from_toml("[source\n").unwrap_err();
+        assert!(e.message.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn codes_translate_and_local_lists_close_when_declared() {
+        let m = Mapping::from_toml(
+            "[source]\nname = \"x\"\n[tables.clients]\nfile = \"c\"\n[codes.area]\n\"BoU\" = \"child_youth\"\n[codes.unit]\n\"Norr\" = \"norr\"\n",
+        )
+        .unwrap();
+        let area = schema::CASES.column("area").unwrap().kind;
+        let unit = schema::CASES.column("unit").unwrap().kind;
+        let district = schema::CLIENTS.column("district").unwrap().kind;
+        assert_eq!(m.code(area, "BoU"), Some("child_youth"));
+        assert_eq!(m.code(area, "psychiatry"), Some("psychiatry"));
+        assert_eq!(m.code(area, "Psyk"), None);
+        assert_eq!(m.code(unit, "Norr"), Some("norr"));
+        assert_eq!(m.code(unit, "Söder"), None);
+        assert_eq!(m.code(district, "anything"), Some("anything"));
+    }
+}

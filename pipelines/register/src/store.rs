@@ -1,0 +1,246 @@
+//! The register on disk, and how a new one replaces the old atomically.
+//!
+//! `REGISTER` (the path users name) is a symbolic link to
+//! `.REGISTER.builds/<build-id>/`, a complete, immutable build. A new build is
+//! written into `.REGISTER.builds/<build-id>.partial/`, synced, renamed to
+//! `<build-id>/`, and only then published by renaming a fresh link over
+//! `REGISTER` (`rename(2)` is atomic). A build that fails or is killed at any
+//! point leaves the link, and so the previous register, untouched; leftovers
+//! are removed by the next build.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// How many complete builds are kept (the current one and the one before, for rollback).
+pub const KEEP_BUILDS: usize = 2;
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    link: PathBuf,
+    builds: PathBuf,
+}
+
+impl Store {
+    pub fn new(register: &Path) -> io::Result<Store> {
+        let name = register
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "register path has no folder name"))?
+            .to_string_lossy()
+            .into_owned();
+        let parent = match register.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        Ok(Store { link: register.to_path_buf(), builds: parent.join(format!(".{name}.builds")) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.link
+    }
+
+    /// The folder of the current build, if a register has been published.
+    pub fn current(&self) -> Option<PathBuf> {
+        let target = fs::read_link(&self.link).ok()?;
+        let dir = if target.is_absolute() { target } else { self.link.parent().unwrap_or(Path::new(".")).join(target) };
+        dir.is_dir().then_some(dir)
+    }
+
+    /// Start a new build: a fresh staging folder. Fails if `REGISTER` exists
+    /// and is not a link made by utfall (so a user's folder is never replaced).
+    pub fn begin(&self, build_id: &str) -> io::Result<Staging> {
+        if let Ok(meta) = fs::symlink_metadata(&self.link) {
+            if !meta.file_type().is_symlink() {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("{} exists and is not a register made by utfall; choose another --register path", self.link.display()),
+                ));
+            }
+        }
+        fs::create_dir_all(&self.builds)?;
+        self.remove_leftovers()?;
+        let dir = self.builds.join(format!("{build_id}.partial"));
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        fs::create_dir_all(&dir)?;
+        Ok(Staging { dir, final_dir: self.builds.join(build_id), store: self.clone() })
+    }
+
+    /// Remove partial builds of failed or killed runs and old complete builds.
+    fn remove_leftovers(&self) -> io::Result<()> {
+        let current = self.current().and_then(|c| c.file_name().map(|n| n.to_owned()));
+        let mut complete = Vec::new();
+        for entry in fs::read_dir(&self.builds)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let s = name.to_string_lossy();
+            if s.ends_with(".partial") {
+                let _ = fs::remove_dir_all(entry.path()).or_else(|_| fs::remove_file(entry.path()));
+            } else if Some(&name) != current.as_ref() {
+                complete.push((entry.metadata()?.modified()?, entry.path()));
+            }
+        }
+        complete.sort();
+        // Keep the newest non-current builds up to KEEP_BUILDS - 1.
+        let extra = complete.len().saturating_sub(KEEP_BUILDS - 1);
+        for (_, path) in complete.into_iter().take(extra) {
+            fs::remove_dir_all(path)?;
+        }
+        Ok(())
+    }
+}
+
+/// A build being written. Dropping it without `publish` leaves the previous register in place.
+#[derive(Debug)]
+pub struct Staging {
+    dir: PathBuf,
+    final_dir: PathBuf,
+    store: Store,
+}
+
+impl Staging {
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Make the build durable and visible: sync files, rename the folder to its
+    /// final name, then swap the link. Returns the published build folder.
+    pub fn publish(self) -> io::Result<PathBuf> {
+        for entry in fs::read_dir(&self.dir)? {
+            fs::File::open(entry?.path())?.sync_all()?;
+        }
+        fs::File::open(&self.dir)?.sync_all()?;
+        if self.final_dir.exists() {
+            fs::remove_dir_all(&self.final_dir)?;
+        }
+        fs::rename(&self.dir, &self.final_dir)?;
+        let builds_name = self.store.builds.file_name().expect("builds folder has a name");
+        let build_name = self.final_dir.file_name().expect("build folder has a name");
+        // Relative target, so the register folder can be moved as a whole.
+        let target = Path::new(builds_name).join(build_name);
+        let parent = self.store.link.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let tmp_link = parent.join(format!(".{}.link-{}", self.store.link.file_name().unwrap().to_string_lossy(), std::process::id()));
+        let _ = fs::remove_file(&tmp_link);
+        std::os::unix::fs::symlink(&target, &tmp_link)?;
+        fs::rename(&tmp_link, &self.store.link)?;
+        fs::File::open(parent)?.sync_all()?;
+        Ok(self.final_dir)
+    }
+}
+
+/// Counts for one table of a build. `rows_in = accepted + rejected + merged`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TableCounts {
+    pub rows_in: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Exact duplicates of an accepted row, merged into it.
+    pub merged: u64,
+    /// Text values in which something written like a personnummer was masked.
+    pub masked_values: u64,
+    /// False when the mapping supplied no file for the table (it is written empty).
+    pub supplied: bool,
+}
+
+impl TableCounts {
+    pub fn reconciles(&self) -> bool {
+        self.rows_in == self.accepted + self.rejected + self.merged
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InputFile {
+    pub table: String,
+    /// Path relative to the input folder.
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+    pub format: String,
+}
+
+/// The manifest written beside the tables of every build (`manifest.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema_version: String,
+    pub tool: String,
+    pub tool_version: String,
+    pub build_id: String,
+    /// When the build ran (UTC, RFC 3339). Not part of the register's content.
+    pub built_at: String,
+    pub build_seconds: f64,
+    /// Reference date of the exports (resolves the century of 10-digit personnummer).
+    pub as_of: String,
+    /// First and last event date in the accepted data.
+    pub data_from: Option<String>,
+    pub data_to: Option<String>,
+    /// Fingerprint of the pseudonymisation key (not the key): registers built
+    /// with different keys have different client ids and cannot be joined.
+    pub key_id: String,
+    pub mapping: InputFile,
+    pub inputs: Vec<InputFile>,
+    /// Per table, in schema order.
+    pub tables: Vec<(String, TableCounts)>,
+    pub quarantine_rows: u64,
+}
+
+impl Manifest {
+    pub const FILE: &'static str = "manifest.json";
+
+    pub fn read(register_dir: &Path) -> io::Result<Manifest> {
+        let text = fs::read_to_string(register_dir.join(Manifest::FILE))?;
+        serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    pub fn counts(&self, table: &str) -> Option<&TableCounts> {
+        self.tables.iter().find(|(t, _)| t == table).map(|(_, c)| c)
+    }
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = fs::File::open(path)?;
+    let mut h = Sha256::new();
+    io::copy(&mut f, &mut h)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_swaps_and_failed_build_keeps_previous() {
+        let tmp = std::env::temp_dir().join(format!("utfall-store-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp).unwrap();
+        let store = Store::new(&tmp.join("register")).unwrap();
+        assert!(store.current().is_none());
+
+        let s = store.begin("b1").unwrap();
+        fs::write(s.dir().join("a.txt"), "one").unwrap();
+        s.publish().unwrap();
+        assert_eq!(fs::read_to_string(tmp.join("register/a.txt")).unwrap(), "one");
+
+        // A build that is abandoned half-way leaves the first one readable.
+        let s = store.begin("b2").unwrap();
+        fs::write(s.dir().join("a.txt"), "half").unwrap();
+        drop(s);
+        assert_eq!(fs::read_to_string(tmp.join("register/a.txt")).unwrap(), "one");
+
+        let s = store.begin("b3").unwrap();
+        fs::write(s.dir().join("a.txt"), "three").unwrap();
+        s.publish().unwrap();
+        assert_eq!(fs::read_to_string(tmp.join("register/a.txt")).unwrap(), "three");
+        let names: Vec<_> = fs::read_dir(tmp.join(".register.builds")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(names.iter().all(|n| !n.to_string_lossy().ends_with(".partial")), "{names:?}");
+
+        // A user's own folder is never replaced.
+        fs::create_dir_all(tmp.join("mine")).unwrap();
+        assert!(Store::new(&tmp.join("mine")).unwrap().begin("x").is_err());
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+}
