@@ -1,1 +1,300 @@
-fn main() {}
+//! The `utfall` command. Exit codes: 0 ok, 1 failure, 2 bad input or usage.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use utfall_ingest::{BuildError, BuildOptions, Key, Progress};
+
+#[derive(Parser)]
+#[command(name = "utfall", version, about = "Client-outcome analytics for municipal social services", long_about = None)]
+struct Cli {
+    /// Print nothing but errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything on a built-in synthetic municipality into one folder.
+    Demo {
+        /// Output folder (exports, truth, key and register go here).
+        #[arg(long, default_value = "utfall-demo")]
+        out: PathBuf,
+        /// Number of synthetic clients.
+        #[arg(long, default_value_t = 20_000)]
+        clients: usize,
+        /// Share of export rows with an injected fault, to show the quarantine.
+        #[arg(long, default_value_t = 0.01)]
+        dirty_rate: f64,
+    },
+    /// Write a seeded synthetic municipality: exports, mapping file and ground truth.
+    Synth {
+        /// Output folder; `exports/` and `truth/` are written in it.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of clients.
+        #[arg(long, default_value_t = 20_000)]
+        clients: usize,
+        /// Random seed: the same seed and size give identical files.
+        #[arg(long, default_value_t = 2021)]
+        seed: u64,
+        /// Share of rows with one injected fault (bad check digit, dates out of
+        /// order, unknown code, duplicate, missing value, wrong encoding, ...).
+        #[arg(long, default_value_t = 0.0)]
+        dirty_rate: f64,
+    },
+    /// Build the register from exports: validate, pseudonymise, deduplicate, publish atomically.
+    Build {
+        /// Folder holding the export files.
+        #[arg(long)]
+        input: PathBuf,
+        /// Mapping file (TOML) of the source system; default: INPUT/mapping.toml.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Pseudonymisation key file (made by `utfall key new`).
+        #[arg(long)]
+        key: PathBuf,
+        /// Register path; replaced atomically, the previous build is kept for rollback.
+        #[arg(long)]
+        register: PathBuf,
+        /// Reference date of the exports (YYYY-MM-DD); default today.
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+    },
+    /// Manage the pseudonymisation key.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a new random key file (readable by its owner only; never overwritten).
+    New {
+        /// Where to write the key. Keep it apart from the register and back it up:
+        /// without it, next month's register cannot be linked to this one.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("UTFALL_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e
+                .downcast_ref::<BuildError>()
+                .map(BuildError::exit_code)
+                .or_else(|| e.downcast_ref::<BadUsage>().map(|_| 2))
+                .unwrap_or(1);
+            eprintln!("error: {e:#}");
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+/// A usage error found after argument parsing (exit code 2).
+#[derive(Debug)]
+struct BadUsage(String);
+
+impl std::error::Error for BadUsage {}
+
+impl std::fmt::Display for BadUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::Synth {
+            out,
+            clients,
+            seed,
+            dirty_rate,
+        } => {
+            synth(&out, clients, seed, dirty_rate, quiet)?;
+        }
+        Command::Key {
+            command: KeyCommand::New { out },
+        } => {
+            let key = Key::create(&out)?;
+            if !quiet {
+                println!(
+                    "wrote key {} to {}\nKeep it safe and apart from the register: it links pseudonyms across builds.",
+                    key.id(),
+                    out.display()
+                );
+            }
+        }
+        Command::Build {
+            input,
+            mapping,
+            key,
+            register,
+            as_of,
+        } => {
+            let mapping = mapping.unwrap_or_else(|| input.join("mapping.toml"));
+            build(
+                &BuildOptions {
+                    input,
+                    mapping,
+                    key,
+                    register,
+                    as_of,
+                },
+                quiet,
+            )?;
+        }
+        Command::Demo {
+            out,
+            clients,
+            dirty_rate,
+        } => demo(&out, clients, dirty_rate, quiet)?,
+    }
+    Ok(())
+}
+
+fn synth(
+    out: &Path,
+    clients: usize,
+    seed: u64,
+    dirty_rate: f64,
+    quiet: bool,
+) -> anyhow::Result<utfall_synth::Summary> {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(clients as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("synth   {bar:40} {pos}/{len} clients ({eta})")
+            .expect("template"),
+    );
+    let cfg = utfall_synth::Config {
+        clients,
+        seed,
+        dirty_rate,
+    };
+    let summary =
+        utfall_synth::generate(&cfg, out, &mut |n| bar.set_position(n)).map_err(|e| match e {
+            utfall_synth::SynthError::Config(m) => anyhow::Error::new(BadUsage(m)),
+            other => anyhow::Error::new(other),
+        })?;
+    bar.finish_and_clear();
+    if !quiet {
+        let rows: u64 = summary.files.iter().map(|f| f.2).sum();
+        println!(
+            "synth: {} clients, {} export rows, {} injected faults",
+            summary.clients, rows, summary.faults
+        );
+        println!(
+            "  exports: {}\n  mapping: {}\n  truth:   {}",
+            summary.exports.display(),
+            summary.mapping.display(),
+            summary.truth.display()
+        );
+    }
+    Ok(summary)
+}
+
+fn build(opts: &BuildOptions, quiet: bool) -> anyhow::Result<utfall_ingest::BuildReport> {
+    let spinner = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner.set_message("reading and validating exports");
+    let report = utfall_ingest::build(opts, &|p| match p {
+        Progress::Read { table, rows } => spinner.println(format!("  read {table}: {rows} rows")),
+        Progress::Stage(s) => spinner.set_message(s),
+    });
+    spinner.finish_and_clear();
+    let report = report?;
+    if !quiet {
+        let m = &report.manifest;
+        println!(
+            "register: {} (build {}, {:.1} s)",
+            opts.register.display(),
+            m.build_id,
+            m.build_seconds
+        );
+        println!(
+            "  {:<14} {:>10} {:>10} {:>9} {:>7}",
+            "table", "rows in", "accepted", "rejected", "merged"
+        );
+        for (t, c) in &m.tables {
+            let note = if c.supplied {
+                ""
+            } else {
+                "  (no export mapped)"
+            };
+            println!(
+                "  {t:<14} {:>10} {:>10} {:>9} {:>7}{note}",
+                c.rows_in, c.accepted, c.rejected, c.merged
+            );
+        }
+        println!(
+            "  quarantine: {} rows ({}/quarantine.parquet)",
+            m.quarantine_rows,
+            opts.register.display()
+        );
+    }
+    Ok(report)
+}
+
+fn demo(out: &Path, clients: usize, dirty_rate: f64, quiet: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let summary = synth(out, clients, 2021, dirty_rate, quiet)?;
+    let key = out.join("demo.key");
+    if !key.exists() {
+        Key::create(&key)?;
+    }
+    let register = out.join("register");
+    let opts = BuildOptions {
+        input: summary.exports.clone(),
+        mapping: summary.mapping.clone(),
+        key,
+        register: register.clone(),
+        as_of: Some(utfall_synth::as_of()),
+    };
+    build(&opts, quiet)?;
+    if !quiet {
+        println!("\nNext:");
+        println!(
+            "  the register (Parquet, one file per table): {}/",
+            register.display()
+        );
+        println!(
+            "  what was built from what, with counts:       {}/manifest.json",
+            register.display()
+        );
+        println!(
+            "  rejected rows with file, line and reason:    {}/quarantine.parquet",
+            register.display()
+        );
+        println!(
+            "  the exports and their mapping file:          {}/",
+            summary.exports.display()
+        );
+        println!(
+            "  the planted truth (effects, per-case risks): {}/",
+            summary.truth.display()
+        );
+    }
+    Ok(())
+}

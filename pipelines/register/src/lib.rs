@@ -7,7 +7,7 @@ pub mod pnr;
 pub mod schema;
 pub mod store;
 
-pub use schema::{Column, Kind, Table, SCHEMA_VERSION, TABLES};
+pub use schema::{Column, Kind, SCHEMA_VERSION, TABLES, Table};
 pub use store::{Manifest, Store, TableCounts};
 
 /// The tool's version, stamped on manifests and outputs.

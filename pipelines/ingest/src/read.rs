@@ -1,0 +1,229 @@
+//! Reading an export (CSV or Excel) into the validator, and describing it for the manifest.
+
+use std::path::Path;
+
+use calamine::{Data, Reader, Xlsx};
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+use utfall_register::mapping::{Encoding, Mapping, ResolvedFormat};
+use utfall_register::schema::Table;
+use utfall_register::store::InputFile;
+
+use crate::error::BuildError;
+use crate::key::Key;
+use crate::validate::{Batch, Validator};
+
+/// Read, validate and describe one table's export.
+pub fn read_table(
+    table: &'static Table,
+    mapping: &Mapping,
+    input: &Path,
+    key: &Key,
+    as_of: NaiveDate,
+) -> Result<(Batch, InputFile), BuildError> {
+    let tm = &mapping.tables[table.name];
+    let path = input.join(&tm.file);
+    let format = mapping
+        .resolve(table.name)
+        .map_err(|m| BuildError::bad(&path, None, None, m))?;
+    let bytes = std::fs::read(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            BuildError::bad(
+                &path,
+                None,
+                None,
+                format!(
+                    "file not found (the mapping names it for the table '{}')",
+                    table.name
+                ),
+            )
+        } else {
+            BuildError::Io {
+                path: path.clone(),
+                source: e,
+            }
+        }
+    })?;
+    let lower = tm.file.to_lowercase();
+    let is_xlsx = lower.ends_with(".xlsx") || lower.ends_with(".xlsm");
+    let described = InputFile {
+        table: table.name.to_string(),
+        path: tm.file.clone(),
+        bytes: bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        format: if is_xlsx {
+            "xlsx".into()
+        } else {
+            format!(
+                "csv ({:?}, '{}')",
+                format.encoding, format.delimiter as char
+            )
+        },
+    };
+    let batch = if is_xlsx {
+        read_xlsx(
+            table,
+            mapping,
+            format,
+            &path,
+            bytes,
+            key,
+            as_of,
+            tm.sheet.as_deref(),
+        )?
+    } else {
+        read_csv(table, mapping, format, &path, &bytes, key, as_of)?
+    };
+    Ok((batch, described))
+}
+
+fn header_error(path: &Path, line: u64, e: crate::validate::HeaderError) -> BuildError {
+    BuildError::bad(path, Some(line), e.0, e.1)
+}
+
+fn read_csv(
+    table: &'static Table,
+    mapping: &Mapping,
+    format: ResolvedFormat,
+    path: &Path,
+    bytes: &[u8],
+    key: &Key,
+    as_of: NaiveDate,
+) -> Result<Batch, BuildError> {
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(BuildError::bad(
+            path,
+            None,
+            None,
+            "the file is empty: expected a header line naming the columns",
+        ));
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(format.delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body);
+    let mut rec = csv::ByteRecord::new();
+    let csv_err = |e: csv::Error| {
+        let line = e.position().map(|p| p.line());
+        BuildError::bad(path, line, None, format!("cannot read the CSV: {e}"))
+    };
+    rdr.read_byte_record(&mut rec).map_err(csv_err)?;
+    let mut headers = Vec::with_capacity(rec.len());
+    for (i, h) in rec.iter().enumerate() {
+        let text = match format.encoding {
+            Encoding::Utf8 => std::str::from_utf8(h).map(str::to_string).map_err(|_| {
+                BuildError::bad(path, Some(1), Some((i + 1, String::from_utf8_lossy(h).into_owned())), "the header is not valid UTF-8; if the file is Windows-1252, set encoding = \"windows-1252\" in the mapping")
+            })?,
+            Encoding::Windows1252 => encoding_rs::WINDOWS_1252.decode_without_bom_handling(h).0.into_owned(),
+        };
+        headers.push(text.trim().to_string());
+    }
+    if headers.len() <= 1 && !rec.as_slice().is_empty() && table.columns.len() > 1 {
+        let other = if format.delimiter == b';' { ',' } else { ';' };
+        if headers[0].contains(other) {
+            return Err(BuildError::bad(
+                path,
+                Some(1),
+                None,
+                format!(
+                    "the header has one column; is the delimiter '{other}'? Set delimiter in the mapping"
+                ),
+            ));
+        }
+    }
+    let mut v = Validator::new(table, mapping, format, key, as_of, headers)
+        .map_err(|e| header_error(path, 1, e))?;
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = rec.position().map(|p| p.line()).unwrap_or(0);
+                let fields: Vec<&[u8]> = rec.iter().collect();
+                v.row(line, &fields);
+            }
+            Err(e) => return Err(csv_err(e)),
+        }
+    }
+    Ok(v.finish()?)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_xlsx(
+    table: &'static Table,
+    mapping: &Mapping,
+    mut format: ResolvedFormat,
+    path: &Path,
+    bytes: Vec<u8>,
+    key: &Key,
+    as_of: NaiveDate,
+    sheet: Option<&str>,
+) -> Result<Batch, BuildError> {
+    let bad = |m: String| BuildError::bad(path, None, None, m);
+    let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| {
+        bad(format!(
+            "not a readable .xlsx file (truncated or damaged?): {e}"
+        ))
+    })?;
+    let name = match sheet {
+        Some(s) => s.to_string(),
+        None => wb
+            .sheet_names()
+            .first()
+            .cloned()
+            .ok_or_else(|| bad("the workbook has no sheets".into()))?,
+    };
+    let range = wb
+        .worksheet_range(&name)
+        .map_err(|e| bad(format!("cannot read sheet '{name}': {e}")))?;
+    let first_row = range.start().map(|(r, _)| u64::from(r) + 1).unwrap_or(1);
+    let mut rows = range.rows();
+    let Some(header) = rows.next() else {
+        return Err(bad(format!(
+            "sheet '{name}' is empty: expected a header row naming the columns"
+        )));
+    };
+    let decimal = format.decimal;
+    let date_format = format
+        .date_formats
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "%Y-%m-%d".into());
+    let cell = |d: &Data| -> String {
+        match d {
+            Data::Empty => String::new(),
+            Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+            Data::Int(i) => i.to_string(),
+            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+            Data::Float(f) => {
+                let s = f.to_string();
+                if decimal == b',' {
+                    s.replace('.', ",")
+                } else {
+                    s
+                }
+            }
+            Data::Bool(b) => b.to_string(),
+            Data::DateTime(dt) => dt
+                .as_datetime()
+                .map(|t| t.date().format(&date_format).to_string())
+                .unwrap_or_default(),
+            Data::Error(e) => format!("#{e:?}"),
+        }
+    };
+    let headers: Vec<String> = header.iter().map(|d| cell(d).trim().to_string()).collect();
+    // Cells are UTF-8 text once read from the workbook.
+    format.encoding = Encoding::Utf8;
+    let mut v = Validator::new(table, mapping, format, key, as_of, headers)
+        .map_err(|e| header_error(path, first_row, e))?;
+    for (i, row) in rows.enumerate() {
+        let texts: Vec<String> = row.iter().map(cell).collect();
+        if texts.iter().all(|t| t.trim().is_empty()) {
+            continue;
+        }
+        let fields: Vec<&[u8]> = texts.iter().map(|t| t.as_bytes()).collect();
+        v.row(first_row + 1 + i as u64, &fields);
+    }
+    Ok(v.finish()?)
+}
