@@ -1,1 +1,10 @@
+//! Integration tests of the `utfall` command: one binary, one module per concern.
 
+mod support;
+
+mod bad_input;
+mod cli;
+mod determinism;
+mod killed_build;
+mod privacy;
+mod reconcile;

@@ -2,6 +2,7 @@
 //! schema, code lists, personnummer rules, on-disk layout and manifest, used by
 //! every stage of utfall.
 
+pub mod dictionary;
 pub mod mapping;
 pub mod pnr;
 pub mod schema;

@@ -9,12 +9,11 @@ use serde::{Deserialize, Serialize};
 use crate::schema::{self, Codes, Kind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
 pub enum Encoding {
     #[default]
-    #[serde(alias = "utf8")]
+    #[serde(rename = "utf-8", alias = "utf8", alias = "UTF-8")]
     Utf8,
-    #[serde(alias = "cp1252", alias = "latin1")]
+    #[serde(rename = "windows-1252", alias = "cp1252", alias = "latin1", alias = "Windows-1252")]
     Windows1252,
 }
 
