@@ -120,17 +120,10 @@ impl std::fmt::Display for BadUsage {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Synth {
-            out,
-            clients,
-            seed,
-            dirty_rate,
-        } => {
+        Command::Synth { out, clients, seed, dirty_rate } => {
             synth(&out, clients, seed, dirty_rate, quiet)?;
         }
-        Command::Key {
-            command: KeyCommand::New { out },
-        } => {
+        Command::Key { command: KeyCommand::New { out } } => {
             let key = Key::create(&out)?;
             if !quiet {
                 println!(
@@ -140,67 +133,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Build {
-            input,
-            mapping,
-            key,
-            register,
-            as_of,
-        } => {
+        Command::Build { input, mapping, key, register, as_of } => {
             let mapping = mapping.unwrap_or_else(|| input.join("mapping.toml"));
-            build(
-                &BuildOptions {
-                    input,
-                    mapping,
-                    key,
-                    register,
-                    as_of,
-                },
-                quiet,
-            )?;
+            build(&BuildOptions { input, mapping, key, register, as_of }, quiet)?;
         }
-        Command::Demo {
-            out,
-            clients,
-            dirty_rate,
-        } => demo(&out, clients, dirty_rate, quiet)?,
+        Command::Demo { out, clients, dirty_rate } => demo(&out, clients, dirty_rate, quiet)?,
     }
     Ok(())
 }
 
-fn synth(
-    out: &Path,
-    clients: usize,
-    seed: u64,
-    dirty_rate: f64,
-    quiet: bool,
-) -> anyhow::Result<utfall_synth::Summary> {
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(clients as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("synth   {bar:40} {pos}/{len} clients ({eta})")
-            .expect("template"),
-    );
-    let cfg = utfall_synth::Config {
-        clients,
-        seed,
-        dirty_rate,
-    };
-    let summary =
-        utfall_synth::generate(&cfg, out, &mut |n| bar.set_position(n)).map_err(|e| match e {
-            utfall_synth::SynthError::Config(m) => anyhow::Error::new(BadUsage(m)),
-            other => anyhow::Error::new(other),
-        })?;
+fn synth(out: &Path, clients: usize, seed: u64, dirty_rate: f64, quiet: bool) -> anyhow::Result<utfall_synth::Summary> {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(clients as u64) };
+    bar.set_style(ProgressStyle::with_template("synth   {bar:40} {pos}/{len} clients ({eta})").expect("template"));
+    let cfg = utfall_synth::Config { clients, seed, dirty_rate };
+    let summary = utfall_synth::generate(&cfg, out, &mut |n| bar.set_position(n)).map_err(|e| match e {
+        utfall_synth::SynthError::Config(m) => anyhow::Error::new(BadUsage(m)),
+        other => anyhow::Error::new(other),
+    })?;
     bar.finish_and_clear();
     if !quiet {
         let rows: u64 = summary.files.iter().map(|f| f.2).sum();
-        println!(
-            "synth: {} clients, {} export rows, {} injected faults",
-            summary.clients, rows, summary.faults
-        );
+        println!("synth: {} clients, {} export rows, {} injected faults", summary.clients, rows, summary.faults);
         println!(
             "  exports: {}\n  mapping: {}\n  truth:   {}",
             summary.exports.display(),
@@ -212,11 +165,7 @@ fn synth(
 }
 
 fn build(opts: &BuildOptions, quiet: bool) -> anyhow::Result<utfall_ingest::BuildReport> {
-    let spinner = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new_spinner()
-    };
+    let spinner = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
     spinner.enable_steady_tick(Duration::from_millis(120));
     spinner.set_message("reading and validating exports");
     let report = utfall_ingest::build(opts, &|p| match p {
@@ -227,32 +176,13 @@ fn build(opts: &BuildOptions, quiet: bool) -> anyhow::Result<utfall_ingest::Buil
     let report = report?;
     if !quiet {
         let m = &report.manifest;
-        println!(
-            "register: {} (build {}, {:.1} s)",
-            opts.register.display(),
-            m.build_id,
-            m.build_seconds
-        );
-        println!(
-            "  {:<14} {:>10} {:>10} {:>9} {:>7}",
-            "table", "rows in", "accepted", "rejected", "merged"
-        );
+        println!("register: {} (build {}, {:.1} s)", opts.register.display(), m.build_id, m.build_seconds);
+        println!("  {:<14} {:>10} {:>10} {:>9} {:>7}", "table", "rows in", "accepted", "rejected", "merged");
         for (t, c) in &m.tables {
-            let note = if c.supplied {
-                ""
-            } else {
-                "  (no export mapped)"
-            };
-            println!(
-                "  {t:<14} {:>10} {:>10} {:>9} {:>7}{note}",
-                c.rows_in, c.accepted, c.rejected, c.merged
-            );
+            let note = if c.supplied { "" } else { "  (no export mapped)" };
+            println!("  {t:<14} {:>10} {:>10} {:>9} {:>7}{note}", c.rows_in, c.accepted, c.rejected, c.merged);
         }
-        println!(
-            "  quarantine: {} rows ({}/quarantine.parquet)",
-            m.quarantine_rows,
-            opts.register.display()
-        );
+        println!("  quarantine: {} rows ({}/quarantine.parquet)", m.quarantine_rows, opts.register.display());
     }
     Ok(report)
 }
@@ -275,26 +205,11 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, quiet: bool) -> anyhow::Res
     build(&opts, quiet)?;
     if !quiet {
         println!("\nNext:");
-        println!(
-            "  the register (Parquet, one file per table): {}/",
-            register.display()
-        );
-        println!(
-            "  what was built from what, with counts:       {}/manifest.json",
-            register.display()
-        );
-        println!(
-            "  rejected rows with file, line and reason:    {}/quarantine.parquet",
-            register.display()
-        );
-        println!(
-            "  the exports and their mapping file:          {}/",
-            summary.exports.display()
-        );
-        println!(
-            "  the planted truth (effects, per-case risks): {}/",
-            summary.truth.display()
-        );
+        println!("  the register (Parquet, one file per table): {}/", register.display());
+        println!("  what was built from what, with counts:       {}/manifest.json", register.display());
+        println!("  rejected rows with file, line and reason:    {}/quarantine.parquet", register.display());
+        println!("  the exports and their mapping file:          {}/", summary.exports.display());
+        println!("  the planted truth (effects, per-case risks): {}/", summary.truth.display());
     }
     Ok(())
 }

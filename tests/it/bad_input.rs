@@ -25,7 +25,8 @@ fn fails(f: &Fixture, must_contain: &[&str]) -> String {
 /// (line, column number, column, reason) per quarantined row.
 fn quarantined(f: &Fixture) -> HashMap<u64, (u64, String, String)> {
     let q = f.quarantine();
-    let (l, n, c, r) = (u64_col(&q, "line"), u64_col(&q, "column_number"), str_col(&q, "column"), str_col(&q, "reason"));
+    let (l, n, c, r) =
+        (u64_col(&q, "line"), u64_col(&q, "column_number"), str_col(&q, "column"), str_col(&q, "reason"));
     (0..q.height()).map(|i| (l[i], (n[i], c[i].clone(), r[i].clone()))).collect()
 }
 
@@ -90,22 +91,24 @@ fn bad_rows_are_quarantined_with_line_column_and_reason() {
     bad[last] = b'0' + (bad[last] - b'0' + 1) % 10;
     let bad = String::from_utf8(bad).unwrap();
     clients(&f, &[format!("{p};H1;norr\n")]);
-    let row = |id: &str, who: &str, area: &str, opened: &str, closed: &str| format!("{id};{who};u1;{area};report;{opened};;;{closed}\n");
+    let row = |id: &str, who: &str, area: &str, opened: &str, closed: &str| {
+        format!("{id};{who};u1;{area};report;{opened};;;{closed}\n")
+    };
     f.write(
         "cases.csv",
         [
             CASES_HEADER.to_string(),
-            row("C1", &p, "child_youth", "2023-01-05", ""),         // 2 ok
-            row("C2", &p, "child_youth", "2023/01/05", ""),         // 3 malformed date
-            row("C3", &p, "child_youth", "2023-02-30", ""),         // 4 impossible date
+            row("C1", &p, "child_youth", "2023-01-05", ""), // 2 ok
+            row("C2", &p, "child_youth", "2023/01/05", ""), // 3 malformed date
+            row("C3", &p, "child_youth", "2023-02-30", ""), // 4 impossible date
             row("C4", &p, "child_youth", "2023-03-01", "2023-02-01"), // 5 end before start
-            row("C1", &p, "child_youth", "2023-01-06", ""),         // 6 duplicate id, other content
-            row("C5", &p, "kids", "2023-01-05", ""),                // 7 unknown code
-            row("C6", &bad, "child_youth", "2023-01-05", ""),       // 8 bad check digit
-            row("C7", &other, "child_youth", "2023-01-05", ""),     // 9 client not in the register
-            row("C1", &p, "child_youth", "2023-01-05", ""),         // 10 exact duplicate: merged
-            row("", &p, "child_youth", "2023-01-05", ""),           // 11 missing mandatory value
-            "C9;only;three\n".to_string(),                          // 12 wrong number of fields
+            row("C1", &p, "child_youth", "2023-01-06", ""), // 6 duplicate id, other content
+            row("C5", &p, "kids", "2023-01-05", ""),        // 7 unknown code
+            row("C6", &bad, "child_youth", "2023-01-05", ""), // 8 bad check digit
+            row("C7", &other, "child_youth", "2023-01-05", ""), // 9 client not in the register
+            row("C1", &p, "child_youth", "2023-01-05", ""), // 10 exact duplicate: merged
+            row("", &p, "child_youth", "2023-01-05", ""),   // 11 missing mandatory value
+            "C9;only;three\n".to_string(),                  // 12 wrong number of fields
         ]
         .concat(),
     );

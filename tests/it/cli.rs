@@ -4,7 +4,14 @@ use crate::support::*;
 
 #[test]
 fn every_subcommand_has_help() {
-    for args in [vec!["--help"], vec!["demo", "--help"], vec!["synth", "--help"], vec!["build", "--help"], vec!["key", "--help"], vec!["key", "new", "--help"]] {
+    for args in [
+        vec!["--help"],
+        vec!["demo", "--help"],
+        vec!["synth", "--help"],
+        vec!["build", "--help"],
+        vec!["key", "--help"],
+        vec!["key", "new", "--help"],
+    ] {
         let out = ok(&args);
         assert!(out.contains("Usage:"), "{args:?}: {out}");
     }
@@ -17,7 +24,15 @@ fn usage_errors_exit_with_2() {
     let tmp = tempfile::tempdir().unwrap();
     let (code, _, err) = run(&["synth", "--out", s(tmp.path()), "--dirty-rate", "2"]);
     assert_eq!(code, 2, "{err}");
-    let (code, _, err) = run(&["build", "--input", s(tmp.path()), "--key", s(&tmp.path().join("none.key")), "--register", s(&tmp.path().join("r"))]);
+    let (code, _, err) = run(&[
+        "build",
+        "--input",
+        s(tmp.path()),
+        "--key",
+        s(&tmp.path().join("none.key")),
+        "--register",
+        s(&tmp.path().join("r")),
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("none.key") || err.contains("mapping.toml"), "{err}");
 }

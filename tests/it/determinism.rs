@@ -49,12 +49,16 @@ fn the_same_seed_gives_byte_identical_exports_and_truth() {
     for sub in ["exports", "truth"] {
         for e in std::fs::read_dir(a.join(sub)).unwrap() {
             let name = e.unwrap().file_name();
-            let (x, y) = (std::fs::read(a.join(sub).join(&name)).unwrap(), std::fs::read(b.join(sub).join(&name)).unwrap());
+            let (x, y) =
+                (std::fs::read(a.join(sub).join(&name)).unwrap(), std::fs::read(b.join(sub).join(&name)).unwrap());
             assert!(x == y, "{sub}/{name:?} differs");
             n += 1;
         }
     }
     assert_eq!(n, 9 + 1 + 3, "9 exports, the mapping and 3 truth files");
     ok(&["synth", "--out", s(&tmp.path().join("c")), "--clients", "400", "--seed", "100"]);
-    assert_ne!(std::fs::read(a.join("exports/arenden.csv")).unwrap(), std::fs::read(tmp.path().join("c/exports/arenden.csv")).unwrap());
+    assert_ne!(
+        std::fs::read(a.join("exports/arenden.csv")).unwrap(),
+        std::fs::read(tmp.path().join("c/exports/arenden.csv")).unwrap()
+    );
 }

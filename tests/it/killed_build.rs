@@ -8,14 +8,20 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 
 fn snapshot(register: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(register).unwrap().map(|e| e.unwrap().path()).map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())).collect()
+    std::fs::read_dir(register)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect()
 }
 
 fn partial_parquet(builds: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(builds) else { return false };
     entries.flatten().any(|e| {
         e.file_name().to_string_lossy().ends_with(".partial")
-            && std::fs::read_dir(e.path()).map(|mut d| d.any(|f| f.is_ok_and(|f| f.file_name().to_string_lossy().ends_with(".parquet")))).unwrap_or(false)
+            && std::fs::read_dir(e.path())
+                .map(|mut d| d.any(|f| f.is_ok_and(|f| f.file_name().to_string_lossy().ends_with(".parquet"))))
+                .unwrap_or(false)
     })
 }
 
@@ -33,7 +39,18 @@ fn killing_a_build_mid_write_leaves_the_previous_register_intact() {
     let clients_before = read_parquet(&register.join("clients.parquet")).height();
 
     let mut child = utfall()
-        .args(["build", "--input", s(&large.join("exports")), "--key", s(&key), "--register", s(&register), "--as-of", "2025-12-31", "--quiet"])
+        .args([
+            "build",
+            "--input",
+            s(&large.join("exports")),
+            "--key",
+            s(&key),
+            "--register",
+            s(&register),
+            "--as-of",
+            "2025-12-31",
+            "--quiet",
+        ])
         .spawn()
         .unwrap();
     let builds = tmp.path().join(".register.builds");

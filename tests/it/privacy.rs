@@ -42,10 +42,10 @@ fn leaks(text: &str, numbers: &HashSet<String>) -> Option<String> {
     let b = text.as_bytes();
     for len in [10usize, 11, 12, 13] {
         for start in 0..b.len().saturating_sub(len - 1) {
-            if let Ok(w) = std::str::from_utf8(&b[start..start + len]) {
-                if numbers.contains(w) {
-                    return Some(w.to_string());
-                }
+            if let Ok(w) = std::str::from_utf8(&b[start..start + len])
+                && numbers.contains(w)
+            {
+                return Some(w.to_string());
             }
         }
     }
@@ -65,7 +65,12 @@ fn scan(dir: &Path, numbers: &HashSet<String>, scanned: &mut usize) {
             for c in df.columns() {
                 let s = c.cast(&DataType::String).unwrap();
                 for v in s.str().unwrap().iter().flatten() {
-                    assert!(leaks(v, numbers).is_none(), "{}: column {} holds a personnummer", path.display(), c.name());
+                    assert!(
+                        leaks(v, numbers).is_none(),
+                        "{}: column {} holds a personnummer",
+                        path.display(),
+                        c.name()
+                    );
                 }
             }
         } else {

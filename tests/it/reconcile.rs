@@ -52,21 +52,31 @@ fn rows_in_equal_accepted_plus_rejected_plus_merged_for_every_table() {
 fn every_injected_fault_is_quarantined_at_its_line_with_its_reason_and_column() {
     let d = dirty();
     let q = read_parquet(&d.register.join("quarantine.parquet"));
-    let (files, lines, reasons, columns) = (str_col(&q, "source_file"), u64_col(&q, "line"), str_col(&q, "reason"), str_col(&q, "column"));
+    let (files, lines, reasons, columns) =
+        (str_col(&q, "source_file"), u64_col(&q, "line"), str_col(&q, "reason"), str_col(&q, "column"));
     let mut at: HashMap<(String, u64), (String, String)> = HashMap::new();
     for i in 0..q.height() {
-        assert!(at.insert((files[i].clone(), lines[i]), (reasons[i].clone(), columns[i].clone())).is_none(), "one quarantine row per line");
+        assert!(
+            at.insert((files[i].clone(), lines[i]), (reasons[i].clone(), columns[i].clone())).is_none(),
+            "one quarantine row per line"
+        );
     }
     let mut faulty = std::collections::HashSet::new();
     for (file, line, column, fault, expected) in faults(&d.dir) {
         if expected == "merged" {
-            assert!(!at.contains_key(&(file.clone(), line)), "{file}:{line}: an exact duplicate is merged, not rejected");
+            assert!(
+                !at.contains_key(&(file.clone(), line)),
+                "{file}:{line}: an exact duplicate is merged, not rejected"
+            );
             continue;
         }
-        let (reason, qcol) = at.get(&(file.clone(), line)).unwrap_or_else(|| panic!("{file}:{line}: injected {fault} is not in the quarantine"));
+        let (reason, qcol) = at
+            .get(&(file.clone(), line))
+            .unwrap_or_else(|| panic!("{file}:{line}: injected {fault} is not in the quarantine"));
         assert_eq!(reason, &expected, "{file}:{line}: {fault}");
         if !column.is_empty() && expected != "date_order" {
-            let header = source::FILES.iter().find(|f| f.1 == file).unwrap().2.iter().find(|c| c.0 == column).unwrap().1;
+            let header =
+                source::FILES.iter().find(|f| f.1 == file).unwrap().2.iter().find(|c| c.0 == column).unwrap().1;
             assert_eq!(qcol, header, "{file}:{line}: {fault} names the column");
         }
         faulty.insert((file, line));

@@ -116,7 +116,17 @@ impl Fixture {
         std::fs::write(self.input().join(name), content).unwrap();
     }
     pub fn build(&self) -> (i32, String, String) {
-        run(&["build", "--input", s(&self.input()), "--key", s(&self.key()), "--register", s(&self.register()), "--as-of", "2025-12-31"])
+        run(&[
+            "build",
+            "--input",
+            s(&self.input()),
+            "--key",
+            s(&self.key()),
+            "--register",
+            s(&self.register()),
+            "--as-of",
+            "2025-12-31",
+        ])
     }
     pub fn quarantine(&self) -> DataFrame {
         read_parquet(&self.register().join("quarantine.parquet"))

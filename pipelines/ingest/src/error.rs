@@ -38,10 +38,7 @@ pub enum BuildError {
     #[error("{0}")]
     Key(#[from] crate::key::KeyError),
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("data processing failed: {0}")]
     Polars(#[from] polars::error::PolarsError),
 }
@@ -51,9 +48,7 @@ impl BuildError {
     pub fn exit_code(&self) -> i32 {
         match self {
             BuildError::BadInput(_)
-            | BuildError::Key(
-                crate::key::KeyError::Format { .. } | crate::key::KeyError::Read { .. },
-            ) => 2,
+            | BuildError::Key(crate::key::KeyError::Format { .. } | crate::key::KeyError::Read { .. }) => 2,
             _ => 1,
         }
     }
@@ -64,12 +59,7 @@ impl BuildError {
         column: Option<(usize, String)>,
         message: impl Into<String>,
     ) -> BuildError {
-        BuildError::BadInput(BadInput {
-            file: file.into(),
-            line,
-            column,
-            message: message.into(),
-        })
+        BuildError::BadInput(BadInput { file: file.into(), line, column, message: message.into() })
     }
 
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> BuildError {

@@ -33,41 +33,22 @@ impl std::fmt::Debug for Key {
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("{path}: cannot read the key file: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error(
-        "{path}: not a utfall key (expected 64 hexadecimal characters made by `utfall key new`)"
-    )]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: not a utfall key (expected 64 hexadecimal characters made by `utfall key new`)")]
     Format { path: String },
     #[error("{path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    Write { path: String, source: std::io::Error },
 }
 
 impl Key {
     pub fn from_bytes(bytes: &[u8; 32]) -> Key {
-        let id = hex::encode(
-            &Sha256::new()
-                .chain_update(b"utfall-key-id:")
-                .chain_update(bytes)
-                .finalize()[..8],
-        );
-        Key {
-            mac: HmacSha256::new_from_slice(bytes).expect("HMAC takes any key length"),
-            id,
-        }
+        let id = hex::encode(&Sha256::new().chain_update(b"utfall-key-id:").chain_update(bytes).finalize()[..8]);
+        Key { mac: HmacSha256::new_from_slice(bytes).expect("HMAC takes any key length"), id }
     }
 
     pub fn read(path: &Path) -> Result<Key, KeyError> {
         let p = path.display().to_string();
-        let text = fs::read_to_string(path).map_err(|source| KeyError::Read {
-            path: p.clone(),
-            source,
-        })?;
+        let text = fs::read_to_string(path).map_err(|source| KeyError::Read { path: p.clone(), source })?;
         let bytes = hex::decode(text.trim()).map_err(|_| KeyError::Format { path: p.clone() })?;
         let bytes: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Format { path: p })?;
         Ok(Key::from_bytes(&bytes))
@@ -83,12 +64,8 @@ impl Key {
             .create_new(true)
             .mode(0o600)
             .open(path)
-            .map_err(|source| KeyError::Write {
-                path: p.clone(),
-                source,
-            })?;
-        writeln!(f, "{}", hex::encode(bytes))
-            .map_err(|source| KeyError::Write { path: p, source })?;
+            .map_err(|source| KeyError::Write { path: p.clone(), source })?;
+        writeln!(f, "{}", hex::encode(bytes)).map_err(|source| KeyError::Write { path: p, source })?;
         Ok(Key::from_bytes(&bytes))
     }
 
@@ -98,13 +75,7 @@ impl Key {
     }
 
     fn pseudonym(&self, prefix: char, domain: &[u8], value: &[u8]) -> String {
-        let tag = self
-            .mac
-            .clone()
-            .chain_update(domain)
-            .chain_update(value)
-            .finalize()
-            .into_bytes();
+        let tag = self.mac.clone().chain_update(domain).chain_update(value).finalize().into_bytes();
         let mut s = String::with_capacity(PSEUDONYM_HEX + 1);
         s.push(prefix);
         s.push_str(&hex::encode(&tag[..PSEUDONYM_HEX / 2]));
@@ -148,9 +119,6 @@ mod tests {
         assert_eq!(Key::read(&path).unwrap().id(), k.id());
         assert!(Key::create(&path).is_err(), "never overwrites a key");
         fs::write(dir.path().join("bad.key"), "not hex").unwrap();
-        assert!(matches!(
-            Key::read(&dir.path().join("bad.key")),
-            Err(KeyError::Format { .. })
-        ));
+        assert!(matches!(Key::read(&dir.path().join("bad.key")), Err(KeyError::Format { .. })));
     }
 }

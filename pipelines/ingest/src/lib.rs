@@ -69,49 +69,26 @@ pub struct BuildReport {
 /// Rows rejected by the set-level stages, in the quarantine's columns.
 struct SetRejects(Vec<DataFrame>);
 
-pub fn build(
-    opts: &BuildOptions,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<BuildReport, BuildError> {
+pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
-    let mapping_text = std::fs::read_to_string(&opts.mapping).map_err(|e| {
-        BuildError::bad(
-            &opts.mapping,
-            None,
-            None,
-            format!("cannot read the mapping file: {e}"),
-        )
-    })?;
-    let mapping = Mapping::from_toml(&mapping_text)
-        .map_err(|e| BuildError::bad(&opts.mapping, None, None, e.to_string()))?;
+    let mapping_text = std::fs::read_to_string(&opts.mapping)
+        .map_err(|e| BuildError::bad(&opts.mapping, None, None, format!("cannot read the mapping file: {e}")))?;
+    let mapping =
+        Mapping::from_toml(&mapping_text).map_err(|e| BuildError::bad(&opts.mapping, None, None, e.to_string()))?;
     let key = Key::read(&opts.key)?;
-    let as_of = opts
-        .as_of
-        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let as_of = opts.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
     if !opts.input.is_dir() {
-        return Err(BuildError::bad(
-            &opts.input,
-            None,
-            None,
-            "the input folder does not exist",
-        ));
+        return Err(BuildError::bad(&opts.input, None, None, "the input folder does not exist"));
     }
 
     // 1. Read and validate, one table per task.
-    let mapped: Vec<&'static Table> = TABLES
-        .iter()
-        .copied()
-        .filter(|t| mapping.tables.contains_key(t.name))
-        .collect();
+    let mapped: Vec<&'static Table> = TABLES.iter().copied().filter(|t| mapping.tables.contains_key(t.name)).collect();
     let results: Vec<Result<(Batch, InputFile), BuildError>> = mapped
         .par_iter()
         .map(|t| {
             let r = read::read_table(t, &mapping, &opts.input, &key, as_of);
             if let Ok((b, _)) = &r {
-                progress(Progress::Read {
-                    table: t.name,
-                    rows: b.rows_in,
-                });
+                progress(Progress::Read { table: t.name, rows: b.rows_in });
             }
             r
         })
@@ -131,16 +108,9 @@ pub fn build(
     let mut quarantine: Vec<DataFrame> = Vec::new();
     let mut row_rejects: Vec<(usize, &'static str, String, Vec<Reject>)> = Vec::new();
     for (ti, table) in TABLES.iter().enumerate() {
-        let file = mapping
-            .tables
-            .get(table.name)
-            .map(|t| t.file.clone())
-            .unwrap_or_default();
+        let file = mapping.tables.get(table.name).map(|t| t.file.clone()).unwrap_or_default();
         let Some(batch) = batches.remove(table.name) else {
-            accepted.insert(
-                table.name,
-                DataFrame::empty_with_schema(&table.register_schema()),
-            );
+            accepted.insert(table.name, DataFrame::empty_with_schema(&table.register_schema()));
             counts.push((table.name.to_string(), TableCounts::default()));
             continue;
         };
@@ -159,7 +129,11 @@ pub fn build(
         };
         if !c.reconciles() {
             return Err(BuildError::Polars(PolarsError::ComputeError(
-                format!("internal error: {} rows in != accepted + rejected + merged ({c:?}); nothing was published", table.name).into(),
+                format!(
+                    "internal error: {} rows in != accepted + rejected + merged ({c:?}); nothing was published",
+                    table.name
+                )
+                .into(),
             )));
         }
         counts.push((table.name.to_string(), c));
@@ -169,27 +143,15 @@ pub fn build(
     quarantine.push(row_rejects_frame(row_rejects)?);
     let quarantine = concat_frames(quarantine)?
         .lazy()
-        .sort(
-            ["__t", "source_file", "line", "column_number"],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
-        .drop(polars::prelude::Selector::ByName {
-            names: Arc::new(["__t".into()]),
-            strict: true,
-        })
+        .sort(["__t", "source_file", "line", "column_number"], SortMultipleOptions::default().with_maintain_order(true))
+        .drop(polars::prelude::Selector::ByName { names: Arc::new(["__t".into()]), strict: true })
         .collect()?;
 
     // 4. Write into a staging folder and publish.
     progress(Progress::Stage("writing the register"));
-    let build_id = format!(
-        "{}-{}",
-        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
-        std::process::id()
-    );
+    let build_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
     let store = Store::new(&opts.register).map_err(BuildError::io(&opts.register))?;
-    let staging = store
-        .begin(&build_id)
-        .map_err(BuildError::io(&opts.register))?;
+    let staging = store.begin(&build_id).map_err(BuildError::io(&opts.register))?;
     let (mut data_from, mut data_to) = (None::<i32>, None::<i32>);
     let written: Vec<Result<(), BuildError>> = TABLES
         .par_iter()
@@ -198,10 +160,7 @@ pub fn build(
             let mut sorted = df
                 .clone()
                 .lazy()
-                .sort(
-                    table.sort.iter().copied().collect::<Vec<_>>(),
-                    SortMultipleOptions::default().with_maintain_order(true),
-                )
+                .sort(table.sort.to_vec(), SortMultipleOptions::default().with_maintain_order(true))
                 .collect()?;
             write_parquet(&mut sorted, &staging.dir().join(table.file_name()))
         })
@@ -211,15 +170,8 @@ pub fn build(
     }
     for table in TABLES {
         let df = &accepted[table.name];
-        for c in table
-            .register_columns()
-            .iter()
-            .filter(|c| c.dtype == DataType::Date)
-        {
-            let s = df
-                .column(c.name)?
-                .as_materialized_series()
-                .cast(&DataType::Int32)?;
+        for c in table.register_columns().iter().filter(|c| c.dtype == DataType::Date) {
+            let s = df.column(c.name)?.as_materialized_series().cast(&DataType::Int32)?;
             let ca = s.i32()?;
             data_from = match (data_from, ca.min()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -234,10 +186,7 @@ pub fn build(
     let mut quarantine = quarantine;
     write_parquet(&mut quarantine, &staging.dir().join("quarantine.parquet"))?;
     let day = |d: Option<i32>| {
-        d.map(|d| {
-            (NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(i64::from(d)))
-                .to_string()
-        })
+        d.map(|d| (NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(i64::from(d))).to_string())
     };
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION.to_string(),
@@ -262,17 +211,11 @@ pub fn build(
         quarantine_rows: quarantine.height() as u64,
     };
     let manifest_path = staging.dir().join(Manifest::FILE);
-    std::fs::write(
-        &manifest_path,
-        serde_json::to_string_pretty(&manifest).expect("manifest serialises"),
-    )
-    .map_err(BuildError::io(&manifest_path))?;
+    std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest).expect("manifest serialises"))
+        .map_err(BuildError::io(&manifest_path))?;
     progress(Progress::Stage("publishing"));
     let build_dir = staging.publish().map_err(BuildError::io(&opts.register))?;
-    Ok(BuildReport {
-        manifest,
-        build_dir,
-    })
+    Ok(BuildReport { manifest, build_dir })
 }
 
 fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), BuildError> {
@@ -291,26 +234,35 @@ fn concat_frames(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
 }
 
 /// The quarantine's columns plus `__t` (table order, for sorting).
-fn quarantine_frame(
+/// Where rejected rows came from: table (and its schema position) and export file.
+struct Origin<'a> {
     t: usize,
-    table: &str,
-    file: &str,
+    table: &'a str,
+    file: &'a str,
+}
+
+/// Rows rejected by a set-level stage: their lines, messages and records.
+struct Rejected {
     line: Series,
-    column: Option<&(u32, String)>,
-    reason: &str,
     message: Series,
     record: Series,
-) -> PolarsResult<DataFrame> {
-    let n = line.len();
+}
+
+impl Rejected {
+    /// `rows` holds `__line`; `msg` the message `m` and record `r` of each row.
+    fn from(rows: &DataFrame, msg: &DataFrame) -> PolarsResult<Rejected> {
+        let series = |df: &DataFrame, c: &str| df.column(c).map(|c| c.as_materialized_series().clone());
+        Ok(Rejected { line: series(rows, "__line")?, message: series(msg, "m")?, record: series(msg, "r")? })
+    }
+}
+
+fn quarantine_frame(o: &Origin, column: Option<&(u32, String)>, reason: &str, r: Rejected) -> PolarsResult<DataFrame> {
+    let n = r.line.len();
     let cols = vec![
-        Column::new_scalar("__t".into(), Scalar::from(t as u32), n),
-        Column::new_scalar("table".into(), Scalar::from(PlSmallStr::from(table)), n),
-        Column::new_scalar(
-            "source_file".into(),
-            Scalar::from(PlSmallStr::from(file)),
-            n,
-        ),
-        line.with_name("line".into()).into_column(),
+        Column::new_scalar("__t".into(), Scalar::from(o.t as u32), n),
+        Column::new_scalar("table".into(), Scalar::from(PlSmallStr::from(o.table)), n),
+        Column::new_scalar("source_file".into(), Scalar::from(PlSmallStr::from(o.file)), n),
+        r.line.with_name("line".into()).into_column(),
         Column::new_scalar(
             "column".into(),
             Scalar::from(PlSmallStr::from(column.map(|c| c.1.as_str()).unwrap_or(""))),
@@ -318,27 +270,17 @@ fn quarantine_frame(
         ),
         Column::new_scalar(
             "column_number".into(),
-            Scalar::new(
-                DataType::UInt32,
-                column
-                    .map(|c| AnyValue::UInt32(c.0))
-                    .unwrap_or(AnyValue::Null),
-            ),
+            Scalar::new(DataType::UInt32, column.map(|c| AnyValue::UInt32(c.0)).unwrap_or(AnyValue::Null)),
             n,
         ),
         Column::new_scalar("reason".into(), Scalar::from(PlSmallStr::from(reason)), n),
-        message.with_name("message".into()).into_column(),
-        record.with_name("record".into()).into_column(),
+        r.message.with_name("message".into()).into_column(),
+        r.record.with_name("record".into()).into_column(),
     ];
-    DataFrame::new(n, cols)?
-        .lazy()
-        .with_columns([col("line").cast(DataType::UInt64)])
-        .collect()
+    DataFrame::new(n, cols)?.lazy().with_columns([col("line").cast(DataType::UInt64)]).collect()
 }
 
-fn row_rejects_frame(
-    all: Vec<(usize, &'static str, String, Vec<Reject>)>,
-) -> PolarsResult<DataFrame> {
+fn row_rejects_frame(all: Vec<(usize, &'static str, String, Vec<Reject>)>) -> PolarsResult<DataFrame> {
     let mut t = Vec::new();
     let mut table = Vec::new();
     let mut file = Vec::new();
@@ -382,11 +324,7 @@ fn row_rejects_frame(
 fn record_expr(table: &Table) -> Expr {
     let mut parts = Vec::new();
     for (i, c) in table.register_columns().iter().enumerate() {
-        let prefix = if i == 0 {
-            format!("{}=", c.name)
-        } else {
-            format!("; {}=", c.name)
-        };
+        let prefix = if i == 0 { format!("{}=", c.name) } else { format!("; {}=", c.name) };
         parts.push(lit(prefix));
         parts.push(col(c.name).cast(DataType::String).fill_null(lit("")));
     }
@@ -402,23 +340,16 @@ fn set_stages(
     batch: &Batch,
     accepted: &HashMap<&'static str, DataFrame>,
 ) -> PolarsResult<(DataFrame, u64, SetRejects)> {
-    let data_cols: Vec<Expr> = table
-        .register_columns()
-        .iter()
-        .map(|c| col(c.name))
-        .collect();
+    let data_cols: Vec<Expr> = table.register_columns().iter().map(|c| col(c.name)).collect();
     let key = table.register_key();
     let source_col = |name: &str| -> Option<&(u32, String)> {
         let i = table.columns.iter().position(|c| c.name == name)?;
         batch.source_columns[i].as_ref()
     };
+    let origin = Origin { t: ti, table: table.name, file };
     let n0 = batch.frame.height();
-    let dedup = batch
-        .frame
-        .clone()
-        .lazy()
-        .unique_stable_generic(Some(data_cols), UniqueKeepStrategy::First)
-        .collect()?;
+    let dedup =
+        batch.frame.clone().lazy().unique_stable_generic(Some(data_cols), UniqueKeepStrategy::First).collect()?;
     let merged = (n0 - dedup.height()) as u64;
     let mut rejects = Vec::new();
 
@@ -426,17 +357,10 @@ fn set_stages(
         .lazy()
         .with_columns([
             col(key).is_first_distinct().alias("__first"),
-            col("__line")
-                .first()
-                .over([col(key)])?
-                .alias("__first_line"),
+            col("__line").first().over([col(key)])?.alias("__first_line"),
         ])
         .collect()?;
-    let conflicts = flagged
-        .clone()
-        .lazy()
-        .filter(col("__first").not())
-        .collect()?;
+    let conflicts = flagged.clone().lazy().filter(col("__first").not()).collect()?;
     if conflicts.height() > 0 {
         let msg = conflicts
             .clone()
@@ -458,40 +382,25 @@ fn set_stages(
             ])
             .collect()?;
         rejects.push(quarantine_frame(
-            ti,
-            table.name,
-            file,
-            conflicts.column("__line")?.as_materialized_series().clone(),
+            &origin,
             source_col(table.key),
             "duplicate_id",
-            msg.column("m")?.as_materialized_series().clone(),
-            msg.column("r")?.as_materialized_series().clone(),
+            Rejected::from(&conflicts, &msg)?,
         )?);
     }
-    let mut kept = flagged
-        .lazy()
-        .filter(col("__first"))
-        .drop(cols(["__first", "__first_line"]))
-        .collect()?;
+    let mut kept = flagged.lazy().filter(col("__first")).drop(cols(["__first", "__first_line"])).collect()?;
 
     for r in table.references {
         let parent_table = schema::table(r.table).expect("references name tables");
         let parent = &accepted[r.table];
-        let ref_col = Table::register_name(
-            r.column,
-            table.column(r.column).expect("reference column").kind,
-        );
-        let pk = parent.clone().lazy().select([
-            col(parent_table.register_key()).alias("__pk"),
-            col("client_id").alias("__pc"),
-        ]);
+        let ref_col = Table::register_name(r.column, table.column(r.column).expect("reference column").kind);
+        let pk = parent
+            .clone()
+            .lazy()
+            .select([col(parent_table.register_key()).alias("__pk"), col("client_id").alias("__pc")]);
         let reason = when(col(ref_col).is_not_null().and(col("__pc").is_null()))
             .then(lit("unknown_reference"))
-            .when(
-                lit(r.same_client)
-                    .and(col("__pc").is_not_null())
-                    .and(col("__pc").neq(col("client_id"))),
-            )
+            .when(lit(r.same_client).and(col("__pc").is_not_null()).and(col("__pc").neq(col("client_id"))))
             .then(lit("client_mismatch"))
             .otherwise(lit(NULL).cast(DataType::String));
         let mut args = JoinArgs::new(JoinType::Left);
@@ -501,27 +410,16 @@ fn set_stages(
             .join(pk, [col(ref_col)], [col("__pk")], args)
             .with_columns([reason.alias("__reason")])
             .collect()?;
-        let bad = joined
-            .clone()
-            .lazy()
-            .filter(col("__reason").is_not_null())
-            .collect()?;
+        let bad = joined.clone().lazy().filter(col("__reason").is_not_null()).collect()?;
         for code in ["unknown_reference", "client_mismatch"] {
-            let rows = bad
-                .clone()
-                .lazy()
-                .filter(col("__reason").eq(lit(code)))
-                .collect()?;
+            let rows = bad.clone().lazy().filter(col("__reason").eq(lit(code))).collect()?;
             if rows.height() == 0 {
                 continue;
             }
             let what = if code == "unknown_reference" {
                 format!("refers to {} '", r.table.trim_end_matches('s'))
             } else {
-                format!(
-                    "belongs to another client than {} '",
-                    r.table.trim_end_matches('s')
-                )
+                format!("belongs to another client than {} '", r.table.trim_end_matches('s'))
             };
             let tail = if code == "unknown_reference" {
                 "', which is not in the register (missing, or rejected: see the quarantine)"
@@ -536,22 +434,9 @@ fn set_stages(
                     record_expr(table).alias("r"),
                 ])
                 .collect()?;
-            rejects.push(quarantine_frame(
-                ti,
-                table.name,
-                file,
-                rows.column("__line")?.as_materialized_series().clone(),
-                source_col(r.column),
-                code,
-                msg.column("m")?.as_materialized_series().clone(),
-                msg.column("r")?.as_materialized_series().clone(),
-            )?);
+            rejects.push(quarantine_frame(&origin, source_col(r.column), code, Rejected::from(&rows, &msg)?)?);
         }
-        kept = joined
-            .lazy()
-            .filter(col("__reason").is_null())
-            .drop(cols(["__reason", "__pc"]))
-            .collect()?;
+        kept = joined.lazy().filter(col("__reason").is_null()).drop(cols(["__reason", "__pc"])).collect()?;
     }
     let kept = kept.drop("__line")?;
     Ok((kept, merged, SetRejects(rejects)))

@@ -23,25 +23,17 @@ pub fn read_table(
 ) -> Result<(Batch, InputFile), BuildError> {
     let tm = &mapping.tables[table.name];
     let path = input.join(&tm.file);
-    let format = mapping
-        .resolve(table.name)
-        .map_err(|m| BuildError::bad(&path, None, None, m))?;
+    let format = mapping.resolve(table.name).map_err(|m| BuildError::bad(&path, None, None, m))?;
     let bytes = std::fs::read(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             BuildError::bad(
                 &path,
                 None,
                 None,
-                format!(
-                    "file not found (the mapping names it for the table '{}')",
-                    table.name
-                ),
+                format!("file not found (the mapping names it for the table '{}')", table.name),
             )
         } else {
-            BuildError::Io {
-                path: path.clone(),
-                source: e,
-            }
+            BuildError::Io { path: path.clone(), source: e }
         }
     })?;
     let lower = tm.file.to_lowercase();
@@ -54,23 +46,11 @@ pub fn read_table(
         format: if is_xlsx {
             "xlsx".into()
         } else {
-            format!(
-                "csv ({:?}, '{}')",
-                format.encoding, format.delimiter as char
-            )
+            format!("csv ({:?}, '{}')", format.encoding, format.delimiter as char)
         },
     };
     let batch = if is_xlsx {
-        read_xlsx(
-            table,
-            mapping,
-            format,
-            &path,
-            bytes,
-            key,
-            as_of,
-            tm.sheet.as_deref(),
-        )?
+        read_xlsx(table, mapping, format, &path, bytes, key, as_of, tm.sheet.as_deref())?
     } else {
         read_csv(table, mapping, format, &path, &bytes, key, as_of)?
     };
@@ -92,18 +72,10 @@ fn read_csv(
 ) -> Result<Batch, BuildError> {
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if body.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(BuildError::bad(
-            path,
-            None,
-            None,
-            "the file is empty: expected a header line naming the columns",
-        ));
+        return Err(BuildError::bad(path, None, None, "the file is empty: expected a header line naming the columns"));
     }
-    let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(format.delimiter)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(body);
+    let mut rdr =
+        csv::ReaderBuilder::new().delimiter(format.delimiter).has_headers(false).flexible(true).from_reader(body);
     let mut rec = csv::ByteRecord::new();
     let csv_err = |e: csv::Error| {
         let line = e.position().map(|p| p.line());
@@ -127,14 +99,11 @@ fn read_csv(
                 path,
                 Some(1),
                 None,
-                format!(
-                    "the header has one column; is the delimiter '{other}'? Set delimiter in the mapping"
-                ),
+                format!("the header has one column; is the delimiter '{other}'? Set delimiter in the mapping"),
             ));
         }
     }
-    let mut v = Validator::new(table, mapping, format, key, as_of, headers)
-        .map_err(|e| header_error(path, 1, e))?;
+    let mut v = Validator::new(table, mapping, format, key, as_of, headers).map_err(|e| header_error(path, 1, e))?;
     loop {
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
@@ -161,35 +130,20 @@ fn read_xlsx(
     sheet: Option<&str>,
 ) -> Result<Batch, BuildError> {
     let bad = |m: String| BuildError::bad(path, None, None, m);
-    let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| {
-        bad(format!(
-            "not a readable .xlsx file (truncated or damaged?): {e}"
-        ))
-    })?;
+    let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes))
+        .map_err(|e| bad(format!("not a readable .xlsx file (truncated or damaged?): {e}")))?;
     let name = match sheet {
         Some(s) => s.to_string(),
-        None => wb
-            .sheet_names()
-            .first()
-            .cloned()
-            .ok_or_else(|| bad("the workbook has no sheets".into()))?,
+        None => wb.sheet_names().first().cloned().ok_or_else(|| bad("the workbook has no sheets".into()))?,
     };
-    let range = wb
-        .worksheet_range(&name)
-        .map_err(|e| bad(format!("cannot read sheet '{name}': {e}")))?;
+    let range = wb.worksheet_range(&name).map_err(|e| bad(format!("cannot read sheet '{name}': {e}")))?;
     let first_row = range.start().map(|(r, _)| u64::from(r) + 1).unwrap_or(1);
     let mut rows = range.rows();
     let Some(header) = rows.next() else {
-        return Err(bad(format!(
-            "sheet '{name}' is empty: expected a header row naming the columns"
-        )));
+        return Err(bad(format!("sheet '{name}' is empty: expected a header row naming the columns")));
     };
     let decimal = format.decimal;
-    let date_format = format
-        .date_formats
-        .first()
-        .cloned()
-        .unwrap_or_else(|| "%Y-%m-%d".into());
+    let date_format = format.date_formats.first().cloned().unwrap_or_else(|| "%Y-%m-%d".into());
     let cell = |d: &Data| -> String {
         match d {
             Data::Empty => String::new(),
@@ -198,25 +152,20 @@ fn read_xlsx(
             Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
             Data::Float(f) => {
                 let s = f.to_string();
-                if decimal == b',' {
-                    s.replace('.', ",")
-                } else {
-                    s
-                }
+                if decimal == b',' { s.replace('.', ",") } else { s }
             }
             Data::Bool(b) => b.to_string(),
-            Data::DateTime(dt) => dt
-                .as_datetime()
-                .map(|t| t.date().format(&date_format).to_string())
-                .unwrap_or_default(),
+            Data::DateTime(dt) => {
+                dt.as_datetime().map(|t| t.date().format(&date_format).to_string()).unwrap_or_default()
+            }
             Data::Error(e) => format!("#{e:?}"),
         }
     };
     let headers: Vec<String> = header.iter().map(|d| cell(d).trim().to_string()).collect();
     // Cells are UTF-8 text once read from the workbook.
     format.encoding = Encoding::Utf8;
-    let mut v = Validator::new(table, mapping, format, key, as_of, headers)
-        .map_err(|e| header_error(path, first_row, e))?;
+    let mut v =
+        Validator::new(table, mapping, format, key, as_of, headers).map_err(|e| header_error(path, first_row, e))?;
     for (i, row) in rows.enumerate() {
         let texts: Vec<String> = row.iter().map(cell).collect();
         if texts.iter().all(|t| t.trim().is_empty()) {
@@ -226,4 +175,74 @@ fn read_xlsx(
         v.row(first_row + 1 + i as u64, &fields);
     }
     Ok(v.finish()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use utfall_register::schema::CLIENTS;
+
+    use super::*;
+
+    fn mapping() -> Mapping {
+        Mapping::from_toml("[source]\nname = \"t\"\ndelimiter = \";\"\n[tables.clients]\nfile = \"c.csv\"\n").unwrap()
+    }
+
+    /// Read `body` as the clients export: never a panic; either a clear
+    /// bad-input error or a batch whose counts reconcile.
+    fn check(body: &[u8]) -> Result<(), TestCaseError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("c.csv"), body).unwrap();
+        let key = Key::from_bytes(&[7; 32]);
+        let as_of = NaiveDate::from_ymd_opt(2025, 12, 31).unwrap();
+        match read_table(&CLIENTS, &mapping(), dir.path(), &key, as_of) {
+            Ok((b, input)) => {
+                prop_assert_eq!(b.rows_in as usize, b.frame.height() + b.rejects.len());
+                prop_assert_eq!(input.bytes as usize, body.len());
+                for r in &b.rejects {
+                    prop_assert!(r.line >= 2, "data rows start on line 2");
+                }
+            }
+            Err(BuildError::BadInput(e)) => prop_assert!(!e.message.is_empty()),
+            Err(e) => prop_assert!(false, "unexpected error kind: {e}"),
+        }
+        Ok(())
+    }
+
+    /// Bytes drawn mostly from what makes CSV hard: delimiters, quotes, line
+    /// breaks, invalid UTF-8, digits and dashes.
+    fn csv_bytes() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just(b';'),
+                Just(b','),
+                Just(b'"'),
+                Just(b'\n'),
+                Just(b'\r'),
+                Just(0xF6u8),
+                Just(0xC3u8),
+                Just(b'-'),
+                Just(b' '),
+                b'0'..=b'9',
+                b'a'..=b'z',
+            ],
+            0..400,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..600)) {
+            check(&body)?;
+        }
+
+        #[test]
+        fn csv_like_rows_under_a_valid_header_reconcile(rows in csv_bytes(), header_first in any::<bool>()) {
+            let mut body = if header_first { b"personnummer;household_id;district\n".to_vec() } else { Vec::new() };
+            body.extend(rows);
+            check(&body)?;
+        }
+    }
 }

@@ -51,11 +51,9 @@ enum Builder {
 impl Builder {
     fn new(kind: Kind, name: &str, capacity: usize) -> Builder {
         match kind {
-            Kind::Personnummer
-            | Kind::Id
-            | Kind::PseudonymisedId
-            | Kind::Code(_)
-            | Kind::Text { .. } => Builder::Str(StringChunkedBuilder::new(name.into(), capacity)),
+            Kind::Personnummer | Kind::Id | Kind::PseudonymisedId | Kind::Code(_) | Kind::Text { .. } => {
+                Builder::Str(StringChunkedBuilder::new(name.into(), capacity))
+            }
             Kind::Date | Kind::Month => Builder::Date(Vec::with_capacity(capacity)),
             Kind::Int { .. } => Builder::Int(Vec::with_capacity(capacity)),
             Kind::Decimal { .. } => Builder::Float(Vec::with_capacity(capacity)),
@@ -83,16 +81,10 @@ impl Builder {
         let name: PlSmallStr = name.into();
         match self {
             Builder::Str(b) => b.finish().with_name(name).into_column(),
-            Builder::Date(v) => Int32Chunked::from_iter_options(name, v.into_iter())
-                .into_date()
-                .into_column(),
+            Builder::Date(v) => Int32Chunked::from_iter_options(name, v.into_iter()).into_date().into_column(),
             Builder::Int(v) => Int32Chunked::from_iter_options(name, v.into_iter()).into_column(),
-            Builder::Float(v) => {
-                Float64Chunked::from_iter_options(name, v.into_iter()).into_column()
-            }
-            Builder::Bool(v) => {
-                BooleanChunked::from_iter_options(name, v.into_iter()).into_column()
-            }
+            Builder::Float(v) => Float64Chunked::from_iter_options(name, v.into_iter()).into_column(),
+            Builder::Bool(v) => BooleanChunked::from_iter_options(name, v.into_iter()).into_column(),
         }
     }
 }
@@ -148,11 +140,7 @@ impl<'a> Validator<'a> {
         as_of: NaiveDate,
         headers: Vec<String>,
     ) -> Result<Validator<'a>, HeaderError> {
-        let ignore = mapping
-            .tables
-            .get(table.name)
-            .map(|t| t.ignore.clone())
-            .unwrap_or_default();
+        let ignore = mapping.tables.get(table.name).map(|t| t.ignore.clone()).unwrap_or_default();
         let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, h) in headers.iter().enumerate() {
             if let Some(first) = seen.insert(h.as_str(), i) {
@@ -179,10 +167,7 @@ impl<'a> Validator<'a> {
                     };
                     return Err((
                         None,
-                        format!(
-                            "missing required column '{source}'{hint}; the header has: {}",
-                            headers.join(", ")
-                        ),
+                        format!("missing required column '{source}'{hint}; the header has: {}", headers.join(", ")),
                     ));
                 }
                 None => plan.push(None),
@@ -199,11 +184,7 @@ impl<'a> Validator<'a> {
                 ));
             }
         }
-        let builders = table
-            .columns
-            .iter()
-            .map(|c| Builder::new(c.kind, c.name, 1024))
-            .collect();
+        let builders = table.columns.iter().map(|c| Builder::new(c.kind, c.name, 1024)).collect();
         Ok(Validator {
             table,
             mapping,
@@ -232,11 +213,7 @@ impl<'a> Validator<'a> {
     pub fn row(&mut self, line: u64, fields: &[&[u8]]) {
         self.rows_in += 1;
         if fields.len() != self.headers.len() {
-            let msg = format!(
-                "the row has {} fields, the header {}",
-                fields.len(),
-                self.headers.len()
-            );
+            let msg = format!("the row has {} fields, the header {}", fields.len(), self.headers.len());
             self.reject(line, None, "field_count", msg, fields);
             return;
         }
@@ -259,18 +236,8 @@ impl<'a> Validator<'a> {
             }
         }
         for (a, b) in self.table.order {
-            let ia = self
-                .table
-                .columns
-                .iter()
-                .position(|c| c.name == *a)
-                .expect("order names a column");
-            let ib = self
-                .table
-                .columns
-                .iter()
-                .position(|c| c.name == *b)
-                .expect("order names a column");
+            let ia = self.table.columns.iter().position(|c| c.name == *a).expect("order names a column");
+            let ib = self.table.columns.iter().position(|c| c.name == *b).expect("order names a column");
             if let (Value::Date(x), Value::Date(y)) = (&self.values[ia], &self.values[ib])
                 && y < x
             {
@@ -318,20 +285,13 @@ impl<'a> Validator<'a> {
         if raw.len() > MAX_FIELD_BYTES {
             return Err((
                 "too_long",
-                format!(
-                    "the field is {} bytes; at most {MAX_FIELD_BYTES} are accepted",
-                    raw.len()
-                ),
+                format!("the field is {} bytes; at most {MAX_FIELD_BYTES} are accepted", raw.len()),
             ));
         }
         let text = self.text(raw)?;
         let s = text.trim();
         if s.is_empty() {
-            return if required {
-                Err(("missing_value", "mandatory value is empty".into()))
-            } else {
-                Ok(Value::Null)
-            };
+            return if required { Err(("missing_value", "mandatory value is empty".into())) } else { Ok(Value::Null) };
         }
         match kind {
             Kind::Personnummer => {
@@ -355,22 +315,19 @@ impl<'a> Validator<'a> {
             }
             Kind::Id => {
                 if s.chars().count() > MAX_ID_CHARS {
-                    return Err((
-                        "too_long",
-                        format!("an id may have at most {MAX_ID_CHARS} characters"),
-                    ));
+                    return Err(("too_long", format!("an id may have at most {MAX_ID_CHARS} characters")));
                 }
                 if Pnr::parse(s, self.as_of).is_ok() {
-                    return Err(("id_personnummer", "the id is a personnummer; map the column as a personnummer or use another id".into()));
+                    return Err((
+                        "id_personnummer",
+                        "the id is a personnummer; map the column as a personnummer or use another id".into(),
+                    ));
                 }
                 Ok(self.store(s))
             }
             Kind::PseudonymisedId => {
                 if s.chars().count() > MAX_ID_CHARS {
-                    return Err((
-                        "too_long",
-                        format!("an id may have at most {MAX_ID_CHARS} characters"),
-                    ));
+                    return Err(("too_long", format!("an id may have at most {MAX_ID_CHARS} characters")));
                 }
                 let id = match self.households.get(s) {
                     Some(id) => id.clone(),
@@ -385,12 +342,8 @@ impl<'a> Validator<'a> {
             Kind::Date => parse_date(s, &self.format.date_formats).map(Value::Date),
             Kind::Month => parse_month(s).map(Value::Date),
             Kind::Int { min, max } => {
-                let v: i64 = s.parse().map_err(|_| {
-                    (
-                        "malformed_number",
-                        format!("'{}' is not a whole number", clip(s)),
-                    )
-                })?;
+                let v: i64 =
+                    s.parse().map_err(|_| ("malformed_number", format!("'{}' is not a whole number", clip(s))))?;
                 if v < min || v > max {
                     return Err(("out_of_range", format!("{v} is outside {min}..{max}")));
                 }
@@ -400,11 +353,7 @@ impl<'a> Validator<'a> {
                 let v = parse_decimal(s, self.format.decimal).ok_or_else(|| {
                     (
                         "malformed_number",
-                        format!(
-                            "'{}' is not a number (decimal separator '{}')",
-                            clip(s),
-                            self.format.decimal as char
-                        ),
+                        format!("'{}' is not a number (decimal separator '{}')", clip(s), self.format.decimal as char),
                     )
                 })?;
                 if v < min || v > max {
@@ -419,19 +368,12 @@ impl<'a> Validator<'a> {
                 }
                 None => Err((
                     "unknown_code",
-                    format!(
-                        "'{}' is not in the code list '{}' or its mapping",
-                        clip(s),
-                        list.name
-                    ),
+                    format!("'{}' is not in the code list '{}' or its mapping", clip(s), list.name),
                 )),
             },
             Kind::Text { max_chars } => {
                 if s.chars().count() > max_chars {
-                    return Err((
-                        "too_long",
-                        format!("at most {max_chars} characters are accepted"),
-                    ));
+                    return Err(("too_long", format!("at most {max_chars} characters are accepted")));
                 }
                 match mask_pnr_like(s) {
                     Some(masked) => {
@@ -444,22 +386,12 @@ impl<'a> Validator<'a> {
             Kind::Bool => match s.to_lowercase().as_str() {
                 "1" | "true" | "ja" | "j" | "yes" | "y" | "sant" => Ok(Value::Bool(true)),
                 "0" | "false" | "nej" | "n" | "no" | "falskt" => Ok(Value::Bool(false)),
-                _ => Err((
-                    "bad_bool",
-                    format!("'{}' is not yes/no (ja/nej, j/n, 1/0, true/false)", clip(s)),
-                )),
+                _ => Err(("bad_bool", format!("'{}' is not yes/no (ja/nej, j/n, 1/0, true/false)", clip(s)))),
             },
         }
     }
 
-    fn reject(
-        &mut self,
-        line: u64,
-        field: Option<usize>,
-        reason: &'static str,
-        message: String,
-        fields: &[&[u8]],
-    ) {
+    fn reject(&mut self, line: u64, field: Option<usize>, reason: &'static str, message: String, fields: &[&[u8]]) {
         let mut record = String::new();
         for (i, f) in fields.iter().enumerate() {
             if i > 0 {
@@ -485,20 +417,13 @@ impl<'a> Validator<'a> {
             Encoding::Utf8 => String::from_utf8_lossy(raw),
             Encoding::Windows1252 => encoding_rs::WINDOWS_1252.decode_without_bom_handling(raw).0,
         };
-        let is_pnr = self
-            .plan
-            .iter()
-            .zip(self.table.columns)
-            .any(|(p, c)| *p == Some(i) && c.kind == Kind::Personnummer);
+        let is_pnr =
+            self.plan.iter().zip(self.table.columns).any(|(p, c)| *p == Some(i) && c.kind == Kind::Personnummer);
         if is_pnr {
             if let Ok(p) = Pnr::parse(&text, self.as_of) {
                 return self.key.client(&p.canonical());
             }
-            return text
-                .chars()
-                .map(|c| if c.is_ascii_digit() { 'x' } else { c })
-                .take(RECORD_FIELD_CHARS)
-                .collect();
+            return text.chars().map(|c| if c.is_ascii_digit() { 'x' } else { c }).take(RECORD_FIELD_CHARS).collect();
         }
         let mut clipped: String = text.chars().take(RECORD_FIELD_CHARS).collect();
         if clipped.len() < text.len() {
@@ -516,11 +441,7 @@ impl<'a> Validator<'a> {
             source_columns.push(p.map(|i| ((i + 1) as u32, self.headers[i].clone())));
             if self.table.name == "clients" && c.kind == Kind::Personnummer {
                 columns.push(
-                    Int32Chunked::from_iter_options(
-                        "birth_year".into(),
-                        self.birth_year.iter().copied(),
-                    )
-                    .into_column(),
+                    Int32Chunked::from_iter_options("birth_year".into(), self.birth_year.iter().copied()).into_column(),
                 );
                 columns.push(self.sex.finish().with_name("sex".into()).into_column());
                 self.sex = StringChunkedBuilder::new("sex".into(), 0);
@@ -541,11 +462,7 @@ impl<'a> Validator<'a> {
 
 fn clip(s: &str) -> String {
     let c: String = s.chars().take(50).collect();
-    if c.len() < s.len() {
-        format!("{c}…")
-    } else {
-        c
-    }
+    if c.len() < s.len() { format!("{c}…") } else { c }
 }
 
 /// Days since 1970-01-01, as Arrow and Parquet store dates.
@@ -554,25 +471,17 @@ pub fn epoch_days(d: NaiveDate) -> i32 {
 }
 
 fn show(days: i32) -> String {
-    (NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(i64::from(days)))
-        .to_string()
+    (NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(i64::from(days))).to_string()
 }
 
 fn digits(b: &[u8]) -> Option<u32> {
-    b.iter().try_fold(0u32, |acc, c| {
-        c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-    })
+    b.iter().try_fold(0u32, |acc, c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
 }
 
 fn ymd(y: u32, m: u32, d: u32) -> Result<i32, Fault> {
     NaiveDate::from_ymd_opt(y as i32, m, d)
         .map(epoch_days)
-        .ok_or_else(|| {
-            (
-                "impossible_date",
-                format!("{y:04}-{m:02}-{d:02} does not exist"),
-            )
-        })
+        .ok_or_else(|| ("impossible_date", format!("{y:04}-{m:02}-{d:02} does not exist")))
 }
 
 /// Parse a date with the mapping's formats; ISO and compact forms take a fast path.
@@ -581,16 +490,12 @@ pub fn parse_date(s: &str, formats: &[String]) -> Result<i32, Fault> {
     for f in formats {
         match f.as_str() {
             "%Y-%m-%d" if b.len() == 10 && b[4] == b'-' && b[7] == b'-' => {
-                if let (Some(y), Some(m), Some(d)) =
-                    (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10]))
-                {
+                if let (Some(y), Some(m), Some(d)) = (digits(&b[0..4]), digits(&b[5..7]), digits(&b[8..10])) {
                     return ymd(y, m, d);
                 }
             }
             "%Y%m%d" if b.len() == 8 => {
-                if let (Some(y), Some(m), Some(d)) =
-                    (digits(&b[0..4]), digits(&b[4..6]), digits(&b[6..8]))
-                {
+                if let (Some(y), Some(m), Some(d)) = (digits(&b[0..4]), digits(&b[4..6]), digits(&b[6..8])) {
                     return ymd(y, m, d);
                 }
             }
@@ -600,8 +505,7 @@ pub fn parse_date(s: &str, formats: &[String]) -> Result<i32, Fault> {
                 Err(e)
                     if matches!(
                         e.kind(),
-                        chrono::format::ParseErrorKind::OutOfRange
-                            | chrono::format::ParseErrorKind::Impossible
+                        chrono::format::ParseErrorKind::OutOfRange | chrono::format::ParseErrorKind::Impossible
                     ) =>
                 {
                     return Err(("impossible_date", format!("'{}' does not exist", clip(s))));
@@ -610,14 +514,7 @@ pub fn parse_date(s: &str, formats: &[String]) -> Result<i32, Fault> {
             },
         }
     }
-    Err((
-        "malformed_date",
-        format!(
-            "'{}' is not a date in the format {}",
-            clip(s),
-            formats.join(" or ")
-        ),
-    ))
+    Err(("malformed_date", format!("'{}' is not a date in the format {}", clip(s), formats.join(" or "))))
 }
 
 /// Parse a month (`YYYY-MM`, `YYYYMM` or a date in it) as its first day.
@@ -633,13 +530,8 @@ pub fn parse_month(s: &str) -> Result<i32, Fault> {
         _ => (None, None),
     };
     match parts {
-        (Some(y), Some(m)) => {
-            ymd(y, m, 1).map_err(|_| ("impossible_date", format!("'{}' is not a month", clip(s))))
-        }
-        _ => Err((
-            "malformed_date",
-            format!("'{}' is not a month (YYYY-MM)", clip(s)),
-        )),
+        (Some(y), Some(m)) => ymd(y, m, 1).map_err(|_| ("impossible_date", format!("'{}' is not a month", clip(s)))),
+        _ => Err(("malformed_date", format!("'{}' is not a month (YYYY-MM)", clip(s)))),
     }
 }
 
@@ -666,25 +558,13 @@ mod tests {
     fn dates_are_classified() {
         let iso = vec!["%Y-%m-%d".to_string()];
         assert_eq!(parse_date("1970-01-02", &iso), Ok(1));
-        assert_eq!(
-            parse_date("2023-02-30", &iso).unwrap_err().0,
-            "impossible_date"
-        );
-        assert_eq!(
-            parse_date("2023/02/03", &iso).unwrap_err().0,
-            "malformed_date"
-        );
-        assert_eq!(
-            parse_date("7 maj 2023", &iso).unwrap_err().0,
-            "malformed_date"
-        );
+        assert_eq!(parse_date("2023-02-30", &iso).unwrap_err().0, "impossible_date");
+        assert_eq!(parse_date("2023/02/03", &iso).unwrap_err().0, "malformed_date");
+        assert_eq!(parse_date("7 maj 2023", &iso).unwrap_err().0, "malformed_date");
         let both = vec!["%Y%m%d".to_string(), "%d.%m.%Y".to_string()];
         assert_eq!(parse_date("19700102", &both), Ok(1));
         assert_eq!(parse_date("02.01.1970", &both), Ok(1));
-        assert_eq!(
-            parse_date("31.02.1970", &both).unwrap_err().0,
-            "impossible_date"
-        );
+        assert_eq!(parse_date("31.02.1970", &both).unwrap_err().0, "impossible_date");
         assert_eq!(parse_month("1970-02"), Ok(31));
         assert_eq!(parse_month("1970-13").unwrap_err().0, "impossible_date");
         assert_eq!(parse_month("feb").unwrap_err().0, "malformed_date");

@@ -32,14 +32,37 @@ pub fn render() -> String {
     writeln!(w, "it becomes `client_id`, a keyed pseudonym, and in `clients` also `birth_year` and `sex`.\n").unwrap();
     for t in TABLES {
         writeln!(w, "## {} ({})\n\n{}\n", t.name, t.swedish, t.description).unwrap();
-        writeln!(w, "Key: `{}`. Sorted by {} ({}).\n", t.key, t.sort.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "), t.sort_rationale).unwrap();
+        writeln!(
+            w,
+            "Key: `{}`. Sorted by {} ({}).\n",
+            t.key,
+            t.sort.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+            t.sort_rationale
+        )
+        .unwrap();
         writeln!(w, "| exchange column | type | required | description |\n|---|---|---|---|").unwrap();
         for c in t.columns {
-            writeln!(w, "| `{}` | {} | {} | {} |", c.name, kind_text(c.kind), if c.required { "yes" } else { "no" }, c.description).unwrap();
+            writeln!(
+                w,
+                "| `{}` | {} | {} | {} |",
+                c.name,
+                kind_text(c.kind),
+                if c.required { "yes" } else { "no" },
+                c.description
+            )
+            .unwrap();
         }
         writeln!(w, "\n| register column | type | nullable | description |\n|---|---|---|---|").unwrap();
         for c in t.register_columns() {
-            writeln!(w, "| `{}` | {} | {} | {} |", c.name, c.dtype, if c.nullable { "yes" } else { "no" }, c.description).unwrap();
+            writeln!(
+                w,
+                "| `{}` | {} | {} | {} |",
+                c.name,
+                c.dtype,
+                if c.nullable { "yes" } else { "no" },
+                c.description
+            )
+            .unwrap();
         }
         if !t.order.is_empty() {
             let rules: Vec<String> = t.order.iter().map(|(a, b)| format!("`{a}` <= `{b}`")).collect();
@@ -67,7 +90,12 @@ pub fn render() -> String {
     for cl in schema::CODE_LISTS {
         match cl.codes {
             Codes::Fixed(codes) => {
-                writeln!(w, "### {} (national)\n\n{}\n\n| code | svenska | English |\n|---|---|---|", cl.name, cl.description).unwrap();
+                writeln!(
+                    w,
+                    "### {} (national)\n\n{}\n\n| code | svenska | English |\n|---|---|---|",
+                    cl.name, cl.description
+                )
+                .unwrap();
                 for (c, sv, en) in codes {
                     writeln!(w, "| `{c}` | {sv} | {en} |").unwrap();
                 }
@@ -91,6 +119,9 @@ mod tests {
             std::fs::write(&path, &expected).unwrap();
         }
         let actual = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(actual == expected, "docs/data-dictionary.md differs from the schema: run UTFALL_BLESS=1 cargo test -p utfall-register dictionary");
+        assert!(
+            actual == expected,
+            "docs/data-dictionary.md differs from the schema: run UTFALL_BLESS=1 cargo test -p utfall-register dictionary"
+        );
     }
 }

@@ -92,10 +92,7 @@ pub struct MappingError {
 }
 
 fn err(field: impl Into<String>, message: impl Into<String>) -> MappingError {
-    MappingError {
-        field: field.into(),
-        message: message.into(),
-    }
+    MappingError { field: field.into(), message: message.into() }
 }
 
 impl Mapping {
@@ -116,10 +113,7 @@ impl Mapping {
         }
         for (name, tm) in &self.tables {
             let table = schema::table(name).ok_or_else(|| {
-                err(
-                    format!("tables.{name}"),
-                    format!("unknown table; the tables are {}", table_names()),
-                )
+                err(format!("tables.{name}"), format!("unknown table; the tables are {}", table_names()))
             })?;
             for canonical in tm.columns.keys() {
                 if table.column(canonical).is_none() {
@@ -130,30 +124,20 @@ impl Mapping {
                     ));
                 }
             }
-            self.resolve(name)
-                .map_err(|m| err(format!("tables.{name}"), m))?;
+            self.resolve(name).map_err(|m| err(format!("tables.{name}"), m))?;
         }
         for (list, values) in &self.codes {
-            let cl = schema::CODE_LISTS
-                .iter()
-                .find(|c| c.name == list.as_str())
-                .ok_or_else(|| {
-                    let names: Vec<_> = schema::CODE_LISTS.iter().map(|c| c.name).collect();
-                    err(
-                        format!("codes.{list}"),
-                        format!("unknown code list; the lists are {}", names.join(", ")),
-                    )
-                })?;
+            let cl = schema::CODE_LISTS.iter().find(|c| c.name == list.as_str()).ok_or_else(|| {
+                let names: Vec<_> = schema::CODE_LISTS.iter().map(|c| c.name).collect();
+                err(format!("codes.{list}"), format!("unknown code list; the lists are {}", names.join(", ")))
+            })?;
             if let Codes::Fixed(codes) = cl.codes {
                 for (source, canonical) in values {
                     if !cl.contains(canonical) {
                         let valid: Vec<_> = codes.iter().map(|c| c.0).collect();
                         return Err(err(
                             format!("codes.{list}.\"{source}\""),
-                            format!(
-                                "'{canonical}' is not a code of {list}; valid: {}",
-                                valid.join(", ")
-                            ),
+                            format!("'{canonical}' is not a code of {list}; valid: {}", valid.join(", ")),
                         ));
                     }
                 }
@@ -165,24 +149,18 @@ impl Mapping {
     /// The resolved file format of a table (table settings over `[source]`).
     pub fn resolve(&self, table: &str) -> Result<ResolvedFormat, String> {
         let t = self.tables.get(table).map(|t| &t.format);
-        let pick = |f: fn(&Format) -> Option<char>, default: char| {
-            t.and_then(f).or(f(&self.source.format)).unwrap_or(default)
-        };
+        let pick =
+            |f: fn(&Format) -> Option<char>, default: char| t.and_then(f).or(f(&self.source.format)).unwrap_or(default);
         let delimiter = pick(|f| f.delimiter, ',');
         let decimal = pick(|f| f.decimal, '.');
         if !delimiter.is_ascii() || !decimal.is_ascii() {
             return Err("delimiter and decimal must be ASCII characters".into());
         }
         if delimiter == decimal {
-            return Err(format!(
-                "delimiter and decimal separator are both '{delimiter}'"
-            ));
+            return Err(format!("delimiter and decimal separator are both '{delimiter}'"));
         }
         Ok(ResolvedFormat {
-            encoding: t
-                .and_then(|f| f.encoding)
-                .or(self.source.format.encoding)
-                .unwrap_or_default(),
+            encoding: t.and_then(|f| f.encoding).or(self.source.format.encoding).unwrap_or_default(),
             delimiter: delimiter as u8,
             decimal: decimal as u8,
             date_formats: t
@@ -194,11 +172,7 @@ impl Mapping {
 
     /// The export header expected for an exchange-format column.
     pub fn source_column<'a>(&'a self, table: &str, canonical: &'a str) -> &'a str {
-        self.tables
-            .get(table)
-            .and_then(|t| t.columns.get(canonical))
-            .map(String::as_str)
-            .unwrap_or(canonical)
+        self.tables.get(table).and_then(|t| t.columns.get(canonical)).map(String::as_str).unwrap_or(canonical)
     }
 
     /// Translate an export value of a code column into its exchange-format code.
@@ -218,11 +192,7 @@ impl Mapping {
 }
 
 fn table_names() -> String {
-    schema::TABLES
-        .iter()
-        .map(|t| t.name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    schema::TABLES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -233,18 +203,16 @@ mod tests {
     fn errors_name_the_field() {
         let base = "[source]\nname = \"x\"\n[tables.clients]\nfile = \"c.csv\"\n";
         assert!(Mapping::from_toml(base).is_ok());
-        let e = Mapping::from_toml(&format!("{base}[tables.klienter]\nfile = \"k.csv\"\n"))
-            .unwrap_err();
+        let e = Mapping::from_toml(&format!("{base}[tables.klienter]\nfile = \"k.csv\"\n")).unwrap_err();
         assert_eq!(e.field, "tables.klienter");
-        let e = Mapping::from_toml(&format!(
-            "{base}[tables.clients.columns]\nnamn = \"Namn\"\n"
-        ))
-        .unwrap_err();
+        let e = Mapping::from_toml(&format!("{base}[tables.clients.columns]\nnamn = \"Namn\"\n")).unwrap_err();
         assert_eq!(e.field, "tables.clients.columns.namn");
-        let e =
-            Mapping::from_toml(&format!("{base}[codes.area]\n\"BoU\" = \"kids\"\n")).unwrap_err();
+        let e = Mapping::from_toml(&format!("{base}[codes.area]\n\"BoU\" = \"kids\"\n")).unwrap_err();
         assert!(e.field.starts_with("codes.area"), "{e}");
-        let e = Mapping::from_toml("[source]\nname = \"x\"\ndelimiter = \";\"\ndecimal = \";\"\n[tables.clients]\nfile = \"c\"\n").unwrap_err();
+        let e = Mapping::from_toml(
+            "[source]\nname = \"x\"\ndelimiter = \";\"\ndecimal = \";\"\n[tables.clients]\nfile = \"c\"\n",
+        )
+        .unwrap_err();
         assert!(e.message.contains("both"), "{e}");
         let e = Mapping::from_toml("[source]\nname = \"x\"\n").unwrap_err();
         assert_eq!(e.field, "tables.clients");

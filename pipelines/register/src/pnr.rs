@@ -124,11 +124,7 @@ impl Pnr {
             }
             y
         };
-        let day = if day_written > 60 {
-            day_written - 60
-        } else {
-            day_written
-        };
+        let day = if day_written > 60 { day_written - 60 } else { day_written };
         if NaiveDate::from_ymd_opt(i32::from(year), u32::from(month), u32::from(day)).is_none() {
             return Err(PnrError::Date);
         }
@@ -136,13 +132,7 @@ impl Pnr {
         if luhn_check_digit(&nine) != check {
             return Err(PnrError::CheckDigit);
         }
-        Ok(Pnr {
-            year,
-            month,
-            day_written,
-            serial,
-            check,
-        })
+        Ok(Pnr { year, month, day_written, serial, check })
     }
 
     /// Build a valid number from its parts (the check digit is computed).
@@ -159,13 +149,7 @@ impl Pnr {
             ((serial / 10) % 10) as u8,
             (serial % 10) as u8,
         ];
-        Pnr {
-            year,
-            month,
-            day_written,
-            serial,
-            check: luhn_check_digit(&nine),
-        }
+        Pnr { year, month, day_written, serial, check: luhn_check_digit(&nine) }
     }
 
     pub fn is_coordination_number(&self) -> bool {
@@ -179,10 +163,7 @@ impl Pnr {
 
     /// The canonical 12-digit form `YYYYMMDDNNNC`: the input to the pseudonym.
     pub fn canonical(&self) -> String {
-        format!(
-            "{:04}{:02}{:02}{:03}{}",
-            self.year, self.month, self.day_written, self.serial, self.check
-        )
+        format!("{:04}{:02}{:02}{:03}{}", self.year, self.month, self.day_written, self.serial, self.check)
     }
 
     /// Every common written form of this number, for tests that prove none of
@@ -237,11 +218,7 @@ pub fn mask_pnr_like(text: &str) -> Option<String> {
     let mut last = 0;
     for (s, e) in spans {
         out.push_str(&text[last..s]);
-        out.extend(
-            text[s..e]
-                .chars()
-                .map(|c| if c.is_ascii_digit() { 'x' } else { c }),
-        );
+        out.extend(text[s..e].chars().map(|c| if c.is_ascii_digit() { 'x' } else { c }));
         last = e;
     }
     out.push_str(&text[last..]);
@@ -296,20 +273,11 @@ mod tests {
         let p = Pnr::from_parts(1985, 7, 14, 238).canonical();
         let mut bad = p.clone().into_bytes();
         bad[11] = b'0' + ((bad[11] - b'0' + 1) % 10);
-        assert_eq!(
-            Pnr::parse(std::str::from_utf8(&bad).unwrap(), reference()),
-            Err(PnrError::CheckDigit)
-        );
-        assert_eq!(
-            Pnr::parse("19850230-1234", reference()),
-            Err(PnrError::Date)
-        );
+        assert_eq!(Pnr::parse(std::str::from_utf8(&bad).unwrap(), reference()), Err(PnrError::CheckDigit));
+        assert_eq!(Pnr::parse("19850230-1234", reference()), Err(PnrError::Date));
         assert_eq!(Pnr::parse("1985-07-14", reference()), Err(PnrError::Format));
         assert_eq!(Pnr::parse("", reference()), Err(PnrError::Format));
-        assert_eq!(
-            Pnr::parse("19850714_2380", reference()),
-            Err(PnrError::Format)
-        );
+        assert_eq!(Pnr::parse("19850714_2380", reference()), Err(PnrError::Format));
     }
 
     #[test]

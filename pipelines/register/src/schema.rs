@@ -102,12 +102,7 @@ pub struct Table {
 }
 
 const fn col(name: &'static str, kind: Kind, required: bool, description: &'static str) -> Column {
-    Column {
-        name,
-        kind,
-        required,
-        description,
-    }
+    Column { name, kind, required, description }
 }
 
 pub static AREA: CodeList = CodeList {
@@ -116,11 +111,7 @@ pub static AREA: CodeList = CodeList {
     codes: Codes::Fixed(&[
         ("child_youth", "Barn och unga", "Child and youth welfare"),
         ("adult_substance", "Vuxna missbruk", "Adults, substance use"),
-        (
-            "financial_assistance",
-            "Ekonomiskt bistånd",
-            "Financial assistance",
-        ),
+        ("financial_assistance", "Ekonomiskt bistånd", "Financial assistance"),
         ("psychiatry", "Socialpsykiatri", "Social psychiatry"),
         ("disability", "Funktionsnedsättning", "Disability"),
     ]),
@@ -139,10 +130,7 @@ pub static ORIGIN: CodeList = CodeList {
 pub static REPORT_KIND: CodeList = CodeList {
     name: "report_kind",
     description: "Report of concern or application",
-    codes: Codes::Fixed(&[
-        ("report", "Anmälan", "Report of concern"),
-        ("application", "Ansökan", "Application"),
-    ]),
+    codes: Codes::Fixed(&[("report", "Anmälan", "Report of concern"), ("application", "Ansökan", "Application")]),
 };
 pub static REPORTER: CodeList = CodeList {
     name: "reporter",
@@ -162,11 +150,7 @@ pub static PRELIM_OUTCOME: CodeList = CodeList {
     description: "Outcome of the preliminary assessment (förhandsbedömning)",
     codes: Codes::Fixed(&[
         ("investigation", "Utredning inleds", "Investigation opened"),
-        (
-            "no_investigation",
-            "Utredning inleds ej",
-            "No investigation",
-        ),
+        ("no_investigation", "Utredning inleds ej", "No investigation"),
         ("transferred", "Överlämnad", "Transferred"),
     ]),
 };
@@ -196,34 +180,14 @@ pub static INTERVENTION_TYPE: CodeList = CodeList {
     description: "Type of intervention (insats)",
     codes: Codes::Fixed(&[
         ("family_treatment", "Familjebehandling", "Family treatment"),
-        (
-            "contact_person",
-            "Kontaktperson/-familj",
-            "Contact person or family",
-        ),
+        ("contact_person", "Kontaktperson/-familj", "Contact person or family"),
         ("foster_care", "Familjehem", "Foster care"),
         ("residential_care", "HVB", "Residential care (HVB)"),
-        (
-            "outpatient_treatment",
-            "Öppenvårdsbehandling",
-            "Outpatient treatment",
-        ),
-        (
-            "residential_treatment",
-            "Institutionsvård",
-            "Residential treatment",
-        ),
+        ("outpatient_treatment", "Öppenvårdsbehandling", "Outpatient treatment"),
+        ("residential_treatment", "Institutionsvård", "Residential treatment"),
         ("supported_housing", "Boendestöd", "Supported housing"),
-        (
-            "employment_support",
-            "Arbetsmarknadsinsats",
-            "Employment support",
-        ),
-        (
-            "financial_assistance",
-            "Ekonomiskt bistånd",
-            "Financial assistance",
-        ),
+        ("employment_support", "Arbetsmarknadsinsats", "Employment support"),
+        ("financial_assistance", "Ekonomiskt bistånd", "Financial assistance"),
         ("other", "Annan insats", "Other"),
     ]),
 };
@@ -243,11 +207,7 @@ pub static PAYMENT_REASON: CodeList = CodeList {
         ("sickness", "Sjukdom", "Sickness"),
         ("low_income", "Otillräcklig inkomst", "Insufficient income"),
         ("social_reasons", "Sociala skäl", "Social reasons"),
-        (
-            "awaiting_benefit",
-            "Väntar på annan ersättning",
-            "Awaiting other benefit",
-        ),
+        ("awaiting_benefit", "Väntar på annan ersättning", "Awaiting other benefit"),
         ("other", "Annat", "Other"),
     ]),
 };
@@ -255,23 +215,11 @@ pub static OUTCOME_TYPE: CodeList = CodeList {
     name: "outcome_type",
     description: "Type of outcome observation (utfall)",
     codes: Codes::Fixed(&[
-        (
-            "employment_or_studies",
-            "Arbete eller studier",
-            "Employment or studies",
-        ),
+        ("employment_or_studies", "Arbete eller studier", "Employment or studies"),
         ("stable_housing", "Stabilt boende", "Stable housing"),
-        (
-            "school_attendance",
-            "Skolnärvaro",
-            "School attendance (share of days)",
-        ),
+        ("school_attendance", "Skolnärvaro", "School attendance (share of days)"),
         ("self_sufficient", "Självförsörjning", "Self-sufficient"),
-        (
-            "placement",
-            "Placering utanför hemmet",
-            "Placement out of home",
-        ),
+        ("placement", "Placering utanför hemmet", "Placement out of home"),
     ]),
 };
 pub static SEX: CodeList = CodeList {
@@ -279,26 +227,14 @@ pub static SEX: CodeList = CodeList {
     description: "Legal sex as coded in the personnummer",
     codes: Codes::Fixed(&[("F", "Kvinna", "Female"), ("M", "Man", "Male")]),
 };
-pub static UNIT: CodeList = CodeList {
-    name: "unit",
-    description: "Organisational unit (enhet), per municipality",
-    codes: Codes::Local,
-};
-pub static DISTRICT: CodeList = CodeList {
-    name: "district",
-    description: "District (stadsdel), per municipality",
-    codes: Codes::Local,
-};
-pub static INSTRUMENT: CodeList = CodeList {
-    name: "instrument",
-    description: "Assessment instrument, per municipality",
-    codes: Codes::Local,
-};
-pub static DOMAIN: CodeList = CodeList {
-    name: "domain",
-    description: "Life domain of an assessment or goal",
-    codes: Codes::Local,
-};
+pub static UNIT: CodeList =
+    CodeList { name: "unit", description: "Organisational unit (enhet), per municipality", codes: Codes::Local };
+pub static DISTRICT: CodeList =
+    CodeList { name: "district", description: "District (stadsdel), per municipality", codes: Codes::Local };
+pub static INSTRUMENT: CodeList =
+    CodeList { name: "instrument", description: "Assessment instrument, per municipality", codes: Codes::Local };
+pub static DOMAIN: CodeList =
+    CodeList { name: "domain", description: "Life domain of an assessment or goal", codes: Codes::Local };
 
 /// Every code list, for the mapping file and the data dictionary.
 pub static CODE_LISTS: &[&CodeList] = &[
@@ -319,8 +255,7 @@ pub static CODE_LISTS: &[&CodeList] = &[
     &DOMAIN,
 ];
 
-const PNR_DESC: &str =
-    "Personnummer or samordningsnummer of the client; replaced by the pseudonym client_id";
+const PNR_DESC: &str = "Personnummer or samordningsnummer of the client; replaced by the pseudonym client_id";
 
 pub static CLIENTS: Table = Table {
     name: "clients",
@@ -328,18 +263,8 @@ pub static CLIENTS: Table = Table {
     description: "One row per client. Birth year and sex are derived from the personnummer before it is dropped.",
     columns: &[
         col("personnummer", Kind::Personnummer, true, PNR_DESC),
-        col(
-            "household_id",
-            Kind::PseudonymisedId,
-            false,
-            "Household (hushåll) in the source system; pseudonymised",
-        ),
-        col(
-            "district",
-            Kind::Code(&DISTRICT),
-            true,
-            "District (stadsdel) of residence",
-        ),
+        col("household_id", Kind::PseudonymisedId, false, "Household (hushåll) in the source system; pseudonymised"),
+        col("district", Kind::Code(&DISTRICT), true, "District (stadsdel) of residence"),
     ],
     key: "personnummer",
     order: &[],
@@ -359,24 +284,9 @@ pub static CASES: Table = Table {
         col("area", Kind::Code(&AREA), true, "Area of social services"),
         col("origin", Kind::Code(&ORIGIN), true, "How the case came in"),
         col("opened", Kind::Date, true, "Date the case was opened"),
-        col(
-            "investigation_started",
-            Kind::Date,
-            false,
-            "Date the investigation (utredning) started",
-        ),
-        col(
-            "decided",
-            Kind::Date,
-            false,
-            "Date of the decision (beslut) ending the investigation",
-        ),
-        col(
-            "closed",
-            Kind::Date,
-            false,
-            "Date the case was closed (empty while open)",
-        ),
+        col("investigation_started", Kind::Date, false, "Date the investigation (utredning) started"),
+        col("decided", Kind::Date, false, "Date of the decision (beslut) ending the investigation"),
+        col("closed", Kind::Date, false, "Date the case was closed (empty while open)"),
     ],
     key: "case_id",
     order: &[
@@ -385,11 +295,7 @@ pub static CASES: Table = Table {
         ("opened", "decided"),
         ("opened", "closed"),
     ],
-    references: &[Reference {
-        column: "personnummer",
-        table: "clients",
-        same_client: false,
-    }],
+    references: &[Reference { column: "personnummer", table: "clients", same_client: false }],
     sort: &["opened", "case_id"],
     sort_rationale: "by opening date: period filters prune row groups; case id makes the order total",
 };
@@ -399,64 +305,21 @@ pub static REPORTS: Table = Table {
     swedish: "anmälningar och ansökningar",
     description: "Reports of concern (anmälan) and applications (ansökan), with the preliminary assessment.",
     columns: &[
-        col(
-            "report_id",
-            Kind::Id,
-            true,
-            "Report or application id in the source system",
-        ),
+        col("report_id", Kind::Id, true, "Report or application id in the source system"),
         col("personnummer", Kind::Personnummer, true, PNR_DESC),
-        col(
-            "case_id",
-            Kind::Id,
-            false,
-            "Case the report belongs to or opened",
-        ),
-        col(
-            "kind",
-            Kind::Code(&REPORT_KIND),
-            true,
-            "Report of concern or application",
-        ),
+        col("case_id", Kind::Id, false, "Case the report belongs to or opened"),
+        col("kind", Kind::Code(&REPORT_KIND), true, "Report of concern or application"),
         col("received", Kind::Date, true, "Date received"),
-        col(
-            "reporter",
-            Kind::Code(&REPORTER),
-            false,
-            "Who reported or applied",
-        ),
-        col(
-            "channel",
-            Kind::Code(&APPLICATION_CHANNEL),
-            false,
-            "How it arrived (digital, paper, ...)",
-        ),
-        col(
-            "prelim_decided",
-            Kind::Date,
-            false,
-            "Date of the preliminary assessment decision",
-        ),
-        col(
-            "prelim_outcome",
-            Kind::Code(&PRELIM_OUTCOME),
-            false,
-            "Outcome of the preliminary assessment",
-        ),
+        col("reporter", Kind::Code(&REPORTER), false, "Who reported or applied"),
+        col("channel", Kind::Code(&APPLICATION_CHANNEL), false, "How it arrived (digital, paper, ...)"),
+        col("prelim_decided", Kind::Date, false, "Date of the preliminary assessment decision"),
+        col("prelim_outcome", Kind::Code(&PRELIM_OUTCOME), false, "Outcome of the preliminary assessment"),
     ],
     key: "report_id",
     order: &[("received", "prelim_decided")],
     references: &[
-        Reference {
-            column: "personnummer",
-            table: "clients",
-            same_client: false,
-        },
-        Reference {
-            column: "case_id",
-            table: "cases",
-            same_client: true,
-        },
+        Reference { column: "personnummer", table: "clients", same_client: false },
+        Reference { column: "case_id", table: "cases", same_client: true },
     ],
     sort: &["received", "report_id"],
     sort_rationale: "by date received: period filters and re-referral windows",
@@ -467,41 +330,18 @@ pub static ASSESSMENTS: Table = Table {
     swedish: "bedömningar",
     description: "Scores on assessment instruments (e.g. Outcomes-Star-style scales), per domain and date.",
     columns: &[
-        col(
-            "assessment_id",
-            Kind::Id,
-            true,
-            "Assessment id in the source system",
-        ),
+        col("assessment_id", Kind::Id, true, "Assessment id in the source system"),
         col("personnummer", Kind::Personnummer, true, PNR_DESC),
         col("case_id", Kind::Id, true, "Case the assessment belongs to"),
         col("instrument", Kind::Code(&INSTRUMENT), true, "Instrument"),
         col("domain", Kind::Code(&DOMAIN), true, "Domain (or 'total')"),
-        col(
-            "score",
-            Kind::Decimal {
-                min: -1000.0,
-                max: 1000.0,
-            },
-            true,
-            "Score on the instrument's scale",
-        ),
+        col("score", Kind::Decimal { min: -1000.0, max: 1000.0 }, true, "Score on the instrument's scale"),
         col("assessed", Kind::Date, true, "Date of the assessment"),
     ],
     key: "assessment_id",
     order: &[],
-    references: &[Reference {
-        column: "case_id",
-        table: "cases",
-        same_client: true,
-    }],
-    sort: &[
-        "client_id",
-        "instrument",
-        "domain",
-        "assessed",
-        "assessment_id",
-    ],
+    references: &[Reference { column: "case_id", table: "cases", same_client: true }],
+    sort: &["client_id", "instrument", "domain", "assessed", "assessment_id"],
     sort_rationale: "by client, instrument, domain and date: baseline/latest pairing reads consecutive rows",
 };
 
@@ -513,36 +353,11 @@ pub static GOALS: Table = Table {
         col("goal_id", Kind::Id, true, "Goal id in the source system"),
         col("personnummer", Kind::Personnummer, true, PNR_DESC),
         col("case_id", Kind::Id, true, "Case the goal belongs to"),
-        col(
-            "domain",
-            Kind::Code(&DOMAIN),
-            true,
-            "Life domain of the goal",
-        ),
-        col(
-            "set_date",
-            Kind::Date,
-            true,
-            "Date the goal was set with the client",
-        ),
-        col(
-            "baseline_level",
-            Kind::Int { min: 1, max: 10 },
-            true,
-            "Level at baseline (1-10)",
-        ),
-        col(
-            "target_level",
-            Kind::Int { min: 1, max: 10 },
-            true,
-            "Target level (1-10)",
-        ),
-        col(
-            "attained_level",
-            Kind::Int { min: 1, max: 10 },
-            false,
-            "Level attained at follow-up (1-10)",
-        ),
+        col("domain", Kind::Code(&DOMAIN), true, "Life domain of the goal"),
+        col("set_date", Kind::Date, true, "Date the goal was set with the client"),
+        col("baseline_level", Kind::Int { min: 1, max: 10 }, true, "Level at baseline (1-10)"),
+        col("target_level", Kind::Int { min: 1, max: 10 }, true, "Target level (1-10)"),
+        col("attained_level", Kind::Int { min: 1, max: 10 }, false, "Level attained at follow-up (1-10)"),
         col("followed_up", Kind::Date, false, "Date of the follow-up"),
         col(
             "gas_score",
@@ -552,21 +367,14 @@ pub static GOALS: Table = Table {
         ),
         col(
             "weight",
-            Kind::Decimal {
-                min: 0.0,
-                max: 100.0,
-            },
+            Kind::Decimal { min: 0.0, max: 100.0 },
             false,
             "Weight of the goal in the GAS T-score (default 1)",
         ),
     ],
     key: "goal_id",
     order: &[("set_date", "followed_up")],
-    references: &[Reference {
-        column: "case_id",
-        table: "cases",
-        same_client: true,
-    }],
+    references: &[Reference { column: "case_id", table: "cases", same_client: true }],
     sort: &["client_id", "set_date", "goal_id"],
     sort_rationale: "by client and date: goal attainment rolls up per client first",
 };
@@ -576,68 +384,21 @@ pub static INTERVENTIONS: Table = Table {
     swedish: "insatser",
     description: "Interventions (insatser) applied for, granted or denied, with start, end and cost.",
     columns: &[
-        col(
-            "intervention_id",
-            Kind::Id,
-            true,
-            "Intervention id in the source system",
-        ),
+        col("intervention_id", Kind::Id, true, "Intervention id in the source system"),
         col("personnummer", Kind::Personnummer, true, PNR_DESC),
-        col(
-            "case_id",
-            Kind::Id,
-            true,
-            "Case the intervention was decided in",
-        ),
-        col(
-            "type",
-            Kind::Code(&INTERVENTION_TYPE),
-            true,
-            "Type of intervention",
-        ),
-        col(
-            "provider",
-            Kind::Text { max_chars: 200 },
-            false,
-            "Provider (own unit or external)",
-        ),
+        col("case_id", Kind::Id, true, "Case the intervention was decided in"),
+        col("type", Kind::Code(&INTERVENTION_TYPE), true, "Type of intervention"),
+        col("provider", Kind::Text { max_chars: 200 }, false, "Provider (own unit or external)"),
         col("decided", Kind::Date, true, "Date of the decision"),
-        col(
-            "granted",
-            Kind::Bool,
-            true,
-            "Granted (true) or denied (false)",
-        ),
-        col(
-            "started",
-            Kind::Date,
-            false,
-            "Date the intervention started",
-        ),
+        col("granted", Kind::Bool, true, "Granted (true) or denied (false)"),
+        col("started", Kind::Date, false, "Date the intervention started"),
         col("ended", Kind::Date, false, "Date the intervention ended"),
-        col(
-            "end_reason",
-            Kind::Code(&END_REASON),
-            false,
-            "Planned or unplanned end",
-        ),
-        col(
-            "cost_sek",
-            Kind::Decimal {
-                min: 0.0,
-                max: 100_000_000.0,
-            },
-            false,
-            "Total cost in SEK",
-        ),
+        col("end_reason", Kind::Code(&END_REASON), false, "Planned or unplanned end"),
+        col("cost_sek", Kind::Decimal { min: 0.0, max: 100_000_000.0 }, false, "Total cost in SEK"),
     ],
     key: "intervention_id",
     order: &[("started", "ended"), ("decided", "ended")],
-    references: &[Reference {
-        column: "case_id",
-        table: "cases",
-        same_client: true,
-    }],
+    references: &[Reference { column: "case_id", table: "cases", same_client: true }],
     sort: &["decided", "intervention_id"],
     sort_rationale: "by decision date: period filters prune row groups",
 };
@@ -647,54 +408,17 @@ pub static PAYMENTS: Table = Table {
     swedish: "utbetalningar",
     description: "Financial assistance payments per household and month.",
     columns: &[
-        col(
-            "payment_id",
-            Kind::Id,
-            true,
-            "Payment id in the source system",
-        ),
-        col(
-            "personnummer",
-            Kind::Personnummer,
-            true,
-            "Personnummer of the applicant; replaced by client_id",
-        ),
-        col(
-            "household_id",
-            Kind::PseudonymisedId,
-            true,
-            "Household the payment is for; pseudonymised",
-        ),
+        col("payment_id", Kind::Id, true, "Payment id in the source system"),
+        col("personnummer", Kind::Personnummer, true, "Personnummer of the applicant; replaced by client_id"),
+        col("household_id", Kind::PseudonymisedId, true, "Household the payment is for; pseudonymised"),
         col("case_id", Kind::Id, true, "Financial assistance case"),
-        col(
-            "month",
-            Kind::Month,
-            true,
-            "Month the assistance is for (YYYY-MM)",
-        ),
-        col(
-            "amount_sek",
-            Kind::Decimal {
-                min: 0.0,
-                max: 1_000_000.0,
-            },
-            true,
-            "Amount paid in SEK",
-        ),
-        col(
-            "reason",
-            Kind::Code(&PAYMENT_REASON),
-            true,
-            "Main reason for the need",
-        ),
+        col("month", Kind::Month, true, "Month the assistance is for (YYYY-MM)"),
+        col("amount_sek", Kind::Decimal { min: 0.0, max: 1_000_000.0 }, true, "Amount paid in SEK"),
+        col("reason", Kind::Code(&PAYMENT_REASON), true, "Main reason for the need"),
     ],
     key: "payment_id",
     order: &[],
-    references: &[Reference {
-        column: "case_id",
-        table: "cases",
-        same_client: true,
-    }],
+    references: &[Reference { column: "case_id", table: "cases", same_client: true }],
     sort: &["month", "household_id", "payment_id"],
     sort_rationale: "by month then household: 10-of-12-month and exit windows scan consecutive months",
 };
@@ -704,12 +428,7 @@ pub static CONTACTS: Table = Table {
     swedish: "kontakter",
     description: "Contacts with the client, by channel.",
     columns: &[
-        col(
-            "contact_id",
-            Kind::Id,
-            true,
-            "Contact id in the source system",
-        ),
+        col("contact_id", Kind::Id, true, "Contact id in the source system"),
         col("personnummer", Kind::Personnummer, true, PNR_DESC),
         col("case_id", Kind::Id, true, "Case of the contact"),
         col("date", Kind::Date, true, "Date of the contact"),
@@ -717,11 +436,7 @@ pub static CONTACTS: Table = Table {
     ],
     key: "contact_id",
     order: &[],
-    references: &[Reference {
-        column: "case_id",
-        table: "cases",
-        same_client: true,
-    }],
+    references: &[Reference { column: "case_id", table: "cases", same_client: true }],
     sort: &["date", "contact_id"],
     sort_rationale: "by date: contacts per period and channel",
 };
@@ -731,27 +446,14 @@ pub static OUTCOMES: Table = Table {
     swedish: "utfallsobservationer",
     description: "Observed outcomes (employment or studies, housing, school attendance, ...).",
     columns: &[
-        col(
-            "observation_id",
-            Kind::Id,
-            true,
-            "Observation id in the source system",
-        ),
+        col("observation_id", Kind::Id, true, "Observation id in the source system"),
         col("personnummer", Kind::Personnummer, true, PNR_DESC),
-        col(
-            "case_id",
-            Kind::Id,
-            false,
-            "Case the observation belongs to, if any",
-        ),
+        col("case_id", Kind::Id, false, "Case the observation belongs to, if any"),
         col("type", Kind::Code(&OUTCOME_TYPE), true, "Type of outcome"),
         col("observed", Kind::Date, true, "Date observed"),
         col(
             "value",
-            Kind::Decimal {
-                min: -1_000_000.0,
-                max: 1_000_000.0,
-            },
+            Kind::Decimal { min: -1_000_000.0, max: 1_000_000.0 },
             true,
             "Value (1/0 for yes/no outcomes, a share for attendance)",
         ),
@@ -759,33 +461,16 @@ pub static OUTCOMES: Table = Table {
     key: "observation_id",
     order: &[],
     references: &[
-        Reference {
-            column: "personnummer",
-            table: "clients",
-            same_client: false,
-        },
-        Reference {
-            column: "case_id",
-            table: "cases",
-            same_client: true,
-        },
+        Reference { column: "personnummer", table: "clients", same_client: false },
+        Reference { column: "case_id", table: "cases", same_client: true },
     ],
     sort: &["client_id", "type", "observed", "observation_id"],
     sort_rationale: "by client, type and date: follow-up windows per client",
 };
 
 /// Every entity table, in dependency order (a table only references earlier ones).
-pub static TABLES: &[&Table] = &[
-    &CLIENTS,
-    &CASES,
-    &REPORTS,
-    &ASSESSMENTS,
-    &GOALS,
-    &INTERVENTIONS,
-    &PAYMENTS,
-    &CONTACTS,
-    &OUTCOMES,
-];
+pub static TABLES: &[&Table] =
+    &[&CLIENTS, &CASES, &REPORTS, &ASSESSMENTS, &GOALS, &INTERVENTIONS, &PAYMENTS, &CONTACTS, &OUTCOMES];
 
 pub fn table(name: &str) -> Option<&'static Table> {
     TABLES.iter().copied().find(|t| t.name == name)
@@ -803,11 +488,9 @@ pub struct RegisterColumn {
 impl Kind {
     fn dtype(self) -> DataType {
         match self {
-            Kind::Personnummer
-            | Kind::Id
-            | Kind::PseudonymisedId
-            | Kind::Code(_)
-            | Kind::Text { .. } => DataType::String,
+            Kind::Personnummer | Kind::Id | Kind::PseudonymisedId | Kind::Code(_) | Kind::Text { .. } => {
+                DataType::String
+            }
             Kind::Date | Kind::Month => DataType::Date,
             Kind::Int { .. } => DataType::Int32,
             Kind::Decimal { .. } => DataType::Float64,
@@ -823,11 +506,7 @@ impl Table {
 
     /// The register column an export column becomes (personnummer becomes client_id).
     pub fn register_name(export_name: &'static str, kind: Kind) -> &'static str {
-        if kind == Kind::Personnummer {
-            "client_id"
-        } else {
-            export_name
-        }
+        if kind == Kind::Personnummer { "client_id" } else { export_name }
     }
 
     /// The key column's name in the register.
@@ -869,10 +548,7 @@ impl Table {
     }
 
     pub fn register_schema(&self) -> Schema {
-        self.register_columns()
-            .into_iter()
-            .map(|c| Field::new(PlSmallStr::from_static(c.name), c.dtype))
-            .collect()
+        self.register_columns().into_iter().map(|c| Field::new(PlSmallStr::from_static(c.name), c.dtype)).collect()
     }
 
     /// File name of this table in the register.
@@ -883,99 +559,38 @@ impl Table {
 
 /// The quarantine table: every rejected row with where it came from and why.
 pub static QUARANTINE_COLUMNS: &[(&str, DataType, &str)] = &[
-    (
-        "table",
-        DataType::String,
-        "Register table the row was meant for",
-    ),
-    (
-        "source_file",
-        DataType::String,
-        "Export file, relative to the input folder",
-    ),
-    (
-        "line",
-        DataType::UInt64,
-        "Line (CSV) or row (Excel) in the file, 1-based",
-    ),
-    (
-        "column",
-        DataType::String,
-        "Column name in the export (empty when the whole row is at fault)",
-    ),
-    (
-        "column_number",
-        DataType::UInt32,
-        "Column number in the export, 1-based",
-    ),
-    (
-        "reason",
-        DataType::String,
-        "Reason code (see the data dictionary)",
-    ),
+    ("table", DataType::String, "Register table the row was meant for"),
+    ("source_file", DataType::String, "Export file, relative to the input folder"),
+    ("line", DataType::UInt64, "Line (CSV) or row (Excel) in the file, 1-based"),
+    ("column", DataType::String, "Column name in the export (empty when the whole row is at fault)"),
+    ("column_number", DataType::UInt32, "Column number in the export, 1-based"),
+    ("reason", DataType::String, "Reason code (see the data dictionary)"),
     ("message", DataType::String, "What is wrong, in words"),
-    (
-        "record",
-        DataType::String,
-        "The rejected row, with anything written like a personnummer masked",
-    ),
+    ("record", DataType::String, "The rejected row, with anything written like a personnummer masked"),
 ];
 
 pub fn quarantine_schema() -> Schema {
-    QUARANTINE_COLUMNS
-        .iter()
-        .map(|(n, t, _)| Field::new(PlSmallStr::from_static(n), t.clone()))
-        .collect()
+    QUARANTINE_COLUMNS.iter().map(|(n, t, _)| Field::new(PlSmallStr::from_static(n), t.clone())).collect()
 }
 
 /// Reason codes for rejected rows, for the data dictionary and the quarantine.
 pub static REASONS: &[(&str, &str)] = &[
-    (
-        "pnr_format",
-        "The personnummer is not written as 10 or 12 digits",
-    ),
-    (
-        "pnr_date",
-        "The personnummer holds an impossible date of birth",
-    ),
+    ("pnr_format", "The personnummer is not written as 10 or 12 digits"),
+    ("pnr_date", "The personnummer holds an impossible date of birth"),
     ("pnr_check_digit", "The personnummer's check digit is wrong"),
     ("missing_value", "A mandatory field is empty"),
-    (
-        "malformed_date",
-        "A date is not written in an accepted format",
-    ),
+    ("malformed_date", "A date is not written in an accepted format"),
     ("impossible_date", "A date does not exist (e.g. 2023-02-30)"),
     ("malformed_number", "A number cannot be read"),
     ("out_of_range", "A number is outside the column's bounds"),
-    (
-        "unknown_code",
-        "A code is not in the code list or the mapping",
-    ),
+    ("unknown_code", "A code is not in the code list or the mapping"),
     ("bad_bool", "A yes/no field holds something else"),
     ("too_long", "A field is longer than allowed"),
-    (
-        "invalid_utf8",
-        "A field is not valid UTF-8 (the file may be Windows-1252)",
-    ),
-    (
-        "field_count",
-        "The row has another number of fields than the header",
-    ),
-    (
-        "id_personnummer",
-        "An id column holds a personnummer (it would leak into the register)",
-    ),
+    ("invalid_utf8", "A field is not valid UTF-8 (the file may be Windows-1252)"),
+    ("field_count", "The row has another number of fields than the header"),
+    ("id_personnummer", "An id column holds a personnummer (it would leak into the register)"),
     ("date_order", "An end date is before its start date"),
-    (
-        "duplicate_id",
-        "The id was already used by a different row (the first one is kept)",
-    ),
-    (
-        "unknown_reference",
-        "The row refers to a client or case not in the register (missing or rejected)",
-    ),
-    (
-        "client_mismatch",
-        "The row's client differs from the client of the case it refers to",
-    ),
+    ("duplicate_id", "The id was already used by a different row (the first one is kept)"),
+    ("unknown_reference", "The row refers to a client or case not in the register (missing or rejected)"),
+    ("client_mismatch", "The row's client differs from the client of the case it refers to"),
 ];

@@ -27,22 +27,14 @@ impl Store {
     pub fn new(register: &Path) -> io::Result<Store> {
         let name = register
             .file_name()
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "register path has no folder name",
-                )
-            })?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "register path has no folder name"))?
             .to_string_lossy()
             .into_owned();
         let parent = match register.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        Ok(Store {
-            link: register.to_path_buf(),
-            builds: parent.join(format!(".{name}.builds")),
-        })
+        Ok(Store { link: register.to_path_buf(), builds: parent.join(format!(".{name}.builds")) })
     }
 
     pub fn path(&self) -> &Path {
@@ -52,27 +44,23 @@ impl Store {
     /// The folder of the current build, if a register has been published.
     pub fn current(&self) -> Option<PathBuf> {
         let target = fs::read_link(&self.link).ok()?;
-        let dir = if target.is_absolute() {
-            target
-        } else {
-            self.link.parent().unwrap_or(Path::new(".")).join(target)
-        };
+        let dir = if target.is_absolute() { target } else { self.link.parent().unwrap_or(Path::new(".")).join(target) };
         dir.is_dir().then_some(dir)
     }
 
     /// Start a new build: a fresh staging folder. Fails if `REGISTER` exists
     /// and is not a link made by utfall (so a user's folder is never replaced).
     pub fn begin(&self, build_id: &str) -> io::Result<Staging> {
-        if let Ok(meta) = fs::symlink_metadata(&self.link) {
-            if !meta.file_type().is_symlink() {
-                return Err(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!(
-                        "{} exists and is not a register made by utfall; choose another --register path",
-                        self.link.display()
-                    ),
-                ));
-            }
+        if let Ok(meta) = fs::symlink_metadata(&self.link)
+            && !meta.file_type().is_symlink()
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists and is not a register made by utfall; choose another --register path",
+                    self.link.display()
+                ),
+            ));
         }
         fs::create_dir_all(&self.builds)?;
         self.remove_leftovers()?;
@@ -81,18 +69,12 @@ impl Store {
             fs::remove_dir_all(&dir)?;
         }
         fs::create_dir_all(&dir)?;
-        Ok(Staging {
-            dir,
-            final_dir: self.builds.join(build_id),
-            store: self.clone(),
-        })
+        Ok(Staging { dir, final_dir: self.builds.join(build_id), store: self.clone() })
     }
 
     /// Remove partial builds of failed or killed runs and old complete builds.
     fn remove_leftovers(&self) -> io::Result<()> {
-        let current = self
-            .current()
-            .and_then(|c| c.file_name().map(|n| n.to_owned()));
+        let current = self.current().and_then(|c| c.file_name().map(|n| n.to_owned()));
         let mut complete = Vec::new();
         for entry in fs::read_dir(&self.builds)? {
             let entry = entry?;
@@ -138,20 +120,11 @@ impl Staging {
             fs::remove_dir_all(&self.final_dir)?;
         }
         fs::rename(&self.dir, &self.final_dir)?;
-        let builds_name = self
-            .store
-            .builds
-            .file_name()
-            .expect("builds folder has a name");
+        let builds_name = self.store.builds.file_name().expect("builds folder has a name");
         let build_name = self.final_dir.file_name().expect("build folder has a name");
         // Relative target, so the register folder can be moved as a whole.
         let target = Path::new(builds_name).join(build_name);
-        let parent = self
-            .store
-            .link
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let parent = self.store.link.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let tmp_link = parent.join(format!(
             ".{}.link-{}",
             self.store.link.file_name().unwrap().to_string_lossy(),
@@ -257,37 +230,21 @@ mod tests {
         let s = store.begin("b1").unwrap();
         fs::write(s.dir().join("a.txt"), "one").unwrap();
         s.publish().unwrap();
-        assert_eq!(
-            fs::read_to_string(tmp.join("register/a.txt")).unwrap(),
-            "one"
-        );
+        assert_eq!(fs::read_to_string(tmp.join("register/a.txt")).unwrap(), "one");
 
         // A build that is abandoned half-way leaves the first one readable.
         let s = store.begin("b2").unwrap();
         fs::write(s.dir().join("a.txt"), "half").unwrap();
         drop(s);
-        assert_eq!(
-            fs::read_to_string(tmp.join("register/a.txt")).unwrap(),
-            "one"
-        );
+        assert_eq!(fs::read_to_string(tmp.join("register/a.txt")).unwrap(), "one");
 
         let s = store.begin("b3").unwrap();
         fs::write(s.dir().join("a.txt"), "three").unwrap();
         s.publish().unwrap();
-        assert_eq!(
-            fs::read_to_string(tmp.join("register/a.txt")).unwrap(),
-            "three"
-        );
-        let names: Vec<_> = fs::read_dir(tmp.join(".register.builds"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert!(
-            names
-                .iter()
-                .all(|n| !n.to_string_lossy().ends_with(".partial")),
-            "{names:?}"
-        );
+        assert_eq!(fs::read_to_string(tmp.join("register/a.txt")).unwrap(), "three");
+        let names: Vec<_> =
+            fs::read_dir(tmp.join(".register.builds")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(names.iter().all(|n| !n.to_string_lossy().ends_with(".partial")), "{names:?}");
 
         // A user's own folder is never replaced.
         fs::create_dir_all(tmp.join("mine")).unwrap();

@@ -44,11 +44,7 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            clients: 20_000,
-            seed: 2021,
-            dirty_rate: 0.0,
-        }
+        Config { clients: 20_000, seed: 2021, dirty_rate: 0.0 }
     }
 }
 
@@ -74,43 +70,26 @@ pub enum SynthError {
 
 /// Generate the municipality into `out/exports` and `out/truth`.
 /// `progress` is called with the number of clients written so far.
-pub fn generate(
-    cfg: &Config,
-    out: &Path,
-    progress: &mut dyn FnMut(u64),
-) -> Result<Summary, SynthError> {
+pub fn generate(cfg: &Config, out: &Path, progress: &mut dyn FnMut(u64)) -> Result<Summary, SynthError> {
     if cfg.clients == 0 {
         return Err(SynthError::Config("--clients must be at least 1".into()));
     }
     if !(0.0..=0.5).contains(&cfg.dirty_rate) {
-        return Err(SynthError::Config(
-            "--dirty-rate must be between 0 and 0.5".into(),
-        ));
+        return Err(SynthError::Config("--dirty-rate must be between 0 and 0.5".into()));
     }
     let exports = out.join("exports");
     let truth = out.join("truth");
     for dir in [&exports, &truth] {
-        fs::create_dir_all(dir).map_err(|source| SynthError::Io {
-            path: dir.clone(),
-            source,
-        })?;
+        fs::create_dir_all(dir).map_err(|source| SynthError::Io { path: dir.clone(), source })?;
     }
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| SynthError::Io {
-            path: path.clone(),
-            source,
-        }
+        move |source| SynthError::Io { path: path.clone(), source }
     };
     let mut generator = model::Generator::new(cfg, &exports, &truth).map_err(io_err(&exports))?;
     generator.run(progress).map_err(io_err(&exports))?;
     let summary = generator.finish().map_err(io_err(&truth))?;
     let mapping = exports.join("mapping.toml");
     fs::write(&mapping, source::mapping().to_toml()).map_err(io_err(&mapping))?;
-    Ok(Summary {
-        exports,
-        truth,
-        mapping,
-        ..summary
-    })
+    Ok(Summary { exports, truth, mapping, ..summary })
 }

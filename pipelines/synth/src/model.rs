@@ -22,12 +22,8 @@ use crate::{Config, Summary, as_of, period_start};
 /// logit p = intercept[area] + unit_effect[unit] + 0.5 z (household risk)
 ///         + 0.35 min(prior cases, 3) + 0.3 [child aged 13-17 or adult under 25]
 ///         + intervention term (-0.5 planned end, +0.3 unplanned end).
-const INTERCEPT: &[(&str, f64)] = &[
-    ("child_youth", -1.0),
-    ("adult_substance", -0.6),
-    ("financial_assistance", -0.8),
-    ("psychiatry", -1.2),
-];
+const INTERCEPT: &[(&str, f64)] =
+    &[("child_youth", -1.0), ("adult_substance", -0.6), ("financial_assistance", -0.8), ("psychiatry", -1.2)];
 const UNIT_EFFECT: &[(&str, f64)] = &[
     ("bou_norr", 0.0),
     ("bou_soder", 0.35),
@@ -57,12 +53,8 @@ const CHANGE: &[(&str, &str, f64)] = &[
 ];
 
 /// School attendance share at closure: 0.82 - 0.06 z + effect[type] + N(0, 0.08), clipped to 0..1.
-const ATTENDANCE: &[(&str, f64)] = &[
-    ("family_treatment", 0.05),
-    ("contact_person", 0.02),
-    ("foster_care", 0.03),
-    ("residential_care", -0.02),
-];
+const ATTENDANCE: &[(&str, f64)] =
+    &[("family_treatment", 0.05), ("contact_person", 0.02), ("foster_care", 0.03), ("residential_care", -0.02)];
 
 /// Financial assistance: employment support shortens a spell by this factor,
 /// and raises the log-odds of employment or studies at exit by B_EMPLOYMENT.
@@ -145,11 +137,7 @@ struct ChangeTruth {
 }
 
 fn lookup(table: &[(&str, f64)], key: &str) -> f64 {
-    table
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| *v)
-        .unwrap_or(0.0)
+    table.iter().find(|(k, _)| *k == key).map(|(_, v)| *v).unwrap_or(0.0)
 }
 
 fn logistic(x: f64) -> f64 {
@@ -207,6 +195,19 @@ pub(crate) struct Generator {
     end: NaiveDate,
 }
 
+/// A closed case, for the re-referral step.
+#[derive(Clone, Copy)]
+struct ClosedCase<'a> {
+    case_id: &'a str,
+    area: &'a str,
+    unit: &'a str,
+    closed: NaiveDate,
+    /// Child aged 13-17 or adult under 25 at closure.
+    young: bool,
+    /// The intervention term of the re-referral model.
+    term: f64,
+}
+
 /// Outcome of one case, for the re-referral step.
 struct Closed {
     closed: Option<NaiveDate>,
@@ -226,8 +227,7 @@ impl Generator {
             contacts: Sink::create(exports, "contacts")?,
             outcomes: Sink::create(exports, "outcomes")?,
         };
-        let mut case_truth =
-            csv::Writer::from_writer(BufWriter::new(File::create(truth.join("cases.csv"))?));
+        let mut case_truth = csv::Writer::from_writer(BufWriter::new(File::create(truth.join("cases.csv"))?));
         case_truth.write_record([
             "case_id",
             "area",
@@ -269,34 +269,12 @@ impl Generator {
     pub(crate) fn finish(mut self) -> io::Result<Summary> {
         self.case_truth.flush()?;
         let mut files = Vec::new();
-        let Sinks {
-            clients,
-            cases,
-            reports,
-            assessments,
-            goals,
-            interventions,
-            payments,
-            contacts,
-            outcomes,
-        } = self.s;
-        for sink in [
-            clients,
-            cases,
-            reports,
-            assessments,
-            goals,
-            interventions,
-            payments,
-            contacts,
-            outcomes,
-        ] {
+        let Sinks { clients, cases, reports, assessments, goals, interventions, payments, contacts, outcomes } = self.s;
+        for sink in [clients, cases, reports, assessments, goals, interventions, payments, contacts, outcomes] {
             files.push((sink.table.to_string(), sink.file.to_string(), sink.rows));
             sink.finish()?;
         }
-        let mut w = csv::Writer::from_writer(BufWriter::new(File::create(
-            self.truth_dir.join("faults.csv"),
-        )?));
+        let mut w = csv::Writer::from_writer(BufWriter::new(File::create(self.truth_dir.join("faults.csv"))?));
         w.write_record(["file", "line", "column", "fault", "expected_reason"])?;
         for f in &self.faults {
             w.write_record([
@@ -326,11 +304,7 @@ impl Generator {
             },
             instrument_change_by_intervention: CHANGE
                 .iter()
-                .map(|(i, ins, c)| ChangeTruth {
-                    intervention: i,
-                    instrument: ins,
-                    true_mean_change: *c,
-                })
+                .map(|(i, ins, c)| ChangeTruth { intervention: i, instrument: ins, true_mean_change: *c })
                 .collect(),
             instruments: INSTRUMENTS,
             school_attendance: "share at closure = 0.82 - 0.06 z + attendance_effect[intervention] + N(0, 0.08), clipped to 0..1",
@@ -360,11 +334,7 @@ impl Generator {
     }
 
     fn gamma_days(&mut self, shape: f64, mean: f64) -> i64 {
-        Gamma::new(shape, mean / shape)
-            .unwrap()
-            .sample(&mut self.rng)
-            .round()
-            .max(1.0) as i64
+        Gamma::new(shape, mean / shape).unwrap().sample(&mut self.rng).round().max(1.0) as i64
     }
 
     fn normal(&mut self, sd: f64) -> f64 {
@@ -389,12 +359,7 @@ impl Generator {
             let day = self.rng.random_range(1..=28u8);
             let coordination = birth_year < 2004 && self.rng.random_bool(0.03);
             let serial = self.rng.random_range(0..1000u16);
-            let pnr = Pnr::from_parts(
-                birth_year as u16,
-                month,
-                if coordination { day + 60 } else { day },
-                serial,
-            );
+            let pnr = Pnr::from_parts(birth_year as u16, month, if coordination { day + 60 } else { day }, serial);
             if self.issued.insert(pnr.canonical()) {
                 return Person { pnr, birth_year };
             }
@@ -437,11 +402,7 @@ impl Generator {
 
     fn decimal(table: &str, v: f64, places: usize) -> String {
         let s = format!("{v:.places$}");
-        if source::format_of(table).2 == b',' {
-            s.replace('.', ",")
-        } else {
-            s
-        }
+        if source::format_of(table).2 == b',' { s.replace('.', ",") } else { s }
     }
 
     fn household(&mut self) -> io::Result<()> {
@@ -485,14 +446,7 @@ impl Generator {
             }
             self.clients += 1;
             let pnr = self.written(person);
-            self.write(
-                "clients",
-                vec![
-                    pnr,
-                    household.clone(),
-                    source_code("district", district).to_string(),
-                ],
-            )?;
+            self.write("clients", vec![pnr, household.clone(), source_code("district", district).to_string()])?;
             if applicant {
                 self.financial_assistance(person, &household, district, z, members.len())?;
             }
@@ -521,25 +475,12 @@ impl Generator {
     }
 
     fn young(area: &str, age: i32) -> bool {
-        if area == "child_youth" {
-            (13..=17).contains(&age)
-        } else {
-            age < 25
-        }
+        if area == "child_youth" { (13..=17).contains(&age) } else { age < 25 }
     }
 
     /// Record the truth of a closed case and decide whether the client comes back.
-    fn rereferral(
-        &mut self,
-        case_id: &str,
-        area: &str,
-        unit: &str,
-        closed: NaiveDate,
-        z: f64,
-        prior: u32,
-        young: bool,
-        term: f64,
-    ) -> io::Result<Option<NaiveDate>> {
+    fn rereferral(&mut self, c: &ClosedCase, z: f64, prior: u32) -> io::Result<Option<NaiveDate>> {
+        let ClosedCase { case_id, area, unit, closed, young, term } = *c;
         let eta = lookup(INTERCEPT, area)
             + lookup(UNIT_EFFECT, unit)
             + B_HOUSEHOLD * z
@@ -563,17 +504,11 @@ impl Generator {
 
     fn case_chain(&mut self, p: &Person, area: Area, district: &str, z: f64) -> io::Result<()> {
         let first_possible = match area {
-            Area::Child => NaiveDate::from_ymd_opt(p.birth_year, 6, 1)
-                .unwrap()
-                .max(self.start),
-            _ => NaiveDate::from_ymd_opt(p.birth_year + 18, 6, 1)
-                .unwrap()
-                .max(self.start),
+            Area::Child => NaiveDate::from_ymd_opt(p.birth_year, 6, 1).unwrap().max(self.start),
+            _ => NaiveDate::from_ymd_opt(p.birth_year + 18, 6, 1).unwrap().max(self.start),
         };
         let last_possible = match area {
-            Area::Child => NaiveDate::from_ymd_opt(p.birth_year + 17, 12, 1)
-                .unwrap()
-                .min(self.end),
+            Area::Child => NaiveDate::from_ymd_opt(p.birth_year + 17, 12, 1).unwrap().min(self.end),
             _ => self.end,
         };
         if first_possible >= last_possible {
@@ -587,21 +522,10 @@ impl Generator {
             let c = self.case(p, area, unit, &case_id, opened, z)?;
             let Some(closed) = c.closed else { break };
             let young = Self::young(area.code(), Self::age_at(p, closed));
-            match self.rereferral(
-                &case_id,
-                area.code(),
-                unit,
-                closed,
-                z,
-                prior,
-                young,
-                c.intervention_term,
-            )? {
-                Some(next)
-                    if next <= self.end
-                        && prior < 5
-                        && (area != Area::Child || next <= last_possible) =>
-                {
+            let ending =
+                ClosedCase { case_id: &case_id, area: area.code(), unit, closed, young, term: c.intervention_term };
+            match self.rereferral(&ending, z, prior)? {
+                Some(next) if next <= self.end && prior < 5 && (area != Area::Child || next <= last_possible) => {
                     opened = next;
                     prior += 1;
                 }
@@ -624,9 +548,7 @@ impl Generator {
         let end = self.end;
         let origin = match area {
             Area::Child => "report",
-            Area::Substance => {
-                self.pick(&[("own_request", 0.4), ("police_lob", 0.25), ("report", 0.35)])
-            }
+            Area::Substance => self.pick(&[("own_request", 0.4), ("police_lob", 0.25), ("report", 0.35)]),
             Area::Psychiatry => self.pick(&[("application", 0.7), ("own_request", 0.3)]),
         };
         // The report or application that opened the case.
@@ -643,44 +565,24 @@ impl Generator {
                     ("other", 0.05),
                 ]),
             ),
-            _ if origin == "report" => (
-                "report",
-                self.pick(&[("health_care", 0.5), ("family", 0.3), ("other", 0.2)]),
-            ),
+            _ if origin == "report" => ("report", self.pick(&[("health_care", 0.5), ("family", 0.3), ("other", 0.2)])),
             _ if origin == "police_lob" => ("report", "police"),
             _ => ("application", "self"),
         };
         let channel = if kind == "application" {
-            Some(if self.rng.random_bool(0.5) {
-                "digital"
-            } else {
-                "paper"
-            })
+            Some(if self.rng.random_bool(0.5) { "digital" } else { "paper" })
         } else {
             None
         };
         let (prelim_decided, prelim_outcome, inv_start) = if area == Area::Child {
             let d = opened + Duration::days(self.gamma_days(2.0, 10.0));
-            let outcome = self.pick(&[
-                ("investigation", 0.55),
-                ("no_investigation", 0.42),
-                ("transferred", 0.03),
-            ]);
-            (
-                Some(d).filter(|d| *d <= end),
-                Some(outcome),
-                (outcome == "investigation").then_some(d),
-            )
+            let outcome = self.pick(&[("investigation", 0.55), ("no_investigation", 0.42), ("transferred", 0.03)]);
+            (Some(d).filter(|d| *d <= end), Some(outcome), (outcome == "investigation").then_some(d))
         } else {
-            (
-                None,
-                None,
-                Some(opened + Duration::days(self.rng.random_range(0..15))),
-            )
+            (None, None, Some(opened + Duration::days(self.rng.random_range(0..15))))
         };
         let prelim_outcome = prelim_outcome.filter(|_| prelim_decided.is_some());
-        let inv_start =
-            inv_start.filter(|d| *d <= end && (area != Area::Child || prelim_decided.is_some()));
+        let inv_start = inv_start.filter(|d| *d <= end && (area != Area::Child || prelim_decided.is_some()));
         let row = vec![
             report_id,
             pnr.clone(),
@@ -688,29 +590,17 @@ impl Generator {
             source_code("report_kind", kind).to_string(),
             self.date("reports", Some(opened)),
             source_code("reporter", reporter).to_string(),
-            channel
-                .map(|c| source_code("application_channel", c).to_string())
-                .unwrap_or_default(),
+            channel.map(|c| source_code("application_channel", c).to_string()).unwrap_or_default(),
             self.date("reports", prelim_decided),
-            prelim_outcome
-                .map(|o| source_code("prelim_outcome", o).to_string())
-                .unwrap_or_default(),
+            prelim_outcome.map(|o| source_code("prelim_outcome", o).to_string()).unwrap_or_default(),
         ];
         self.write("reports", row)?;
 
         let decided = inv_start
-            .map(|s| {
-                s + Duration::days(
-                    self.gamma_days(4.0, if area == Area::Child { 95.0 } else { 60.0 }),
-                )
-            })
+            .map(|s| s + Duration::days(self.gamma_days(4.0, if area == Area::Child { 95.0 } else { 60.0 })))
             .filter(|d| *d <= end);
         let mut intervention_term = 0.0;
-        let mut last = if area == Area::Child && inv_start.is_none() {
-            prelim_decided
-        } else {
-            decided
-        };
+        let mut last = if area == Area::Child && inv_start.is_none() { prelim_decided } else { decided };
         let mut ongoing = inv_start.is_some() && decided.is_none();
         if let Some(decided) = decided {
             let roll = self.rng.random_range(0.0..1.0);
@@ -719,25 +609,13 @@ impl Generator {
                 match ended {
                     Some(e) => {
                         last = Some(e);
-                        intervention_term = if planned {
-                            B_PLANNED_END
-                        } else {
-                            B_UNPLANNED_END
-                        };
+                        intervention_term = if planned { B_PLANNED_END } else { B_UNPLANNED_END };
                     }
                     None => ongoing = true,
                 }
                 if area == Area::Child && !ongoing {
-                    let att = (0.82 - 0.06 * z + lookup(ATTENDANCE, ty) + self.normal(0.08))
-                        .clamp(0.0, 1.0);
-                    self.outcome(
-                        &pnr,
-                        Some(case_id),
-                        "school_attendance",
-                        last.unwrap(),
-                        att,
-                        2,
-                    )?;
+                    let att = (0.82 - 0.06 * z + lookup(ATTENDANCE, ty) + self.normal(0.08)).clamp(0.0, 1.0);
+                    self.outcome(&pnr, Some(case_id), "school_attendance", last.unwrap(), att, 2)?;
                 }
             } else if roll < 0.78 {
                 self.denied(&pnr, area, case_id, decided)?;
@@ -746,8 +624,7 @@ impl Generator {
         let closed = if ongoing {
             None
         } else {
-            last.map(|d| d + Duration::days(self.rng.random_range(0..31)))
-                .filter(|d| *d <= end)
+            last.map(|d| d + Duration::days(self.rng.random_range(0..31))).filter(|d| *d <= end)
         };
         // An extra report while the case is open.
         let open_until = closed.unwrap_or(end);
@@ -786,19 +663,10 @@ impl Generator {
             Area::Psychiatry => 6.0,
         };
         self.contacts(&pnr, case_id, opened, open_until, mean)?;
-        Ok(Closed {
-            closed,
-            intervention_term,
-        })
+        Ok(Closed { closed, intervention_term })
     }
 
-    fn denied(
-        &mut self,
-        pnr: &str,
-        area: Area,
-        case_id: &str,
-        decided: NaiveDate,
-    ) -> io::Result<()> {
+    fn denied(&mut self, pnr: &str, area: Area, case_id: &str, decided: NaiveDate) -> io::Result<()> {
         let ty = match area {
             Area::Child => "family_treatment",
             Area::Substance => "residential_treatment",
@@ -838,10 +706,7 @@ impl Generator {
                 ("foster_care", 0.18),
                 ("residential_care", 0.12),
             ]),
-            Area::Substance => self.pick(&[
-                ("outpatient_treatment", 0.7),
-                ("residential_treatment", 0.3),
-            ]),
+            Area::Substance => self.pick(&[("outpatient_treatment", 0.7), ("residential_treatment", 0.3)]),
             Area::Psychiatry => self.pick(&[("supported_housing", 0.8), ("other", 0.2)]),
         };
         let (mean_days, daily, provider, p_unplanned) = match ty {
@@ -851,11 +716,7 @@ impl Generator {
             "residential_care" => (
                 200.0,
                 4200.0,
-                if self.rng.random_bool(0.5) {
-                    "HVB Solgläntan AB"
-                } else {
-                    "Stiftelsen Åsbacka"
-                },
+                if self.rng.random_bool(0.5) { "HVB Solgläntan AB" } else { "Stiftelsen Åsbacka" },
                 0.45,
             ),
             "outpatient_treatment" => (120.0, 600.0, "Beroendemottagningen", 0.35),
@@ -888,44 +749,24 @@ impl Generator {
             self.date(t, started),
             self.date(t, ended),
             ended
-                .map(|_| {
-                    source_code("end_reason", if planned { "planned" } else { "unplanned" })
-                        .to_string()
-                })
+                .map(|_| source_code("end_reason", if planned { "planned" } else { "unplanned" }).to_string())
                 .unwrap_or_default(),
-            if started.is_some() {
-                Self::decimal(t, cost, 2)
-            } else {
-                String::new()
-            },
+            if started.is_some() { Self::decimal(t, cost, 2) } else { String::new() },
         ];
         self.write(t, row)?;
         if let Some(s) = started {
-            self.assessments_and_goals(&pnr, area, ty, case_id, s, ended, z)?;
+            self.assessments_and_goals(&pnr, (area, ty), case_id, (s, ended), z)?;
         }
         if let Some(e) = ended {
             match area {
                 Area::Substance => {
-                    let eta =
-                        -1.0 + if ty == "outpatient_treatment" && planned {
-                            0.6
-                        } else {
-                            0.0
-                        } - 0.3 * z;
-                    let v = if self.rng.random_bool(logistic(eta)) {
-                        1.0
-                    } else {
-                        0.0
-                    };
+                    let eta = -1.0 + if ty == "outpatient_treatment" && planned { 0.6 } else { 0.0 } - 0.3 * z;
+                    let v = if self.rng.random_bool(logistic(eta)) { 1.0 } else { 0.0 };
                     self.outcome(&pnr, Some(case_id), "employment_or_studies", e, v, 0)?;
                 }
                 Area::Psychiatry => {
                     let eta = 0.2 + if ty == "supported_housing" { 0.9 } else { 0.0 } - 0.3 * z;
-                    let v = if self.rng.random_bool(logistic(eta)) {
-                        1.0
-                    } else {
-                        0.0
-                    };
+                    let v = if self.rng.random_bool(logistic(eta)) { 1.0 } else { 0.0 };
                     self.outcome(&pnr, Some(case_id), "stable_housing", e, v, 0)?;
                 }
                 Area::Child => {}
@@ -934,47 +775,37 @@ impl Generator {
         Ok((ty, ended, planned))
     }
 
+    /// Assessments at the start and end of an intervention (of `kind` = (area, type)) and its goals.
     fn assessments_and_goals(
         &mut self,
         pnr: &str,
-        area: Area,
-        ty: &str,
+        kind: (Area, &str),
         case_id: &str,
-        start: NaiveDate,
-        end: Option<NaiveDate>,
+        span: (NaiveDate, Option<NaiveDate>),
         z: f64,
     ) -> io::Result<()> {
+        let ((area, ty), (start, end)) = (kind, span);
         let (ins, domains): (&Instrument, &[&str]) = match area {
             Area::Child => (&INSTRUMENTS[0], &["skola", "halsa", "relationer", "fritid"]),
             Area::Substance => (&INSTRUMENTS[1], &["total"]),
-            Area::Psychiatry => (
-                &INSTRUMENTS[0],
-                &["boende", "halsa", "relationer", "sysselsattning"],
-            ),
+            Area::Psychiatry => (&INSTRUMENTS[0], &["boende", "halsa", "relationer", "sysselsattning"]),
         };
         let n_domains = if domains.len() == 1 { 1 } else { 2 };
         let first = self.rng.random_range(0..domains.len());
-        let change = CHANGE
-            .iter()
-            .find(|c| c.0 == ty)
-            .map(|c| c.2)
-            .unwrap_or(0.0);
+        let change = CHANGE.iter().find(|c| c.0 == ty).map(|c| c.2).unwrap_or(0.0);
         let true_sd = ins.sd * ins.reliability.sqrt();
         let err_sd = ins.sd * (1.0 - ins.reliability).sqrt();
         let sign = if ins.higher_is_better { -1.0 } else { 1.0 };
         for k in 0..n_domains {
             let domain = domains[(first + k) % domains.len()];
             // Household risk makes the baseline worse.
-            let true_base = ins.baseline_true_mean
-                + sign * 0.3 * true_sd * z
-                + self.normal(true_sd * (1.0 - 0.09f64).sqrt());
+            let true_base =
+                ins.baseline_true_mean + sign * 0.3 * true_sd * z + self.normal(true_sd * (1.0 - 0.09f64).sqrt());
             let true_follow = true_base + change + self.normal(ins.sd * 0.3);
             let points = [(start, true_base), (end.unwrap_or(start), true_follow)];
             let n = if end.is_some() { 2 } else { 1 };
             for (date, truth) in points.iter().take(n) {
-                let observed = (truth + self.normal(err_sd))
-                    .round()
-                    .clamp(ins.scale_min, ins.scale_max);
+                let observed = (truth + self.normal(err_sd)).round().clamp(ins.scale_min, ins.scale_max);
                 let id = self.id('B');
                 let t = "assessments";
                 let row = vec![
@@ -991,11 +822,8 @@ impl Generator {
             if ins.code == "stjarna" {
                 let baseline = true_base.round().clamp(1.0, 9.0) as i64;
                 let target = (baseline + self.rng.random_range(1..=3)).min(10);
-                let attained = end.map(|_| {
-                    (baseline as f64 + 1.5 * change + self.normal(1.2))
-                        .round()
-                        .clamp(1.0, 10.0) as i64
-                });
+                let attained =
+                    end.map(|_| (baseline as f64 + 1.5 * change + self.normal(1.2)).round().clamp(1.0, 10.0) as i64);
                 let gas = attained.map(|a| match a {
                     a if a >= target + 2 => 2,
                     a if a > target => 1,
@@ -1055,14 +883,7 @@ impl Generator {
         self.write(t, row)
     }
 
-    fn contacts(
-        &mut self,
-        pnr: &str,
-        case_id: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-        mean: f64,
-    ) -> io::Result<()> {
+    fn contacts(&mut self, pnr: &str, case_id: &str, from: NaiveDate, to: NaiveDate, mean: f64) -> io::Result<()> {
         let n = Poisson::new(mean).unwrap().sample(&mut self.rng) as usize;
         for _ in 0..n {
             let date = self.days(from, to);
@@ -1139,11 +960,7 @@ impl Generator {
                     break;
                 }
                 last_month = month;
-                let received = if m == 0 {
-                    opened
-                } else {
-                    month + Duration::days(self.rng.random_range(0..20))
-                };
+                let received = if m == 0 { opened } else { month + Duration::days(self.rng.random_range(0..20)) };
                 let year = f64::from(received.year() - 2021);
                 let digital = self.rng.random_bool((0.35 + 0.1 * year).min(0.95));
                 let rid = self.id('R');
@@ -1154,11 +971,7 @@ impl Generator {
                     source_code("report_kind", "application").to_string(),
                     self.date("reports", Some(received.min(self.end))),
                     source_code("reporter", "self").to_string(),
-                    source_code(
-                        "application_channel",
-                        if digital { "digital" } else { "paper" },
-                    )
-                    .to_string(),
+                    source_code("application_channel", if digital { "digital" } else { "paper" }).to_string(),
                     String::new(),
                     String::new(),
                 ];
@@ -1178,9 +991,8 @@ impl Generator {
             }
             let spell_end = Self::add_months(start, months);
             let ongoing = spell_end > self.end;
-            let closed = (!ongoing)
-                .then(|| spell_end + Duration::days(self.rng.random_range(5..26)))
-                .filter(|d| *d <= self.end);
+            let closed =
+                (!ongoing).then(|| spell_end + Duration::days(self.rng.random_range(5..26))).filter(|d| *d <= self.end);
             if support {
                 let iid = self.id('I');
                 let t = "interventions";
@@ -1196,9 +1008,7 @@ impl Generator {
                     "J".into(),
                     self.date(t, Some(dec)),
                     self.date(t, ended),
-                    ended
-                        .map(|_| source_code("end_reason", "planned").to_string())
-                        .unwrap_or_default(),
+                    ended.map(|_| source_code("end_reason", "planned").to_string()).unwrap_or_default(),
                     Self::decimal(t, 200.0 * f64::from(months) * 30.0, 2),
                 ];
                 self.write(t, row)?;
@@ -1215,32 +1025,14 @@ impl Generator {
                 self.date("cases", closed),
             ];
             self.write("cases", row)?;
-            self.contacts(
-                &pnr,
-                &case_id,
-                opened,
-                closed.unwrap_or(self.end),
-                2.0 + 0.3 * f64::from(months),
-            )?;
+            self.contacts(&pnr, &case_id, opened, closed.unwrap_or(self.end), 2.0 + 0.3 * f64::from(months))?;
             let Some(closed) = closed else { break };
             let eta = -0.5 + if support { B_EMPLOYMENT } else { 0.0 } - 0.3 * z;
-            let v = if self.rng.random_bool(logistic(eta)) {
-                1.0
-            } else {
-                0.0
-            };
+            let v = if self.rng.random_bool(logistic(eta)) { 1.0 } else { 0.0 };
             self.outcome(&pnr, Some(&case_id), "employment_or_studies", closed, v, 0)?;
             let young = Self::young("financial_assistance", Self::age_at(p, closed));
-            match self.rereferral(
-                &case_id,
-                "financial_assistance",
-                unit,
-                closed,
-                z,
-                prior,
-                young,
-                0.0,
-            )? {
+            let ending = ClosedCase { case_id: &case_id, area: "financial_assistance", unit, closed, young, term: 0.0 };
+            match self.rereferral(&ending, z, prior)? {
                 Some(next) if next <= self.end && prior < 5 => {
                     // A re-application after closure opens a new case; its
                     // first month is after the last paid month (closure is

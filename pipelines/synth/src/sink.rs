@@ -69,18 +69,10 @@ impl Sink {
     pub fn create(dir: &Path, table: &'static str) -> std::io::Result<Sink> {
         let file = source::file_of(table);
         let (encoding, delimiter, _, date_format) = source::format_of(table);
-        let mut w =
-            csv::WriterBuilder::new()
-                .delimiter(delimiter)
-                .from_writer(BufWriter::with_capacity(
-                    1 << 20,
-                    File::create(dir.join(file))?,
-                ));
-        let header = source::FILES
-            .iter()
-            .find(|f| f.0 == table)
-            .expect("table")
-            .2;
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(delimiter)
+            .from_writer(BufWriter::with_capacity(1 << 20, File::create(dir.join(file))?));
+        let header = source::FILES.iter().find(|f| f.0 == table).expect("table").2;
         let names: Vec<Vec<u8>> = header.iter().map(|(_, s)| encode(encoding, s)).collect();
         w.write_record(&names)?;
         let t = utfall_register::schema::table(table).expect("table");
@@ -107,40 +99,31 @@ impl Sink {
     ) -> std::io::Result<()> {
         debug_assert_eq!(row.len(), self.kinds.len());
         let mut fields: Vec<Vec<u8>> = row.iter().map(|s| encode(self.encoding, s)).collect();
-        if dirty_rate > 0.0 && rng.random_bool(dirty_rate) {
-            if let Some((fault, col)) = self.pick_fault(row, rng) {
-                match fault {
-                    Fault::Duplicate => {
-                        self.emit(&fields)?;
-                        faults.push(FaultRecord {
-                            file: self.file,
-                            line: self.lines + 1,
-                            column: "",
-                            fault,
-                        });
-                        return self.emit(&fields);
-                    }
-                    Fault::ConflictingDuplicate => {
-                        self.emit(&fields)?;
-                        let v: f64 = row[col].replace(',', ".").parse().unwrap_or(0.0) + 1.0;
-                        fields[col] = encode(self.encoding, &self.decimal(v));
-                        faults.push(FaultRecord {
-                            file: self.file,
-                            line: self.lines + 1,
-                            column: "",
-                            fault,
-                        });
-                        return self.emit(&fields);
-                    }
-                    _ => {
-                        self.corrupt(&mut fields, row, fault, col, rng);
-                        faults.push(FaultRecord {
-                            file: self.file,
-                            line: self.lines + 1,
-                            column: self.kinds[col].0,
-                            fault,
-                        });
-                    }
+        if dirty_rate > 0.0
+            && rng.random_bool(dirty_rate)
+            && let Some((fault, col)) = self.pick_fault(row, rng)
+        {
+            match fault {
+                Fault::Duplicate => {
+                    self.emit(&fields)?;
+                    faults.push(FaultRecord { file: self.file, line: self.lines + 1, column: "", fault });
+                    return self.emit(&fields);
+                }
+                Fault::ConflictingDuplicate => {
+                    self.emit(&fields)?;
+                    let v: f64 = row[col].replace(',', ".").parse().unwrap_or(0.0) + 1.0;
+                    fields[col] = encode(self.encoding, &self.decimal(v));
+                    faults.push(FaultRecord { file: self.file, line: self.lines + 1, column: "", fault });
+                    return self.emit(&fields);
+                }
+                _ => {
+                    self.corrupt(&mut fields, row, fault, col, rng);
+                    faults.push(FaultRecord {
+                        file: self.file,
+                        line: self.lines + 1,
+                        column: self.kinds[col].0,
+                        fault,
+                    });
                 }
             }
         }
@@ -156,11 +139,7 @@ impl Sink {
 
     fn decimal(&self, v: f64) -> String {
         let s = format!("{v:.1}");
-        if source::format_of(self.table).2 == b',' {
-            s.replace('.', ",")
-        } else {
-            s
-        }
+        if source::format_of(self.table).2 == b',' { s.replace('.', ",") } else { s }
     }
 
     fn pick_fault(&self, row: &[String], rng: &mut ChaCha8Rng) -> Option<(Fault, usize)> {
@@ -207,14 +186,7 @@ impl Sink {
         (!options.is_empty()).then(|| options[rng.random_range(0..options.len())])
     }
 
-    fn corrupt(
-        &self,
-        fields: &mut [Vec<u8>],
-        row: &[String],
-        fault: Fault,
-        col: usize,
-        rng: &mut ChaCha8Rng,
-    ) {
+    fn corrupt(&self, fields: &mut [Vec<u8>], row: &[String], fault: Fault, col: usize, rng: &mut ChaCha8Rng) {
         let set = |fields: &mut [Vec<u8>], i: usize, s: &str| fields[i] = encode(self.encoding, s);
         match fault {
             Fault::BadCheckDigit => {
@@ -238,11 +210,7 @@ impl Sink {
             }
             Fault::ImpossibleDate => {
                 let year = &row[col][..4];
-                let s = if self.date_format == "%Y%m%d" {
-                    format!("{year}0230")
-                } else {
-                    format!("{year}-02-30")
-                };
+                let s = if self.date_format == "%Y%m%d" { format!("{year}0230") } else { format!("{year}-02-30") };
                 set(fields, col, &s);
             }
             Fault::MalformedDate => {
@@ -251,9 +219,7 @@ impl Sink {
             }
             Fault::UnknownCode => set(fields, col, "Okänd kod"),
             Fault::MissingValue => set(fields, col, ""),
-            Fault::WrongEncoding => {
-                fields[col] = encoding_rs::WINDOWS_1252.encode(&row[col]).0.into_owned()
-            }
+            Fault::WrongEncoding => fields[col] = encoding_rs::WINDOWS_1252.encode(&row[col]).0.into_owned(),
             Fault::Duplicate | Fault::ConflictingDuplicate => unreachable!("handled by write"),
         }
     }

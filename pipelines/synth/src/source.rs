@@ -19,13 +19,8 @@ pub const UNITS: &[(&str, &str, &str)] = &[
 ];
 
 /// Districts: (code, Swedish name in exports).
-pub const DISTRICTS: &[(&str, &str)] = &[
-    ("norr", "Norr"),
-    ("soder", "Söder"),
-    ("oster", "Öster"),
-    ("vaster", "Väster"),
-    ("centrum", "Centrum"),
-];
+pub const DISTRICTS: &[(&str, &str)] =
+    &[("norr", "Norr"), ("soder", "Söder"), ("oster", "Öster"), ("vaster", "Väster"), ("centrum", "Centrum")];
 
 /// Instruments' domains: (code, Swedish name in exports).
 pub const DOMAINS: &[(&str, &str)] = &[
@@ -38,19 +33,16 @@ pub const DOMAINS: &[(&str, &str)] = &[
     ("total", "Totalt"),
 ];
 
-pub const INSTRUMENTS: &[(&str, &str)] =
-    &[("stjarna", "Stjärnan"), ("psykbel", "Psykisk belastning")];
+pub const INSTRUMENTS: &[(&str, &str)] = &[("stjarna", "Stjärnan"), ("psykbel", "Psykisk belastning")];
 
-/// (table, file, Swedish header per exchange-format column).
-pub const FILES: &[(&str, &str, &[(&str, &str)])] = &[
+/// (table, file, (exchange-format column, Swedish header) per column).
+pub type ExportFile = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+
+pub const FILES: &[ExportFile] = &[
     (
         "clients",
         "klienter.csv",
-        &[
-            ("personnummer", "Personnummer"),
-            ("household_id", "HushållsID"),
-            ("district", "Stadsdel"),
-        ],
+        &[("personnummer", "Personnummer"), ("household_id", "HushållsID"), ("district", "Stadsdel")],
     ),
     (
         "cases",
@@ -171,11 +163,7 @@ pub const FILES: &[(&str, &str, &[(&str, &str)])] = &[
 pub const PROVIDER_TABLE: &str = "interventions";
 
 pub fn file_of(table: &str) -> &'static str {
-    FILES
-        .iter()
-        .find(|f| f.0 == table)
-        .map(|f| f.1)
-        .expect("known table")
+    FILES.iter().find(|f| f.0 == table).map(|f| f.1).expect("known table")
 }
 
 /// The file format of a table's export.
@@ -197,29 +185,14 @@ pub fn source_code(list: &str, code: &'static str) -> &'static str {
         _ => None,
     };
     if let Some(l) = local {
-        return l
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map(|(_, s)| *s)
-            .expect("known local code");
+        return l.iter().find(|(c, _)| *c == code).map(|(_, s)| *s).expect("known local code");
     }
     if list == "unit" {
-        return UNITS
-            .iter()
-            .find(|u| u.0 == code)
-            .map(|u| u.1)
-            .expect("known unit");
+        return UNITS.iter().find(|u| u.0 == code).map(|u| u.1).expect("known unit");
     }
-    let cl = schema::CODE_LISTS
-        .iter()
-        .find(|c| c.name == list)
-        .expect("known list");
+    let cl = schema::CODE_LISTS.iter().find(|c| c.name == list).expect("known list");
     match cl.codes {
-        Codes::Fixed(codes) => codes
-            .iter()
-            .find(|c| c.0 == code)
-            .map(|c| c.1)
-            .expect("known code"),
+        Codes::Fixed(codes) => codes.iter().find(|c| c.0 == code).map(|c| c.1).expect("known code"),
         Codes::Local => code,
     }
 }
@@ -245,10 +218,7 @@ pub fn mapping() -> Mapping {
                 file: file.to_string(),
                 sheet: None,
                 format,
-                columns: columns
-                    .iter()
-                    .map(|(c, s)| (c.to_string(), s.to_string()))
-                    .collect(),
+                columns: columns.iter().map(|(c, s)| (c.to_string(), s.to_string())).collect(),
                 ignore: vec![],
             },
         );
@@ -256,26 +226,11 @@ pub fn mapping() -> Mapping {
     let mut codes: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for cl in schema::CODE_LISTS {
         let entries: Vec<(String, String)> = match (cl.name, &cl.codes) {
-            ("unit", _) => UNITS
-                .iter()
-                .map(|u| (u.1.to_string(), u.0.to_string()))
-                .collect(),
-            ("district", _) => DISTRICTS
-                .iter()
-                .map(|d| (d.1.to_string(), d.0.to_string()))
-                .collect(),
-            ("domain", _) => DOMAINS
-                .iter()
-                .map(|d| (d.1.to_string(), d.0.to_string()))
-                .collect(),
-            ("instrument", _) => INSTRUMENTS
-                .iter()
-                .map(|d| (d.1.to_string(), d.0.to_string()))
-                .collect(),
-            (_, Codes::Fixed(list)) => list
-                .iter()
-                .map(|(c, sv, _)| (sv.to_string(), c.to_string()))
-                .collect(),
+            ("unit", _) => UNITS.iter().map(|u| (u.1.to_string(), u.0.to_string())).collect(),
+            ("district", _) => DISTRICTS.iter().map(|d| (d.1.to_string(), d.0.to_string())).collect(),
+            ("domain", _) => DOMAINS.iter().map(|d| (d.1.to_string(), d.0.to_string())).collect(),
+            ("instrument", _) => INSTRUMENTS.iter().map(|d| (d.1.to_string(), d.0.to_string())).collect(),
+            (_, Codes::Fixed(list)) => list.iter().map(|(c, sv, _)| (sv.to_string(), c.to_string())).collect(),
             (_, Codes::Local) => vec![],
         };
         codes.insert(cl.name.to_string(), entries.into_iter().collect());
@@ -297,10 +252,5 @@ pub fn mapping() -> Mapping {
 
 /// Column kinds of a table in export order, for fault injection.
 pub fn kinds(table: &str) -> Vec<(&'static str, Kind, bool)> {
-    schema::table(table)
-        .expect("known table")
-        .columns
-        .iter()
-        .map(|c| (c.name, c.kind, c.required))
-        .collect()
+    schema::table(table).expect("known table").columns.iter().map(|c| (c.name, c.kind, c.required)).collect()
 }
