@@ -8,3 +8,4 @@ mod determinism;
 mod killed_build;
 mod privacy;
 mod reconcile;
+mod synth_truth;

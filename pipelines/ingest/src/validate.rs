@@ -112,6 +112,8 @@ pub struct Validator<'a> {
     headers: Vec<String>,
     /// Per exchange-format column: index of the field in the export.
     plan: Vec<Option<usize>>,
+    /// The table's date-order rules as column positions (earlier, later).
+    order: Vec<(usize, usize)>,
     builders: Vec<Builder>,
     birth_year: Vec<Option<i32>>,
     sex: StringChunkedBuilder,
@@ -185,6 +187,8 @@ impl<'a> Validator<'a> {
             }
         }
         let builders = table.columns.iter().map(|c| Builder::new(c.kind, c.name, 1024)).collect();
+        let position = |name: &str| table.columns.iter().position(|c| c.name == name).expect("order names a column");
+        let order = table.order.iter().map(|(a, b)| (position(a), position(b))).collect();
         Ok(Validator {
             table,
             mapping,
@@ -193,6 +197,7 @@ impl<'a> Validator<'a> {
             as_of,
             headers,
             plan,
+            order,
             builders,
             birth_year: Vec::new(),
             sex: StringChunkedBuilder::new("sex".into(), 1024),
@@ -235,9 +240,7 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        for (a, b) in self.table.order {
-            let ia = self.table.columns.iter().position(|c| c.name == *a).expect("order names a column");
-            let ib = self.table.columns.iter().position(|c| c.name == *b).expect("order names a column");
+        for &(ia, ib) in &self.order {
             if let (Value::Date(x), Value::Date(y)) = (&self.values[ia], &self.values[ib])
                 && y < x
             {
@@ -282,6 +285,7 @@ impl<'a> Validator<'a> {
     }
 
     fn parse(&mut self, kind: Kind, required: bool, raw: &[u8]) -> Result<Value, Fault> {
+        let mapping: &'a Mapping = self.mapping;
         if raw.len() > MAX_FIELD_BYTES {
             return Err((
                 "too_long",
@@ -296,7 +300,7 @@ impl<'a> Validator<'a> {
         match kind {
             Kind::Personnummer => {
                 let p = Pnr::parse(s, self.as_of).map_err(|e| (e.code(), e.to_string()))?;
-                let n: u64 = p.canonical().parse().expect("12 digits");
+                let n = p.as_number();
                 let (range, year, sex) = match self.clients.get(&n) {
                     Some(hit) => hit.clone(),
                     None => {
@@ -361,11 +365,8 @@ impl<'a> Validator<'a> {
                 }
                 Ok(Value::Float(v))
             }
-            Kind::Code(list) => match self.mapping.code(kind, s) {
-                Some(code) => {
-                    let code = code.to_string();
-                    Ok(self.store(&code))
-                }
+            Kind::Code(list) => match mapping.code(kind, s) {
+                Some(code) => Ok(self.store(code)),
                 None => Err((
                     "unknown_code",
                     format!("'{}' is not in the code list '{}' or its mapping", clip(s), list.name),

@@ -166,6 +166,15 @@ impl Pnr {
         format!("{:04}{:02}{:02}{:03}{}", self.year, self.month, self.day_written, self.serial, self.check)
     }
 
+    /// The canonical form as a number (`YYYYMMDDNNNC`), for fast look-ups.
+    pub fn as_number(&self) -> u64 {
+        u64::from(self.year) * 100_000_000
+            + u64::from(self.month) * 1_000_000
+            + u64::from(self.day_written) * 10_000
+            + u64::from(self.serial) * 10
+            + u64::from(self.check)
+    }
+
     /// Every common written form of this number, for tests that prove none of
     /// them leaks into an output.
     pub fn written_forms(&self) -> Vec<String> {
@@ -245,6 +254,7 @@ mod tests {
             assert_eq!(Pnr::parse(&form, reference()), Ok(p), "{form}");
         }
         assert_eq!(p.sex(), "F");
+        assert_eq!(p.as_number().to_string(), p.canonical());
         assert_eq!(Pnr::from_parts(1985, 7, 14, 231).sex(), "M");
     }
 

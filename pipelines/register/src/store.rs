@@ -64,6 +64,16 @@ impl Store {
         }
         fs::create_dir_all(&self.builds)?;
         self.remove_leftovers()?;
+        // A link made by a publish that was killed before its rename.
+        if let (Some(parent), Some(name)) = (self.link.parent(), self.link.file_name()) {
+            let prefix = format!(".{}.link-", name.to_string_lossy());
+            let parent = if parent.as_os_str().is_empty() { Path::new(".") } else { parent };
+            for entry in fs::read_dir(parent)?.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
         let dir = self.builds.join(format!("{build_id}.partial"));
         if dir.exists() {
             fs::remove_dir_all(&dir)?;

@@ -525,7 +525,9 @@ impl Generator {
             let ending =
                 ClosedCase { case_id: &case_id, area: area.code(), unit, closed, young, term: c.intervention_term };
             match self.rereferral(&ending, z, prior)? {
-                Some(next) if next <= self.end && prior < 5 && (area != Area::Child || next <= last_possible) => {
+                // A re-referral is a new case in the same area within a year of
+                // closure; youth keep their child-and-youth case past 17.
+                Some(next) if next <= self.end => {
                     opened = next;
                     prior += 1;
                 }
@@ -1033,7 +1035,7 @@ impl Generator {
             let young = Self::young("financial_assistance", Self::age_at(p, closed));
             let ending = ClosedCase { case_id: &case_id, area: "financial_assistance", unit, closed, young, term: 0.0 };
             match self.rereferral(&ending, z, prior)? {
-                Some(next) if next <= self.end && prior < 5 => {
+                Some(next) if next <= self.end => {
                     // A re-application after closure opens a new case; its
                     // first month is after the last paid month (closure is
                     // at least five days into the month after it).
