@@ -81,109 +81,97 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         return Err(BuildError::bad(&opts.input, None, None, "the input folder does not exist"));
     }
 
-    // 1. Read and validate, one table per task.
-    let mapped: Vec<&'static Table> = TABLES.iter().copied().filter(|t| mapping.tables.contains_key(t.name)).collect();
-    let results: Vec<Result<(Batch, InputFile), BuildError>> = mapped
-        .par_iter()
-        .map(|t| {
-            let r = read::read_table(t, &mapping, &opts.input, &key, as_of);
-            if let Ok((b, _)) = &r {
-                progress(Progress::Read { table: t.name, rows: b.rows_in });
-            }
-            r
-        })
-        .collect();
-    let mut batches: HashMap<&'static str, Batch> = HashMap::new();
-    let mut inputs = Vec::new();
-    for r in results {
-        let (batch, input) = r?;
-        inputs.push(input);
-        batches.insert(batch.table.name, batch);
+    for (name, tm) in &mapping.tables {
+        let path = opts.input.join(&tm.file);
+        if !path.is_file() {
+            let msg = format!("file not found (the mapping names it for the table '{name}')");
+            return Err(BuildError::bad(path, None, None, msg));
+        }
     }
 
-    // 2-3. Deduplicate and check references, parents before children.
-    progress(Progress::Stage("deduplicating and checking references"));
-    let mut accepted: HashMap<&'static str, DataFrame> = HashMap::new();
+    // Tables are processed in waves by reference depth (clients, then cases,
+    // then the rest in parallel). Each task reads and validates one export
+    // (1), deduplicates it and checks its references against the accepted
+    // parents (2-3), then hands it to the writer thread, which sorts and
+    // writes it into the staging folder (4). Of the accepted rows only the
+    // parents' keys stay in memory.
+    progress(Progress::Stage("reading, validating, checking and writing"));
+    let build_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
+    let store = Store::new(&opts.register).map_err(BuildError::io(&opts.register))?;
+    let staging = store.begin(&build_id).map_err(BuildError::io(&opts.register))?;
+    let staging_dir = staging.dir().to_path_buf();
+    let mut done: Vec<Option<Processed>> = TABLES.iter().map(|_| None).collect();
+    let spans = std::thread::scope(|scope| -> Result<Vec<DateSpan>, BuildError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(&'static Table, DataFrame)>(1);
+        let writer = scope.spawn(move || -> Result<Vec<DateSpan>, BuildError> {
+            let mut spans = Vec::new();
+            for (table, df) in rx {
+                let t0 = Instant::now();
+                spans.push(date_span(table, &df)?);
+                let mut sorted = df.lazy().sort(table.sort.to_vec(), SortMultipleOptions::default()).collect()?;
+                write_parquet(&mut sorted, &staging_dir.join(table.file_name()))?;
+                tracing::info!(table = table.name, seconds = t0.elapsed().as_secs_f64(), "sorted and written");
+            }
+            Ok(spans)
+        });
+        let mut parents: HashMap<&'static str, DataFrame> = HashMap::new();
+        let mut result = Ok(());
+        for wave in waves() {
+            let processed: Vec<Result<Processed, BuildError>> = wave
+                .par_iter()
+                .map(|&ti| {
+                    let mut p = process(ti, &mapping, &opts.input, &key, as_of, &parents, progress)?;
+                    let accepted = std::mem::take(&mut p.accepted);
+                    let parent = if is_parent(TABLES[ti]) { Some(parent_keys(TABLES[ti], &accepted)?) } else { None };
+                    tx.send((TABLES[ti], accepted)).map_err(|_| BuildError::Io {
+                        path: staging.dir().to_path_buf(),
+                        source: std::io::Error::other("the writer stopped"),
+                    })?;
+                    p.accepted = parent.unwrap_or_default();
+                    Ok(p)
+                })
+                .collect();
+            for p in processed {
+                match p {
+                    Ok(mut p) => {
+                        if is_parent(TABLES[p.index]) {
+                            parents.insert(TABLES[p.index].name, std::mem::take(&mut p.accepted));
+                        }
+                        let i = p.index;
+                        done[i] = Some(p);
+                    }
+                    Err(e) => result = result.and(Err(e)),
+                }
+            }
+            if result.is_err() {
+                break;
+            }
+        }
+        drop(tx);
+        // A writer failure explains any "writer stopped" of the tasks.
+        let spans = writer.join().expect("the writer thread does not panic")?;
+        result.map(|()| spans)
+    })?;
     let mut counts: Vec<(String, TableCounts)> = Vec::new();
     let mut quarantine: Vec<DataFrame> = Vec::new();
-    let mut row_rejects: Vec<(usize, &'static str, String, Vec<Reject>)> = Vec::new();
-    for (ti, table) in TABLES.iter().enumerate() {
-        let file = mapping.tables.get(table.name).map(|t| t.file.clone()).unwrap_or_default();
-        let Some(batch) = batches.remove(table.name) else {
-            accepted.insert(table.name, DataFrame::empty_with_schema(&table.register_schema()));
-            counts.push((table.name.to_string(), TableCounts::default()));
-            continue;
-        };
-        let rows_in = batch.rows_in;
-        let row_rejected = batch.rejects.len() as u64;
-        let (kept, merged, set) = set_stages(table, ti, &file, &batch, &accepted)?;
-        let set_rejected: usize = set.0.iter().map(DataFrame::height).sum();
-        quarantine.extend(set.0);
-        let c = TableCounts {
-            rows_in,
-            accepted: kept.height() as u64,
-            rejected: row_rejected + set_rejected as u64,
-            merged,
-            masked_values: batch.masked_values,
-            supplied: true,
-        };
-        if !c.reconciles() {
-            return Err(BuildError::Polars(PolarsError::ComputeError(
-                format!(
-                    "internal error: {} rows in != accepted + rejected + merged ({c:?}); nothing was published",
-                    table.name
-                )
-                .into(),
-            )));
-        }
-        counts.push((table.name.to_string(), c));
-        row_rejects.push((ti, table.name, file, batch.rejects));
-        accepted.insert(table.name, kept);
+    let mut row_rejects = Vec::new();
+    let mut inputs = Vec::new();
+    for (ti, p) in done.into_iter().enumerate() {
+        let p = p.expect("every table was processed");
+        counts.push((TABLES[ti].name.to_string(), p.counts));
+        quarantine.extend(p.set_rejects);
+        row_rejects.push((ti, TABLES[ti].name, p.file, p.row_rejects));
+        inputs.extend(p.input);
     }
+    let (data_from, data_to) = spans.into_iter().fold((None, None), |(lo, hi): (Option<i32>, Option<i32>), (a, b)| {
+        (lo.into_iter().chain(a).min(), hi.into_iter().chain(b).max())
+    });
     quarantine.push(row_rejects_frame(row_rejects)?);
-    let quarantine = concat_frames(quarantine)?
+    let mut quarantine = concat_frames(quarantine)?
         .lazy()
         .sort(["__t", "source_file", "line", "column_number"], SortMultipleOptions::default().with_maintain_order(true))
         .drop(polars::prelude::Selector::ByName { names: Arc::new(["__t".into()]), strict: true })
         .collect()?;
-
-    // 4. Write into a staging folder and publish.
-    progress(Progress::Stage("writing the register"));
-    let build_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
-    let store = Store::new(&opts.register).map_err(BuildError::io(&opts.register))?;
-    let staging = store.begin(&build_id).map_err(BuildError::io(&opts.register))?;
-    let (mut data_from, mut data_to) = (None::<i32>, None::<i32>);
-    let written: Vec<Result<(), BuildError>> = TABLES
-        .par_iter()
-        .map(|table| {
-            let df = accepted.get(table.name).expect("every table has a frame");
-            let mut sorted = df
-                .clone()
-                .lazy()
-                .sort(table.sort.to_vec(), SortMultipleOptions::default().with_maintain_order(true))
-                .collect()?;
-            write_parquet(&mut sorted, &staging.dir().join(table.file_name()))
-        })
-        .collect();
-    for w in written {
-        w?;
-    }
-    for table in TABLES {
-        let df = &accepted[table.name];
-        for c in table.register_columns().iter().filter(|c| c.dtype == DataType::Date) {
-            let s = df.column(c.name)?.as_materialized_series().cast(&DataType::Int32)?;
-            let ca = s.i32()?;
-            data_from = match (data_from, ca.min()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            data_to = match (data_to, ca.max()) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
-        }
-    }
-    let mut quarantine = quarantine;
     write_parquet(&mut quarantine, &staging.dir().join("quarantine.parquet"))?;
     let day = |d: Option<i32>| {
         d.map(|d| (NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(i64::from(d))).to_string())
@@ -218,11 +206,125 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
     Ok(BuildReport { manifest, build_dir })
 }
 
+/// One table after reading, validation, deduplication and reference checks.
+struct Processed {
+    index: usize,
+    /// The accepted rows; after they went to the writer, a parent's key columns.
+    accepted: DataFrame,
+    counts: TableCounts,
+    set_rejects: Vec<DataFrame>,
+    row_rejects: Vec<Reject>,
+    file: String,
+    input: Option<InputFile>,
+}
+
+/// Whether other tables reference this one.
+fn is_parent(table: &Table) -> bool {
+    TABLES.iter().any(|t| t.references.iter().any(|r| r.table == table.name))
+}
+
+/// What children are checked against: the key and the client of each accepted row.
+fn parent_keys(table: &Table, accepted: &DataFrame) -> PolarsResult<DataFrame> {
+    let key = table.register_key();
+    let cols: Vec<&str> = if key == "client_id" { vec![key] } else { vec![key, "client_id"] };
+    accepted.select(cols)
+}
+
+/// Schema positions of the tables grouped by reference depth: a wave only
+/// references tables of earlier waves.
+fn waves() -> Vec<Vec<usize>> {
+    fn depth(t: &Table) -> usize {
+        t.references
+            .iter()
+            .map(|r| 1 + depth(schema::table(r.table).expect("references name tables")))
+            .max()
+            .unwrap_or(0)
+    }
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    for (i, t) in TABLES.iter().enumerate() {
+        let d = depth(t);
+        if waves.len() <= d {
+            waves.resize(d + 1, Vec::new());
+        }
+        waves[d].push(i);
+    }
+    waves
+}
+
+/// Read, validate, deduplicate and check one table (an empty one when the mapping supplies no file).
+fn process(
+    ti: usize,
+    mapping: &Mapping,
+    input: &Path,
+    key: &Key,
+    as_of: NaiveDate,
+    parents: &HashMap<&'static str, DataFrame>,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Processed, BuildError> {
+    let table = TABLES[ti];
+    let Some(tm) = mapping.tables.get(table.name) else {
+        return Ok(Processed {
+            index: ti,
+            accepted: DataFrame::empty_with_schema(&table.register_schema()),
+            counts: TableCounts::default(),
+            set_rejects: Vec::new(),
+            row_rejects: Vec::new(),
+            file: String::new(),
+            input: None,
+        });
+    };
+    let t0 = Instant::now();
+    let (batch, described) = read::read_table(table, mapping, input, key, as_of)?;
+    tracing::info!(table = table.name, seconds = t0.elapsed().as_secs_f64(), "read and validated");
+    progress(Progress::Read { table: table.name, rows: batch.rows_in });
+    let t0 = Instant::now();
+    let origin = Origin { t: ti, table: table.name, file: &tm.file };
+    let (accepted, merged, set) = set_stages(table, &origin, &batch, parents)?;
+    tracing::info!(table = table.name, seconds = t0.elapsed().as_secs_f64(), "deduplicated and checked references");
+    let set_rejected: usize = set.0.iter().map(DataFrame::height).sum();
+    let counts = TableCounts {
+        rows_in: batch.rows_in,
+        accepted: accepted.height() as u64,
+        rejected: (batch.rejects.len() + set_rejected) as u64,
+        merged,
+        masked_values: batch.masked_values,
+        supplied: true,
+    };
+    if !counts.reconciles() {
+        let msg = format!("internal error: {} rows in != accepted + rejected + merged ({counts:?})", table.name);
+        return Err(BuildError::Polars(PolarsError::ComputeError(msg.into())));
+    }
+    Ok(Processed {
+        index: ti,
+        accepted,
+        counts,
+        set_rejects: set.0,
+        row_rejects: batch.rejects,
+        file: tm.file.clone(),
+        input: Some(described),
+    })
+}
+
+/// First and last date of a table (days since 1970-01-01), if it has any.
+type DateSpan = (Option<i32>, Option<i32>);
+
+/// First and last date over a table's date columns.
+fn date_span(table: &Table, df: &DataFrame) -> PolarsResult<DateSpan> {
+    let (mut lo, mut hi) = (None, None);
+    for c in table.register_columns().iter().filter(|c| c.dtype == DataType::Date) {
+        let s = df.column(c.name)?.as_materialized_series().cast(&DataType::Int32)?;
+        let ca = s.i32()?;
+        lo = lo.into_iter().chain(ca.min()).min();
+        hi = hi.into_iter().chain(ca.max()).max();
+    }
+    Ok((lo, hi))
+}
+
 fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), BuildError> {
     let file = File::create(path).map_err(BuildError::io(path))?;
     ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
+        .with_statistics(StatisticsOptions::default())
         .with_row_group_size(Some(ROW_GROUP_ROWS))
         .finish(df)?;
     Ok(())
@@ -331,112 +433,131 @@ fn record_expr(table: &Table) -> Expr {
     concat_str(parts, "", false)
 }
 
-/// Deduplicate one table and check its references against the accepted parents.
-/// Returns the accepted rows (without `__line`), the merged count and the rejected rows.
+/// Deduplicate one table and check its references against the accepted parents
+/// (their key and `client_id` columns). Returns the accepted rows (without
+/// `__line`), the merged count and the rejected rows.
 fn set_stages(
     table: &'static Table,
-    ti: usize,
-    file: &str,
+    origin: &Origin,
     batch: &Batch,
-    accepted: &HashMap<&'static str, DataFrame>,
+    parents: &HashMap<&'static str, DataFrame>,
 ) -> PolarsResult<(DataFrame, u64, SetRejects)> {
-    let data_cols: Vec<Expr> = table.register_columns().iter().map(|c| col(c.name)).collect();
     let key = table.register_key();
     let source_col = |name: &str| -> Option<&(u32, String)> {
         let i = table.columns.iter().position(|c| c.name == name)?;
         batch.source_columns[i].as_ref()
     };
-    let origin = Origin { t: ti, table: table.name, file };
-    let n0 = batch.frame.height();
-    let dedup =
-        batch.frame.clone().lazy().unique_stable_generic(Some(data_cols), UniqueKeepStrategy::First).collect()?;
-    let merged = (n0 - dedup.height()) as u64;
     let mut rejects = Vec::new();
 
-    let flagged = dedup
-        .lazy()
-        .with_columns([
-            col(key).is_first_distinct().alias("__first"),
-            col("__line").first().over([col(key)])?.alias("__first_line"),
-        ])
-        .collect()?;
-    let conflicts = flagged.clone().lazy().filter(col("__first").not()).collect()?;
-    if conflicts.height() > 0 {
-        let msg = conflicts
-            .clone()
+    // Duplicates: only rows whose key repeats are compared whole.
+    let marked = batch.frame.clone().lazy().with_column(col(key).is_duplicated().alias("__dup")).collect()?;
+    let repeated = marked.clone().lazy().filter(col("__dup")).drop(cols(["__dup"])).collect()?;
+    let (mut kept, merged) = if repeated.height() == 0 {
+        (batch.frame.clone(), 0)
+    } else {
+        let data_cols: Vec<Expr> = table.register_columns().iter().map(|c| col(c.name)).collect();
+        let distinct =
+            repeated.clone().lazy().unique_stable_generic(Some(data_cols), UniqueKeepStrategy::First).collect()?;
+        let merged = (repeated.height() - distinct.height()) as u64;
+        let flagged = distinct
             .lazy()
-            .select([
-                concat_str(
-                    [
-                        lit("the id '"),
-                        col(key),
-                        lit("' is already used on line "),
-                        col("__first_line").cast(DataType::String),
-                        lit(" with other content"),
-                    ],
-                    "",
-                    false,
-                )
-                .alias("m"),
-                record_expr(table).alias("r"),
+            .with_columns([
+                col(key).is_first_distinct().alias("__first"),
+                col("__line").first().over([col(key)])?.alias("__first_line"),
             ])
             .collect()?;
-        rejects.push(quarantine_frame(
-            &origin,
-            source_col(table.key),
-            "duplicate_id",
-            Rejected::from(&conflicts, &msg)?,
-        )?);
-    }
-    let mut kept = flagged.lazy().filter(col("__first")).drop(cols(["__first", "__first_line"])).collect()?;
-
-    for r in table.references {
-        let parent_table = schema::table(r.table).expect("references name tables");
-        let parent = &accepted[r.table];
-        let ref_col = Table::register_name(r.column, table.column(r.column).expect("reference column").kind);
-        let pk = parent
-            .clone()
-            .lazy()
-            .select([col(parent_table.register_key()).alias("__pk"), col("client_id").alias("__pc")]);
-        let reason = when(col(ref_col).is_not_null().and(col("__pc").is_null()))
-            .then(lit("unknown_reference"))
-            .when(lit(r.same_client).and(col("__pc").is_not_null()).and(col("__pc").neq(col("client_id"))))
-            .then(lit("client_mismatch"))
-            .otherwise(lit(NULL).cast(DataType::String));
-        let mut args = JoinArgs::new(JoinType::Left);
-        args.maintain_order = MaintainOrderJoin::Left;
-        let joined = kept
-            .lazy()
-            .join(pk, [col(ref_col)], [col("__pk")], args)
-            .with_columns([reason.alias("__reason")])
-            .collect()?;
-        let bad = joined.clone().lazy().filter(col("__reason").is_not_null()).collect()?;
-        for code in ["unknown_reference", "client_mismatch"] {
-            let rows = bad.clone().lazy().filter(col("__reason").eq(lit(code))).collect()?;
-            if rows.height() == 0 {
-                continue;
-            }
-            let what = if code == "unknown_reference" {
-                format!("refers to {} '", r.table.trim_end_matches('s'))
-            } else {
-                format!("belongs to another client than {} '", r.table.trim_end_matches('s'))
-            };
-            let tail = if code == "unknown_reference" {
-                "', which is not in the register (missing, or rejected: see the quarantine)"
-            } else {
-                "'"
-            };
-            let msg = rows
+        let conflicts = flagged.clone().lazy().filter(col("__first").not()).collect()?;
+        if conflicts.height() > 0 {
+            let msg = conflicts
                 .clone()
                 .lazy()
                 .select([
-                    concat_str([lit(what), col(ref_col), lit(tail)], "", false).alias("m"),
+                    concat_str(
+                        [
+                            lit("the id '"),
+                            col(key),
+                            lit("' is already used on line "),
+                            col("__first_line").cast(DataType::String),
+                            lit(" with other content"),
+                        ],
+                        "",
+                        false,
+                    )
+                    .alias("m"),
                     record_expr(table).alias("r"),
                 ])
                 .collect()?;
-            rejects.push(quarantine_frame(&origin, source_col(r.column), code, Rejected::from(&rows, &msg)?)?);
+            rejects.push(quarantine_frame(
+                origin,
+                source_col(table.key),
+                "duplicate_id",
+                Rejected::from(&conflicts, &msg)?,
+            )?);
         }
-        kept = joined.lazy().filter(col("__reason").is_null()).drop(cols(["__reason", "__pc"])).collect()?;
+        let firsts = flagged.lazy().filter(col("__first")).drop(cols(["__first", "__first_line"]));
+        let single = marked.lazy().filter(col("__dup").not()).drop(cols(["__dup"]));
+        (concat([single, firsts], UnionArgs::default())?.collect()?, merged)
+    };
+
+    // References: a semi join keeps the rows whose parent (and client) match;
+    // the few others are classified with a left join.
+    for r in table.references {
+        let parent_table = schema::table(r.table).expect("references name tables");
+        let parent = parents[r.table].clone().lazy();
+        let ref_col = Table::register_name(r.column, table.column(r.column).expect("reference column").kind);
+        let pk = parent_table.register_key();
+        let (left, right): (Vec<Expr>, Vec<Expr>) = if r.same_client && pk != "client_id" {
+            (vec![col(ref_col), col("client_id")], vec![col(pk), col("client_id")])
+        } else {
+            (vec![col(ref_col)], vec![col(pk)])
+        };
+        let frame = kept.lazy();
+        let no_ref = frame.clone().filter(col(ref_col).is_null());
+        let with_ref = frame.filter(col(ref_col).is_not_null());
+        let ok = with_ref.clone().join(parent.clone(), left.clone(), right.clone(), JoinArgs::new(JoinType::Semi));
+        let bad = with_ref.join(parent.clone(), left, right, JoinArgs::new(JoinType::Anti)).collect()?;
+        if bad.height() > 0 {
+            let classified = bad
+                .lazy()
+                .join(
+                    parent.select([col(pk).alias("__pk")]),
+                    [col(ref_col)],
+                    [col("__pk")],
+                    JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::KeepColumns),
+                )
+                .with_column(
+                    when(col("__pk").is_null())
+                        .then(lit("unknown_reference"))
+                        .otherwise(lit("client_mismatch"))
+                        .alias("__reason"),
+                )
+                .collect()?;
+            for code in ["unknown_reference", "client_mismatch"] {
+                let rows = classified.clone().lazy().filter(col("__reason").eq(lit(code))).collect()?;
+                if rows.height() == 0 {
+                    continue;
+                }
+                let noun = r.table.trim_end_matches('s');
+                let (what, tail) = if code == "unknown_reference" {
+                    (
+                        format!("refers to {noun} '"),
+                        "', which is not in the register (missing, or rejected: see the quarantine)",
+                    )
+                } else {
+                    (format!("belongs to another client than {noun} '"), "'")
+                };
+                let msg = rows
+                    .clone()
+                    .lazy()
+                    .select([
+                        concat_str([lit(what), col(ref_col), lit(tail)], "", false).alias("m"),
+                        record_expr(table).alias("r"),
+                    ])
+                    .collect()?;
+                rejects.push(quarantine_frame(origin, source_col(r.column), code, Rejected::from(&rows, &msg)?)?);
+            }
+        }
+        kept = concat([no_ref, ok], UnionArgs::default())?.collect()?;
     }
     let kept = kept.drop("__line")?;
     Ok((kept, merged, SetRejects(rejects)))

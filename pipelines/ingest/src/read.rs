@@ -1,5 +1,6 @@
 //! Reading an export (CSV or Excel) into the validator, and describing it for the manifest.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use calamine::{Data, Reader, Xlsx};
@@ -24,7 +25,7 @@ pub fn read_table(
     let tm = &mapping.tables[table.name];
     let path = input.join(&tm.file);
     let format = mapping.resolve(table.name).map_err(|m| BuildError::bad(&path, None, None, m))?;
-    let bytes = std::fs::read(&path).map_err(|e| {
+    let not_found = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::NotFound {
             BuildError::bad(
                 &path,
@@ -35,25 +36,28 @@ pub fn read_table(
         } else {
             BuildError::Io { path: path.clone(), source: e }
         }
-    })?;
+    };
     let lower = tm.file.to_lowercase();
-    let is_xlsx = lower.ends_with(".xlsx") || lower.ends_with(".xlsm");
-    let described = InputFile {
-        table: table.name.to_string(),
-        path: tm.file.clone(),
-        bytes: bytes.len() as u64,
-        sha256: hex::encode(Sha256::digest(&bytes)),
-        format: if is_xlsx {
-            "xlsx".into()
-        } else {
-            format!("csv ({:?}, '{}')", format.encoding, format.delimiter as char)
-        },
-    };
-    let batch = if is_xlsx {
-        read_xlsx(table, mapping, format, &path, bytes, key, as_of, tm.sheet.as_deref())?
+    let (batch, bytes, sha256, format_name) = if lower.ends_with(".xlsx") || lower.ends_with(".xlsm") {
+        // A workbook is a zip archive: it needs random access, so it is read whole.
+        let bytes = std::fs::read(&path).map_err(not_found)?;
+        let (len, sha) = (bytes.len() as u64, hex::encode(Sha256::digest(&bytes)));
+        (
+            read_xlsx(table, mapping, format, &path, bytes, key, as_of, tm.sheet.as_deref())?,
+            len,
+            sha,
+            "xlsx".to_string(),
+        )
     } else {
-        read_csv(table, mapping, format, &path, &bytes, key, as_of)?
+        // CSV is streamed, and hashed on the way.
+        let file = std::fs::File::open(&path).map_err(not_found)?;
+        let mut hashing = Hashing { inner: file, hasher: Sha256::new(), bytes: 0 };
+        let name = format!("csv ({:?}, '{}')", format.encoding, format.delimiter as char);
+        let batch = read_csv(table, mapping, format, &path, &mut hashing, key, as_of)?;
+        (batch, hashing.bytes, hex::encode(hashing.hasher.finalize()), name)
     };
+    let described =
+        InputFile { table: table.name.to_string(), path: tm.file.clone(), bytes, sha256, format: format_name };
     Ok((batch, described))
 }
 
@@ -61,18 +65,35 @@ fn header_error(path: &Path, line: u64, e: crate::validate::HeaderError) -> Buil
     BuildError::bad(path, Some(line), e.0, e.1)
 }
 
+/// A reader that hashes and counts what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
 fn read_csv(
     table: &'static Table,
     mapping: &Mapping,
     format: ResolvedFormat,
     path: &Path,
-    bytes: &[u8],
+    source: impl Read,
     key: &Key,
     as_of: NaiveDate,
 ) -> Result<Batch, BuildError> {
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if body.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(BuildError::bad(path, None, None, "the file is empty: expected a header line naming the columns"));
+    let mut body = BufReader::with_capacity(1 << 20, source);
+    let io = |e: std::io::Error| BuildError::Io { path: path.to_path_buf(), source: e };
+    if body.fill_buf().map_err(io)?.starts_with(b"\xEF\xBB\xBF") {
+        body.consume(3);
     }
     let mut rdr =
         csv::ReaderBuilder::new().delimiter(format.delimiter).has_headers(false).flexible(true).from_reader(body);
@@ -81,7 +102,10 @@ fn read_csv(
         let line = e.position().map(|p| p.line());
         BuildError::bad(path, line, None, format!("cannot read the CSV: {e}"))
     };
-    rdr.read_byte_record(&mut rec).map_err(csv_err)?;
+    let empty = || BuildError::bad(path, None, None, "the file is empty: expected a header line naming the columns");
+    if !rdr.read_byte_record(&mut rec).map_err(csv_err)? {
+        return Err(empty());
+    }
     let mut headers = Vec::with_capacity(rec.len());
     for (i, h) in rec.iter().enumerate() {
         let text = match format.encoding {
@@ -92,7 +116,10 @@ fn read_csv(
         };
         headers.push(text.trim().to_string());
     }
-    if headers.len() <= 1 && !rec.as_slice().is_empty() && table.columns.len() > 1 {
+    if headers.iter().all(String::is_empty) {
+        return Err(empty());
+    }
+    if headers.len() <= 1 && table.columns.len() > 1 {
         let other = if format.delimiter == b';' { ',' } else { ';' };
         if headers[0].contains(other) {
             return Err(BuildError::bad(
