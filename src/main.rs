@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use utfall_ingest::{BuildError, BuildOptions, Key, Progress};
 
+/// mimalloc returns memory to the system more readily than glibc's per-thread
+/// arenas under polars' thread pool (lower peak memory; see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "utfall", version, about = "Client-outcome analytics for municipal social services", long_about = None)]
 struct Cli {

@@ -26,7 +26,6 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use rayon::prelude::*;
 use utfall_register::mapping::Mapping;
 use utfall_register::schema::{self, TABLES, Table};
 use utfall_register::store::{InputFile, Manifest, Store, TableCounts, sha256_file};
@@ -89,12 +88,13 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         }
     }
 
-    // Tables are processed in waves by reference depth (clients, then cases,
-    // then the rest in parallel). Each task reads and validates one export
-    // (1), deduplicates it and checks its references against the accepted
-    // parents (2-3), then hands it to the writer thread, which sorts and
-    // writes it into the staging folder (4). Of the accepted rows only the
-    // parents' keys stay in memory.
+    // A bounded pipeline, wave by wave in reference depth (clients, then
+    // cases, then the rest): two reader threads read and validate exports,
+    // largest first (1); this thread deduplicates each and checks its
+    // references against the accepted parents (2-3); a writer thread sorts
+    // and writes it into the staging folder (4). Hand-overs are rendezvous
+    // channels, so at most four tables are in memory at once; of the accepted
+    // rows only the parents' keys are kept.
     progress(Progress::Stage("reading, validating, checking and writing"));
     let build_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
     let store = Store::new(&opts.register).map_err(BuildError::io(&opts.register))?;
@@ -102,7 +102,7 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
     let staging_dir = staging.dir().to_path_buf();
     let mut done: Vec<Option<Processed>> = TABLES.iter().map(|_| None).collect();
     let spans = std::thread::scope(|scope| -> Result<Vec<DateSpan>, BuildError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(&'static Table, DataFrame)>(1);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(&'static Table, DataFrame)>(0);
         let writer = scope.spawn(move || -> Result<Vec<DateSpan>, BuildError> {
             let mut spans = Vec::new();
             for (table, df) in rx {
@@ -117,38 +117,57 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         let mut parents: HashMap<&'static str, DataFrame> = HashMap::new();
         let mut result = Ok(());
         for wave in waves() {
-            let processed: Vec<Result<Processed, BuildError>> = wave
-                .par_iter()
-                .map(|&ti| {
-                    let mut p = process(ti, &mapping, &opts.input, &key, as_of, &parents, progress)?;
-                    let accepted = std::mem::take(&mut p.accepted);
-                    let parent = if is_parent(TABLES[ti]) { Some(parent_keys(TABLES[ti], &accepted)?) } else { None };
-                    tx.send((TABLES[ti], accepted)).map_err(|_| BuildError::Io {
-                        path: staging.dir().to_path_buf(),
-                        source: std::io::Error::other("the writer stopped"),
-                    })?;
-                    p.accepted = parent.unwrap_or_default();
-                    Ok(p)
-                })
-                .collect();
-            for p in processed {
-                match p {
-                    Ok(mut p) => {
-                        if is_parent(TABLES[p.index]) {
-                            parents.insert(TABLES[p.index].name, std::mem::take(&mut p.accepted));
+            let mut order = wave.clone();
+            let size = |ti: &usize| {
+                mapping
+                    .tables
+                    .get(TABLES[*ti].name)
+                    .and_then(|t| opts.input.join(&t.file).metadata().ok())
+                    .map(|m| m.len())
+            };
+            order.sort_by_key(|ti| std::cmp::Reverse(size(ti)));
+            let queue = std::sync::Mutex::new(std::collections::VecDeque::from(order));
+            let (btx, brx) = std::sync::mpsc::sync_channel::<Result<(usize, Option<Read>), BuildError>>(0);
+            std::thread::scope(|readers| {
+                for _ in 0..READERS {
+                    let (btx, queue, mapping, key) = (btx.clone(), &queue, &mapping, &key);
+                    readers.spawn(move || {
+                        while let Some(ti) = queue.lock().expect("queue lock").pop_front() {
+                            let r = read_one(ti, mapping, &opts.input, key, as_of, progress).map(|r| (ti, r));
+                            if btx.send(r).is_err() {
+                                break; // the build stopped
+                            }
                         }
-                        let i = p.index;
-                        done[i] = Some(p);
-                    }
-                    Err(e) => result = result.and(Err(e)),
+                    });
                 }
-            }
+                drop(btx);
+                for msg in brx.iter() {
+                    let step = msg.and_then(|(ti, read)| {
+                        let mut p = check(ti, read, &mapping, &parents)?;
+                        let accepted = std::mem::take(&mut p.accepted);
+                        if is_parent(TABLES[ti]) {
+                            parents.insert(TABLES[ti].name, parent_keys(TABLES[ti], &accepted)?);
+                        }
+                        tx.send((TABLES[ti], accepted)).map_err(|_| BuildError::Io {
+                            path: staging.dir().to_path_buf(),
+                            source: std::io::Error::other("the writer stopped"),
+                        })?;
+                        done[ti] = Some(p);
+                        Ok(())
+                    });
+                    if let Err(e) = step {
+                        result = Err(e);
+                        break;
+                    }
+                }
+                drop(brx); // unblocks readers after an error
+            });
             if result.is_err() {
                 break;
             }
         }
         drop(tx);
-        // A writer failure explains any "writer stopped" of the tasks.
+        // A writer failure explains any "writer stopped" above.
         let spans = writer.join().expect("the writer thread does not panic")?;
         result.map(|()| spans)
     })?;
@@ -208,7 +227,6 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
 
 /// One table after reading, validation, deduplication and reference checks.
 struct Processed {
-    index: usize,
     /// The accepted rows; after they went to the writer, a parent's key columns.
     accepted: DataFrame,
     counts: TableCounts,
@@ -251,20 +269,45 @@ fn waves() -> Vec<Vec<usize>> {
     waves
 }
 
-/// Read, validate, deduplicate and check one table (an empty one when the mapping supplies no file).
-fn process(
+/// Reader threads per wave: CSV parsing and validation is single-threaded per file.
+const READERS: usize = 2;
+
+/// One export after reading and validation.
+struct Read {
+    batch: Batch,
+    input: InputFile,
+    file: String,
+}
+
+/// Read and validate one table's export (`None` when the mapping supplies no file).
+fn read_one(
     ti: usize,
     mapping: &Mapping,
     input: &Path,
     key: &Key,
     as_of: NaiveDate,
-    parents: &HashMap<&'static str, DataFrame>,
     progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Option<Read>, BuildError> {
+    let table = TABLES[ti];
+    let Some(tm) = mapping.tables.get(table.name) else { return Ok(None) };
+    let t0 = Instant::now();
+    let (batch, described) = read::read_table(table, mapping, input, key, as_of)?;
+    tracing::info!(table = table.name, seconds = t0.elapsed().as_secs_f64(), "read and validated");
+    progress(Progress::Read { table: table.name, rows: batch.rows_in });
+    Ok(Some(Read { batch, input: described, file: tm.file.clone() }))
+}
+
+/// Deduplicate and check one read table against the accepted parents.
+fn check(
+    ti: usize,
+    read: Option<Read>,
+    mapping: &Mapping,
+    parents: &HashMap<&'static str, DataFrame>,
 ) -> Result<Processed, BuildError> {
     let table = TABLES[ti];
-    let Some(tm) = mapping.tables.get(table.name) else {
+    let Some(Read { batch, input, file }) = read else {
+        debug_assert!(!mapping.tables.contains_key(table.name));
         return Ok(Processed {
-            index: ti,
             accepted: DataFrame::empty_with_schema(&table.register_schema()),
             counts: TableCounts::default(),
             set_rejects: Vec::new(),
@@ -274,11 +317,7 @@ fn process(
         });
     };
     let t0 = Instant::now();
-    let (batch, described) = read::read_table(table, mapping, input, key, as_of)?;
-    tracing::info!(table = table.name, seconds = t0.elapsed().as_secs_f64(), "read and validated");
-    progress(Progress::Read { table: table.name, rows: batch.rows_in });
-    let t0 = Instant::now();
-    let origin = Origin { t: ti, table: table.name, file: &tm.file };
+    let origin = Origin { t: ti, table: table.name, file: &file };
     let (accepted, merged, set) = set_stages(table, &origin, &batch, parents)?;
     tracing::info!(table = table.name, seconds = t0.elapsed().as_secs_f64(), "deduplicated and checked references");
     let set_rejected: usize = set.0.iter().map(DataFrame::height).sum();
@@ -294,15 +333,7 @@ fn process(
         let msg = format!("internal error: {} rows in != accepted + rejected + merged ({counts:?})", table.name);
         return Err(BuildError::Polars(PolarsError::ComputeError(msg.into())));
     }
-    Ok(Processed {
-        index: ti,
-        accepted,
-        counts,
-        set_rejects: set.0,
-        row_rejects: batch.rejects,
-        file: tm.file.clone(),
-        input: Some(described),
-    })
+    Ok(Processed { accepted, counts, set_rejects: set.0, row_rejects: batch.rejects, file, input: Some(input) })
 }
 
 /// First and last date of a table (days since 1970-01-01), if it has any.
@@ -449,16 +480,16 @@ fn set_stages(
     };
     let mut rejects = Vec::new();
 
-    // Duplicates: only rows whose key repeats are compared whole.
-    let marked = batch.frame.clone().lazy().with_column(col(key).is_duplicated().alias("__dup")).collect()?;
-    let repeated = marked.clone().lazy().filter(col("__dup")).drop(cols(["__dup"])).collect()?;
-    let (mut kept, merged) = if repeated.height() == 0 {
-        (batch.frame.clone(), 0)
-    } else {
+    // Duplicates: only rows whose key repeats are compared whole; the lines
+    // to drop are then filtered out of the table in one pass.
+    let repeated = batch.frame.clone().lazy().filter(col(key).is_duplicated()).collect()?;
+    let mut kept = batch.frame.clone();
+    let mut merged = 0;
+    if repeated.height() > 0 {
         let data_cols: Vec<Expr> = table.register_columns().iter().map(|c| col(c.name)).collect();
         let distinct =
             repeated.clone().lazy().unique_stable_generic(Some(data_cols), UniqueKeepStrategy::First).collect()?;
-        let merged = (repeated.height() - distinct.height()) as u64;
+        merged = (repeated.height() - distinct.height()) as u64;
         let flagged = distinct
             .lazy()
             .with_columns([
@@ -494,13 +525,17 @@ fn set_stages(
                 Rejected::from(&conflicts, &msg)?,
             )?);
         }
-        let firsts = flagged.lazy().filter(col("__first")).drop(cols(["__first", "__first_line"]));
-        let single = marked.lazy().filter(col("__dup").not()).drop(cols(["__dup"]));
-        (concat([single, firsts], UnionArgs::default())?.collect()?, merged)
-    };
+        let keep_lines = flagged.lazy().filter(col("__first")).select([col("__line")]).collect()?;
+        let keep = keep_lines.column("__line")?.as_materialized_series().clone();
+        kept = kept
+            .lazy()
+            .filter(col(key).is_duplicated().not().or(col("__line").is_in(lit(keep).implode(false), false)))
+            .collect()?;
+    }
 
-    // References: a semi join keeps the rows whose parent (and client) match;
-    // the few others are classified with a left join.
+    // References: an anti join finds the rows whose parent (or its client)
+    // does not match; they are classified and filtered out. With none, the
+    // table is kept as it is.
     for r in table.references {
         let parent_table = schema::table(r.table).expect("references name tables");
         let parent = parents[r.table].clone().lazy();
@@ -511,53 +546,57 @@ fn set_stages(
         } else {
             (vec![col(ref_col)], vec![col(pk)])
         };
-        let frame = kept.lazy();
-        let no_ref = frame.clone().filter(col(ref_col).is_null());
-        let with_ref = frame.filter(col(ref_col).is_not_null());
-        let ok = with_ref.clone().join(parent.clone(), left.clone(), right.clone(), JoinArgs::new(JoinType::Semi));
-        let bad = with_ref.join(parent.clone(), left, right, JoinArgs::new(JoinType::Anti)).collect()?;
-        if bad.height() > 0 {
-            let classified = bad
-                .lazy()
-                .join(
-                    parent.select([col(pk).alias("__pk")]),
-                    [col(ref_col)],
-                    [col("__pk")],
-                    JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::KeepColumns),
-                )
-                .with_column(
-                    when(col("__pk").is_null())
-                        .then(lit("unknown_reference"))
-                        .otherwise(lit("client_mismatch"))
-                        .alias("__reason"),
-                )
-                .collect()?;
-            for code in ["unknown_reference", "client_mismatch"] {
-                let rows = classified.clone().lazy().filter(col("__reason").eq(lit(code))).collect()?;
-                if rows.height() == 0 {
-                    continue;
-                }
-                let noun = r.table.trim_end_matches('s');
-                let (what, tail) = if code == "unknown_reference" {
-                    (
-                        format!("refers to {noun} '"),
-                        "', which is not in the register (missing, or rejected: see the quarantine)",
-                    )
-                } else {
-                    (format!("belongs to another client than {noun} '"), "'")
-                };
-                let msg = rows
-                    .clone()
-                    .lazy()
-                    .select([
-                        concat_str([lit(what), col(ref_col), lit(tail)], "", false).alias("m"),
-                        record_expr(table).alias("r"),
-                    ])
-                    .collect()?;
-                rejects.push(quarantine_frame(origin, source_col(r.column), code, Rejected::from(&rows, &msg)?)?);
-            }
+        let bad = kept
+            .clone()
+            .lazy()
+            .filter(col(ref_col).is_not_null())
+            .join(parent.clone(), left, right, JoinArgs::new(JoinType::Anti))
+            .collect()?;
+        if bad.height() == 0 {
+            continue;
         }
-        kept = concat([no_ref, ok], UnionArgs::default())?.collect()?;
+        let classified = bad
+            .clone()
+            .lazy()
+            .join(
+                parent.select([col(pk).alias("__pk")]),
+                [col(ref_col)],
+                [col("__pk")],
+                JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::KeepColumns),
+            )
+            .with_column(
+                when(col("__pk").is_null())
+                    .then(lit("unknown_reference"))
+                    .otherwise(lit("client_mismatch"))
+                    .alias("__reason"),
+            )
+            .collect()?;
+        for code in ["unknown_reference", "client_mismatch"] {
+            let rows = classified.clone().lazy().filter(col("__reason").eq(lit(code))).collect()?;
+            if rows.height() == 0 {
+                continue;
+            }
+            let noun = r.table.trim_end_matches('s');
+            let (what, tail) = if code == "unknown_reference" {
+                (
+                    format!("refers to {noun} '"),
+                    "', which is not in the register (missing, or rejected: see the quarantine)",
+                )
+            } else {
+                (format!("belongs to another client than {noun} '"), "'")
+            };
+            let msg = rows
+                .clone()
+                .lazy()
+                .select([
+                    concat_str([lit(what), col(ref_col), lit(tail)], "", false).alias("m"),
+                    record_expr(table).alias("r"),
+                ])
+                .collect()?;
+            rejects.push(quarantine_frame(origin, source_col(r.column), code, Rejected::from(&rows, &msg)?)?);
+        }
+        let drop = bad.column("__line")?.as_materialized_series().clone();
+        kept = kept.lazy().filter(col("__line").is_in(lit(drop).implode(false), false).not()).collect()?;
     }
     let kept = kept.drop("__line")?;
     Ok((kept, merged, SetRejects(rejects)))
