@@ -143,8 +143,7 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
                 drop(btx);
                 for msg in brx.iter() {
                     let step = msg.and_then(|(ti, read)| {
-                        let mut p = check(ti, read, &mapping, &parents)?;
-                        let accepted = std::mem::take(&mut p.accepted);
+                        let (accepted, p) = check(ti, read, &mapping, &parents)?;
                         if is_parent(TABLES[ti]) {
                             parents.insert(TABLES[ti].name, parent_keys(TABLES[ti], &accepted)?);
                         }
@@ -227,8 +226,6 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
 
 /// One table after reading, validation, deduplication and reference checks.
 struct Processed {
-    /// The accepted rows; after they went to the writer, a parent's key columns.
-    accepted: DataFrame,
     counts: TableCounts,
     set_rejects: Vec<DataFrame>,
     row_rejects: Vec<Reject>,
@@ -297,24 +294,24 @@ fn read_one(
     Ok(Some(Read { batch, input: described, file: tm.file.clone() }))
 }
 
-/// Deduplicate and check one read table against the accepted parents.
+/// Deduplicate and check one read table against the accepted parents: its accepted rows and its record.
 fn check(
     ti: usize,
     read: Option<Read>,
     mapping: &Mapping,
     parents: &HashMap<&'static str, DataFrame>,
-) -> Result<Processed, BuildError> {
+) -> Result<(DataFrame, Processed), BuildError> {
     let table = TABLES[ti];
     let Some(Read { batch, input, file }) = read else {
         debug_assert!(!mapping.tables.contains_key(table.name));
-        return Ok(Processed {
-            accepted: DataFrame::empty_with_schema(&table.register_schema()),
+        let empty = Processed {
             counts: TableCounts::default(),
             set_rejects: Vec::new(),
             row_rejects: Vec::new(),
             file: String::new(),
             input: None,
-        });
+        };
+        return Ok((DataFrame::empty_with_schema(&table.register_schema()), empty));
     };
     let t0 = Instant::now();
     let origin = Origin { t: ti, table: table.name, file: &file };
@@ -333,7 +330,7 @@ fn check(
         let msg = format!("internal error: {} rows in != accepted + rejected + merged ({counts:?})", table.name);
         return Err(BuildError::Polars(PolarsError::ComputeError(msg.into())));
     }
-    Ok(Processed { accepted, counts, set_rejects: set.0, row_rejects: batch.rejects, file, input: Some(input) })
+    Ok((accepted, Processed { counts, set_rejects: set.0, row_rejects: batch.rejects, file, input: Some(input) }))
 }
 
 /// First and last date of a table (days since 1970-01-01), if it has any.
