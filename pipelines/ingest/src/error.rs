@@ -62,6 +62,11 @@ impl BuildError {
         BuildError::BadInput(BadInput { file: file.into(), line, column, message: message.into() })
     }
 
+    /// A file the mapping names that is not there.
+    pub fn missing_file(path: impl Into<PathBuf>, table: &str) -> BuildError {
+        BuildError::bad(path, None, None, format!("file not found (the mapping names it for the table '{table}')"))
+    }
+
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> BuildError {
         let path = path.into();
         move |source| BuildError::Io { path, source }

@@ -1,18 +1,20 @@
 //! `utfall build`: from case-system exports to the compiled register.
 //!
-//! 1. **Read and validate** every mapped export in parallel (`read`,
+//! 1. **Read and validate** each export on a reader thread (`read`,
 //!    `validate`): decode, map columns and codes, parse, check date order,
 //!    replace personnummer by keyed pseudonyms. Bad rows go to the quarantine
 //!    with file, line, column and reason; a file that cannot be read at all
 //!    stops the build with exit code 2.
 //! 2. **Deduplicate** (polars): exact copies of a row are merged; a later row
 //!    reusing an id with other content is rejected.
-//! 3. **Check references** (polars joins), in schema order: every case has a
-//!    client, every event its case, and the same client as its case.
-//! 4. **Write** the tables sorted for their queries, the quarantine and the
-//!    manifest to a staging folder, then **publish** atomically (`Store`).
+//! 3. **Check references** (polars anti joins), parents before children: every
+//!    case has a client, every event its case, and the same client as its case.
+//! 4. **Write** each table sorted for its queries on a writer thread, then the
+//!    quarantine and the manifest, into a staging folder; **publish** atomically
+//!    (`Store`).
 //!
-//! For every table: rows in = accepted + rejected + merged, checked before publishing.
+//! The stages form a bounded pipeline (see `build`). For every table: rows in =
+//! accepted + rejected + merged, checked before publishing.
 
 pub mod error;
 pub mod key;
@@ -26,9 +28,10 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
+use sha2::{Digest, Sha256};
 use utfall_register::mapping::Mapping;
 use utfall_register::schema::{self, TABLES, Table};
-use utfall_register::store::{InputFile, Manifest, Store, TableCounts, sha256_file};
+use utfall_register::store::{InputFile, Manifest, Store, TableCounts};
 use utfall_register::{SCHEMA_VERSION, TOOL_VERSION};
 
 pub use error::{BadInput, BuildError};
@@ -65,9 +68,6 @@ pub struct BuildReport {
     pub build_dir: PathBuf,
 }
 
-/// Rows rejected by the set-level stages, in the quarantine's columns.
-struct SetRejects(Vec<DataFrame>);
-
 pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Result<BuildReport, BuildError> {
     let started = Instant::now();
     let mapping_text = std::fs::read_to_string(&opts.mapping)
@@ -83,8 +83,7 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
     for (name, tm) in &mapping.tables {
         let path = opts.input.join(&tm.file);
         if !path.is_file() {
-            let msg = format!("file not found (the mapping names it for the table '{name}')");
-            return Err(BuildError::bad(path, None, None, msg));
+            return Err(BuildError::missing_file(path, name));
         }
     }
 
@@ -117,7 +116,7 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         let mut parents: HashMap<&'static str, DataFrame> = HashMap::new();
         let mut result = Ok(());
         for wave in waves() {
-            let mut order = wave.clone();
+            let mut order = wave;
             let size = |ti: &usize| {
                 mapping
                     .tables
@@ -178,7 +177,8 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         let p = p.expect("every table was processed");
         counts.push((TABLES[ti].name.to_string(), p.counts));
         quarantine.extend(p.set_rejects);
-        row_rejects.push((ti, TABLES[ti].name, p.file, p.row_rejects));
+        let file = p.input.as_ref().map(|i| i.path.clone()).unwrap_or_default();
+        row_rejects.push((ti, TABLES[ti].name, file, p.row_rejects));
         inputs.extend(p.input);
     }
     let (data_from, data_to) = spans.into_iter().fold((None, None), |(lo, hi): (Option<i32>, Option<i32>), (a, b)| {
@@ -191,9 +191,7 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         .drop(polars::prelude::Selector::ByName { names: Arc::new(["__t".into()]), strict: true })
         .collect()?;
     write_parquet(&mut quarantine, &staging.dir().join("quarantine.parquet"))?;
-    let day = |d: Option<i32>| {
-        d.map(|d| (NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(i64::from(d))).to_string())
-    };
+    let day = |d: Option<i32>| d.map(|d| validate::date_of(d).to_string());
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION.to_string(),
         tool: "utfall".into(),
@@ -209,7 +207,7 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
             table: String::new(),
             path: opts.mapping.display().to_string(),
             bytes: mapping_text.len() as u64,
-            sha256: sha256_file(&opts.mapping).map_err(BuildError::io(&opts.mapping))?,
+            sha256: hex::encode(Sha256::digest(mapping_text.as_bytes())),
             format: "toml".into(),
         },
         inputs,
@@ -229,7 +227,7 @@ struct Processed {
     counts: TableCounts,
     set_rejects: Vec<DataFrame>,
     row_rejects: Vec<Reject>,
-    file: String,
+    /// What was read (None when the mapping supplies no file).
     input: Option<InputFile>,
 }
 
@@ -273,7 +271,6 @@ const READERS: usize = 2;
 struct Read {
     batch: Batch,
     input: InputFile,
-    file: String,
 }
 
 /// Read and validate one table's export (`None` when the mapping supplies no file).
@@ -286,12 +283,14 @@ fn read_one(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Option<Read>, BuildError> {
     let table = TABLES[ti];
-    let Some(tm) = mapping.tables.get(table.name) else { return Ok(None) };
+    if !mapping.tables.contains_key(table.name) {
+        return Ok(None);
+    }
     let t0 = Instant::now();
     let (batch, described) = read::read_table(table, mapping, input, key, as_of)?;
     tracing::info!(table = table.name, seconds = t0.elapsed().as_secs_f64(), "read and validated");
     progress(Progress::Read { table: table.name, rows: batch.rows_in });
-    Ok(Some(Read { batch, input: described, file: tm.file.clone() }))
+    Ok(Some(Read { batch, input: described }))
 }
 
 /// Deduplicate and check one read table against the accepted parents: its accepted rows and its record.
@@ -302,22 +301,17 @@ fn check(
     parents: &HashMap<&'static str, DataFrame>,
 ) -> Result<(DataFrame, Processed), BuildError> {
     let table = TABLES[ti];
-    let Some(Read { batch, input, file }) = read else {
+    let Some(Read { batch, input }) = read else {
         debug_assert!(!mapping.tables.contains_key(table.name));
-        let empty = Processed {
-            counts: TableCounts::default(),
-            set_rejects: Vec::new(),
-            row_rejects: Vec::new(),
-            file: String::new(),
-            input: None,
-        };
+        let empty =
+            Processed { counts: TableCounts::default(), set_rejects: Vec::new(), row_rejects: Vec::new(), input: None };
         return Ok((DataFrame::empty_with_schema(&table.register_schema()), empty));
     };
     let t0 = Instant::now();
-    let origin = Origin { t: ti, table: table.name, file: &file };
+    let origin = Origin { t: ti, table: table.name, file: &input.path };
     let (accepted, merged, set) = set_stages(table, &origin, &batch, parents)?;
     tracing::info!(table = table.name, seconds = t0.elapsed().as_secs_f64(), "deduplicated and checked references");
-    let set_rejected: usize = set.0.iter().map(DataFrame::height).sum();
+    let set_rejected: usize = set.iter().map(DataFrame::height).sum();
     let counts = TableCounts {
         rows_in: batch.rows_in,
         accepted: accepted.height() as u64,
@@ -330,7 +324,7 @@ fn check(
         let msg = format!("internal error: {} rows in != accepted + rejected + merged ({counts:?})", table.name);
         return Err(BuildError::Polars(PolarsError::ComputeError(msg.into())));
     }
-    Ok((accepted, Processed { counts, set_rejects: set.0, row_rejects: batch.rejects, file, input: Some(input) }))
+    Ok((accepted, Processed { counts, set_rejects: set, row_rejects: batch.rejects, input: Some(input) }))
 }
 
 /// First and last date of a table (days since 1970-01-01), if it has any.
@@ -363,7 +357,6 @@ fn concat_frames(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
     concat(lazy, UnionArgs::default())?.collect()
 }
 
-/// The quarantine's columns plus `__t` (table order, for sorting).
 /// Where rejected rows came from: table (and its schema position) and export file.
 struct Origin<'a> {
     t: usize,
@@ -386,6 +379,7 @@ impl Rejected {
     }
 }
 
+/// Set-level rejects in the quarantine's columns, plus `__t` (table order, for sorting).
 fn quarantine_frame(o: &Origin, column: Option<&(u32, String)>, reason: &str, r: Rejected) -> PolarsResult<DataFrame> {
     let n = r.line.len();
     let cols = vec![
@@ -469,7 +463,7 @@ fn set_stages(
     origin: &Origin,
     batch: &Batch,
     parents: &HashMap<&'static str, DataFrame>,
-) -> PolarsResult<(DataFrame, u64, SetRejects)> {
+) -> PolarsResult<(DataFrame, u64, Vec<DataFrame>)> {
     let key = table.register_key();
     let source_col = |name: &str| -> Option<&(u32, String)> {
         let i = table.columns.iter().position(|c| c.name == name)?;
@@ -596,5 +590,5 @@ fn set_stages(
         kept = kept.lazy().filter(col("__line").is_in(lit(drop).implode(false), false).not()).collect()?;
     }
     let kept = kept.drop("__line")?;
-    Ok((kept, merged, SetRejects(rejects)))
+    Ok((kept, merged, rejects))
 }

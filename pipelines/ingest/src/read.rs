@@ -27,12 +27,7 @@ pub fn read_table(
     let format = mapping.resolve(table.name).map_err(|m| BuildError::bad(&path, None, None, m))?;
     let not_found = |e: std::io::Error| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            BuildError::bad(
-                &path,
-                None,
-                None,
-                format!("file not found (the mapping names it for the table '{}')", table.name),
-            )
+            BuildError::missing_file(&path, table.name)
         } else {
             BuildError::Io { path: path.clone(), source: e }
         }

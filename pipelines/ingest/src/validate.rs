@@ -471,8 +471,13 @@ pub fn epoch_days(d: NaiveDate) -> i32 {
     (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
 }
 
+/// The date `days` after 1970-01-01 (the inverse of `epoch_days`).
+pub fn date_of(days: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(i64::from(days))
+}
+
 fn show(days: i32) -> String {
-    (NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(i64::from(days))).to_string()
+    date_of(days).to_string()
 }
 
 fn digits(b: &[u8]) -> Option<u32> {
