@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use utfall_indicators::{Catalogue, IndicatorError, Targets};
 use utfall_ingest::{BuildError, BuildOptions, Key, Progress};
 
 /// mimalloc returns memory to the system more readily than glibc's per-thread
@@ -71,12 +72,49 @@ enum Command {
         /// Reference date of the exports (YYYY-MM-DD); default today.
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
+        #[command(flatten)]
+        indicators: IndicatorArgs,
+        /// Build the register only; compute no indicators.
+        #[arg(long)]
+        no_indicators: bool,
+    },
+    /// Compute baselines, indicators, disclosure control and target status into the register.
+    Indicators {
+        /// Register path (made by `utfall build`); a new build with the derived tables replaces it atomically.
+        #[arg(long)]
+        register: PathBuf,
+        #[command(flatten)]
+        indicators: IndicatorArgs,
     },
     /// Manage the pseudonymisation key.
     Key {
         #[command(subcommand)]
         command: KeyCommand,
     },
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct IndicatorArgs {
+    /// Indicator catalogue (TOML); default: the built-in one (pipelines/indicators/catalogue.toml).
+    #[arg(long)]
+    catalogue: Option<PathBuf>,
+    /// Targets file (TOML) of client-centred targets per unit.
+    #[arg(long)]
+    targets: Option<PathBuf>,
+}
+
+impl IndicatorArgs {
+    fn load(&self) -> anyhow::Result<(Catalogue, Targets)> {
+        let cat = match &self.catalogue {
+            Some(p) => Catalogue::load(p).map_err(|e| BadUsage(e.to_string()))?,
+            None => Catalogue::builtin(),
+        };
+        let targets = match &self.targets {
+            Some(p) => Targets::load(p, &cat).map_err(|e| BadUsage(e.to_string()))?,
+            None => Targets::default(),
+        };
+        Ok((cat, targets))
+    }
 }
 
 #[derive(Subcommand)]
@@ -103,6 +141,7 @@ fn main() -> ExitCode {
                 .downcast_ref::<BuildError>()
                 .map(BuildError::exit_code)
                 .or_else(|| e.downcast_ref::<BadUsage>().map(|_| 2))
+                .or_else(|| e.downcast_ref::<IndicatorError>().map(IndicatorError::exit_code))
                 .unwrap_or(1);
             eprintln!("error: {e:#}");
             ExitCode::from(code as u8)
@@ -138,9 +177,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Build { input, mapping, key, register, as_of } => {
+        Command::Build { input, mapping, key, register, as_of, indicators, no_indicators } => {
+            // Read the catalogue and targets first: a bad file fails before the build.
+            let defs = if no_indicators { None } else { Some(indicators.load()?) };
             let mapping = mapping.unwrap_or_else(|| input.join("mapping.toml"));
-            build(&BuildOptions { input, mapping, key, register, as_of }, quiet)?;
+            build(&BuildOptions { input, mapping, key, register: register.clone(), as_of }, quiet)?;
+            if let Some((cat, targets)) = defs {
+                compute_indicators(&register, &cat, &targets, quiet)?;
+            }
+        }
+        Command::Indicators { register, indicators } => {
+            let (cat, targets) = indicators.load()?;
+            compute_indicators(&register, &cat, &targets, quiet)?;
         }
         Command::Demo { out, clients, dirty_rate } => demo(&out, clients, dirty_rate, quiet)?,
     }
@@ -192,6 +240,35 @@ fn build(opts: &BuildOptions, quiet: bool) -> anyhow::Result<utfall_ingest::Buil
     Ok(report)
 }
 
+fn compute_indicators(register: &Path, cat: &Catalogue, targets: &Targets, quiet: bool) -> anyhow::Result<()> {
+    let spinner = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner.set_message("computing indicators");
+    let report = utfall_indicators::run(register, cat, targets);
+    spinner.finish_and_clear();
+    let report = report?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !quiet {
+        let run = report.manifest.indicators.as_ref().expect("indicators ran");
+        println!(
+            "indicators: catalogue {} ({} definitions), {:.1} s",
+            run.catalogue_version,
+            run.definitions.len(),
+            run.seconds
+        );
+        for (t, rows) in &run.tables {
+            println!("  {t:<18} {rows:>9} rows");
+        }
+        println!(
+            "  disclosure control (counts below {}): {} cells suppressed, {} more to protect them",
+            run.threshold, run.suppressed_primary, run.suppressed_complementary
+        );
+    }
+    Ok(())
+}
+
 fn demo(out: &Path, clients: usize, dirty_rate: f64, quiet: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let summary = synth(out, clients, 2021, dirty_rate, quiet)?;
@@ -208,6 +285,12 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, quiet: bool) -> anyhow::Res
         as_of: Some(utfall_synth::as_of()),
     };
     build(&opts, quiet)?;
+    let targets_path = out.join("targets.toml");
+    std::fs::write(&targets_path, utfall_indicators::targets::DEMO_TARGETS)
+        .with_context(|| format!("writing {}", targets_path.display()))?;
+    let cat = Catalogue::builtin();
+    let targets = Targets::load(&targets_path, &cat)?;
+    compute_indicators(&register, &cat, &targets, quiet)?;
     if !quiet {
         println!("\nNext:");
         println!("  the register (Parquet, one file per table): {}/", register.display());
@@ -215,6 +298,12 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, quiet: bool) -> anyhow::Res
         println!("  rejected rows with file, line and reason:    {}/quarantine.parquet", register.display());
         println!("  the exports and their mapping file:          {}/", summary.exports.display());
         println!("  the planted truth (effects, per-case risks): {}/", summary.truth.display());
+        println!("  indicators with intervals (analysts):        {}/indicators.parquet", register.display());
+        println!(
+            "  suppressed indicators and target status:     {}/indicators_public.parquet, target_status.parquet",
+            register.display()
+        );
+        println!("  the demo's targets file:                     {}", targets_path.display());
     }
     Ok(())
 }

@@ -95,7 +95,7 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
     // channels, so at most four tables are in memory at once; of the accepted
     // rows only the parents' keys are kept.
     progress(Progress::Stage("reading, validating, checking and writing"));
-    let build_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id());
+    let build_id = Store::new_build_id();
     let store = Store::new(&opts.register).map_err(BuildError::io(&opts.register))?;
     let staging = store.begin(&build_id).map_err(BuildError::io(&opts.register))?;
     let staging_dir = staging.dir().to_path_buf();
@@ -213,6 +213,7 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         inputs,
         tables: counts,
         quarantine_rows: quarantine.height() as u64,
+        indicators: None,
     };
     let manifest_path = staging.dir().join(Manifest::FILE);
     std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest).expect("manifest serialises"))

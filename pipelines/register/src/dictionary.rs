@@ -78,6 +78,34 @@ pub fn render() -> String {
         }
         writeln!(w).unwrap();
     }
+    writeln!(w, "# Derived tables\n").unwrap();
+    writeln!(w, "Computed from the tables above by `utfall indicators` (also run by `build` and `demo`) and written")
+        .unwrap();
+    writeln!(w, "into the same build of the register. Only tables marked *for managers* may be shown outside the")
+        .unwrap();
+    writeln!(w, "analysts' team: their small counts are suppressed.\n").unwrap();
+    for t in schema::DERIVED {
+        let audience = if t.for_managers { "for managers (small counts suppressed)" } else { "for analysts" };
+        writeln!(
+            w,
+            "## {} ({})\n\n{}\n\nGrain: {}. Audience: {}.\n",
+            t.name, t.swedish, t.description, t.grain, audience
+        )
+        .unwrap();
+        writeln!(w, "| column | type | nullable | description |\n|---|---|---|---|").unwrap();
+        for c in t.columns {
+            writeln!(
+                w,
+                "| `{}` | {} | {} | {} |",
+                c.name,
+                c.dtype,
+                if c.nullable { "yes" } else { "no" },
+                c.description
+            )
+            .unwrap();
+        }
+        writeln!(w).unwrap();
+    }
     writeln!(w, "## quarantine\n\nEvery rejected row, with where it came from and why.\n\n| column | type | description |\n|---|---|---|").unwrap();
     for (n, t, d) in schema::QUARANTINE_COLUMNS {
         writeln!(w, "| `{n}` | {t} | {d} |").unwrap();

@@ -8,8 +8,8 @@ pub mod pnr;
 pub mod schema;
 pub mod store;
 
-pub use schema::{Column, Kind, SCHEMA_VERSION, TABLES, Table};
-pub use store::{Manifest, Store, TableCounts};
+pub use schema::{Column, DERIVED, DerivedTable, Kind, SCHEMA_VERSION, TABLES, Table};
+pub use store::{IndicatorRun, Manifest, Store, TableCounts};
 
 /// The tool's version, stamped on manifests and outputs.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -58,6 +58,14 @@ impl PartialEq for CodeList {
 }
 
 impl CodeList {
+    /// The codes of a national list (empty for a municipality's own list).
+    pub fn codes_list(&self) -> Vec<&'static str> {
+        match self.codes {
+            Codes::Fixed(list) => list.iter().map(|(c, _, _)| *c).collect(),
+            Codes::Local => Vec::new(),
+        }
+    }
+
     pub fn contains(&self, code: &str) -> bool {
         match self.codes {
             Codes::Fixed(list) => list.iter().any(|(c, _, _)| *c == code),
@@ -594,3 +602,206 @@ pub static REASONS: &[(&str, &str)] = &[
     ("unknown_reference", "The row refers to a client or case not in the register (missing or rejected)"),
     ("client_mismatch", "The row's client differs from the client of the case it refers to"),
 ];
+
+// ------------------------------------------------------------ derived tables
+
+/// A table computed from the entity tables (by `utfall indicators`), written
+/// into the same build of the register.
+#[derive(Debug)]
+pub struct DerivedTable {
+    pub name: &'static str,
+    pub swedish: &'static str,
+    pub description: &'static str,
+    /// What one row is.
+    pub grain: &'static str,
+    /// Whether the table may be shown to managers (small counts suppressed).
+    pub for_managers: bool,
+    pub columns: &'static [RegisterColumn],
+}
+
+impl DerivedTable {
+    pub fn schema(&self) -> Schema {
+        self.columns.iter().map(|c| Field::new(PlSmallStr::from_static(c.name), c.dtype.clone())).collect()
+    }
+
+    pub fn file_name(&self) -> String {
+        format!("{}.parquet", self.name)
+    }
+}
+
+const fn dcol(name: &'static str, dtype: DataType, nullable: bool, description: &'static str) -> RegisterColumn {
+    RegisterColumn { name, dtype, nullable, description }
+}
+
+pub static BASELINES: DerivedTable = DerivedTable {
+    name: "baselines",
+    swedish: "baslinjer",
+    description: "Baseline (earliest) and latest assessment per client, case, instrument and domain, with the change and the reliable change index (Jacobson & Truax).",
+    grain: "one row per client_id, case_id, instrument, domain",
+    for_managers: false,
+    columns: &[
+        dcol("client_id", DataType::String, false, "Keyed pseudonym of the client"),
+        dcol("case_id", DataType::String, false, "Case the assessments belong to"),
+        dcol("unit", DataType::String, false, "Unit (enhet) of the case"),
+        dcol("instrument", DataType::String, false, "Instrument"),
+        dcol("domain", DataType::String, false, "Domain (or 'total')"),
+        dcol("assessments", DataType::UInt32, false, "Number of assessments on this instrument and domain in the case"),
+        dcol("baseline_date", DataType::Date, false, "Date of the earliest assessment (the baseline)"),
+        dcol("baseline_score", DataType::Float64, false, "Score at baseline"),
+        dcol("latest_date", DataType::Date, false, "Date of the latest assessment"),
+        dcol("latest_score", DataType::Float64, false, "Score at the latest assessment"),
+        dcol(
+            "paired",
+            DataType::Boolean,
+            false,
+            "True when the latest assessment is on a later date than the baseline",
+        ),
+        dcol("change", DataType::Float64, true, "latest_score - baseline_score (paired only)"),
+        dcol(
+            "rci",
+            DataType::Float64,
+            true,
+            "Reliable change index (change / S_diff), signed so that positive is better; null when the instrument is not in the catalogue",
+        ),
+        dcol("reliable_improvement", DataType::Boolean, true, "RCI > 1.96 (improvement beyond measurement error)"),
+        dcol("reliable_deterioration", DataType::Boolean, true, "RCI < -1.96"),
+        dcol(
+            "case_at_baseline",
+            DataType::Boolean,
+            true,
+            "Baseline score on the clinical side of the instrument's caseness cut-off",
+        ),
+        dcol(
+            "recovered",
+            DataType::Boolean,
+            true,
+            "A case at baseline and not a case at the latest assessment (null unless case_at_baseline)",
+        ),
+    ],
+};
+
+pub static GOAL_ATTAINMENT: DerivedTable = DerivedTable {
+    name: "goal_attainment",
+    swedish: "måluppfyllelse",
+    description: "Goal attainment scaling (Kiresuk & Sherman) T-score per client and case, over the goals scored at follow-up.",
+    grain: "one row per client_id, case_id with at least one scored goal",
+    for_managers: false,
+    columns: &[
+        dcol("client_id", DataType::String, false, "Keyed pseudonym of the client"),
+        dcol("case_id", DataType::String, false, "Case the goals belong to"),
+        dcol("unit", DataType::String, false, "Unit (enhet) of the case"),
+        dcol("goals", DataType::UInt32, false, "Goals with a GAS score"),
+        dcol("goals_met", DataType::UInt32, false, "Goals scored 0 or above (target met or exceeded)"),
+        dcol("followed_up", DataType::Date, false, "Latest follow-up date of the scored goals"),
+        dcol(
+            "t_score",
+            DataType::Float64,
+            false,
+            "GAS T-score: 50 + 10 sum(w x) / sqrt((1 - rho) sum(w^2) + rho (sum w)^2)",
+        ),
+    ],
+};
+
+/// Columns shared by `indicators` and `indicators_public`.
+macro_rules! indicator_columns {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            dcol("indicator_id", DataType::String, false, "Indicator id in the catalogue"),
+            dcol("version", DataType::Int32, false, "Version of the indicator's definition"),
+            dcol("catalogue_version", DataType::String, false, "Version of the indicator catalogue"),
+            dcol("kind", DataType::String, false, "Kind of indicator (how it is computed)"),
+            dcol("name_sv", DataType::String, false, "Name in Swedish"),
+            dcol("name_en", DataType::String, false, "Name in English"),
+            dcol("measure", DataType::String, false, "'proportion' (numerator / n) or 'mean' (of a value per counted row)"),
+            dcol("higher_is_better", DataType::Boolean, false, "Whether a higher value is a better result"),
+            dcol("instrument", DataType::String, true, "Instrument (assessment indicators only)"),
+            dcol("domain", DataType::String, true, "Domain (assessment indicators only)"),
+            dcol("period_type", DataType::String, false, "'month', 'quarter' or 'year'"),
+            dcol("period_start", DataType::Date, false, "First day of the period"),
+            dcol("period", DataType::String, false, "Period label: 2024, 2024-Q1, 2024-03"),
+            dcol("split", DataType::String, false, "'total', 'unit', 'district', 'sex' or 'age_band'"),
+            dcol("split_value", DataType::String, false, "Value of the split ('all' for the total)"),
+            dcol("n", DataType::Int64, true, "Denominator: rows counted (clients, cases, households, pairs or goals, per the kind)"),
+            dcol("numerator", DataType::Int64, true, "Rows meeting the criterion (proportions only)"),
+            dcol("value", DataType::Float64, true, "numerator / n, or the mean"),
+            dcol("sd", DataType::Float64, true, "Standard deviation of the value per row (means only)"),
+            dcol("ci_low", DataType::Float64, true, "Lower limit of the confidence interval"),
+            dcol("ci_high", DataType::Float64, true, "Upper limit of the confidence interval"),
+            dcol("ci_method", DataType::String, false, "'wilson' (proportions) or 't' (means)"),
+            $($extra,)*
+        ]
+    };
+}
+
+pub static INDICATORS: DerivedTable = DerivedTable {
+    name: "indicators",
+    swedish: "indikatorer",
+    description: "Every indicator of the catalogue per period and split, with numerator, denominator, value and confidence interval. Not suppressed: for analysts with access to the register.",
+    grain: "one row per indicator, instrument, domain, period and split value with at least one counted row",
+    for_managers: false,
+    columns: indicator_columns!(),
+};
+
+pub static INDICATORS_PUBLIC: DerivedTable = DerivedTable {
+    name: "indicators_public",
+    swedish: "indikatorer (röjandeskyddade)",
+    description: "The indicators with small counts suppressed (primary and complementary): what managers' dashboards and reports read. Suppressed cells have n, numerator, value, sd and interval null (shown as '..').",
+    grain: "as `indicators`",
+    for_managers: true,
+    columns: indicator_columns!(
+        dcol("suppressed", DataType::Boolean, false, "True when the cell's figures are withheld"),
+        dcol(
+            "suppression",
+            DataType::String,
+            true,
+            "'primary' (a count below the threshold) or 'complementary' (withheld so a primary cell cannot be recomputed)"
+        ),
+    ),
+};
+
+pub static TARGET_STATUS: DerivedTable = DerivedTable {
+    name: "target_status",
+    swedish: "målstatus",
+    description: "Client-centred targets per unit and period: met, not met or not measurable, with the trend against the previous period. Computed from the suppressed indicators.",
+    grain: "one row per target, unit and period",
+    for_managers: true,
+    columns: &[
+        dcol("target_id", DataType::String, false, "Target id in the targets file"),
+        dcol("unit", DataType::String, false, "Unit (enhet)"),
+        dcol("indicator_id", DataType::String, false, "Indicator the target is set on"),
+        dcol("version", DataType::Int32, false, "Version of the indicator's definition"),
+        dcol("period_type", DataType::String, false, "'month', 'quarter' or 'year'"),
+        dcol("period_start", DataType::Date, false, "First day of the period"),
+        dcol("period", DataType::String, false, "Period label"),
+        dcol("direction", DataType::String, false, "'at_least' or 'at_most'"),
+        dcol("target", DataType::Float64, false, "Target value"),
+        dcol("n", DataType::Int64, true, "Denominator (null when suppressed or no data)"),
+        dcol("value", DataType::Float64, true, "Indicator value (null when suppressed or no data)"),
+        dcol("ci_low", DataType::Float64, true, "Lower confidence limit"),
+        dcol("ci_high", DataType::Float64, true, "Upper confidence limit"),
+        dcol(
+            "status",
+            DataType::String,
+            false,
+            "'met' (the whole interval on the target's side), 'not_met' (the whole interval on the other side) or 'not_measurable'",
+        ),
+        dcol(
+            "reason",
+            DataType::String,
+            true,
+            "Why not measurable: 'no_data', 'too_few' (suppressed) or 'interval_straddles_target'",
+        ),
+        dcol("change", DataType::Float64, true, "Change of the value since the previous period"),
+        dcol("change_low", DataType::Float64, true, "Lower confidence limit of the change (Newcombe/MOVER)"),
+        dcol("change_high", DataType::Float64, true, "Upper confidence limit of the change"),
+        dcol(
+            "trend",
+            DataType::String,
+            false,
+            "'improving', 'worsening', 'no_clear_change' (the change's interval holds 0) or 'not_measurable'",
+        ),
+    ],
+};
+
+/// Every derived table, in the order they are computed.
+pub static DERIVED: &[&DerivedTable] = &[&BASELINES, &GOAL_ATTAINMENT, &INDICATORS, &INDICATORS_PUBLIC, &TARGET_STATUS];

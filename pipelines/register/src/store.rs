@@ -37,6 +37,11 @@ impl Store {
         Ok(Store { link: register.to_path_buf(), builds: parent.join(format!(".{name}.builds")) })
     }
 
+    /// A fresh build id: UTC time to the millisecond and the process id.
+    pub fn new_build_id() -> String {
+        format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), std::process::id())
+    }
+
     pub fn path(&self) -> &Path {
         &self.link
     }
@@ -201,6 +206,29 @@ pub struct Manifest {
     /// Per table, in schema order.
     pub tables: Vec<(String, TableCounts)>,
     pub quarantine_rows: u64,
+    /// The derived tables' run (`utfall indicators`), absent until one ran on this build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indicators: Option<IndicatorRun>,
+}
+
+/// What `utfall indicators` computed into a build, and from which definitions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IndicatorRun {
+    /// The build whose entity tables were read (hard-linked into this one).
+    pub based_on_build: String,
+    pub computed_at: String,
+    pub seconds: f64,
+    pub catalogue_version: String,
+    pub catalogue_sha256: String,
+    /// (indicator id, definition version), in catalogue order.
+    pub definitions: Vec<(String, i32)>,
+    pub targets_sha256: Option<String>,
+    /// Disclosure-control threshold: counts below it are suppressed in manager tables.
+    pub threshold: u32,
+    /// Rows per derived table.
+    pub tables: Vec<(String, u64)>,
+    pub suppressed_primary: u64,
+    pub suppressed_complementary: u64,
 }
 
 impl Manifest {

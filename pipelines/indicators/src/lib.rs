@@ -1,0 +1,673 @@
+//! Baselines, outcome indicators, disclosure control and targets, computed
+//! from the register into derived tables of a new build of it.
+//!
+//! 1. **Rows** (`entities.rs`, polars): per indicator, one row per counted
+//!    case, household, assessment pair, goal or client-period, with the date
+//!    that places it in a period and its value `y`.
+//! 2. **Cells**: rows joined to the client (district, sex, age band), grouped
+//!    per period (month, quarter, year) and split (total, unit, district, sex,
+//!    age band) into n, sum and sum of squares.
+//! 3. **Estimates** (`stats.rs`): Wilson intervals for proportions, t
+//!    intervals for means.
+//! 4. **Disclosure control** (`disclosure.rs`) for `indicators_public`, and
+//!    **targets** (`targets.rs`) from the suppressed values.
+//! 5. **Publish**: a new build holding the entity tables of the current one
+//!    (hard links) and the derived tables, swapped in atomically.
+
+pub mod catalogue;
+pub mod disclosure;
+pub mod entities;
+pub mod stats;
+pub mod targets;
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use utfall_register::schema::{self, DerivedTable};
+use utfall_register::store::{IndicatorRun, Manifest, Store};
+
+pub use catalogue::{Catalogue, CatalogueError};
+use catalogue::{Indicator, KindName, Measure, PeriodType, Spec, Split};
+use disclosure::{CellKey, Suppression};
+use entities::{Part, Scope, Tables};
+pub use targets::Targets;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndicatorError {
+    #[error(transparent)]
+    Catalogue(#[from] CatalogueError),
+    #[error("no register at {0}: run `utfall build` first")]
+    NoRegister(PathBuf),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("computing the indicators: {0}")]
+    Polars(#[from] PolarsError),
+}
+
+impl IndicatorError {
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IndicatorError + '_ {
+        move |source| IndicatorError::Io { path: path.to_path_buf(), source }
+    }
+
+    /// Exit code: 2 for a bad catalogue or targets file or a missing register, else 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            IndicatorError::Catalogue(_) | IndicatorError::NoRegister(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Split names by index in a `CellKey` (0 is the total).
+pub const SPLITS: [&str; 5] = ["total", "unit", "district", "sex", "age_band"];
+
+fn split_index(s: Split) -> usize {
+    match s {
+        Split::Unit => 1,
+        Split::District => 2,
+        Split::Sex => 3,
+        Split::AgeBand => 4,
+    }
+}
+
+/// One cell of one indicator before disclosure control.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub indicator: usize,
+    pub instrument: Option<String>,
+    pub domain: Option<String>,
+    pub key: CellKey,
+    pub n: u64,
+    pub sum: f64,
+    pub sum_sq: f64,
+}
+
+/// Everything `compute` makes.
+pub struct Outputs {
+    pub baselines: DataFrame,
+    pub goal_attainment: DataFrame,
+    pub indicators: DataFrame,
+    pub indicators_public: DataFrame,
+    pub target_status: DataFrame,
+    pub suppressed_primary: u64,
+    pub suppressed_complementary: u64,
+    pub warnings: Vec<String>,
+}
+
+impl Outputs {
+    pub fn frames(&self) -> [(&'static DerivedTable, &DataFrame); 5] {
+        [
+            (&schema::BASELINES, &self.baselines),
+            (&schema::GOAL_ATTAINMENT, &self.goal_attainment),
+            (&schema::INDICATORS, &self.indicators),
+            (&schema::INDICATORS_PUBLIC, &self.indicators_public),
+            (&schema::TARGET_STATUS, &self.target_status),
+        ]
+    }
+}
+
+/// Compute every derived table from the register's entity tables.
+pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs, IndicatorError> {
+    let mut warnings = Vec::new();
+    let clock = Instant::now();
+    let baselines = entities::baselines(t, cat)?.collect()?;
+    let known: Vec<&str> = cat.instruments.iter().map(|i| i.code.as_str()).collect();
+    let unknown = baselines
+        .column("instrument")?
+        .as_materialized_series()
+        .unique()?
+        .str()?
+        .iter()
+        .flatten()
+        .filter(|i| !known.contains(i))
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    if !unknown.is_empty() {
+        warnings.push(format!(
+            "instrument(s) {} have no [[instrument]] block in the catalogue: their assessments are in `baselines` but in no indicator",
+            unknown.join(", ")
+        ));
+    }
+    let rho = cat
+        .indicators
+        .iter()
+        .find_map(|i| if let Spec::GasTScore { rho } = i.spec { Some(rho) } else { None })
+        .unwrap_or(0.3);
+    let goal_attainment = entities::goal_attainment(t, rho).collect()?;
+    tracing::info!(seconds = clock.elapsed().as_secs_f64(), "baselines and goal attainment");
+    let base_lazy = baselines.clone().lazy();
+    let mut cells = Vec::new();
+    for (k, ind) in cat.indicators.iter().enumerate() {
+        let clock = Instant::now();
+        let parts = entities::rows(ind, t, &base_lazy, cat)?;
+        for part in parts {
+            cells.extend(aggregate(k, ind, part, t, cat)?);
+        }
+        tracing::info!(indicator = ind.id, seconds = clock.elapsed().as_secs_f64(), "indicator");
+    }
+    let clock = Instant::now();
+    let results = estimate(&cells, cat);
+    let (suppression, primary, complementary) = suppress_all(&cells, &results, cat);
+    tracing::info!(seconds = clock.elapsed().as_secs_f64(), primary, complementary, "estimates and disclosure control");
+    let indicators = results_frame(&cells, &results, None, cat)?;
+    let indicators_public = results_frame(&cells, &results, Some(&suppression), cat)?;
+    let target_status = target_frame(&cells, &results, &suppression, cat, targets)?;
+    Ok(Outputs {
+        baselines: conform(baselines, &schema::BASELINES)?,
+        goal_attainment: conform(goal_attainment, &schema::GOAL_ATTAINMENT)?,
+        indicators,
+        indicators_public,
+        target_status,
+        suppressed_primary: primary,
+        suppressed_complementary: complementary,
+        warnings,
+    })
+}
+
+/// Select a derived table's columns in order, with its types.
+fn conform(df: DataFrame, table: &DerivedTable) -> PolarsResult<DataFrame> {
+    df.lazy().select(table.columns.iter().map(|c| col(c.name).cast(c.dtype.clone())).collect::<Vec<_>>()).collect()
+}
+
+fn every(p: PeriodType) -> &'static str {
+    match p {
+        PeriodType::Month => "1mo",
+        PeriodType::Quarter => "1q",
+        PeriodType::Year => "1y",
+    }
+}
+
+/// Group one part's rows into cells per period and split.
+fn aggregate(k: usize, ind: &Indicator, part: Part, t: &Tables, cat: &Catalogue) -> PolarsResult<Vec<Cell>> {
+    let mut rows = part.rows;
+    if let Some(areas) = &ind.filter.areas
+        && ind.kind != KindName::MultiUnitClients
+    {
+        rows = rows.filter(col("area").is_in(lit(Series::new("a".into(), areas.clone())).implode(false), false));
+    }
+    let age = col("anchor").dt().year().cast(DataType::Int32) - col("birth_year");
+    let labels = cat.age_band_labels();
+    let mut band =
+        when(lit(false)).then(lit(NULL).cast(DataType::String)).when(lit(false)).then(lit(NULL).cast(DataType::String));
+    for (lo, label) in labels.iter().rev() {
+        band = band.when(col("__age").gt_eq(lit(*lo))).then(lit(label.clone()));
+    }
+    let mut rows = rows
+        .join(
+            t.clients.clone().select([col("client_id"), col("district"), col("sex"), col("birth_year")]),
+            [col("client_id")],
+            [col("client_id")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .with_columns([age.alias("__age")]);
+    if let Some((lo, hi)) = ind.filter.age {
+        rows = rows.filter(col("__age").gt_eq(lit(lo)).and(col("__age").lt_eq(lit(hi))));
+    }
+    let rows = rows
+        .with_columns([band.otherwise(lit(labels[0].1.clone())).alias("age_band")])
+        .select([
+            col("anchor"),
+            col("instrument"),
+            col("domain"),
+            col("unit"),
+            col("district"),
+            col("sex"),
+            col("age_band"),
+            col("y"),
+        ])
+        .collect()?;
+    let mut queries = Vec::new();
+    let periods: Vec<PeriodType> =
+        ind.periods.iter().copied().filter(|p| part.period.is_none_or(|q| q == *p)).collect();
+    for p in periods {
+        let with_period =
+            rows.clone().lazy().with_columns([col("anchor").dt().truncate(lit(every(p))).alias("period_start")]);
+        let mut groupings: Vec<(usize, Expr)> = Vec::new();
+        if part.scope != Scope::UnitOnly {
+            groupings.push((0, lit("all")));
+        }
+        for s in &cat.settings.splits {
+            let keep = match part.scope {
+                Scope::All => true,
+                Scope::NotUnit => *s != Split::Unit,
+                Scope::UnitOnly => *s == Split::Unit,
+            };
+            if keep {
+                groupings.push((split_index(*s), col(s.name())));
+            }
+        }
+        for (split, expr) in groupings {
+            queries.push(
+                with_period
+                    .clone()
+                    .group_by([col("instrument"), col("domain"), col("period_start"), expr.alias("split_value")])
+                    .agg([
+                        len().cast(DataType::UInt64).alias("n"),
+                        col("y").sum().alias("sum"),
+                        (col("y") * col("y")).sum().alias("sum_sq"),
+                    ])
+                    .with_columns([
+                        lit(split as i32).cast(DataType::Int32).alias("split"),
+                        lit(p as i32).cast(DataType::Int32).alias("period_type"),
+                        col("period_start").cast(DataType::Int32),
+                    ]),
+            );
+        }
+    }
+    if queries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let df = concat(queries, UnionArgs::default())?.collect()?;
+    let instrument = df.column("instrument")?.str()?;
+    let domain = df.column("domain")?.str()?;
+    let start = df.column("period_start")?.i32()?;
+    let value = df.column("split_value")?.str()?;
+    let n = df.column("n")?.u64()?;
+    let sum = df.column("sum")?.f64()?;
+    let sum_sq = df.column("sum_sq")?.f64()?;
+    let split = df.column("split")?.i32()?;
+    let ptype = df.column("period_type")?.i32()?;
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        out.push(Cell {
+            indicator: k,
+            instrument: instrument.get(i).map(str::to_string),
+            domain: domain.get(i).map(str::to_string),
+            key: CellKey {
+                period_type: PeriodType::ALL[ptype.get(i).unwrap() as usize],
+                period_start: start.get(i).unwrap(),
+                split: split.get(i).unwrap() as usize,
+                split_value: value.get(i).unwrap_or("").to_string(),
+            },
+            n: n.get(i).unwrap(),
+            sum: sum.get(i).unwrap_or(0.0),
+            sum_sq: sum_sq.get(i).unwrap_or(0.0),
+        });
+    }
+    Ok(out)
+}
+
+/// The estimate of one cell.
+#[derive(Debug, Clone, Copy)]
+pub struct Estimate {
+    pub numerator: Option<u64>,
+    pub value: f64,
+    pub sd: Option<f64>,
+    pub ci: Option<(f64, f64)>,
+    pub higher_is_better: bool,
+}
+
+fn estimate(cells: &[Cell], cat: &Catalogue) -> Vec<Estimate> {
+    let conf = cat.settings.confidence;
+    cells
+        .iter()
+        .map(|c| {
+            let ind = &cat.indicators[c.indicator];
+            let higher_is_better = ind.higher_is_better.unwrap_or_else(|| {
+                c.instrument.as_deref().and_then(|i| cat.instrument(i)).is_none_or(|i| i.higher_is_better)
+            });
+            match ind.measure() {
+                Measure::Proportion => {
+                    let k = c.sum.round() as u64;
+                    let value = k as f64 / c.n as f64;
+                    Estimate {
+                        numerator: Some(k),
+                        value,
+                        sd: None,
+                        ci: Some(stats::wilson(k, c.n, conf)),
+                        higher_is_better,
+                    }
+                }
+                Measure::Mean => {
+                    let (value, sd, ci) = stats::mean_t(c.n, c.sum, c.sum_sq, conf);
+                    Estimate { numerator: None, value, sd, ci, higher_is_better }
+                }
+            }
+        })
+        .collect()
+}
+
+/// Disclosure control over every indicator; indicators with identical
+/// populations are suppressed together. Returns the state per cell and the
+/// primary and complementary counts.
+fn suppress_all(cells: &[Cell], est: &[Estimate], cat: &Catalogue) -> (Vec<Suppression>, u64, u64) {
+    let threshold = u64::from(cat.settings.threshold);
+    // Systems: one per indicator, instrument and domain.
+    let mut systems: HashMap<(usize, Option<&str>, Option<&str>), Vec<usize>> = HashMap::new();
+    for (i, c) in cells.iter().enumerate() {
+        systems.entry((c.indicator, c.instrument.as_deref(), c.domain.as_deref())).or_default().push(i);
+    }
+    // Linked systems: the same cells with the same n.
+    let mut linked: HashMap<u64, Vec<Vec<usize>>> = HashMap::new();
+    let mut keys: Vec<_> = systems.keys().copied().collect();
+    keys.sort();
+    for k in keys {
+        let mut members = systems.remove(&k).unwrap();
+        members.sort_by(|&a, &b| cells[a].key.cmp(&cells[b].key));
+        let mut h = DefaultHasher::new();
+        for &i in &members {
+            cells[i].key.hash(&mut h);
+            cells[i].n.hash(&mut h);
+        }
+        linked.entry(h.finish()).or_default().push(members);
+    }
+    let mut state = vec![Suppression::None; cells.len()];
+    let mut groups: Vec<Vec<Vec<usize>>> = linked.into_values().collect();
+    groups.sort();
+    for group in groups {
+        // Hash collisions aside, every system of a group has the same layout.
+        let same = |s: &Vec<usize>| {
+            s.len() == group[0].len()
+                && s.iter().zip(&group[0]).all(|(&a, &b)| cells[a].key == cells[b].key && cells[a].n == cells[b].n)
+        };
+        let (together, apart): (Vec<&Vec<usize>>, Vec<&Vec<usize>>) = group.iter().partition(|s| same(s));
+        let mut batches: Vec<Vec<&Vec<usize>>> = vec![together];
+        batches.extend(apart.into_iter().map(|s| vec![s]));
+        for batch in batches {
+            let layout = batch[0];
+            let keys: Vec<CellKey> = layout.iter().map(|&i| cells[i].key.clone()).collect();
+            let n: Vec<u64> = layout.iter().map(|&i| cells[i].n).collect();
+            let primary: Vec<bool> = (0..layout.len())
+                .map(|j| batch.iter().any(|s| disclosure::primary(cells[s[j]].n, est[s[j]].numerator, threshold)))
+                .collect();
+            let result = disclosure::suppress(&keys, &n, &primary);
+            for s in &batch {
+                for (j, &i) in s.iter().enumerate() {
+                    state[i] = match result[j] {
+                        // Primary for this indicator only where its own counts are small.
+                        Suppression::Primary if !disclosure::primary(cells[i].n, est[i].numerator, threshold) => {
+                            Suppression::Complementary
+                        }
+                        r => r,
+                    };
+                }
+            }
+        }
+    }
+    let primary = state.iter().filter(|s| **s == Suppression::Primary).count() as u64;
+    let complementary = state.iter().filter(|s| **s == Suppression::Complementary).count() as u64;
+    (state, primary, complementary)
+}
+
+fn period_label(p: PeriodType, start: NaiveDate) -> String {
+    use chrono::Datelike;
+    match p {
+        PeriodType::Month => start.format("%Y-%m").to_string(),
+        PeriodType::Quarter => format!("{}-Q{}", start.year(), start.month0() / 3 + 1),
+        PeriodType::Year => start.year().to_string(),
+    }
+}
+
+/// Output order: catalogue order, instrument, domain, period type, start, split, value.
+fn order(cells: &[Cell]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..cells.len()).collect();
+    idx.sort_by(|&a, &b| {
+        let (x, y) = (&cells[a], &cells[b]);
+        (x.indicator, &x.instrument, &x.domain, &x.key).cmp(&(y.indicator, &y.instrument, &y.domain, &y.key))
+    });
+    idx
+}
+
+fn date_column(name: &str, days: Vec<i32>) -> PolarsResult<Column> {
+    Column::new(name.into(), days).cast(&DataType::Date)
+}
+
+/// The `indicators` table, or with `suppression` the `indicators_public` one.
+fn results_frame(
+    cells: &[Cell],
+    est: &[Estimate],
+    suppression: Option<&[Suppression]>,
+    cat: &Catalogue,
+) -> PolarsResult<DataFrame> {
+    let idx = order(cells);
+    let h = idx.len();
+    let ind = |i: usize| &cat.indicators[cells[i].indicator];
+    let shown = |i: usize| suppression.is_none_or(|s| s[i] == Suppression::None);
+    let str_col = |name: &str, f: &dyn Fn(usize) -> String| {
+        Column::new(name.into(), idx.iter().map(|&i| f(i)).collect::<Vec<_>>())
+    };
+    let mut cols = vec![
+        str_col("indicator_id", &|i| ind(i).id.clone()),
+        Column::new("version".into(), idx.iter().map(|&i| ind(i).version).collect::<Vec<_>>()),
+        Column::new_scalar("catalogue_version".into(), Scalar::from(PlSmallStr::from(cat.version.as_str())), h),
+        str_col("kind", &|i| ind(i).kind.name().to_string()),
+        str_col("name_sv", &|i| ind(i).name_sv.clone()),
+        str_col("name_en", &|i| ind(i).name_en.clone()),
+        str_col("measure", &|i| ind(i).measure().name().to_string()),
+        Column::new("higher_is_better".into(), idx.iter().map(|&i| est[i].higher_is_better).collect::<Vec<_>>()),
+        Column::new("instrument".into(), idx.iter().map(|&i| cells[i].instrument.clone()).collect::<Vec<_>>()),
+        Column::new("domain".into(), idx.iter().map(|&i| cells[i].domain.clone()).collect::<Vec<_>>()),
+        str_col("period_type", &|i| cells[i].key.period_type.name().to_string()),
+        date_column("period_start", idx.iter().map(|&i| cells[i].key.period_start).collect())?,
+        str_col("period", &|i| period_label(cells[i].key.period_type, disclosure::date_of(cells[i].key.period_start))),
+        str_col("split", &|i| SPLITS[cells[i].key.split].to_string()),
+        str_col("split_value", &|i| cells[i].key.split_value.clone()),
+        Column::new("n".into(), idx.iter().map(|&i| shown(i).then_some(cells[i].n as i64)).collect::<Vec<_>>()),
+        Column::new(
+            "numerator".into(),
+            idx.iter().map(|&i| est[i].numerator.filter(|_| shown(i)).map(|k| k as i64)).collect::<Vec<_>>(),
+        ),
+        Column::new("value".into(), idx.iter().map(|&i| shown(i).then_some(est[i].value)).collect::<Vec<_>>()),
+        Column::new("sd".into(), idx.iter().map(|&i| est[i].sd.filter(|_| shown(i))).collect::<Vec<_>>()),
+        Column::new(
+            "ci_low".into(),
+            idx.iter().map(|&i| est[i].ci.filter(|_| shown(i)).map(|c| c.0)).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "ci_high".into(),
+            idx.iter().map(|&i| est[i].ci.filter(|_| shown(i)).map(|c| c.1)).collect::<Vec<_>>(),
+        ),
+        str_col("ci_method", &|i| if ind(i).measure() == Measure::Proportion { "wilson" } else { "t" }.to_string()),
+    ];
+    let table = match suppression {
+        None => &schema::INDICATORS,
+        Some(s) => {
+            cols.push(Column::new(
+                "suppressed".into(),
+                idx.iter().map(|&i| s[i] != Suppression::None).collect::<Vec<_>>(),
+            ));
+            cols.push(Column::new(
+                "suppression".into(),
+                idx.iter()
+                    .map(|&i| match s[i] {
+                        Suppression::None => None,
+                        Suppression::Primary => Some("primary"),
+                        Suppression::Complementary => Some("complementary"),
+                    })
+                    .collect::<Vec<_>>(),
+            ));
+            &schema::INDICATORS_PUBLIC
+        }
+    };
+    conform(DataFrame::new(h, cols)?, table)
+}
+
+/// Target status per target, unit and period, from the suppressed values.
+fn target_frame(
+    cells: &[Cell],
+    est: &[Estimate],
+    suppression: &[Suppression],
+    cat: &Catalogue,
+    targets: &Targets,
+) -> PolarsResult<DataFrame> {
+    let mut units: Vec<&str> = cells.iter().filter(|c| c.key.split == 1).map(|c| c.key.split_value.as_str()).collect();
+    units.sort();
+    units.dedup();
+    // (indicator, instrument, domain, period type, unit) -> [(start, cell)]
+    let mut series: HashMap<(usize, Option<&str>, Option<&str>, PeriodType, &str), Vec<(i32, usize)>> = HashMap::new();
+    let mut starts: HashMap<(usize, PeriodType), Vec<i32>> = HashMap::new();
+    for (i, c) in cells.iter().enumerate() {
+        starts.entry((c.indicator, c.key.period_type)).or_default().push(c.key.period_start);
+        if c.key.split == 1 {
+            series
+                .entry((
+                    c.indicator,
+                    c.instrument.as_deref(),
+                    c.domain.as_deref(),
+                    c.key.period_type,
+                    c.key.split_value.as_str(),
+                ))
+                .or_default()
+                .push((c.key.period_start, i));
+        }
+    }
+    for v in starts.values_mut() {
+        v.sort();
+        v.dedup();
+    }
+    let mut rows: Vec<(
+        String,
+        String,
+        String,
+        i32,
+        PeriodType,
+        i32,
+        &'static str,
+        f64,
+        Option<targets::Published>,
+        targets::Status,
+    )> = Vec::new();
+    for t in &targets.targets {
+        let Some(k) = cat.indicators.iter().position(|i| i.id == t.indicator) else { continue };
+        let ind = &cat.indicators[k];
+        let target_units: Vec<&str> =
+            if t.units.is_empty() { units.clone() } else { t.units.iter().map(String::as_str).collect() };
+        for &p in &t.periods {
+            let Some(all_starts) = starts.get(&(k, p)) else { continue };
+            for &u in &target_units {
+                let cells_of = series.get(&(k, t.instrument.as_deref(), t.domain.as_deref(), p, u));
+                let published = |start: i32| -> Option<targets::Published> {
+                    let &(_, i) = cells_of?.iter().find(|(s, _)| *s == start)?;
+                    let shown = suppression[i] == Suppression::None;
+                    Some(targets::Published {
+                        n: shown.then_some(cells[i].n as i64),
+                        value: shown.then_some(est[i].value),
+                        ci: est[i].ci.filter(|_| shown),
+                    })
+                };
+                let hib = ind.higher_is_better.unwrap_or_else(|| {
+                    t.instrument.as_deref().and_then(|i| cat.instrument(i)).is_none_or(|i| i.higher_is_better)
+                });
+                for (j, &start) in all_starts.iter().enumerate() {
+                    let now = published(start);
+                    let before = if j > 0 { published(all_starts[j - 1]) } else { None };
+                    let st = targets::status(t.direction, t.value, hib, now, before);
+                    rows.push((
+                        t.id.clone(),
+                        u.to_string(),
+                        ind.id.clone(),
+                        ind.version,
+                        p,
+                        start,
+                        t.direction.name(),
+                        t.value,
+                        now,
+                        st,
+                    ));
+                }
+            }
+        }
+    }
+    let h = rows.len();
+    let cols = vec![
+        Column::new("target_id".into(), rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>()),
+        Column::new("unit".into(), rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>()),
+        Column::new("indicator_id".into(), rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>()),
+        Column::new("version".into(), rows.iter().map(|r| r.3).collect::<Vec<_>>()),
+        Column::new("period_type".into(), rows.iter().map(|r| r.4.name()).collect::<Vec<_>>()),
+        date_column("period_start", rows.iter().map(|r| r.5).collect())?,
+        Column::new(
+            "period".into(),
+            rows.iter().map(|r| period_label(r.4, disclosure::date_of(r.5))).collect::<Vec<_>>(),
+        ),
+        Column::new("direction".into(), rows.iter().map(|r| r.6).collect::<Vec<_>>()),
+        Column::new("target".into(), rows.iter().map(|r| r.7).collect::<Vec<_>>()),
+        Column::new("n".into(), rows.iter().map(|r| r.8.and_then(|p| p.n)).collect::<Vec<_>>()),
+        Column::new("value".into(), rows.iter().map(|r| r.8.and_then(|p| p.value)).collect::<Vec<_>>()),
+        Column::new("ci_low".into(), rows.iter().map(|r| r.8.and_then(|p| p.ci).map(|c| c.0)).collect::<Vec<_>>()),
+        Column::new("ci_high".into(), rows.iter().map(|r| r.8.and_then(|p| p.ci).map(|c| c.1)).collect::<Vec<_>>()),
+        Column::new("status".into(), rows.iter().map(|r| r.9.status).collect::<Vec<_>>()),
+        Column::new("reason".into(), rows.iter().map(|r| r.9.reason).collect::<Vec<_>>()),
+        Column::new("change".into(), rows.iter().map(|r| r.9.change.map(|c| c.0)).collect::<Vec<_>>()),
+        Column::new("change_low".into(), rows.iter().map(|r| r.9.change.map(|c| c.1)).collect::<Vec<_>>()),
+        Column::new("change_high".into(), rows.iter().map(|r| r.9.change.map(|c| c.2)).collect::<Vec<_>>()),
+        Column::new("trend".into(), rows.iter().map(|r| r.9.trend).collect::<Vec<_>>()),
+    ];
+    conform(DataFrame::new(h, cols)?, &schema::TARGET_STATUS)
+}
+
+/// What `run` did.
+pub struct Report {
+    pub build_dir: PathBuf,
+    pub manifest: Manifest,
+    pub warnings: Vec<String>,
+}
+
+/// Compute the derived tables of the current register and publish them in a
+/// new build (the entity tables are hard-linked, not copied). A failure
+/// leaves the current register as it was.
+pub fn run(register: &Path, cat: &Catalogue, targets: &Targets) -> Result<Report, IndicatorError> {
+    let started = Instant::now();
+    let store = Store::new(register).map_err(IndicatorError::io(register))?;
+    let current = store.current().ok_or_else(|| IndicatorError::NoRegister(register.to_path_buf()))?;
+    let mut manifest = Manifest::read(&current).map_err(IndicatorError::io(&current))?;
+    let as_of = NaiveDate::parse_from_str(&manifest.as_of, "%Y-%m-%d").map_err(|e| IndicatorError::Io {
+        path: current.join(Manifest::FILE),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("as_of: {e}")),
+    })?;
+    let tables = Tables::scan(&current, as_of)?;
+    let mut out = compute(&tables, cat, targets)?;
+    let build_id = Store::new_build_id();
+    let staging = store.begin(&build_id).map_err(IndicatorError::io(register))?;
+    let derived: Vec<String> = schema::DERIVED.iter().map(|t| t.file_name()).collect();
+    for entry in std::fs::read_dir(&current).map_err(IndicatorError::io(&current))? {
+        let entry = entry.map_err(IndicatorError::io(&current))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name == Manifest::FILE || derived.contains(&name) {
+            continue;
+        }
+        let to = staging.dir().join(&name);
+        std::fs::hard_link(entry.path(), &to)
+            .or_else(|_| std::fs::copy(entry.path(), &to).map(|_| ()))
+            .map_err(IndicatorError::io(&to))?;
+    }
+    let mut table_rows = Vec::new();
+    for (table, df) in [
+        (&schema::BASELINES, &mut out.baselines),
+        (&schema::GOAL_ATTAINMENT, &mut out.goal_attainment),
+        (&schema::INDICATORS, &mut out.indicators),
+        (&schema::INDICATORS_PUBLIC, &mut out.indicators_public),
+        (&schema::TARGET_STATUS, &mut out.target_status),
+    ] {
+        let path = staging.dir().join(table.file_name());
+        let file = std::fs::File::create(&path).map_err(IndicatorError::io(&path))?;
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_statistics(StatisticsOptions::default())
+            .finish(df)?;
+        table_rows.push((table.name.to_string(), df.height() as u64));
+    }
+    let based_on = std::mem::replace(&mut manifest.build_id, build_id);
+    manifest.indicators = Some(IndicatorRun {
+        based_on_build: based_on,
+        computed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        seconds: started.elapsed().as_secs_f64(),
+        catalogue_version: cat.version.clone(),
+        catalogue_sha256: cat.sha256.clone(),
+        definitions: cat.indicators.iter().map(|i| (i.id.clone(), i.version)).collect(),
+        targets_sha256: targets.sha256.clone(),
+        threshold: cat.settings.threshold,
+        tables: table_rows,
+        suppressed_primary: out.suppressed_primary,
+        suppressed_complementary: out.suppressed_complementary,
+    });
+    let path = staging.dir().join(Manifest::FILE);
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest).expect("manifest serialises"))
+        .map_err(IndicatorError::io(&path))?;
+    let build_dir = staging.publish().map_err(IndicatorError::io(register))?;
+    Ok(Report { build_dir, manifest, warnings: out.warnings })
+}
