@@ -671,3 +671,6 @@ pub fn run(register: &Path, cat: &Catalogue, targets: &Targets) -> Result<Report
     let build_dir = staging.publish().map_err(IndicatorError::io(register))?;
     Ok(Report { build_dir, manifest, warnings: out.warnings })
 }
+
+#[cfg(test)]
+mod hand_tests;
