@@ -20,7 +20,7 @@ du -sh "$work/exports"
 sync
 echo "== utfall build"
 python3 benches/measure.py "$utfall" build --input "$work/exports" --key "$work/bench.key" \
-  --register "$work/register" --as-of 2025-12-31
+  --register "$work/register" --as-of 2025-12-31 --no-indicators
 python3 - "$work/register/manifest.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))

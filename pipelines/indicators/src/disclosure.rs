@@ -315,4 +315,124 @@ mod tests {
         assert_eq!(date_of(days_of(d)), d);
         assert_eq!(days_of(NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()), 0);
     }
+
+    // ------------------------------------------------------------------
+    // Property: on random microdata, no suppressed cell can be recomputed
+    // from the published cells. Checked independently of `audit`: the
+    // equations are rebuilt from the data's structure here, and a cell is
+    // fixed iff adding its unit vector does not raise the rank of the
+    // equations on the suppressed cells (exact arithmetic modulo a prime).
+
+    const P: i64 = 2_147_483_647;
+
+    fn inv(a: i64) -> i64 {
+        let (mut r, mut b, mut e) = (1i64, a.rem_euclid(P), P - 2);
+        while e > 0 {
+            if e & 1 == 1 {
+                r = r * b % P;
+            }
+            b = b * b % P;
+            e >>= 1;
+        }
+        r
+    }
+
+    /// Reduced row echelon form modulo P; returns the matrix and its pivots (row, column).
+    fn rref(mut m: Vec<Vec<i64>>, cols: usize) -> (Vec<Vec<i64>>, Vec<(usize, usize)>) {
+        let mut pivots = Vec::new();
+        let mut r = 0;
+        for c in 0..cols {
+            let Some(p) = (r..m.len()).find(|&i| m[i][c] != 0) else { continue };
+            m.swap(r, p);
+            let iv = inv(m[r][c]);
+            for x in m[r].iter_mut() {
+                *x = *x * iv % P;
+            }
+            for i in 0..m.len() {
+                if i != r && m[i][c] != 0 {
+                    let f = m[i][c];
+                    for k in 0..cols {
+                        m[i][k] = (m[i][k] - f * m[r][k]).rem_euclid(P);
+                    }
+                }
+            }
+            pivots.push((r, c));
+            r += 1;
+        }
+        (m, pivots)
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(120))]
+        #[test]
+        fn no_suppressed_value_can_be_derived(
+            rows in proptest::collection::vec((0u32..24, 0usize..4, 0usize..2, any::<bool>()), 1..120),
+            units in 2usize..5,
+        ) {
+            // Microdata: (month in 2023-2024, unit, sex, outcome) -> cells.
+            let mut agg: HashMap<CellKey, (u64, u64)> = HashMap::new();
+            for &(m, u, s, y) in &rows {
+                let u = u % units;
+                let month = NaiveDate::from_ymd_opt(2023 + (m / 12) as i32, m % 12 + 1, 1).unwrap();
+                for pt in PeriodType::ALL {
+                    let start = days_of(period_start(pt, month));
+                    for (split, v) in [(0, "all".to_string()), (1, format!("u{u}")), (2, ["F", "M"][s].to_string())] {
+                        let e = agg.entry(CellKey { period_type: pt, period_start: start, split, split_value: v }).or_default();
+                        e.0 += 1;
+                        e.1 += u64::from(y);
+                    }
+                }
+            }
+            let mut cells: Vec<CellKey> = agg.keys().cloned().collect();
+            cells.sort();
+            let n: Vec<u64> = cells.iter().map(|c| agg[c].0).collect();
+            let prim: Vec<bool> = cells.iter().map(|c| primary(agg[c].0, Some(agg[c].1), 5)).collect();
+            let state = suppress(&cells, &n, &prim);
+            for (i, p) in prim.iter().enumerate() {
+                prop_assert!(!p || state[i] == Suppression::Primary);
+            }
+            // The equations, rebuilt: per period, total = sum of each split;
+            // per column, year = sum of quarters, quarter = sum of months.
+            let index: HashMap<&CellKey, usize> = cells.iter().enumerate().map(|(i, c)| (c, i)).collect();
+            let mut eqs: Vec<Vec<i64>> = Vec::new();
+            for (t, c) in cells.iter().enumerate().filter(|(_, c)| c.split == 0) {
+                for split in [1, 2] {
+                    let mut e = vec![0i64; cells.len()];
+                    e[t] = P - 1;
+                    for (j, d) in cells.iter().enumerate() {
+                        if d.split == split && d.period_type == c.period_type && d.period_start == c.period_start {
+                            e[j] = 1;
+                        }
+                    }
+                    eqs.push(e);
+                }
+            }
+            for (coarse, fine) in [(PeriodType::Year, PeriodType::Quarter), (PeriodType::Quarter, PeriodType::Month)] {
+                for (t, c) in cells.iter().enumerate().filter(|(_, c)| c.period_type == coarse) {
+                    let mut e = vec![0i64; cells.len()];
+                    e[t] = P - 1;
+                    for (j, d) in cells.iter().enumerate() {
+                        if d.period_type == fine && d.split == c.split && d.split_value == c.split_value
+                            && days_of(period_start(coarse, date_of(d.period_start))) == c.period_start {
+                            e[j] = 1;
+                        }
+                    }
+                    eqs.push(e);
+                }
+            }
+            prop_assert!(index.len() == cells.len());
+            // Restrict to the suppressed cells (published ones are known values).
+            let hidden: Vec<usize> = (0..cells.len()).filter(|&i| state[i] != Suppression::None).collect();
+            // x_k is fixed iff e_k is in the row space: a pivot column whose
+            // reduced row is zero outside it.
+            let a: Vec<Vec<i64>> = eqs.iter().map(|e| hidden.iter().map(|&j| e[j]).collect()).collect();
+            let (m, pivots) = rref(a, hidden.len());
+            for (row, k) in pivots {
+                let alone = (0..hidden.len()).all(|c| c == k || m[row][c] == 0);
+                prop_assert!(!alone, "cell {:?} (n {}) can be recomputed", cells[hidden[k]], n[hidden[k]]);
+            }
+        }
+    }
 }

@@ -169,19 +169,23 @@ fn outputs(targets: &str) -> Outputs {
 }
 
 /// (n, numerator or mean) of one cell of `indicators`, or None when absent.
-fn cell(o: &Outputs, id: &str, inst: Option<&str>, p: PeriodType, period: &str, split: &str, value: &str) -> Option<(i64, f64)> {
-    let mut f = o
-        .indicators
-        .clone()
-        .lazy()
-        .filter(
-            col("indicator_id")
-                .eq(lit(id))
-                .and(col("period_type").eq(lit(p.name())))
-                .and(col("period").eq(lit(period)))
-                .and(col("split").eq(lit(split)))
-                .and(col("split_value").eq(lit(value))),
-        );
+fn cell(
+    o: &Outputs,
+    id: &str,
+    inst: Option<&str>,
+    p: PeriodType,
+    period: &str,
+    split: &str,
+    value: &str,
+) -> Option<(i64, f64)> {
+    let mut f = o.indicators.clone().lazy().filter(
+        col("indicator_id")
+            .eq(lit(id))
+            .and(col("period_type").eq(lit(p.name())))
+            .and(col("period").eq(lit(period)))
+            .and(col("split").eq(lit(split)))
+            .and(col("split_value").eq(lit(value))),
+    );
     if let Some((i, dom)) = inst.map(|s| s.split_once('/').unwrap()) {
         f = f.filter(col("instrument").eq(lit(i)).and(col("domain").eq(lit(dom))));
     }
@@ -348,9 +352,7 @@ fn process_measures() {
 
 #[test]
 fn intervals_suppression_and_targets() {
-    let o = outputs(
-        "[[target]]\nid = \"t\"\nindicator = \"not_rereferred_12m\"\nunits = [\"FS\"]\nat_least = 0.5\n",
-    );
+    let o = outputs("[[target]]\nid = \"t\"\nindicator = \"not_rereferred_12m\"\nunits = [\"FS\"]\nat_least = 0.5\n");
     // The interval is the Wilson interval of the cell.
     let f = o
         .indicators
