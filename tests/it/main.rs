@@ -5,6 +5,7 @@ mod support;
 mod bad_input;
 mod cli;
 mod determinism;
+mod indicators;
 mod killed_build;
 mod privacy;
 mod reconcile;
