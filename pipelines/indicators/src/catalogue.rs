@@ -390,7 +390,7 @@ impl Catalogue {
             if !codes.insert(i.code.clone()) {
                 return Err(err(0, format!("instrument '{}' is defined twice", i.code)));
             }
-            if !(i.sd > 0.0) || !(0.0..1.0).contains(&i.reliability) {
+            if i.sd.is_nan() || i.sd <= 0.0 || !(0.0..1.0).contains(&i.reliability) {
                 return Err(err(
                     0,
                     format!("instrument '{}': sd must be > 0 and reliability in [0, 1) (RCI needs both)", i.code),

@@ -241,11 +241,12 @@ fn determined_columns(mut a: Vec<Vec<f64>>, cols: usize) -> Vec<usize> {
         for x in a[r].iter_mut() {
             *x /= pv;
         }
-        for i in 0..a.len() {
-            if i != r && a[i][c].abs() > EPS {
-                let f = a[i][c];
-                for k in 0..cols {
-                    a[i][k] -= f * a[r][k];
+        let pivot_row = a[r].clone();
+        for (i, row) in a.iter_mut().enumerate() {
+            if i != r && row[c].abs() > EPS {
+                let f = row[c];
+                for (x, p) in row.iter_mut().zip(&pivot_row) {
+                    *x -= f * p;
                 }
             }
         }
@@ -348,11 +349,12 @@ mod tests {
             for x in m[r].iter_mut() {
                 *x = *x * iv % P;
             }
-            for i in 0..m.len() {
-                if i != r && m[i][c] != 0 {
-                    let f = m[i][c];
-                    for k in 0..cols {
-                        m[i][k] = (m[i][k] - f * m[r][k]).rem_euclid(P);
+            let pivot_row = m[r].clone();
+            for (i, row) in m.iter_mut().enumerate() {
+                if i != r && row[c] != 0 {
+                    let f = row[c];
+                    for (x, p) in row.iter_mut().zip(&pivot_row) {
+                        *x = (*x - f * p).rem_euclid(P);
                     }
                 }
             }

@@ -331,13 +331,16 @@ fn estimate(cells: &[Cell], cat: &Catalogue) -> Vec<Estimate> {
         .collect()
 }
 
+/// An indicator with its instrument and domain (one system of cells).
+type Stratum<'a> = (usize, Option<&'a str>, Option<&'a str>);
+
 /// Disclosure control over every indicator; indicators with identical
 /// populations are suppressed together. Returns the state per cell and the
 /// primary and complementary counts.
 fn suppress_all(cells: &[Cell], est: &[Estimate], cat: &Catalogue) -> (Vec<Suppression>, u64, u64) {
     let threshold = u64::from(cat.settings.threshold);
     // Systems: one per indicator, instrument and domain.
-    let mut systems: HashMap<(usize, Option<&str>, Option<&str>), Vec<usize>> = HashMap::new();
+    let mut systems: HashMap<Stratum, Vec<usize>> = HashMap::new();
     for (i, c) in cells.iter().enumerate() {
         systems.entry((c.indicator, c.instrument.as_deref(), c.domain.as_deref())).or_default().push(i);
     }
@@ -486,6 +489,16 @@ fn results_frame(
     conform(DataFrame::new(h, cols)?, table)
 }
 
+struct TargetRow<'a> {
+    target: &'a targets::Target,
+    unit: &'a str,
+    indicator: &'a Indicator,
+    period: PeriodType,
+    start: i32,
+    now: Option<targets::Published>,
+    status: targets::Status,
+}
+
 /// Target status per target, unit and period, from the suppressed values.
 fn target_frame(
     cells: &[Cell],
@@ -498,16 +511,16 @@ fn target_frame(
     units.sort();
     units.dedup();
     // (indicator, instrument, domain, period type, unit) -> [(start, cell)]
-    let mut series: HashMap<(usize, Option<&str>, Option<&str>, PeriodType, &str), Vec<(i32, usize)>> = HashMap::new();
+    // Per stratum, period type and unit: (period start, cell).
+    type Series<'a> = HashMap<(Stratum<'a>, PeriodType, &'a str), Vec<(i32, usize)>>;
+    let mut series: Series = HashMap::new();
     let mut starts: HashMap<(usize, PeriodType), Vec<i32>> = HashMap::new();
     for (i, c) in cells.iter().enumerate() {
         starts.entry((c.indicator, c.key.period_type)).or_default().push(c.key.period_start);
         if c.key.split == 1 {
             series
                 .entry((
-                    c.indicator,
-                    c.instrument.as_deref(),
-                    c.domain.as_deref(),
+                    (c.indicator, c.instrument.as_deref(), c.domain.as_deref()),
                     c.key.period_type,
                     c.key.split_value.as_str(),
                 ))
@@ -519,18 +532,7 @@ fn target_frame(
         v.sort();
         v.dedup();
     }
-    let mut rows: Vec<(
-        String,
-        String,
-        String,
-        i32,
-        PeriodType,
-        i32,
-        &'static str,
-        f64,
-        Option<targets::Published>,
-        targets::Status,
-    )> = Vec::new();
+    let mut rows: Vec<TargetRow> = Vec::new();
     for t in &targets.targets {
         let Some(k) = cat.indicators.iter().position(|i| i.id == t.indicator) else { continue };
         let ind = &cat.indicators[k];
@@ -539,7 +541,7 @@ fn target_frame(
         for &p in &t.periods {
             let Some(all_starts) = starts.get(&(k, p)) else { continue };
             for &u in &target_units {
-                let cells_of = series.get(&(k, t.instrument.as_deref(), t.domain.as_deref(), p, u));
+                let cells_of = series.get(&((k, t.instrument.as_deref(), t.domain.as_deref()), p, u));
                 let published = |start: i32| -> Option<targets::Published> {
                     let &(_, i) = cells_of?.iter().find(|(s, _)| *s == start)?;
                     let shown = suppression[i] == Suppression::None;
@@ -556,46 +558,35 @@ fn target_frame(
                     let now = published(start);
                     let before = if j > 0 { published(all_starts[j - 1]) } else { None };
                     let st = targets::status(t.direction, t.value, hib, now, before);
-                    rows.push((
-                        t.id.clone(),
-                        u.to_string(),
-                        ind.id.clone(),
-                        ind.version,
-                        p,
-                        start,
-                        t.direction.name(),
-                        t.value,
-                        now,
-                        st,
-                    ));
+                    rows.push(TargetRow { target: t, unit: u, indicator: ind, period: p, start, now, status: st });
                 }
             }
         }
     }
     let h = rows.len();
     let cols = vec![
-        Column::new("target_id".into(), rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>()),
-        Column::new("unit".into(), rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>()),
-        Column::new("indicator_id".into(), rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>()),
-        Column::new("version".into(), rows.iter().map(|r| r.3).collect::<Vec<_>>()),
-        Column::new("period_type".into(), rows.iter().map(|r| r.4.name()).collect::<Vec<_>>()),
-        date_column("period_start", rows.iter().map(|r| r.5).collect())?,
+        Column::new("target_id".into(), rows.iter().map(|r| r.target.id.clone()).collect::<Vec<_>>()),
+        Column::new("unit".into(), rows.iter().map(|r| r.unit.to_string()).collect::<Vec<_>>()),
+        Column::new("indicator_id".into(), rows.iter().map(|r| r.indicator.id.clone()).collect::<Vec<_>>()),
+        Column::new("version".into(), rows.iter().map(|r| r.indicator.version).collect::<Vec<_>>()),
+        Column::new("period_type".into(), rows.iter().map(|r| r.period.name()).collect::<Vec<_>>()),
+        date_column("period_start", rows.iter().map(|r| r.start).collect())?,
         Column::new(
             "period".into(),
-            rows.iter().map(|r| period_label(r.4, disclosure::date_of(r.5))).collect::<Vec<_>>(),
+            rows.iter().map(|r| period_label(r.period, disclosure::date_of(r.start))).collect::<Vec<_>>(),
         ),
-        Column::new("direction".into(), rows.iter().map(|r| r.6).collect::<Vec<_>>()),
-        Column::new("target".into(), rows.iter().map(|r| r.7).collect::<Vec<_>>()),
-        Column::new("n".into(), rows.iter().map(|r| r.8.and_then(|p| p.n)).collect::<Vec<_>>()),
-        Column::new("value".into(), rows.iter().map(|r| r.8.and_then(|p| p.value)).collect::<Vec<_>>()),
-        Column::new("ci_low".into(), rows.iter().map(|r| r.8.and_then(|p| p.ci).map(|c| c.0)).collect::<Vec<_>>()),
-        Column::new("ci_high".into(), rows.iter().map(|r| r.8.and_then(|p| p.ci).map(|c| c.1)).collect::<Vec<_>>()),
-        Column::new("status".into(), rows.iter().map(|r| r.9.status).collect::<Vec<_>>()),
-        Column::new("reason".into(), rows.iter().map(|r| r.9.reason).collect::<Vec<_>>()),
-        Column::new("change".into(), rows.iter().map(|r| r.9.change.map(|c| c.0)).collect::<Vec<_>>()),
-        Column::new("change_low".into(), rows.iter().map(|r| r.9.change.map(|c| c.1)).collect::<Vec<_>>()),
-        Column::new("change_high".into(), rows.iter().map(|r| r.9.change.map(|c| c.2)).collect::<Vec<_>>()),
-        Column::new("trend".into(), rows.iter().map(|r| r.9.trend).collect::<Vec<_>>()),
+        Column::new("direction".into(), rows.iter().map(|r| r.target.direction.name()).collect::<Vec<_>>()),
+        Column::new("target".into(), rows.iter().map(|r| r.target.value).collect::<Vec<_>>()),
+        Column::new("n".into(), rows.iter().map(|r| r.now.and_then(|p| p.n)).collect::<Vec<_>>()),
+        Column::new("value".into(), rows.iter().map(|r| r.now.and_then(|p| p.value)).collect::<Vec<_>>()),
+        Column::new("ci_low".into(), rows.iter().map(|r| r.now.and_then(|p| p.ci).map(|c| c.0)).collect::<Vec<_>>()),
+        Column::new("ci_high".into(), rows.iter().map(|r| r.now.and_then(|p| p.ci).map(|c| c.1)).collect::<Vec<_>>()),
+        Column::new("status".into(), rows.iter().map(|r| r.status.status).collect::<Vec<_>>()),
+        Column::new("reason".into(), rows.iter().map(|r| r.status.reason).collect::<Vec<_>>()),
+        Column::new("change".into(), rows.iter().map(|r| r.status.change.map(|c| c.0)).collect::<Vec<_>>()),
+        Column::new("change_low".into(), rows.iter().map(|r| r.status.change.map(|c| c.1)).collect::<Vec<_>>()),
+        Column::new("change_high".into(), rows.iter().map(|r| r.status.change.map(|c| c.2)).collect::<Vec<_>>()),
+        Column::new("trend".into(), rows.iter().map(|r| r.status.trend).collect::<Vec<_>>()),
     ];
     conform(DataFrame::new(h, cols)?, &schema::TARGET_STATUS)
 }
