@@ -8,13 +8,12 @@
 //! outside assessment kinds) and `y` (0/1 for proportions, the value for
 //! means).
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 
-use crate::catalogue::{Catalogue, Indicator, Limit, PeriodType, RcOutcome, Spec, Step};
+use crate::catalogue::{Catalogue, Indicator, Limit, RcOutcome, Spec, Step};
 
 /// The entity tables the indicators read, as lazy scans of the register.
 #[derive(Clone)]
@@ -46,24 +45,6 @@ impl Tables {
             as_of,
         })
     }
-}
-
-/// Which splits a part of an indicator's rows serves.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Scope {
-    /// The total and every split.
-    All,
-    /// Every split but `unit` (rows are per client; a client may be in several units).
-    NotUnit,
-    /// Only the `unit` split (rows are per client and unit).
-    UnitOnly,
-}
-
-/// Rows of one indicator: for all its periods, or for one period type.
-pub struct Part {
-    pub period: Option<PeriodType>,
-    pub scope: Scope,
-    pub rows: LazyFrame,
 }
 
 fn null_str() -> Expr {
@@ -114,15 +95,22 @@ fn days(e: Expr) -> Expr {
 /// Per client, case, instrument and domain: baseline and latest assessment,
 /// change and reliable change (the `baselines` table).
 pub fn baselines(t: &Tables, cat: &Catalogue) -> PolarsResult<LazyFrame> {
-    let order = || [col("assessed"), col("assessment_id")];
-    let opts = SortMultipleOptions::default();
-    let grouped =
-        t.assessments.clone().group_by([col("client_id"), col("case_id"), col("instrument"), col("domain")]).agg([
+    // Sorted by date (then id) within each group; group-by keeps the order
+    // of rows within a group, so first and last are the baseline and latest.
+    let grouped = t
+        .assessments
+        .clone()
+        .sort(
+            ["client_id", "case_id", "instrument", "domain", "assessed", "assessment_id"],
+            SortMultipleOptions::default(),
+        )
+        .group_by([col("client_id"), col("case_id"), col("instrument"), col("domain")])
+        .agg([
             len().cast(DataType::UInt32).alias("assessments"),
-            col("assessed").min().alias("baseline_date"),
-            col("score").sort_by(order(), opts.clone()).first().alias("baseline_score"),
-            col("assessed").max().alias("latest_date"),
-            col("score").sort_by(order(), opts.clone()).last().alias("latest_score"),
+            col("assessed").first().alias("baseline_date"),
+            col("score").first().alias("baseline_score"),
+            col("assessed").last().alias("latest_date"),
+            col("score").last().alias("latest_score"),
         ]);
     let codes: Vec<&str> = cat.instruments.iter().map(|i| i.code.as_str()).collect();
     let instruments = df!(
@@ -204,10 +192,13 @@ fn case_attrs(t: &Tables) -> LazyFrame {
     t.cases.clone().select([col("case_id"), col("unit"), col("area")])
 }
 
-/// The rows an indicator counts.
-pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue) -> PolarsResult<Vec<Part>> {
+/// The rows an indicator counts. They depend on its kind and parameters
+/// (and instruments), not on its area and age filters, which the
+/// aggregation applies: indicators that differ only in population share them.
+/// `multi_unit_clients` has no row per anchor date: see [`multi_unit_spans`].
+pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue) -> PolarsResult<LazyFrame> {
     let as_of = t.as_of;
-    let one = |rows: LazyFrame| Ok(vec![Part { period: None, scope: Scope::All, rows }]);
+    let one = |rows: LazyFrame| Ok(rows);
     let known_instruments: Vec<String> = match &ind.filter.instruments {
         Some(list) => list.clone(),
         None => cat.instruments.iter().map(|i| i.code.clone()).collect(),
@@ -288,20 +279,20 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                 .select(standard(null_str(), null_str(), col("__months").gt_eq(lit(*min_months)))))
         }
         Spec::SelfSufficiency { months: n } => {
-            let by = [col("payment_id")];
-            let opts = SortMultipleOptions::default();
             let n = *n as i32;
+            let same_household = col("household_id").eq(col("household_id").shift(lit(-1)));
             one(t
                 .payments
                 .clone()
-                .group_by([col("household_id"), col("month")])
-                .agg([
-                    col("client_id").sort_by(by.clone(), opts.clone()).last(),
-                    col("case_id").sort_by(by, opts).last(),
-                ])
+                .select([col("household_id"), col("month"), col("payment_id"), col("client_id"), col("case_id")])
+                .sort(["household_id", "month", "payment_id"], SortMultipleOptions::default())
                 .with_columns([month_index(col("month")).alias("__m")])
-                .sort(["household_id", "month"], SortMultipleOptions::default())
-                .with_columns([col("__m").shift(lit(-1)).over([col("household_id")])?.alias("__next")])
+                // The last payment of each household and month (its client and case).
+                .filter(same_household.clone().not().or(col("__m").neq(col("__m").shift(lit(-1)))).fill_null(lit(true)))
+                .with_columns([when(same_household.fill_null(lit(false)))
+                    .then(col("__m").shift(lit(-1)))
+                    .otherwise(lit(NULL).cast(DataType::Int32))
+                    .alias("__next")])
                 // An exit: the month after a paid month is unpaid.
                 .filter(col("__next").is_null().or(col("__next").gt(col("__m") + lit(1))))
                 .filter((col("__m") + lit(n)).lt_eq(lit(last_complete_month(as_of))))
@@ -417,101 +408,28 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                 .with_columns([col("closed").alias("anchor")])
                 .select(standard(null_str(), null_str(), col("__contacts").fill_null(lit(0)))))
         }
-        Spec::MultiUnitClients { min_units } => multi_unit(ind, t, *min_units),
+        Spec::MultiUnitClients { .. } => {
+            Err(PolarsError::ComputeError("multi_unit_clients rows come from multi_unit_spans".into()))
+        }
     }
 }
 
-/// Clients with an open case in a period, and whether they had open cases in
-/// `min_units` or more units in it. Expanded per period type in plain Rust:
-/// a case spans many periods.
-fn multi_unit(ind: &Indicator, t: &Tables, min_units: u32) -> PolarsResult<Vec<Part>> {
+/// Open spans of cases for `multi_unit_clients`: (client id, unit, first
+/// month, last month), months as year * 12 + month - 1; open cases run to
+/// the as-of date.
+pub fn multi_unit_spans(ind: &Indicator, t: &Tables) -> PolarsResult<DataFrame> {
     let mut cases = t.cases.clone();
     if let Some(areas) = &ind.filter.areas {
         cases = cases.filter(col("area").is_in(lit(Series::new("a".into(), areas.clone())).implode(false), false));
     }
-    let df = cases
+    cases
         .select([
             col("client_id"),
             col("unit"),
             month_index(col("opened")).alias("from"),
             month_index(col("closed").fill_null(lit(t.as_of))).alias("to"),
         ])
-        .collect()?;
-    let clients = df.column("client_id")?.str()?;
-    let units = df.column("unit")?.str()?;
-    let from = df.column("from")?.i32()?;
-    let to = df.column("to")?.i32()?;
-    let mut client_ix: HashMap<&str, u32> = HashMap::new();
-    let mut client_names: Vec<&str> = Vec::new();
-    let mut unit_ix: HashMap<&str, u32> = HashMap::new();
-    let mut unit_names: Vec<&str> = Vec::new();
-    let mut spans = Vec::with_capacity(df.height());
-    for i in 0..df.height() {
-        let (Some(c), Some(u), Some(f), Some(e)) = (clients.get(i), units.get(i), from.get(i), to.get(i)) else {
-            continue;
-        };
-        let ci = *client_ix.entry(c).or_insert_with(|| {
-            client_names.push(c);
-            client_names.len() as u32 - 1
-        });
-        let ui = *unit_ix.entry(u).or_insert_with(|| {
-            unit_names.push(u);
-            unit_names.len() as u32 - 1
-        });
-        spans.push((ci, ui, f, e.max(f)));
-    }
-    let mut parts = Vec::new();
-    for &p in &ind.periods {
-        let step = p.months();
-        // (period index, client, unit), one per case-period, deduplicated.
-        let mut cells: Vec<(i32, u32, u32)> = Vec::new();
-        for &(c, u, f, e) in &spans {
-            let mut k = f.div_euclid(step);
-            while k <= e.div_euclid(step) {
-                cells.push((k, c, u));
-                k += 1;
-            }
-        }
-        cells.sort_unstable();
-        cells.dedup();
-        let (mut c_client, mut c_anchor, mut c_y) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut u_client, mut u_unit, mut u_anchor, mut u_y) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut i = 0;
-        while i < cells.len() {
-            let (k, c, _) = cells[i];
-            let mut j = i;
-            while j < cells.len() && cells[j].0 == k && cells[j].1 == c {
-                j += 1;
-            }
-            let y = if (j - i) as u32 >= min_units { 1.0 } else { 0.0 };
-            let m = k * step;
-            let anchor = NaiveDate::from_ymd_opt(m.div_euclid(12), (m.rem_euclid(12) + 1) as u32, 1).unwrap();
-            c_client.push(client_names[c as usize]);
-            c_anchor.push(anchor);
-            c_y.push(y);
-            for cell in &cells[i..j] {
-                u_client.push(client_names[c as usize]);
-                u_unit.push(unit_names[cell.2 as usize]);
-                u_anchor.push(anchor);
-                u_y.push(y);
-            }
-            i = j;
-        }
-        let n = c_client.len();
-        let by_client = df!(
-            "client_id" => c_client,
-            "unit" => vec![""; n],
-            "anchor" => c_anchor,
-            "y" => c_y,
-        )?;
-        let by_unit = df!("client_id" => u_client, "unit" => u_unit, "anchor" => u_anchor, "y" => u_y)?;
-        let shape = |f: DataFrame| {
-            f.lazy().with_columns([null_str().alias("area")]).select(standard(null_str(), null_str(), col("y")))
-        };
-        parts.push(Part { period: Some(p), scope: Scope::NotUnit, rows: shape(by_client) });
-        parts.push(Part { period: Some(p), scope: Scope::UnitOnly, rows: shape(by_unit) });
-    }
-    Ok(parts)
+        .collect()
 }
 
 #[cfg(test)]

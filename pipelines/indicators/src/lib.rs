@@ -31,9 +31,9 @@ use utfall_register::schema::{self, DerivedTable};
 use utfall_register::store::{IndicatorRun, Manifest, Store};
 
 pub use catalogue::{Catalogue, CatalogueError};
-use catalogue::{Indicator, KindName, Measure, PeriodType, Spec, Split};
+use catalogue::{Indicator, Measure, PeriodType, Spec, Split};
 use disclosure::{CellKey, Suppression};
-use entities::{Part, Scope, Tables};
+use entities::Tables;
 pub use targets::Targets;
 
 #[derive(Debug, thiserror::Error)]
@@ -140,15 +140,37 @@ pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs
     let goal_attainment = entities::goal_attainment(t, rho).collect()?;
     tracing::info!(seconds = clock.elapsed().as_secs_f64(), "baselines and goal attainment");
     let base_lazy = baselines.clone().lazy();
+    // Clients and cases are read by every indicator: once, into memory.
+    let mut t = t.clone();
+    let clients = t.clients.select([col("client_id"), col("district"), col("sex"), col("birth_year")]).collect()?;
+    t.clients = clients.clone().lazy();
+    t.cases = t.cases.collect()?.lazy();
+    let people = People::new(&clients)?;
+    // Indicators that differ only in their population filters share rows:
+    // compute them in groups, keeping one group's rows at a time.
+    let key = |ind: &Indicator| format!("{:?}|{:?}", ind.spec, ind.filter.instruments);
+    let mut order: Vec<usize> = (0..cat.indicators.len()).collect();
+    order.sort_by_key(|&k| (key(&cat.indicators[k]), k));
     let mut cells = Vec::new();
-    for (k, ind) in cat.indicators.iter().enumerate() {
+    let mut shared: Option<(String, DataFrame)> = None;
+    for k in order {
+        let ind = &cat.indicators[k];
         let clock = Instant::now();
-        let parts = entities::rows(ind, t, &base_lazy, cat)?;
-        for part in parts {
-            cells.extend(aggregate(k, ind, part, t, cat)?);
+        if let Spec::MultiUnitClients { min_units } = ind.spec {
+            let spans = entities::multi_unit_spans(ind, &t)?;
+            cells.extend(multi_unit_cells(k, ind, &spans, min_units, &people, cat)?);
+        } else {
+            let kk = key(ind);
+            if shared.as_ref().is_none_or(|(s, _)| *s != kk) {
+                drop(shared.take());
+                shared = Some((kk, entities::rows(ind, &t, &base_lazy, cat)?.collect()?));
+            }
+            let rows = shared.as_ref().expect("rows computed").1.clone();
+            cells.extend(aggregate(k, ind, rows, &t, cat)?);
         }
         tracing::info!(indicator = ind.id, seconds = clock.elapsed().as_secs_f64(), "indicator");
     }
+    drop(shared);
     let clock = Instant::now();
     let results = estimate(&cells, cat);
     let (suppression, primary, complementary) = suppress_all(&cells, &results, cat);
@@ -181,12 +203,39 @@ fn every(p: PeriodType) -> &'static str {
     }
 }
 
-/// Group one part's rows into cells per period and split.
-fn aggregate(k: usize, ind: &Indicator, part: Part, t: &Tables, cat: &Catalogue) -> PolarsResult<Vec<Cell>> {
-    let mut rows = part.rows;
-    if let Some(areas) = &ind.filter.areas
-        && ind.kind != KindName::MultiUnitClients
-    {
+/// Sums of one cell: n, sum of y, sum of y squared.
+type Sums = (u64, f64, f64);
+
+/// Cells keyed by instrument, domain and position.
+type CellMap = HashMap<(Option<String>, Option<String>, CellKey), Sums>;
+
+fn add(cells: &mut CellMap, key: (Option<String>, Option<String>, CellKey), s: Sums) {
+    let e = cells.entry(key).or_insert((0, 0.0, 0.0));
+    e.0 += s.0;
+    e.1 += s.1;
+    e.2 += s.2;
+}
+
+fn into_cells(k: usize, map: CellMap) -> Vec<Cell> {
+    map.into_iter()
+        .map(|((instrument, domain, key), (n, sum, sum_sq))| Cell {
+            indicator: k,
+            instrument,
+            domain,
+            key,
+            n,
+            sum,
+            sum_sq,
+        })
+        .collect()
+}
+
+/// Group an indicator's rows into cells: one polars group-by at the finest
+/// period over every split column, then the totals, splits and coarser
+/// periods summed from it (n, sum and sum of squares all add up).
+fn aggregate(k: usize, ind: &Indicator, rows: DataFrame, t: &Tables, cat: &Catalogue) -> PolarsResult<Vec<Cell>> {
+    let mut rows = rows.lazy();
+    if let Some(areas) = &ind.filter.areas {
         rows = rows.filter(col("area").is_in(lit(Series::new("a".into(), areas.clone())).implode(false), false));
     }
     let age = col("anchor").dt().year().cast(DataType::Int32) - col("birth_year");
@@ -197,98 +246,202 @@ fn aggregate(k: usize, ind: &Indicator, part: Part, t: &Tables, cat: &Catalogue)
         band = band.when(col("__age").gt_eq(lit(*lo))).then(lit(label.clone()));
     }
     let mut rows = rows
-        .join(
-            t.clients.clone().select([col("client_id"), col("district"), col("sex"), col("birth_year")]),
-            [col("client_id")],
-            [col("client_id")],
-            JoinArgs::new(JoinType::Inner),
-        )
+        .join(t.clients.clone(), [col("client_id")], [col("client_id")], JoinArgs::new(JoinType::Inner))
         .with_columns([age.alias("__age")]);
     if let Some((lo, hi)) = ind.filter.age {
         rows = rows.filter(col("__age").gt_eq(lit(lo)).and(col("__age").lt_eq(lit(hi))));
     }
-    let rows = rows
+    let finest = ind.periods[0];
+    let df = rows
         .with_columns([band.otherwise(lit(labels[0].1.clone())).alias("age_band")])
-        .select([
-            col("anchor"),
+        .group_by([
             col("instrument"),
             col("domain"),
+            col("anchor").dt().truncate(lit(every(finest))).cast(DataType::Int32).alias("period_start"),
             col("unit"),
             col("district"),
             col("sex"),
             col("age_band"),
-            col("y"),
+        ])
+        .agg([
+            len().cast(DataType::UInt64).alias("n"),
+            col("y").sum().alias("sum"),
+            (col("y") * col("y")).sum().alias("sum_sq"),
         ])
         .collect()?;
-    let mut queries = Vec::new();
-    let periods: Vec<PeriodType> =
-        ind.periods.iter().copied().filter(|p| part.period.is_none_or(|q| q == *p)).collect();
-    for p in periods {
-        let with_period =
-            rows.clone().lazy().with_columns([col("anchor").dt().truncate(lit(every(p))).alias("period_start")]);
-        let mut groupings: Vec<(usize, Expr)> = Vec::new();
-        if part.scope != Scope::UnitOnly {
-            groupings.push((0, lit("all")));
-        }
-        for s in &cat.settings.splits {
-            let keep = match part.scope {
-                Scope::All => true,
-                Scope::NotUnit => *s != Split::Unit,
-                Scope::UnitOnly => *s == Split::Unit,
-            };
-            if keep {
-                groupings.push((split_index(*s), col(s.name())));
-            }
-        }
-        for (split, expr) in groupings {
-            queries.push(
-                with_period
-                    .clone()
-                    .group_by([col("instrument"), col("domain"), col("period_start"), expr.alias("split_value")])
-                    .agg([
-                        len().cast(DataType::UInt64).alias("n"),
-                        col("y").sum().alias("sum"),
-                        (col("y") * col("y")).sum().alias("sum_sq"),
-                    ])
-                    .with_columns([
-                        lit(split as i32).cast(DataType::Int32).alias("split"),
-                        lit(p as i32).cast(DataType::Int32).alias("period_type"),
-                        col("period_start").cast(DataType::Int32),
-                    ]),
-            );
-        }
-    }
-    if queries.is_empty() {
-        return Ok(Vec::new());
-    }
-    let df = concat(queries, UnionArgs::default())?.collect()?;
     let instrument = df.column("instrument")?.str()?;
     let domain = df.column("domain")?.str()?;
     let start = df.column("period_start")?.i32()?;
-    let value = df.column("split_value")?.str()?;
-    let n = df.column("n")?.u64()?;
-    let sum = df.column("sum")?.f64()?;
-    let sum_sq = df.column("sum_sq")?.f64()?;
-    let split = df.column("split")?.i32()?;
-    let ptype = df.column("period_type")?.i32()?;
-    let mut out = Vec::with_capacity(df.height());
+    let split_cols = [
+        df.column("unit")?.str()?,
+        df.column("district")?.str()?,
+        df.column("sex")?.str()?,
+        df.column("age_band")?.str()?,
+    ];
+    let (n, sum, sum_sq) = (df.column("n")?.u64()?, df.column("sum")?.f64()?, df.column("sum_sq")?.f64()?);
+    let splits: Vec<usize> = cat.settings.splits.iter().map(|s| split_index(*s)).collect();
+    let mut map = CellMap::new();
     for i in 0..df.height() {
-        out.push(Cell {
-            indicator: k,
-            instrument: instrument.get(i).map(str::to_string),
-            domain: domain.get(i).map(str::to_string),
-            key: CellKey {
-                period_type: PeriodType::ALL[ptype.get(i).unwrap() as usize],
-                period_start: start.get(i).unwrap(),
-                split: split.get(i).unwrap() as usize,
-                split_value: value.get(i).unwrap_or("").to_string(),
-            },
-            n: n.get(i).unwrap(),
-            sum: sum.get(i).unwrap_or(0.0),
-            sum_sq: sum_sq.get(i).unwrap_or(0.0),
-        });
+        let sums = (n.get(i).unwrap(), sum.get(i).unwrap_or(0.0), sum_sq.get(i).unwrap_or(0.0));
+        let first = disclosure::date_of(start.get(i).unwrap());
+        for &p in &ind.periods {
+            let period_start = disclosure::days_of(disclosure::period_start(p, first));
+            let (inst, dom) = (instrument.get(i).map(str::to_string), domain.get(i).map(str::to_string));
+            let key = |split: usize, value: &str| {
+                (
+                    inst.clone(),
+                    dom.clone(),
+                    CellKey { period_type: p, period_start, split, split_value: value.to_string() },
+                )
+            };
+            add(&mut map, key(0, "all"), sums);
+            for &s in &splits {
+                add(&mut map, key(s, split_cols[s - 1].get(i).unwrap_or("")), sums);
+            }
+        }
     }
-    Ok(out)
+    Ok(into_cells(k, map))
+}
+
+/// Clients' district, sex and birth year by client id.
+struct People<'a> {
+    index: HashMap<&'a str, usize>,
+    district: Vec<&'a str>,
+    sex: Vec<&'a str>,
+    birth_year: Vec<i32>,
+}
+
+impl<'a> People<'a> {
+    fn new(clients: &'a DataFrame) -> PolarsResult<People<'a>> {
+        let id = clients.column("client_id")?.str()?;
+        let district = clients.column("district")?.str()?;
+        let sex = clients.column("sex")?.str()?;
+        let by = clients.column("birth_year")?.i32()?;
+        let mut p = People {
+            index: HashMap::with_capacity(clients.height()),
+            district: vec![],
+            sex: vec![],
+            birth_year: vec![],
+        };
+        for i in 0..clients.height() {
+            let (Some(c), Some(d), Some(s), Some(b)) = (id.get(i), district.get(i), sex.get(i), by.get(i)) else {
+                continue;
+            };
+            p.index.insert(c, p.district.len());
+            p.district.push(d);
+            p.sex.push(s);
+            p.birth_year.push(b);
+        }
+        Ok(p)
+    }
+}
+
+/// Cells of `multi_unit_clients`, counted directly: per period, the clients
+/// with an open case in it (unit split: per unit they are open in), counted
+/// when open in `min_units` or more units. Not additive over periods or
+/// units, so each period type is counted on its own.
+fn multi_unit_cells<'a>(
+    k: usize,
+    ind: &Indicator,
+    spans: &DataFrame,
+    min_units: u32,
+    people: &People<'a>,
+    cat: &Catalogue,
+) -> PolarsResult<Vec<Cell>> {
+    let clients = spans.column("client_id")?.str()?;
+    let units = spans.column("unit")?.str()?;
+    let from = spans.column("from")?.i32()?;
+    let to = spans.column("to")?.i32()?;
+    let mut unit_ix: HashMap<&str, u32> = HashMap::new();
+    let mut unit_names: Vec<&str> = Vec::new();
+    // (client, unit, first month, last month)
+    let mut open = Vec::with_capacity(spans.height());
+    for i in 0..spans.height() {
+        let (Some(c), Some(u), Some(f), Some(e)) = (clients.get(i), units.get(i), from.get(i), to.get(i)) else {
+            continue;
+        };
+        let Some(&ci) = people.index.get(c) else { continue };
+        let ui = *unit_ix.entry(u).or_insert_with(|| {
+            unit_names.push(u);
+            unit_names.len() as u32 - 1
+        });
+        open.push((ci as u32, ui, f, e.max(f)));
+    }
+    let labels = cat.age_band_labels();
+    let band = |age: i32| labels.iter().rposition(|(lo, _)| age >= *lo).unwrap_or(0) as u32;
+    // Districts and sexes as small integers while counting.
+    let mut names: [Vec<&str>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let code = |which: usize, v: &'a str, names: &mut [Vec<&'a str>; 3]| -> u32 {
+        match names[which].iter().position(|n| *n == v) {
+            Some(i) => i as u32,
+            None => {
+                names[which].push(v);
+                names[which].len() as u32 - 1
+            }
+        }
+    };
+    let district: Vec<u32> = people.district.iter().map(|d| code(0, d, &mut names)).collect();
+    let sex: Vec<u32> = people.sex.iter().map(|s| code(1, s, &mut names)).collect();
+    let splits: Vec<usize> = cat.settings.splits.iter().map(|s| split_index(*s)).collect();
+    // (period type, period index, split, value code) -> (n, clients counted)
+    let mut counts: HashMap<(PeriodType, i32, usize, u32), (u64, u64)> = HashMap::new();
+    for &p in &ind.periods {
+        let step = p.months();
+        // (period, client, unit), one per case and period, deduplicated.
+        let mut cp: Vec<(i32, u32, u32)> = Vec::new();
+        for &(c, u, f, e) in &open {
+            for q in f.div_euclid(step)..=e.div_euclid(step) {
+                cp.push((q, c, u));
+            }
+        }
+        cp.sort_unstable();
+        cp.dedup();
+        let mut i = 0;
+        while i < cp.len() {
+            let (q, c, _) = cp[i];
+            let mut j = i;
+            while j < cp.len() && cp[j].0 == q && cp[j].1 == c {
+                j += 1;
+            }
+            let c = c as usize;
+            let age = (q * step).div_euclid(12) - people.birth_year[c];
+            if ind.filter.age.is_none_or(|(lo, hi)| (lo..=hi).contains(&age)) {
+                let y = u64::from((j - i) as u32 >= min_units);
+                let mut add = |split: usize, value: u32| {
+                    let e = counts.entry((p, q, split, value)).or_insert((0, 0));
+                    e.0 += 1;
+                    e.1 += y;
+                };
+                add(0, 0);
+                for &s in &splits {
+                    match s {
+                        1 => cp[i..j].iter().for_each(|cell| add(1, cell.2)),
+                        2 => add(2, district[c]),
+                        3 => add(3, sex[c]),
+                        _ => add(4, band(age)),
+                    }
+                }
+            }
+            i = j;
+        }
+    }
+    let map: CellMap = counts
+        .into_iter()
+        .map(|((p, q, split, v), (n, k))| {
+            let m = q * p.months();
+            let start = NaiveDate::from_ymd_opt(m.div_euclid(12), (m.rem_euclid(12) + 1) as u32, 1).expect("month");
+            let value = match split {
+                0 => "all".to_string(),
+                1 => unit_names[v as usize].to_string(),
+                2 => names[0][v as usize].to_string(),
+                3 => names[1][v as usize].to_string(),
+                _ => labels[v as usize].1.clone(),
+            };
+            let key = CellKey { period_type: p, period_start: disclosure::days_of(start), split, split_value: value };
+            ((None, None, key), (n, k as f64, k as f64))
+        })
+        .collect();
+    Ok(into_cells(k, map))
 }
 
 /// The estimate of one cell.
