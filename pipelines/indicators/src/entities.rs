@@ -25,6 +25,8 @@ pub struct Tables {
     pub goals: LazyFrame,
     pub payments: LazyFrame,
     pub contacts: LazyFrame,
+    /// Contacts per case and channel (what contact indicators need).
+    pub contact_counts: LazyFrame,
     pub as_of: NaiveDate,
 }
 
@@ -42,6 +44,9 @@ impl Tables {
             goals: scan("goals")?,
             payments: scan("payments")?,
             contacts: scan("contacts")?,
+            contact_counts: scan("contacts")?
+                .group_by([col("case_id"), col("channel")])
+                .agg([len().cast(DataType::Int64).alias("contacts")]),
             as_of,
         })
     }
@@ -261,19 +266,21 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
         }
         Spec::LongTermAssistance { min_months } => {
             let last_year = (last_complete_month(as_of) + 1).div_euclid(12) - 1;
-            let by = [col("month"), col("payment_id")];
-            let opts = SortMultipleOptions::default();
+            // Sorted by month (then id): the last row of a household-year is
+            // its latest payment, whose client and case the household is counted under.
             one(t
                 .payments
                 .clone()
+                .select([col("household_id"), col("month"), col("payment_id"), col("client_id"), col("case_id")])
                 .with_columns([col("month").dt().year().cast(DataType::Int32).alias("__year")])
                 .filter(col("__year").lt_eq(lit(last_year)))
+                .sort(["household_id", "month", "payment_id"], SortMultipleOptions::default())
                 .group_by([col("household_id"), col("__year")])
                 .agg([
                     col("month").n_unique().alias("__months"),
-                    col("client_id").sort_by(by.clone(), opts.clone()).last(),
-                    col("case_id").sort_by(by, opts).last(),
-                    col("month").min().dt().truncate(lit("1y")).alias("anchor"),
+                    col("client_id").last(),
+                    col("case_id").last(),
+                    col("month").first().dt().truncate(lit("1y")).alias("anchor"),
                 ])
                 .join(case_attrs(t), [col("case_id")], [col("case_id")], inner())
                 .select(standard(null_str(), null_str(), col("__months").gt_eq(lit(*min_months)))))
@@ -395,11 +402,11 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
         }
         Spec::ContactsPerCase { channels } => {
             let per_case = t
-                .contacts
+                .contact_counts
                 .clone()
                 .filter(col("channel").is_in(lit(Series::new("c".into(), channels.clone())).implode(false), false))
                 .group_by([col("case_id")])
-                .agg([len().alias("__contacts")]);
+                .agg([col("contacts").sum().alias("__contacts")]);
             one(t
                 .cases
                 .clone()

@@ -145,6 +145,9 @@ pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs
     let clients = t.clients.select([col("client_id"), col("district"), col("sex"), col("birth_year")]).collect()?;
     t.clients = clients.clone().lazy();
     t.cases = t.cases.collect()?.lazy();
+    if cat.indicators.iter().any(|i| matches!(i.spec, Spec::ContactsPerCase { .. })) {
+        t.contact_counts = t.contact_counts.collect()?.lazy();
+    }
     let people = People::new(&clients)?;
     // Indicators that differ only in their population filters share rows:
     // compute them in groups, keeping one group's rows at a time.
@@ -383,8 +386,18 @@ fn multi_unit_cells<'a>(
     let district: Vec<u32> = people.district.iter().map(|d| code(0, d, &mut names)).collect();
     let sex: Vec<u32> = people.sex.iter().map(|s| code(1, s, &mut names)).collect();
     let splits: Vec<usize> = cat.settings.splits.iter().map(|s| split_index(*s)).collect();
-    // (period type, period index, split, value code) -> (n, clients counted)
-    let mut counts: HashMap<(PeriodType, i32, usize, u32), (u64, u64)> = HashMap::new();
+    // Dense counters per period: [total, units.., districts.., sexes.., bands..] -> (n, counted).
+    let widths = [1, unit_names.len(), names[0].len(), names[1].len(), labels.len()];
+    let offset: Vec<usize> = widths
+        .iter()
+        .scan(0, |acc, w| {
+            let o = *acc;
+            *acc += w;
+            Some(o)
+        })
+        .collect();
+    let width: usize = widths.iter().sum();
+    let mut map = CellMap::new();
     for &p in &ind.periods {
         let step = p.months();
         // (period, client, unit), one per case and period, deduplicated.
@@ -396,6 +409,9 @@ fn multi_unit_cells<'a>(
         }
         cp.sort_unstable();
         cp.dedup();
+        let Some(first) = cp.first().map(|x| x.0) else { continue };
+        let periods = (cp.last().unwrap().0 - first + 1) as usize;
+        let mut acc = vec![(0u64, 0u64); periods * width];
         let mut i = 0;
         while i < cp.len() {
             let (q, c, _) = cp[i];
@@ -407,40 +423,41 @@ fn multi_unit_cells<'a>(
             let age = (q * step).div_euclid(12) - people.birth_year[c];
             if ind.filter.age.is_none_or(|(lo, hi)| (lo..=hi).contains(&age)) {
                 let y = u64::from((j - i) as u32 >= min_units);
-                let mut add = |split: usize, value: u32| {
-                    let e = counts.entry((p, q, split, value)).or_insert((0, 0));
+                let base = (q - first) as usize * width;
+                let mut add = |slot: usize| {
+                    let e = &mut acc[base + slot];
                     e.0 += 1;
                     e.1 += y;
                 };
-                add(0, 0);
+                add(0);
                 for &s in &splits {
                     match s {
-                        1 => cp[i..j].iter().for_each(|cell| add(1, cell.2)),
-                        2 => add(2, district[c]),
-                        3 => add(3, sex[c]),
-                        _ => add(4, band(age)),
+                        1 => cp[i..j].iter().for_each(|cell| add(offset[1] + cell.2 as usize)),
+                        2 => add(offset[2] + district[c] as usize),
+                        3 => add(offset[3] + sex[c] as usize),
+                        _ => add(offset[4] + band(age) as usize),
                     }
                 }
             }
             i = j;
         }
-    }
-    let map: CellMap = counts
-        .into_iter()
-        .map(|((p, q, split, v), (n, k))| {
-            let m = q * p.months();
+        for (slot, &(n, k)) in acc.iter().enumerate().filter(|(_, a)| a.0 > 0) {
+            let (q, within) = (first + (slot / width) as i32, slot % width);
+            let split = offset.iter().rposition(|&o| o <= within).unwrap();
+            let v = within - offset[split];
+            let m = q * step;
             let start = NaiveDate::from_ymd_opt(m.div_euclid(12), (m.rem_euclid(12) + 1) as u32, 1).expect("month");
             let value = match split {
                 0 => "all".to_string(),
-                1 => unit_names[v as usize].to_string(),
-                2 => names[0][v as usize].to_string(),
-                3 => names[1][v as usize].to_string(),
-                _ => labels[v as usize].1.clone(),
+                1 => unit_names[v].to_string(),
+                2 => names[0][v].to_string(),
+                3 => names[1][v].to_string(),
+                _ => labels[v].1.clone(),
             };
             let key = CellKey { period_type: p, period_start: disclosure::days_of(start), split, split_value: value };
-            ((None, None, key), (n, k as f64, k as f64))
-        })
-        .collect();
+            map.insert((None, None, key), (n, k as f64, k as f64));
+        }
+    }
     Ok(into_cells(k, map))
 }
 
