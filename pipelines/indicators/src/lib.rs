@@ -255,8 +255,15 @@ fn aggregate(k: usize, ind: &Indicator, rows: DataFrame, t: &Tables, cat: &Catal
         rows = rows.filter(col("__age").gt_eq(lit(lo)).and(col("__age").lt_eq(lit(hi))));
     }
     let finest = ind.periods[0];
+    let mut rows = rows.with_columns([band.otherwise(lit(labels[0].1.clone())).alias("age_band")]);
+    if ind.measure() == Measure::Mean {
+        // Floating-point sums depend on the order of their terms; joins do not
+        // keep row order. Summing each group's values in ascending order makes
+        // the results identical from run to run (0/1 sums are exact anyway).
+        rows = rows.sort(["y"], SortMultipleOptions::default());
+    }
+    let keys = ["instrument", "domain", "period_start", "unit", "district", "sex", "age_band"];
     let df = rows
-        .with_columns([band.otherwise(lit(labels[0].1.clone())).alias("age_band")])
         .group_by([
             col("instrument"),
             col("domain"),
@@ -271,6 +278,8 @@ fn aggregate(k: usize, ind: &Indicator, rows: DataFrame, t: &Tables, cat: &Catal
             col("y").sum().alias("sum"),
             (col("y") * col("y")).sum().alias("sum_sq"),
         ])
+        // The roll-up below adds these in order: a fixed one.
+        .sort(keys, SortMultipleOptions::default().with_nulls_last(true))
         .collect()?;
     let instrument = df.column("instrument")?.str()?;
     let domain = df.column("domain")?.str()?;

@@ -20,6 +20,15 @@ fn kind_text(k: Kind) -> String {
     }
 }
 
+/// A Markdown table of Parquet columns: name, type, nullable, description.
+fn column_table(w: &mut String, heading: &str, columns: &[schema::RegisterColumn]) {
+    writeln!(w, "| {heading} | type | nullable | description |\n|---|---|---|---|").unwrap();
+    for c in columns {
+        let nullable = if c.nullable { "yes" } else { "no" };
+        writeln!(w, "| `{}` | {} | {nullable} | {} |", c.name, c.dtype, c.description).unwrap();
+    }
+}
+
 /// The whole data dictionary as Markdown.
 pub fn render() -> String {
     let mut s = String::new();
@@ -52,18 +61,8 @@ pub fn render() -> String {
             )
             .unwrap();
         }
-        writeln!(w, "\n| register column | type | nullable | description |\n|---|---|---|---|").unwrap();
-        for c in t.register_columns() {
-            writeln!(
-                w,
-                "| `{}` | {} | {} | {} |",
-                c.name,
-                c.dtype,
-                if c.nullable { "yes" } else { "no" },
-                c.description
-            )
-            .unwrap();
-        }
+        writeln!(w).unwrap();
+        column_table(w, "register column", &t.register_columns());
         if !t.order.is_empty() {
             let rules: Vec<String> = t.order.iter().map(|(a, b)| format!("`{a}` <= `{b}`")).collect();
             writeln!(w, "\nDate order checked: {}.", rules.join(", ")).unwrap();
@@ -92,18 +91,7 @@ pub fn render() -> String {
             t.name, t.swedish, t.description, t.grain, audience
         )
         .unwrap();
-        writeln!(w, "| column | type | nullable | description |\n|---|---|---|---|").unwrap();
-        for c in t.columns {
-            writeln!(
-                w,
-                "| `{}` | {} | {} | {} |",
-                c.name,
-                c.dtype,
-                if c.nullable { "yes" } else { "no" },
-                c.description
-            )
-            .unwrap();
-        }
+        column_table(w, "column", t.columns);
         writeln!(w).unwrap();
     }
     writeln!(w, "## quarantine\n\nEvery rejected row, with where it came from and why.\n\n| column | type | description |\n|---|---|---|").unwrap();
