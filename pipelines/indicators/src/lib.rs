@@ -98,18 +98,6 @@ pub struct Outputs {
     pub warnings: Vec<String>,
 }
 
-impl Outputs {
-    pub fn frames(&self) -> [(&'static DerivedTable, &DataFrame); 5] {
-        [
-            (&schema::BASELINES, &self.baselines),
-            (&schema::GOAL_ATTAINMENT, &self.goal_attainment),
-            (&schema::INDICATORS, &self.indicators),
-            (&schema::INDICATORS_PUBLIC, &self.indicators_public),
-            (&schema::TARGET_STATUS, &self.target_status),
-        ]
-    }
-}
-
 /// Compute every derived table from the register's entity tables.
 pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs, IndicatorError> {
     let mut warnings = Vec::new();
