@@ -803,10 +803,7 @@ pub fn run(register: &Path, cat: &Catalogue, targets: &Targets) -> Result<Report
     ] {
         let path = staging.dir().join(table.file_name());
         let file = std::fs::File::create(&path).map_err(IndicatorError::io(&path))?;
-        ParquetWriter::new(file)
-            .with_compression(ParquetCompression::Zstd(None))
-            .with_statistics(StatisticsOptions::default())
-            .finish(df)?;
+        utfall_register::store::write_parquet(df, file)?;
         table_rows.push((table.name.to_string(), df.height() as u64));
     }
     let based_on = std::mem::replace(&mut manifest.build_id, build_id);

@@ -38,10 +38,6 @@ pub use error::{BadInput, BuildError};
 pub use key::Key;
 use validate::{Batch, Reject};
 
-/// Rows per Parquet row group: large enough for good compression, small
-/// enough that date and client filters skip most groups.
-pub const ROW_GROUP_ROWS: usize = 256 * 1024;
-
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     /// Folder holding the exports named in the mapping.
@@ -345,12 +341,7 @@ fn date_span(table: &Table, df: &DataFrame) -> PolarsResult<DateSpan> {
 
 fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), BuildError> {
     let file = File::create(path).map_err(BuildError::io(path))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::default())
-        .with_row_group_size(Some(ROW_GROUP_ROWS))
-        .finish(df)?;
-    Ok(())
+    Ok(utfall_register::store::write_parquet(df, file)?)
 }
 
 fn concat_frames(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {

@@ -12,7 +12,23 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use polars::prelude::{DataFrame, ParquetCompression, ParquetWriter, PolarsResult, StatisticsOptions};
 use serde::{Deserialize, Serialize};
+
+/// Rows per Parquet row group: large enough for good compression, small
+/// enough that date and client filters skip most groups.
+pub const ROW_GROUP_ROWS: usize = 256 * 1024;
+
+/// Write a register table (entity or derived): zstd, min/max statistics per
+/// row group.
+pub fn write_parquet(df: &mut DataFrame, file: fs::File) -> PolarsResult<()> {
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::default())
+        .with_row_group_size(Some(ROW_GROUP_ROWS))
+        .finish(df)?;
+    Ok(())
+}
 
 /// How many complete builds are kept (the current one and the one before, for rollback).
 pub const KEEP_BUILDS: usize = 2;
