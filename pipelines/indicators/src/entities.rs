@@ -203,7 +203,6 @@ fn case_attrs(t: &Tables) -> LazyFrame {
 /// `multi_unit_clients` has no row per anchor date: see [`multi_unit_spans`].
 pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue) -> PolarsResult<LazyFrame> {
     let as_of = t.as_of;
-    let one = |rows: LazyFrame| Ok(rows);
     let known_instruments: Vec<String> = match &ind.filter.instruments {
         Some(list) => list.clone(),
         None => cat.instruments.iter().map(|i| i.code.clone()).collect(),
@@ -258,7 +257,7 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                 .select([col("case_id")])
                 .unique(None, UniqueKeepStrategy::Any)
                 .with_columns([lit(true).alias("__back")]);
-            one(closed.join(returned, [col("case_id")], [col("case_id")], left()).select(standard(
+            Ok(closed.join(returned, [col("case_id")], [col("case_id")], left()).select(standard(
                 null_str(),
                 null_str(),
                 col("__back").is_null(),
@@ -268,8 +267,7 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
             let last_year = (last_complete_month(as_of) + 1).div_euclid(12) - 1;
             // Sorted by month (then id): the last row of a household-year is
             // its latest payment, whose client and case the household is counted under.
-            one(t
-                .payments
+            Ok(t.payments
                 .clone()
                 .select([col("household_id"), col("month"), col("payment_id"), col("client_id"), col("case_id")])
                 .with_columns([col("month").dt().year().cast(DataType::Int32).alias("__year")])
@@ -288,8 +286,7 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
         Spec::SelfSufficiency { months: n } => {
             let n = *n as i32;
             let same_household = col("household_id").eq(col("household_id").shift(lit(-1)));
-            one(t
-                .payments
+            Ok(t.payments
                 .clone()
                 .select([col("household_id"), col("month"), col("payment_id"), col("client_id"), col("case_id")])
                 .sort(["household_id", "month", "payment_id"], SortMultipleOptions::default())
@@ -311,10 +308,10 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                     col("__next").is_null().or(col("__next").gt(col("__m") + lit(n))),
                 )))
         }
-        Spec::BaselineMean => one(assessment_rows()
+        Spec::BaselineMean => Ok(assessment_rows()
             .with_columns([col("baseline_date").alias("anchor")])
             .select(standard(col("instrument"), col("domain"), col("baseline_score")))),
-        Spec::MeanChange => one(assessment_rows()
+        Spec::MeanChange => Ok(assessment_rows()
             .filter(col("paired"))
             .with_columns([col("latest_date").alias("anchor")])
             .select(standard(col("instrument"), col("domain"), col("change")))),
@@ -324,17 +321,17 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                 RcOutcome::Deterioration => (col("paired"), col("reliable_deterioration")),
                 RcOutcome::Recovery => (col("paired").and(col("case_at_baseline")), col("recovered")),
             };
-            one(assessment_rows()
+            Ok(assessment_rows()
                 .filter(keep.and(col("rci").is_not_null()))
                 .with_columns([col("latest_date").alias("anchor")])
                 .select(standard(col("instrument"), col("domain"), y)))
         }
-        Spec::GasTScore { rho } => one(gas_sums(t)
+        Spec::GasTScore { rho } => Ok(gas_sums(t)
             .filter(col("__sw").gt(lit(0.0)))
             .join(case_attrs(t), [col("case_id")], [col("case_id")], inner())
             .with_columns([col("followed_up").alias("anchor")])
             .select(standard(null_str(), null_str(), t_score(*rho)))),
-        Spec::GoalsMet => one(t
+        Spec::GoalsMet => Ok(t
             .goals
             .clone()
             .filter(col("gas_score").is_not_null().and(col("followed_up").is_not_null()))
@@ -347,8 +344,7 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
             )
             .min()
             .alias("__first")]);
-            one(t
-                .cases
+            Ok(t.cases
                 .clone()
                 .filter(col("decided").is_not_null())
                 .join(first, [col("case_id")], [col("case_id")], left())
@@ -398,7 +394,7 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                         col("decided").is_not_null().and(col("decided").lt_eq(col("__deadline"))),
                     )),
             };
-            one(rows)
+            Ok(rows)
         }
         Spec::ContactsPerCase { channels } => {
             let per_case = t
@@ -407,8 +403,7 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                 .filter(col("channel").is_in(lit(Series::new("c".into(), channels.clone())).implode(false), false))
                 .group_by([col("case_id")])
                 .agg([col("contacts").sum().alias("__contacts")]);
-            one(t
-                .cases
+            Ok(t.cases
                 .clone()
                 .filter(col("closed").is_not_null())
                 .join(per_case, [col("case_id")], [col("case_id")], left())
