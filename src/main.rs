@@ -181,10 +181,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // Read the catalogue and targets first: a bad file fails before the build.
             let defs = if no_indicators { None } else { Some(indicators.load()?) };
             let mapping = mapping.unwrap_or_else(|| input.join("mapping.toml"));
-            build(&BuildOptions { input, mapping, key, register: register.clone(), as_of }, quiet)?;
-            if let Some((cat, targets)) = defs {
-                compute_indicators(&register, &cat, &targets, quiet)?;
-            }
+            let defs = defs.as_ref().map(|(c, t)| (c, t));
+            build(&BuildOptions { input, mapping, key, register, as_of }, defs, quiet)?;
         }
         Command::Indicators { register, indicators } => {
             let (cat, targets) = indicators.load()?;
@@ -217,16 +215,33 @@ fn synth(out: &Path, clients: usize, seed: u64, dirty_rate: f64, quiet: bool) ->
     Ok(summary)
 }
 
-fn build(opts: &BuildOptions, quiet: bool) -> anyhow::Result<utfall_ingest::BuildReport> {
+/// Build the register and, with a catalogue, its indicators, into one build
+/// published atomically: a failure at any step leaves the previous register.
+fn build(
+    opts: &BuildOptions,
+    indicators: Option<(&Catalogue, &Targets)>,
+    quiet: bool,
+) -> anyhow::Result<utfall_ingest::BuildReport> {
     let spinner = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
     spinner.enable_steady_tick(Duration::from_millis(120));
     spinner.set_message("reading and validating exports");
-    let report = utfall_ingest::build(opts, &|p| match p {
+    let progress = |p| match p {
         Progress::Read { table, rows } => spinner.println(format!("  read {table}: {rows} rows")),
         Progress::Stage(s) => spinner.set_message(s),
-    });
+    };
+    let report = (|| -> anyhow::Result<(utfall_ingest::BuildReport, Vec<String>)> {
+        let mut staged = utfall_ingest::stage(opts, &progress)?;
+        let mut warnings = Vec::new();
+        if let Some((cat, targets)) = indicators {
+            spinner.set_message("computing indicators");
+            let (dir, based_on) = (staged.dir().to_path_buf(), staged.manifest.build_id.clone());
+            warnings = utfall_indicators::compute_into(&dir, &mut staged.manifest, based_on, cat, targets)?;
+        }
+        spinner.set_message("publishing");
+        Ok((staged.publish()?, warnings))
+    })();
     spinner.finish_and_clear();
-    let report = report?;
+    let (report, warnings) = report?;
     if !quiet {
         let m = &report.manifest;
         println!("register: {} (build {}, {:.1} s)", opts.register.display(), m.build_id, m.build_seconds);
@@ -237,9 +252,11 @@ fn build(opts: &BuildOptions, quiet: bool) -> anyhow::Result<utfall_ingest::Buil
         }
         println!("  quarantine: {} rows ({}/quarantine.parquet)", m.quarantine_rows, opts.register.display());
     }
+    print_indicators(&report.manifest, &warnings, quiet);
     Ok(report)
 }
 
+/// `utfall indicators`: the derived tables of the current register, in a new build.
 fn compute_indicators(register: &Path, cat: &Catalogue, targets: &Targets, quiet: bool) -> anyhow::Result<()> {
     let spinner = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
     spinner.enable_steady_tick(Duration::from_millis(120));
@@ -247,26 +264,28 @@ fn compute_indicators(register: &Path, cat: &Catalogue, targets: &Targets, quiet
     let report = utfall_indicators::run(register, cat, targets);
     spinner.finish_and_clear();
     let report = report?;
-    for w in &report.warnings {
+    print_indicators(&report.manifest, &report.warnings, quiet);
+    Ok(())
+}
+
+fn print_indicators(manifest: &utfall_register::Manifest, warnings: &[String], quiet: bool) {
+    for w in warnings {
         eprintln!("warning: {w}");
     }
-    if !quiet {
-        let run = report.manifest.indicators.as_ref().expect("indicators ran");
-        println!(
-            "indicators: catalogue {} ({} definitions), {:.1} s",
-            run.catalogue_version,
-            run.definitions.len(),
-            run.seconds
-        );
-        for (t, rows) in &run.tables {
-            println!("  {t:<18} {rows:>9} rows");
-        }
-        println!(
-            "  disclosure control (counts below {}): {} cells suppressed, {} more to protect them",
-            run.threshold, run.suppressed_primary, run.suppressed_complementary
-        );
+    let Some(run) = manifest.indicators.as_ref().filter(|_| !quiet) else { return };
+    println!(
+        "indicators: catalogue {} ({} definitions), {:.1} s",
+        run.catalogue_version,
+        run.definitions.len(),
+        run.seconds
+    );
+    for (t, rows) in &run.tables {
+        println!("  {t:<18} {rows:>9} rows");
     }
-    Ok(())
+    println!(
+        "  disclosure control (counts below {}): {} cells suppressed, {} more to protect them",
+        run.threshold, run.suppressed_primary, run.suppressed_complementary
+    );
 }
 
 fn demo(out: &Path, clients: usize, dirty_rate: f64, quiet: bool) -> anyhow::Result<()> {
@@ -284,13 +303,12 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, quiet: bool) -> anyhow::Res
         register: register.clone(),
         as_of: Some(utfall_synth::as_of()),
     };
-    build(&opts, quiet)?;
     let targets_path = out.join("targets.toml");
     std::fs::write(&targets_path, utfall_indicators::targets::DEMO_TARGETS)
         .with_context(|| format!("writing {}", targets_path.display()))?;
     let cat = Catalogue::builtin();
     let targets = Targets::load(&targets_path, &cat)?;
-    compute_indicators(&register, &cat, &targets, quiet)?;
+    build(&opts, Some((&cat, &targets)), quiet)?;
     if !quiet {
         println!("\nNext:");
         println!("  the register (Parquet, one file per table): {}/", register.display());

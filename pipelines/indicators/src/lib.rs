@@ -765,20 +765,59 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
+/// Compute the derived tables from the entity tables in a build folder that
+/// is being staged, write them into it and record the run in its manifest
+/// (`based_on_build`: the build whose entity tables these are). Returns the
+/// warnings.
+pub fn compute_into(
+    dir: &Path,
+    manifest: &mut Manifest,
+    based_on_build: String,
+    cat: &Catalogue,
+    targets: &Targets,
+) -> Result<Vec<String>, IndicatorError> {
+    let started = Instant::now();
+    let as_of = NaiveDate::parse_from_str(&manifest.as_of, "%Y-%m-%d").map_err(|e| IndicatorError::Io {
+        path: dir.join(Manifest::FILE),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("as_of: {e}")),
+    })?;
+    let mut out = compute(&Tables::scan(dir, as_of)?, cat, targets)?;
+    let mut table_rows = Vec::new();
+    for (table, df) in [
+        (&schema::BASELINES, &mut out.baselines),
+        (&schema::GOAL_ATTAINMENT, &mut out.goal_attainment),
+        (&schema::INDICATORS, &mut out.indicators),
+        (&schema::INDICATORS_PUBLIC, &mut out.indicators_public),
+        (&schema::TARGET_STATUS, &mut out.target_status),
+    ] {
+        let path = dir.join(table.file_name());
+        let file = std::fs::File::create(&path).map_err(IndicatorError::io(&path))?;
+        utfall_register::store::write_parquet(df, file)?;
+        table_rows.push((table.name.to_string(), df.height() as u64));
+    }
+    manifest.indicators = Some(IndicatorRun {
+        based_on_build,
+        computed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        seconds: started.elapsed().as_secs_f64(),
+        catalogue_version: cat.version.clone(),
+        catalogue_sha256: cat.sha256.clone(),
+        definitions: cat.indicators.iter().map(|i| (i.id.clone(), i.version)).collect(),
+        targets_sha256: targets.sha256.clone(),
+        threshold: cat.settings.threshold,
+        tables: table_rows,
+        suppressed_primary: out.suppressed_primary,
+        suppressed_complementary: out.suppressed_complementary,
+    });
+    Ok(out.warnings)
+}
+
 /// Compute the derived tables of the current register and publish them in a
 /// new build (the entity tables are hard-linked, not copied). A failure
 /// leaves the current register as it was.
 pub fn run(register: &Path, cat: &Catalogue, targets: &Targets) -> Result<Report, IndicatorError> {
-    let started = Instant::now();
     let store = Store::new(register).map_err(IndicatorError::io(register))?;
     let current = store.current().ok_or_else(|| IndicatorError::NoRegister(register.to_path_buf()))?;
     let mut manifest = Manifest::read(&current).map_err(IndicatorError::io(&current))?;
-    let as_of = NaiveDate::parse_from_str(&manifest.as_of, "%Y-%m-%d").map_err(|e| IndicatorError::Io {
-        path: current.join(Manifest::FILE),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("as_of: {e}")),
-    })?;
-    let tables = Tables::scan(&current, as_of)?;
-    let mut out = compute(&tables, cat, targets)?;
     let build_id = Store::new_build_id();
     let staging = store.begin(&build_id).map_err(IndicatorError::io(register))?;
     let derived: Vec<String> = schema::DERIVED.iter().map(|t| t.file_name()).collect();
@@ -793,38 +832,12 @@ pub fn run(register: &Path, cat: &Catalogue, targets: &Targets) -> Result<Report
             .or_else(|_| std::fs::copy(entry.path(), &to).map(|_| ()))
             .map_err(IndicatorError::io(&to))?;
     }
-    let mut table_rows = Vec::new();
-    for (table, df) in [
-        (&schema::BASELINES, &mut out.baselines),
-        (&schema::GOAL_ATTAINMENT, &mut out.goal_attainment),
-        (&schema::INDICATORS, &mut out.indicators),
-        (&schema::INDICATORS_PUBLIC, &mut out.indicators_public),
-        (&schema::TARGET_STATUS, &mut out.target_status),
-    ] {
-        let path = staging.dir().join(table.file_name());
-        let file = std::fs::File::create(&path).map_err(IndicatorError::io(&path))?;
-        utfall_register::store::write_parquet(df, file)?;
-        table_rows.push((table.name.to_string(), df.height() as u64));
-    }
     let based_on = std::mem::replace(&mut manifest.build_id, build_id);
-    manifest.indicators = Some(IndicatorRun {
-        based_on_build: based_on,
-        computed_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        seconds: started.elapsed().as_secs_f64(),
-        catalogue_version: cat.version.clone(),
-        catalogue_sha256: cat.sha256.clone(),
-        definitions: cat.indicators.iter().map(|i| (i.id.clone(), i.version)).collect(),
-        targets_sha256: targets.sha256.clone(),
-        threshold: cat.settings.threshold,
-        tables: table_rows,
-        suppressed_primary: out.suppressed_primary,
-        suppressed_complementary: out.suppressed_complementary,
-    });
-    let path = staging.dir().join(Manifest::FILE);
-    std::fs::write(&path, serde_json::to_string_pretty(&manifest).expect("manifest serialises"))
-        .map_err(IndicatorError::io(&path))?;
+    let based_on = manifest.indicators.as_ref().map(|r| r.based_on_build.clone()).unwrap_or(based_on);
+    let warnings = compute_into(staging.dir(), &mut manifest, based_on, cat, targets)?;
+    manifest.write(staging.dir()).map_err(IndicatorError::io(staging.dir()))?;
     let build_dir = staging.publish().map_err(IndicatorError::io(register))?;
-    Ok(Report { build_dir, manifest, warnings: out.warnings })
+    Ok(Report { build_dir, manifest, warnings })
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ use polars::prelude::*;
 use sha2::{Digest, Sha256};
 use utfall_register::mapping::Mapping;
 use utfall_register::schema::{self, TABLES, Table};
-use utfall_register::store::{InputFile, Manifest, Store, TableCounts};
+use utfall_register::store::{InputFile, Manifest, Staging, Store, TableCounts};
 use utfall_register::{SCHEMA_VERSION, TOOL_VERSION};
 
 pub use error::{BadInput, BuildError};
@@ -64,7 +64,39 @@ pub struct BuildReport {
     pub build_dir: PathBuf,
 }
 
+/// A build written into its staging folder with its manifest, not yet
+/// published: later stages (the indicators) may add derived tables to it.
+/// Dropping it leaves the previous register in place.
+#[derive(Debug)]
+pub struct Staged {
+    staging: Staging,
+    pub manifest: Manifest,
+    register: PathBuf,
+}
+
+impl Staged {
+    /// The staging folder holding the tables.
+    pub fn dir(&self) -> &Path {
+        self.staging.dir()
+    }
+
+    /// Write the manifest and publish the build atomically.
+    pub fn publish(self) -> Result<BuildReport, BuildError> {
+        self.manifest.write(self.staging.dir()).map_err(BuildError::io(self.staging.dir()))?;
+        let build_dir = self.staging.publish().map_err(BuildError::io(&self.register))?;
+        Ok(BuildReport { manifest: self.manifest, build_dir })
+    }
+}
+
+/// Build and publish the register.
 pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Result<BuildReport, BuildError> {
+    let staged = stage(opts, progress)?;
+    progress(Progress::Stage("publishing"));
+    staged.publish()
+}
+
+/// Build the register into a staging folder (see [`Staged`]).
+pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Result<Staged, BuildError> {
     let started = Instant::now();
     let mapping_text = std::fs::read_to_string(&opts.mapping)
         .map_err(|e| BuildError::bad(&opts.mapping, None, None, format!("cannot read the mapping file: {e}")))?;
@@ -211,12 +243,7 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         quarantine_rows: quarantine.height() as u64,
         indicators: None,
     };
-    let manifest_path = staging.dir().join(Manifest::FILE);
-    std::fs::write(&manifest_path, serde_json::to_string_pretty(&manifest).expect("manifest serialises"))
-        .map_err(BuildError::io(&manifest_path))?;
-    progress(Progress::Stage("publishing"));
-    let build_dir = staging.publish().map_err(BuildError::io(&opts.register))?;
-    Ok(BuildReport { manifest, build_dir })
+    Ok(Staged { staging, manifest, register: opts.register.clone() })
 }
 
 /// One table after reading, validation, deduplication and reference checks.

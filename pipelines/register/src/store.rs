@@ -255,6 +255,12 @@ impl Manifest {
         serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
+    /// Write `manifest.json` into a build folder.
+    pub fn write(&self, register_dir: &Path) -> io::Result<()> {
+        let text = serde_json::to_string_pretty(self).expect("manifest serialises");
+        fs::write(register_dir.join(Manifest::FILE), text)
+    }
+
     pub fn counts(&self, table: &str) -> Option<&TableCounts> {
         self.tables.iter().find(|(t, _)| t == table).map(|(_, c)| c)
     }
