@@ -10,14 +10,8 @@ cd "$(dirname "$0")/.."
 clients=${1:-1000000}
 work=${2:-target/bench-data/$clients}
 runs=${3:-3}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/bench}
-cargo build --release --bin utfall
-utfall=$CARGO_TARGET_DIR/release/utfall
-mkdir -p "$work"
-if [ ! -f "$work/exports/mapping.toml" ]; then
-  "$utfall" synth --out "$work" --clients "$clients" --seed 2021 --dirty-rate 0.01 --quiet
-fi
-[ -f "$work/bench.key" ] || "$utfall" key new --out "$work/bench.key" --quiet
+source benches/setup.sh
+synth_once "$work" "$clients" --dirty-rate 0.01
 if [ ! -e "$work/register/manifest.json" ]; then
   "$utfall" build --input "$work/exports" --key "$work/bench.key" --register "$work/register" \
     --as-of 2025-12-31 --no-indicators --quiet

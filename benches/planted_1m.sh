@@ -9,12 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=${1:-1000000}
 work=${2:-target/bench-data/$clients-clean}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/bench}
-cargo build --release --bin utfall
-utfall=$CARGO_TARGET_DIR/release/utfall
-mkdir -p "$work"
-[ -f "$work/exports/mapping.toml" ] || "$utfall" synth --out "$work" --clients "$clients" --seed 2021 --quiet
-[ -f "$work/bench.key" ] || "$utfall" key new --out "$work/bench.key" --quiet
+source benches/setup.sh
+synth_once "$work" "$clients"
 "$utfall" build --input "$work/exports" --key "$work/bench.key" --register "$work/register" --as-of 2025-12-31 --quiet
 python3 - "$work" <<'PY'
 import sys

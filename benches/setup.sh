@@ -1,0 +1,15 @@
+# Shared set-up of the benchmark scripts (sourced, not run): the release
+# binary in target/bench, and a cached synthetic municipality with its key.
+#
+# usage: source benches/setup.sh; synth_once WORKDIR CLIENTS [SYNTH ARGS...]
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/bench}
+cargo build --release --bin utfall
+utfall=$CARGO_TARGET_DIR/release/utfall
+
+synth_once() {
+  local work=$1 clients=$2
+  shift 2
+  mkdir -p "$work"
+  [ -f "$work/exports/mapping.toml" ] || "$utfall" synth --out "$work" --clients "$clients" --seed 2021 "$@" --quiet
+  [ -f "$work/bench.key" ] || "$utfall" key new --out "$work/bench.key" --quiet
+}
