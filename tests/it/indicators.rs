@@ -191,7 +191,7 @@ fn a_new_indicator_is_a_catalogue_edit_and_a_bad_one_changes_nothing() {
     );
     std::fs::write(&catalogue, &text).unwrap();
     let out = ok(&["indicators", "--register", s(&register), "--catalogue", s(&catalogue)]);
-    assert!(out.contains("21 definitions"), "{out}");
+    assert!(out.contains("22 definitions"), "{out}");
     let ind = read_parquet(&register.join("indicators.parquet"))
         .lazy()
         .filter(col("indicator_id").eq(lit("not_rereferred_6m_adults")).and(col("split").eq(lit("total"))))

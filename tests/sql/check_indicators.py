@@ -148,6 +148,13 @@ FROM cases WHERE investigation_started IS NOT NULL
 SELECT k.client_id, k.unit, k.area, k.closed AS anchor, NULL AS instrument, NULL AS domain,
        (SELECT count(*) FROM contacts t WHERE t.case_id = k.case_id AND t.channel IN ({ch})) AS y
 FROM cases k WHERE k.closed IS NOT NULL"""
+    if kind == "channel_share":
+        ch = ", ".join(repr(c) for c in d["channels"])
+        return f"""
+SELECT r.client_id, k.unit, k.area, r.received AS anchor, NULL AS instrument, NULL AS domain,
+       CAST(r.channel IN ({ch}) AS INT) AS y
+FROM reports r JOIN cases k ON k.case_id = r.case_id
+WHERE r.kind = '{d.get("report_kind", "application")}' AND r.channel IS NOT NULL"""
     raise ValueError(kind)
 
 
@@ -194,7 +201,7 @@ def key(r):
 
 passed = failed = 0
 proportion = {"not_rereferred", "long_term_assistance", "self_sufficiency", "reliable_change", "goals_met",
-              "timeliness", "multi_unit_clients"}
+              "timeliness", "multi_unit_clients", "channel_share"}
 for d in cat["indicator"]:
     periods = d.get("periods", ["year"] if d["kind"] == "long_term_assistance" else cat["settings"]["periods"])
     problems = []

@@ -134,6 +134,7 @@ pub enum KindName {
     Timeliness,
     ContactsPerCase,
     MultiUnitClients,
+    ChannelShare,
 }
 
 impl KindName {
@@ -151,6 +152,7 @@ impl KindName {
             KindName::Timeliness => "timeliness",
             KindName::ContactsPerCase => "contacts_per_case",
             KindName::MultiUnitClients => "multi_unit_clients",
+            KindName::ChannelShare => "channel_share",
         }
     }
 
@@ -167,6 +169,7 @@ impl KindName {
             KindName::Timeliness => &["step", "limit_days", "limit_months"],
             KindName::ContactsPerCase => &["channels"],
             KindName::MultiUnitClients => &["min_units"],
+            KindName::ChannelShare => &["report_kind", "channels"],
         }
     }
 }
@@ -213,6 +216,7 @@ struct RawDefinition {
     limit_months: Option<u32>,
     channels: Option<Vec<String>>,
     min_units: Option<u32>,
+    report_kind: Option<String>,
 }
 
 impl RawDefinition {
@@ -230,6 +234,7 @@ impl RawDefinition {
             ("limit_months", self.limit_months.is_some()),
             ("channels", self.channels.is_some()),
             ("min_units", self.min_units.is_some()),
+            ("report_kind", self.report_kind.is_some()),
         ];
         given.iter().filter(|(_, g)| *g).map(|(n, _)| *n).collect()
     }
@@ -286,6 +291,9 @@ pub enum Spec {
     /// Share of clients with an open case in the period who have open cases in
     /// at least `min_units` units in it.
     MultiUnitClients { min_units: u32 },
+    /// Share of reports or applications received in the period (with a known
+    /// channel) that arrived on the given channels, e.g. digital applications.
+    ChannelShare { report_kind: String, channels: Vec<String> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -477,6 +485,19 @@ impl Catalogue {
                 }
                 KindName::MultiUnitClients => {
                     Spec::MultiUnitClients { min_units: positive("min_units", d.min_units, 2)?.max(2) }
+                }
+                KindName::ChannelShare => {
+                    let kind = d.report_kind.clone().unwrap_or_else(|| "application".into());
+                    let kinds = utfall_register::schema::REPORT_KIND.codes_list();
+                    if !kinds.contains(&kind.as_str()) {
+                        return Err(bad(format!("report_kind '{kind}' is not one of {}", kinds.join(", "))));
+                    }
+                    let channels = d.channels.clone().unwrap_or_default();
+                    let known = utfall_register::schema::APPLICATION_CHANNEL.codes_list();
+                    if channels.is_empty() || channels.iter().any(|c| !known.contains(&c.as_str())) {
+                        return Err(bad(format!("channels must name channels of {}", known.join(", "))));
+                    }
+                    Spec::ChannelShare { report_kind: kind, channels }
                 }
             };
             let periods = d.periods.clone().unwrap_or_else(|| match d.kind {

@@ -410,6 +410,17 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                 .with_columns([col("closed").alias("anchor")])
                 .select(standard(null_str(), null_str(), col("__contacts").fill_null(lit(0)))))
         }
+        Spec::ChannelShare { report_kind, channels } => Ok(t
+            .reports
+            .clone()
+            .filter(col("kind").eq(lit(report_kind.as_str())).and(col("channel").is_not_null()))
+            .join(case_attrs(t), [col("case_id")], [col("case_id")], inner())
+            .with_columns([col("received").alias("anchor")])
+            .select(standard(
+                null_str(),
+                null_str(),
+                col("channel").is_in(lit(Series::new("c".into(), channels.clone())).implode(false), false),
+            ))),
         Spec::MultiUnitClients { .. } => {
             Err(PolarsError::ComputeError("multi_unit_clients rows come from multi_unit_spans".into()))
         }

@@ -84,12 +84,13 @@ fn register(dir: &Path) {
         dir,
         "reports",
         df!(
-            "report_id" => ["R1", "R2", "R3", "R4", "R5"],
-            "client_id" => ["c1", "c1", "c1", "c3", "c2"],
-            "case_id" => ["K1", "K2", "K1", "K5", "K3"],
-            "kind" => ["report", "report", "report", "application", "report"],
-            "received" => dates(&["2023-01-10", "2024-03-01", "2023-04-01", "2024-01-05", "2022-04-25"]),
-            "prelim_decided" => dates(&["2023-01-20", "2024-03-20", "", "", ""]),
+            "report_id" => ["R1", "R2", "R3", "R4", "R5", "R6", "R7"],
+            "client_id" => ["c1", "c1", "c1", "c3", "c2", "c2", "c3"],
+            "case_id" => ["K1", "K2", "K1", "K5", "K3", "K8", "K7"],
+            "kind" => ["report", "report", "report", "application", "report", "application", "application"],
+            "received" => dates(&["2023-01-10", "2024-03-01", "2023-04-01", "2024-01-05", "2022-04-25", "2023-03-01", "2023-01-03"]),
+            "channel" => [None, None, None, Some("digital"), None, Some("paper"), Some("digital")],
+            "prelim_decided" => dates(&["2023-01-20", "2024-03-20", "", "", "", "", ""]),
         )
         .unwrap(),
     );
@@ -336,6 +337,10 @@ fn process_measures() {
     close(year(&o, "contacts_per_case", "2022"), 1, 0.0);
     close(year(&o, "contacts_per_case_in_person", "2023"), 3, 2.0 / 3.0);
     close(year(&o, "contacts_per_case_digital", "2024"), 2, 1.0);
+    // Digital applications: 2023 R6 (paper, K8) and R7 (digital, K7); 2024 R4 (digital).
+    assert_eq!(year(&o, "digital_applications", "2023"), Some((2, 1.0)));
+    assert_eq!(year(&o, "digital_applications", "2024"), Some((1, 1.0)));
+    assert_eq!(cell(&o, "digital_applications", None, PeriodType::Year, "2023", "sex", "M"), Some((1, 0.0)));
     // Clients in several units: 2023 c2 (U2 and FS) of c1, c2, c3; 2024 c3 (FS, U2).
     assert_eq!(year(&o, "clients_in_several_units", "2022"), Some((1, 0.0)));
     assert_eq!(year(&o, "clients_in_several_units", "2023"), Some((3, 1.0)));
