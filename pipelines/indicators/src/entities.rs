@@ -3,10 +3,15 @@
 //! the register's tables.
 //!
 //! Every kind yields rows with the same columns, so one aggregation serves
-//! them all: `client_id`, `unit`, `area` (null when unknown), `anchor` (the
-//! date that places the row in a period), `instrument` and `domain` (null
-//! outside assessment kinds) and `y` (0/1 for proportions, the value for
-//! means).
+//! them all: `client_id`, `unit`, `area`, the client's `district`, `sex` and
+//! `birth_year`, `anchor` (the date that places the row in a period),
+//! `instrument` and `domain` (null outside assessment kinds) and `y` (0/1
+//! for proportions, the value for means).
+//!
+//! Every row comes through a case, and the register guarantees that a row's
+//! client is its case's client: so the client's attributes are joined onto
+//! `cases` once ([`Tables::with_client_attributes`]) and reach every row with
+//! the case.
 
 use std::path::Path;
 
@@ -31,6 +36,20 @@ pub struct Tables {
 }
 
 impl Tables {
+    /// Read clients and cases into memory, with the client's district, sex
+    /// and birth year on every case (what every indicator's rows need).
+    pub fn with_client_attributes(mut self) -> PolarsResult<Tables> {
+        let clients =
+            self.clients.select([col("client_id"), col("district"), col("sex"), col("birth_year")]).collect()?;
+        self.cases = self
+            .cases
+            .join(clients.clone().lazy(), [col("client_id")], [col("client_id")], JoinArgs::new(JoinType::Inner))
+            .collect()?
+            .lazy();
+        self.clients = clients.lazy();
+        Ok(self)
+    }
+
     pub fn scan(dir: &Path, as_of: NaiveDate) -> PolarsResult<Tables> {
         let scan = |name: &str| {
             let path = dir.join(format!("{name}.parquet"));
@@ -62,6 +81,9 @@ fn standard(instrument: Expr, domain: Expr, y: Expr) -> Vec<Expr> {
         col("client_id"),
         col("unit"),
         col("area"),
+        col("district"),
+        col("sex"),
+        col("birth_year"),
         col("anchor"),
         instrument.alias("instrument"),
         domain.alias("domain"),
@@ -194,7 +216,7 @@ pub fn goal_attainment(t: &Tables, rho: f64) -> LazyFrame {
 
 /// Case attributes joined onto rows that carry `case_id`.
 fn case_attrs(t: &Tables) -> LazyFrame {
-    t.cases.clone().select([col("case_id"), col("unit"), col("area")])
+    t.cases.clone().select([col("case_id"), col("unit"), col("area"), col("district"), col("sex"), col("birth_year")])
 }
 
 /// The rows an indicator counts. They depend on its kind and parameters
@@ -213,7 +235,12 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
             .filter(
                 col("instrument").is_in(lit(Series::new("i".into(), known_instruments.clone())).implode(false), false),
             )
-            .join(case_attrs(t).select([col("case_id"), col("area")]), [col("case_id")], [col("case_id")], inner())
+            .join(
+                case_attrs(t).drop(Selector::ByName { names: Arc::new(["unit".into()]), strict: true }),
+                [col("case_id")],
+                [col("case_id")],
+                inner(),
+            )
     };
     match &ind.spec {
         Spec::NotRereferred { window_months, same_area } => {
@@ -226,6 +253,9 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                     col("client_id"),
                     col("unit"),
                     col("area"),
+                    col("district"),
+                    col("sex"),
+                    col("birth_year"),
                     col("closed").alias("anchor"),
                     col("closed").dt().offset_by(months(*window_months)).alias("__window_end"),
                 ])
@@ -365,7 +395,12 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                     .clone()
                     .filter(col("kind").eq(lit("report")).and(col("case_id").is_not_null()))
                     .join(
-                        t.cases.clone().select([col("case_id"), col("unit"), col("area"), col("opened")]),
+                        case_attrs(t).join(
+                            t.cases.clone().select([col("case_id"), col("opened")]),
+                            [col("case_id")],
+                            [col("case_id")],
+                            inner(),
+                        ),
                         [col("case_id")],
                         [col("case_id")],
                         inner(),

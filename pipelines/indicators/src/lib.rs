@@ -129,10 +129,8 @@ pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs
     tracing::info!(seconds = clock.elapsed().as_secs_f64(), "baselines and goal attainment");
     let base_lazy = baselines.clone().lazy();
     // Clients and cases are read by every indicator: once, into memory.
-    let mut t = t.clone();
-    let clients = t.clients.select([col("client_id"), col("district"), col("sex"), col("birth_year")]).collect()?;
-    t.clients = clients.clone().lazy();
-    t.cases = t.cases.collect()?.lazy();
+    let mut t = t.clone().with_client_attributes()?;
+    let clients = t.clients.clone().collect()?;
     if cat.indicators.iter().any(|i| matches!(i.spec, Spec::ContactsPerCase { .. })) {
         t.contact_counts = t.contact_counts.collect()?.lazy();
     }
@@ -157,7 +155,7 @@ pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs
                 shared = Some((kk, entities::rows(ind, &t, &base_lazy, cat)?.collect()?));
             }
             let rows = shared.as_ref().expect("rows computed").1.clone();
-            cells.extend(aggregate(k, ind, rows, &t, cat)?);
+            cells.extend(aggregate(k, ind, rows, cat)?);
         }
         tracing::info!(indicator = ind.id, seconds = clock.elapsed().as_secs_f64(), "indicator");
     }
@@ -224,7 +222,7 @@ fn into_cells(k: usize, map: CellMap) -> Vec<Cell> {
 /// Group an indicator's rows into cells: one polars group-by at the finest
 /// period over every split column, then the totals, splits and coarser
 /// periods summed from it (n, sum and sum of squares all add up).
-fn aggregate(k: usize, ind: &Indicator, rows: DataFrame, t: &Tables, cat: &Catalogue) -> PolarsResult<Vec<Cell>> {
+fn aggregate(k: usize, ind: &Indicator, rows: DataFrame, cat: &Catalogue) -> PolarsResult<Vec<Cell>> {
     let mut rows = rows.lazy();
     if let Some(areas) = &ind.filter.areas {
         rows = rows.filter(col("area").is_in(lit(Series::new("a".into(), areas.clone())).implode(false), false));
@@ -236,9 +234,7 @@ fn aggregate(k: usize, ind: &Indicator, rows: DataFrame, t: &Tables, cat: &Catal
     for (lo, label) in labels.iter().rev() {
         band = band.when(col("__age").gt_eq(lit(*lo))).then(lit(label.clone()));
     }
-    let mut rows = rows
-        .join(t.clients.clone(), [col("client_id")], [col("client_id")], JoinArgs::new(JoinType::Inner))
-        .with_columns([age.alias("__age")]);
+    let mut rows = rows.with_columns([age.alias("__age")]);
     if let Some((lo, hi)) = ind.filter.age {
         rows = rows.filter(col("__age").gt_eq(lit(lo)).and(col("__age").lt_eq(lit(hi))));
     }
