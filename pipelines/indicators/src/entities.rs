@@ -248,14 +248,7 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                 .cases
                 .clone()
                 .filter(col("closed").is_not_null())
-                .select([
-                    col("case_id"),
-                    col("client_id"),
-                    col("unit"),
-                    col("area"),
-                    col("district"),
-                    col("sex"),
-                    col("birth_year"),
+                .with_columns([
                     col("closed").alias("anchor"),
                     col("closed").dt().offset_by(months(*window_months)).alias("__window_end"),
                 ])
