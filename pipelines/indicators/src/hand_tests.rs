@@ -228,6 +228,9 @@ fn not_rereferred() {
     assert_eq!(y("not_rereferred_12m_youth", "2023"), Some((1, 0.0)));
     assert_eq!(y("not_rereferred_12m_youth", "2024"), Some((1, 1.0)));
     assert_eq!(y("not_rereferred_12m_youth", "2022"), None);
+    // Substance use, adults: K3 (2022, not back); K4 is still open.
+    assert_eq!(y("not_rereferred_12m_substance", "2022"), Some((1, 1.0)));
+    assert_eq!(y("not_rereferred_12m_substance", "2023"), None);
     // Income support: K7 (back), K8 (not back).
     assert_eq!(y("not_rereferred_12m_income_support", "2023"), Some((2, 1.0)));
     // Splits: 2023 by unit and sex; quarter and month.
