@@ -29,19 +29,7 @@ fn clean() -> &'static Clean {
         let targets = dir.join("targets.toml");
         std::fs::write(&targets, utfall_indicators::targets::DEMO_TARGETS).unwrap();
         let register = dir.join("register");
-        ok(&[
-            "build",
-            "--input",
-            s(&dir.join("exports")),
-            "--key",
-            s(&key),
-            "--register",
-            s(&register),
-            "--as-of",
-            "2025-12-31",
-            "--targets",
-            s(&targets),
-        ]);
+        build_with(&dir.join("exports"), &key, &register, &["--targets", s(&targets)]);
         Clean { dir, register, _tmp: tmp }
     })
 }
@@ -169,18 +157,7 @@ fn a_new_indicator_is_a_catalogue_edit_and_a_bad_one_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     // A copy of the register's current build to work on (the fixture is shared).
     let register = tmp.path().join("register");
-    ok(&[
-        "build",
-        "--input",
-        s(&c.dir.join("exports")),
-        "--key",
-        s(&c.dir.join("k.key")),
-        "--register",
-        s(&register),
-        "--as-of",
-        "2025-12-31",
-        "--no-indicators",
-    ]);
+    build_with(&c.dir.join("exports"), &c.dir.join("k.key"), &register, &["--no-indicators"]);
     assert!(manifest(&register).get("indicators").is_none());
     let catalogue = tmp.path().join("catalogue.toml");
     let mut text = utfall_indicators::catalogue::DEFAULT_CATALOGUE.to_string();

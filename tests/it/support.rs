@@ -54,7 +54,15 @@ pub fn dirty() -> &'static Dirty {
 }
 
 pub fn build(exports: &Path, key: &Path, register: &Path) -> String {
-    ok(&["build", "--input", s(exports), "--key", s(key), "--register", s(register), "--as-of", "2025-12-31"])
+    build_with(exports, key, register, &[])
+}
+
+/// `utfall build` as of 2025-12-31 with further arguments.
+pub fn build_with(exports: &Path, key: &Path, register: &Path, extra: &[&str]) -> String {
+    let mut args =
+        vec!["build", "--input", s(exports), "--key", s(key), "--register", s(register), "--as-of", "2025-12-31"];
+    args.extend_from_slice(extra);
+    ok(&args)
 }
 
 pub fn read_parquet(path: &Path) -> DataFrame {

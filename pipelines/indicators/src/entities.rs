@@ -71,6 +71,11 @@ impl Tables {
     }
 }
 
+/// `e` is one of `values`.
+pub(crate) fn one_of(e: Expr, values: &[String]) -> Expr {
+    e.is_in(lit(Series::new("values".into(), values)).implode(false), false)
+}
+
 fn null_str() -> Expr {
     lit(NULL).cast(DataType::String)
 }
@@ -230,17 +235,12 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
         None => cat.instruments.iter().map(|i| i.code.clone()).collect(),
     };
     let assessment_rows = || {
-        baselines
-            .clone()
-            .filter(
-                col("instrument").is_in(lit(Series::new("i".into(), known_instruments.clone())).implode(false), false),
-            )
-            .join(
-                case_attrs(t).drop(Selector::ByName { names: Arc::new(["unit".into()]), strict: true }),
-                [col("case_id")],
-                [col("case_id")],
-                inner(),
-            )
+        baselines.clone().filter(one_of(col("instrument"), &known_instruments)).join(
+            case_attrs(t).drop(Selector::ByName { names: Arc::new(["unit".into()]), strict: true }),
+            [col("case_id")],
+            [col("case_id")],
+            inner(),
+        )
     };
     match &ind.spec {
         Spec::NotRereferred { window_months, same_area } => {
@@ -428,7 +428,7 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
             let per_case = t
                 .contact_counts
                 .clone()
-                .filter(col("channel").is_in(lit(Series::new("c".into(), channels.clone())).implode(false), false))
+                .filter(one_of(col("channel"), channels))
                 .group_by([col("case_id")])
                 .agg([col("contacts").sum().alias("__contacts")]);
             Ok(t.cases
@@ -444,29 +444,28 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
             .filter(col("kind").eq(lit(report_kind.as_str())).and(col("channel").is_not_null()))
             .join(case_attrs(t), [col("case_id")], [col("case_id")], inner())
             .with_columns([col("received").alias("anchor")])
-            .select(standard(
-                null_str(),
-                null_str(),
-                col("channel").is_in(lit(Series::new("c".into(), channels.clone())).implode(false), false),
-            ))),
+            .select(standard(null_str(), null_str(), one_of(col("channel"), channels)))),
         Spec::MultiUnitClients { .. } => {
             Err(PolarsError::ComputeError("multi_unit_clients rows come from multi_unit_spans".into()))
         }
     }
 }
 
-/// Open spans of cases for `multi_unit_clients`: (client id, unit, first
-/// month, last month), months as year * 12 + month - 1; open cases run to
+/// Open spans of cases for `multi_unit_clients`: (client id, unit, the
+/// client's district, sex and birth year, first month, last month), months as year * 12 + month - 1; open cases run to
 /// the as-of date.
 pub fn multi_unit_spans(ind: &Indicator, t: &Tables) -> PolarsResult<DataFrame> {
     let mut cases = t.cases.clone();
     if let Some(areas) = &ind.filter.areas {
-        cases = cases.filter(col("area").is_in(lit(Series::new("a".into(), areas.clone())).implode(false), false));
+        cases = cases.filter(one_of(col("area"), areas));
     }
     cases
         .select([
             col("client_id"),
             col("unit"),
+            col("district"),
+            col("sex"),
+            col("birth_year"),
             month_index(col("opened")).alias("from"),
             month_index(col("closed").fill_null(lit(t.as_of))).alias("to"),
         ])

@@ -130,11 +130,9 @@ pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs
     let base_lazy = baselines.clone().lazy();
     // Clients and cases are read by every indicator: once, into memory.
     let mut t = t.clone().with_client_attributes()?;
-    let clients = t.clients.clone().collect()?;
     if cat.indicators.iter().any(|i| matches!(i.spec, Spec::ContactsPerCase { .. })) {
         t.contact_counts = t.contact_counts.collect()?.lazy();
     }
-    let people = People::new(&clients)?;
     // Indicators that differ only in their population filters share rows:
     // compute them in groups, keeping one group's rows at a time.
     let key = |ind: &Indicator| format!("{:?}|{:?}", ind.spec, ind.filter.instruments);
@@ -147,7 +145,7 @@ pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs
         let clock = Instant::now();
         if let Spec::MultiUnitClients { min_units } = ind.spec {
             let spans = entities::multi_unit_spans(ind, &t)?;
-            cells.extend(multi_unit_cells(k, ind, &spans, min_units, &people, cat)?);
+            cells.extend(multi_unit_cells(k, ind, &spans, min_units, cat)?);
         } else {
             let kk = key(ind);
             if shared.as_ref().is_none_or(|(s, _)| *s != kk) {
@@ -225,7 +223,7 @@ fn into_cells(k: usize, map: CellMap) -> Vec<Cell> {
 fn aggregate(k: usize, ind: &Indicator, rows: DataFrame, cat: &Catalogue) -> PolarsResult<Vec<Cell>> {
     let mut rows = rows.lazy();
     if let Some(areas) = &ind.filter.areas {
-        rows = rows.filter(col("area").is_in(lit(Series::new("a".into(), areas.clone())).implode(false), false));
+        rows = rows.filter(entities::one_of(col("area"), areas));
     }
     let age = col("anchor").dt().year().cast(DataType::Int32) - col("birth_year");
     let labels = cat.age_band_labels();
@@ -299,36 +297,19 @@ fn aggregate(k: usize, ind: &Indicator, rows: DataFrame, cat: &Catalogue) -> Pol
     Ok(into_cells(k, map))
 }
 
-/// Clients' district, sex and birth year by client id.
-struct People<'a> {
-    index: HashMap<&'a str, usize>,
-    district: Vec<&'a str>,
-    sex: Vec<&'a str>,
-    birth_year: Vec<i32>,
+/// Strings as small integers, in order of first appearance.
+#[derive(Default)]
+struct Interner<'a> {
+    index: HashMap<&'a str, u32>,
+    names: Vec<&'a str>,
 }
 
-impl<'a> People<'a> {
-    fn new(clients: &'a DataFrame) -> PolarsResult<People<'a>> {
-        let id = clients.column("client_id")?.str()?;
-        let district = clients.column("district")?.str()?;
-        let sex = clients.column("sex")?.str()?;
-        let by = clients.column("birth_year")?.i32()?;
-        let mut p = People {
-            index: HashMap::with_capacity(clients.height()),
-            district: vec![],
-            sex: vec![],
-            birth_year: vec![],
-        };
-        for i in 0..clients.height() {
-            let (Some(c), Some(d), Some(s), Some(b)) = (id.get(i), district.get(i), sex.get(i), by.get(i)) else {
-                continue;
-            };
-            p.index.insert(c, p.district.len());
-            p.district.push(d);
-            p.sex.push(s);
-            p.birth_year.push(b);
-        }
-        Ok(p)
+impl<'a> Interner<'a> {
+    fn code(&mut self, v: &'a str) -> u32 {
+        *self.index.entry(v).or_insert_with(|| {
+            self.names.push(v);
+            self.names.len() as u32 - 1
+        })
     }
 }
 
@@ -336,51 +317,42 @@ impl<'a> People<'a> {
 /// with an open case in it (unit split: per unit they are open in), counted
 /// when open in `min_units` or more units. Not additive over periods or
 /// units, so each period type is counted on its own.
-fn multi_unit_cells<'a>(
+fn multi_unit_cells(
     k: usize,
     ind: &Indicator,
     spans: &DataFrame,
     min_units: u32,
-    people: &People<'a>,
     cat: &Catalogue,
 ) -> PolarsResult<Vec<Cell>> {
-    let clients = spans.column("client_id")?.str()?;
-    let units = spans.column("unit")?.str()?;
+    let str_col = |name: &str| spans.column(name).and_then(|c| c.str());
+    let (clients, units, districts, sexes) =
+        (str_col("client_id")?, str_col("unit")?, str_col("district")?, str_col("sex")?);
+    let birth_years = spans.column("birth_year")?.i32()?;
     let from = spans.column("from")?.i32()?;
     let to = spans.column("to")?.i32()?;
-    let mut unit_ix: HashMap<&str, u32> = HashMap::new();
-    let mut unit_names: Vec<&str> = Vec::new();
+    let (mut client_ix, mut unit_ix, mut district_ix, mut sex_ix) =
+        (Interner::default(), Interner::default(), Interner::default(), Interner::default());
+    // Per client (by code): district, sex and birth year.
+    let mut person: Vec<(u32, u32, i32)> = Vec::new();
     // (client, unit, first month, last month)
     let mut open = Vec::with_capacity(spans.height());
     for i in 0..spans.height() {
-        let (Some(c), Some(u), Some(f), Some(e)) = (clients.get(i), units.get(i), from.get(i), to.get(i)) else {
+        let (Some(c), Some(u), Some(d), Some(x), Some(b), Some(f), Some(e)) =
+            (clients.get(i), units.get(i), districts.get(i), sexes.get(i), birth_years.get(i), from.get(i), to.get(i))
+        else {
             continue;
         };
-        let Some(&ci) = people.index.get(c) else { continue };
-        let ui = *unit_ix.entry(u).or_insert_with(|| {
-            unit_names.push(u);
-            unit_names.len() as u32 - 1
-        });
-        open.push((ci as u32, ui, f, e.max(f)));
+        let ci = client_ix.code(c);
+        if ci as usize == person.len() {
+            person.push((district_ix.code(d), sex_ix.code(x), b));
+        }
+        open.push((ci, unit_ix.code(u), f, e.max(f)));
     }
     let labels = cat.age_band_labels();
     let band = |age: i32| labels.iter().rposition(|(lo, _)| age >= *lo).unwrap_or(0) as u32;
-    // Districts and sexes as small integers while counting.
-    let mut names: [Vec<&str>; 3] = [Vec::new(), Vec::new(), Vec::new()];
-    let code = |which: usize, v: &'a str, names: &mut [Vec<&'a str>; 3]| -> u32 {
-        match names[which].iter().position(|n| *n == v) {
-            Some(i) => i as u32,
-            None => {
-                names[which].push(v);
-                names[which].len() as u32 - 1
-            }
-        }
-    };
-    let district: Vec<u32> = people.district.iter().map(|d| code(0, d, &mut names)).collect();
-    let sex: Vec<u32> = people.sex.iter().map(|s| code(1, s, &mut names)).collect();
     let splits: Vec<usize> = cat.settings.splits.iter().map(|s| split_index(*s)).collect();
     // Dense counters per period: [total, units.., districts.., sexes.., bands..] -> (n, counted).
-    let widths = [1, unit_names.len(), names[0].len(), names[1].len(), labels.len()];
+    let widths = [1, unit_ix.names.len(), district_ix.names.len(), sex_ix.names.len(), labels.len()];
     let offset: Vec<usize> = widths
         .iter()
         .scan(0, |acc, w| {
@@ -412,8 +384,8 @@ fn multi_unit_cells<'a>(
             while j < cp.len() && cp[j].0 == q && cp[j].1 == c {
                 j += 1;
             }
-            let c = c as usize;
-            let age = (q * step).div_euclid(12) - people.birth_year[c];
+            let (district, sex, birth_year) = person[c as usize];
+            let age = (q * step).div_euclid(12) - birth_year;
             if ind.filter.age.is_none_or(|(lo, hi)| (lo..=hi).contains(&age)) {
                 let y = u64::from((j - i) as u32 >= min_units);
                 let base = (q - first) as usize * width;
@@ -426,8 +398,8 @@ fn multi_unit_cells<'a>(
                 for &s in &splits {
                     match s {
                         1 => cp[i..j].iter().for_each(|cell| add(offset[1] + cell.2 as usize)),
-                        2 => add(offset[2] + district[c] as usize),
-                        3 => add(offset[3] + sex[c] as usize),
+                        2 => add(offset[2] + district as usize),
+                        3 => add(offset[3] + sex as usize),
                         _ => add(offset[4] + band(age) as usize),
                     }
                 }
@@ -442,9 +414,9 @@ fn multi_unit_cells<'a>(
             let start = NaiveDate::from_ymd_opt(m.div_euclid(12), (m.rem_euclid(12) + 1) as u32, 1).expect("month");
             let value = match split {
                 0 => "all".to_string(),
-                1 => unit_names[v].to_string(),
-                2 => names[0][v].to_string(),
-                3 => names[1][v].to_string(),
+                1 => unit_ix.names[v].to_string(),
+                2 => district_ix.names[v].to_string(),
+                3 => sex_ix.names[v].to_string(),
                 _ => labels[v].1.clone(),
             };
             let key = CellKey { period_type: p, period_start: disclosure::days_of(start), split, split_value: value };
