@@ -10,6 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use utfall_indicators::{Catalogue, IndicatorError, Targets};
 use utfall_ingest::{BuildError, BuildOptions, Key, Progress};
 
+mod analyst;
+
 /// mimalloc returns memory to the system more readily than glibc's per-thread
 /// arenas under polars' thread pool (lower peak memory; see BENCHMARKS.md).
 #[global_allocator]
@@ -86,6 +88,15 @@ enum Command {
         #[command(flatten)]
         indicators: IndicatorArgs,
     },
+    /// Run one read-only SQL query (or a named query) over the register.
+    Query(analyst::QueryArgs),
+    /// Interactive read-only SQL shell over the register (history, completion, `\d TABLE`).
+    Sql(analyst::ShellArgs),
+    /// Run report notebooks (Markdown with SQL and chart cells) into self-contained HTML.
+    Notebook {
+        #[command(subcommand)]
+        command: analyst::NotebookCommand,
+    },
     /// Manage the pseudonymisation key.
     Key {
         #[command(subcommand)]
@@ -142,6 +153,8 @@ fn main() -> ExitCode {
                 .map(BuildError::exit_code)
                 .or_else(|| e.downcast_ref::<BadUsage>().map(|_| 2))
                 .or_else(|| e.downcast_ref::<IndicatorError>().map(IndicatorError::exit_code))
+                .or_else(|| e.downcast_ref::<utfall_queries::QueryError>().map(|q| if q.is_bad_input() { 2 } else { 1 }))
+                .or_else(|| e.downcast_ref::<utfall_notebooks::NotebookError>().map(|n| n.exit_code()))
                 .unwrap_or(1);
             eprintln!("error: {e:#}");
             ExitCode::from(code as u8)
@@ -189,6 +202,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             compute_indicators(&register, &cat, &targets, quiet)?;
         }
         Command::Demo { out, clients, dirty_rate } => demo(&out, clients, dirty_rate, quiet)?,
+        Command::Query(args) => analyst::query(args)?,
+        Command::Sql(args) => analyst::shell(args)?,
+        Command::Notebook { command } => analyst::notebook(command, quiet)?,
     }
     Ok(())
 }

@@ -218,7 +218,7 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         .sort(["__t", "source_file", "line", "column_number"], SortMultipleOptions::default().with_maintain_order(true))
         .drop(polars::prelude::Selector::ByName { names: Arc::new(["__t".into()]), strict: true })
         .collect()?;
-    write_parquet(&mut quarantine, &staging.dir().join("quarantine.parquet"))?;
+    write_parquet(&mut quarantine, &staging.dir().join(format!("{}.parquet", utfall_register::schema::QUARANTINE)))?;
     let day = |d: Option<i32>| d.map(|d| validate::date_of(d).to_string());
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION.to_string(),

@@ -805,3 +805,61 @@ pub static TARGET_STATUS: DerivedTable = DerivedTable {
 
 /// Every derived table, in the order they are computed.
 pub static DERIVED: &[&DerivedTable] = &[&BASELINES, &GOAL_ATTAINMENT, &INDICATORS, &INDICATORS_PUBLIC, &TARGET_STATUS];
+
+// ------------------------------------------------------------ query names
+
+/// The quarantine table's name (its file is `quarantine.parquet`).
+pub const QUARANTINE: &str = "quarantine";
+
+/// One table a build of the register can hold, as the SQL surface names it:
+/// the stable, documented table names (`utfall query`, notebooks, dashboards).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryTable {
+    pub name: &'static str,
+    pub swedish: &'static str,
+    pub description: &'static str,
+    /// Entity table, quarantine, or a derived table.
+    pub family: TableFamily,
+    /// May be shown to managers (small counts already suppressed).
+    pub for_managers: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFamily {
+    Entity,
+    Quarantine,
+    Derived,
+}
+
+impl QueryTable {
+    pub fn file_name(&self) -> String {
+        format!("{}.parquet", self.name)
+    }
+}
+
+/// Every table a build can hold, in documentation order: entity tables, the
+/// quarantine, then the derived tables.
+pub fn query_tables() -> Vec<QueryTable> {
+    let entity = TABLES.iter().map(|t| QueryTable {
+        name: t.name,
+        swedish: t.swedish,
+        description: t.description,
+        family: TableFamily::Entity,
+        for_managers: false,
+    });
+    let quarantine = std::iter::once(QueryTable {
+        name: QUARANTINE,
+        swedish: "karantän",
+        description: "Every rejected export row, with its file, line, column and reason.",
+        family: TableFamily::Quarantine,
+        for_managers: false,
+    });
+    let derived = DERIVED.iter().map(|t| QueryTable {
+        name: t.name,
+        swedish: t.swedish,
+        description: t.description,
+        family: TableFamily::Derived,
+        for_managers: t.for_managers,
+    });
+    entity.chain(quarantine).chain(derived).collect()
+}

@@ -1,0 +1,386 @@
+//! One self-contained HTML file per run: inline CSS (screen and A4 print),
+//! inline SVG charts, no scripts, no external requests.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use pulldown_cmark::{Options, Parser, html::push_html};
+use sha2::{Digest, Sha256};
+use utfall_queries::params::{Bound, bind, placeholders};
+use utfall_queries::{Answer, QueryError, Session};
+
+use crate::chart;
+use crate::parse::{Cell, CellKind, Notebook, Part, SqlOptions};
+use crate::suppress::{Suppression, small_counts};
+use crate::{NotebookError, Report, RunOptions};
+
+const STYLE: &str = include_str!("report.css");
+
+/// Shown in place of a withheld value (as Kolada shows it).
+pub const WITHHELD: &str = "..";
+
+pub fn render(
+    notebook: &Notebook,
+    source: &str,
+    session: &Session,
+    options: &RunOptions,
+    threshold: u32,
+) -> Result<Report, NotebookError> {
+    let bound = bind(&notebook.front.params, &options.params, &notebook.name)?;
+    let mut body = String::new();
+    let mut results: HashMap<String, (Answer, Suppression)> = HashMap::new();
+    let mut cells = 0;
+    let mut suppressed_values = 0;
+    for part in &notebook.parts {
+        match part {
+            Part::Prose(markdown) => {
+                push_html(&mut body, Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES))
+            }
+            Part::Cell(cell) => {
+                cells += 1;
+                let fail = |message: String, line: usize| NotebookError::Cell {
+                    notebook: notebook.name.clone(),
+                    cell: cell.number,
+                    what: cell.what(),
+                    line,
+                    message,
+                };
+                match &cell.kind {
+                    CellKind::Sql(sql_options) => {
+                        let answer = run_cell(session, notebook, cell, &cell.text, cell.line + 1, &bound)?;
+                        let suppression = suppression(&answer, sql_options.counts.as_deref(), options, threshold)
+                            .map_err(|m| fail(m, cell.line))?;
+                        suppressed_values += suppression.values();
+                        table(&mut body, &answer, &suppression, sql_options, &cell.text, threshold);
+                        if let Some(name) = &sql_options.name {
+                            results.insert(name.clone(), (answer, suppression));
+                        }
+                    }
+                    CellKind::Chart(spec) => {
+                        let own;
+                        let (answer, suppression) = match (&spec.data, &spec.sql) {
+                            (Some(name), _) => {
+                                let (a, s) = results.get(name).expect("references checked when parsed");
+                                (a, s)
+                            }
+                            (None, Some(sql)) => {
+                                // The spec's own query starts on the line naming `sql`.
+                                let line = cell.line
+                                    + 1
+                                    + cell.text.lines().position(|l| l.trim_start().starts_with("sql")).unwrap_or(0);
+                                let answer = run_cell(session, notebook, cell, sql, line, &bound)?;
+                                let s = suppression(&answer, spec.counts.as_deref(), options, threshold)
+                                    .map_err(|m| fail(m, line))?;
+                                own = (answer, s);
+                                (&own.0, &own.1)
+                            }
+                            (None, None) => unreachable!("checked when parsed"),
+                        };
+                        let drawn = chart::draw(spec, answer, suppression, threshold).map_err(|m| fail(m, cell.line))?;
+                        body.push_str("<figure class=\"chart\">");
+                        body.push_str(&drawn.svg);
+                        let mut caption = spec.caption.clone().map(|c| escape(&c)).unwrap_or_default();
+                        for note in drawn.notes {
+                            let _ = write!(caption, " <span class=\"note\">{}</span>", escape(&note));
+                        }
+                        if !caption.is_empty() {
+                            let _ = write!(body, "<figcaption>{caption}</figcaption>");
+                        }
+                        body.push_str("</figure>\n");
+                    }
+                }
+            }
+        }
+    }
+    let html = page(notebook, source, session, options, &bound, threshold, &body);
+    Ok(Report { html, cells, suppressed_values, threshold })
+}
+
+fn suppression(
+    answer: &Answer,
+    counts: Option<&[String]>,
+    options: &RunOptions,
+    threshold: u32,
+) -> Result<Suppression, String> {
+    if options.unsuppressed { Ok(Suppression::default()) } else { small_counts(answer, counts, threshold) }
+}
+
+/// Run one cell's SQL; an error names the notebook, the cell and the line
+/// (the parser's line within the SQL, where it gives one).
+fn run_cell(
+    session: &Session,
+    notebook: &Notebook,
+    cell: &Cell,
+    sql: &str,
+    first_line: usize,
+    bound: &Bound,
+) -> Result<Answer, NotebookError> {
+    let fail = |message: String, line: usize| NotebookError::Cell {
+        notebook: notebook.name.clone(),
+        cell: cell.number,
+        what: cell.what(),
+        line,
+        message,
+    };
+    let used = placeholders(sql);
+    if let Some(missing) = used.iter().find(|p| !bound.values.iter().any(|(n, _)| n == *p)) {
+        return Err(fail(format!("${missing} is not a parameter of this notebook (declare it under [params])"), first_line));
+    }
+    let values: Vec<_> = bound.values.iter().filter(|(n, _)| used.contains(n)).cloned().collect();
+    session.run(sql, &values).map_err(|e| {
+        let message = match &e {
+            QueryError::Sql(m) | QueryError::ReadOnly(m) => m.clone(),
+            other => other.to_string(),
+        };
+        let line = sql_line(&message).map_or(first_line, |l| first_line + l - 1);
+        fail(message, line)
+    })
+}
+
+/// "... at Line: 3, Column: 7" in a parser error.
+fn sql_line(message: &str) -> Option<usize> {
+    let rest = message.split("Line: ").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+fn table(body: &mut String, answer: &Answer, suppression: &Suppression, options: &SqlOptions, sql: &str, threshold: u32) {
+    let fields = answer.schema.fields();
+    let numeric: Vec<bool> = fields.iter().map(|f| f.data_type().is_numeric()).collect();
+    body.push_str("<figure class=\"sql\"><div class=\"scroll\"><table><thead><tr>");
+    for (f, num) in fields.iter().zip(&numeric) {
+        let _ = write!(body, "<th{}>{}</th>", if *num { " class=\"num\"" } else { "" }, escape(f.name()));
+    }
+    body.push_str("</tr></thead><tbody>\n");
+    let total = answer.rows();
+    let mut row = 0;
+    'batches: for batch in &answer.batches {
+        let formatted: Vec<Vec<String>> = batch.columns().iter().map(|c| column_text(c)).collect();
+        for r in 0..batch.num_rows() {
+            if row >= options.rows {
+                break 'batches;
+            }
+            let withheld = suppression.withheld.get(row).copied().unwrap_or(false);
+            body.push_str("<tr>");
+            for (c, num) in numeric.iter().enumerate() {
+                let hidden = withheld && suppression.hidden_columns.contains(&c);
+                let text = if hidden { WITHHELD.to_string() } else { escape(&formatted[c][r]) };
+                let class = match (*num, hidden) {
+                    (true, true) => " class=\"num withheld\"",
+                    (true, false) => " class=\"num\"",
+                    _ => "",
+                };
+                let _ = write!(body, "<td{class}>{text}</td>");
+            }
+            body.push_str("</tr>\n");
+            row += 1;
+        }
+    }
+    body.push_str("</tbody></table></div><figcaption>");
+    if let Some(caption) = &options.caption {
+        let _ = write!(body, "{} ", escape(caption));
+    }
+    let shown = total.min(options.rows);
+    if shown < total {
+        let _ = write!(body, "<span class=\"note\">Visar {shown} av {total} rader (showing {shown} of {total} rows).</span> ");
+    } else {
+        let _ = write!(body, "<span class=\"note\">{total} rad{} ({total} row{}).</span> ", if total == 1 { "" } else { "er" }, if total == 1 { "" } else { "s" });
+    }
+    if suppression.rows() > 0 {
+        let _ = write!(
+            body,
+            "<span class=\"note\">{} rad{} med antal under {threshold} visas som {WITHHELD} ({} row{} with counts below {threshold} shown as {WITHHELD}).</span>",
+            suppression.rows(),
+            if suppression.rows() == 1 { "" } else { "er" },
+            suppression.rows(),
+            if suppression.rows() == 1 { "" } else { "s" },
+        );
+    }
+    let _ = write!(body, "</figcaption><details><summary>SQL</summary><pre>{}</pre></details></figure>\n", escape(sql.trim()));
+}
+
+/// A column's values as display text: numbers rounded for reading, nulls empty.
+fn column_text(column: &ArrayRef) -> Vec<String> {
+    let floats: Option<Vec<Option<f64>>> = match column.data_type() {
+        DataType::Float64 => {
+            let a = column.as_primitive::<Float64Type>();
+            Some((0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))).collect())
+        }
+        DataType::Float32 => {
+            let a = column.as_primitive::<Float32Type>();
+            Some((0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i) as f64)).collect())
+        }
+        _ => None,
+    };
+    if let Some(values) = floats {
+        return values.into_iter().map(|v| v.map(number).unwrap_or_default()).collect();
+    }
+    let options = FormatOptions::default().with_null("");
+    match ArrayFormatter::try_new(column.as_ref(), &options) {
+        Ok(f) => (0..column.len()).map(|i| f.value(i).to_string()).collect(),
+        Err(e) => vec![format!("({e})"); column.len()],
+    }
+}
+
+/// Three significant decimals for small numbers, one for large.
+fn number(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    let text = if v.abs() >= 1000.0 { format!("{v:.1}") } else { format!("{v:.3}") };
+    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text };
+    if text == "-0" { "0".into() } else { text }
+}
+
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(
+    notebook: &Notebook,
+    source: &str,
+    session: &Session,
+    options: &RunOptions,
+    bound: &Bound,
+    threshold: u32,
+    body: &str,
+) -> String {
+    let front = &notebook.front;
+    let manifest = session.manifest();
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"sv\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"generator\" content=\"utfall {}\">\n<title>{}</title>\n\
+         <link rel=\"icon\" href=\"data:,\">\n<style>\n{STYLE}</style>\n</head>\n<body>\n",
+        env!("CARGO_PKG_VERSION"),
+        escape(&front.title)
+    );
+    if options.unsuppressed {
+        html.push_str(
+            "<div class=\"stamp\">OMASKERAD: små antal visas. Ej för spridning \
+             (UNSUPPRESSED: small counts shown. Not for distribution)</div>\n",
+        );
+    }
+    let _ = write!(html, "<header>\n<h1>{}</h1>\n", escape(&front.title));
+    if let Some(summary) = &front.summary {
+        let _ = write!(html, "<p class=\"summary\">{}</p>\n", escape(summary));
+    }
+    html.push_str("<table class=\"stamp-table\"><tbody>\n");
+    for (name, text, from_default) in &bound.shown {
+        let spec = &front.params[name];
+        let value = text.clone().unwrap_or_else(|| "(alla / all)".into());
+        let origin = if text.is_none() {
+            "ej angiven (not given)"
+        } else if *from_default {
+            "standardvärde (default)"
+        } else {
+            "angiven (given)"
+        };
+        let _ = write!(
+            html,
+            "<tr><th>{}</th><td><strong>{}</strong> <span class=\"note\">{origin}</span></td><td class=\"note\">{}</td></tr>\n",
+            escape(name),
+            escape(&value),
+            escape(&spec.doc)
+        );
+    }
+    let protection = if options.unsuppressed {
+        "<strong>Inga</strong>: analytikerns omaskerade arbetskopia (none: the analyst's unsuppressed working copy)".to_string()
+    } else {
+        format!(
+            "Antal under {threshold} och talen på samma rad visas som <code>{WITHHELD}</code> \
+             (counts below {threshold}, and the numbers on their row, shown as <code>{WITHHELD}</code>)"
+        )
+    };
+    let _ = write!(html, "<tr><th>röjandeskydd</th><td colspan=\"2\">{protection}</td></tr>\n");
+    let _ = write!(
+        html,
+        "<tr><th>register</th><td colspan=\"2\">build {} · data {} – {}</td></tr>\n</tbody></table>\n</header>\n<main>\n",
+        escape(&manifest.build_id),
+        escape(manifest.data_from.as_deref().unwrap_or("?")),
+        escape(manifest.data_to.as_deref().unwrap_or("?"))
+    );
+    html.push_str(body);
+    html.push_str("</main>\n<footer>\n<h2>Underlag (provenance)</h2>\n<dl>\n");
+    let mut item = |k: &str, v: String| {
+        let _ = write!(html, "<dt>{}</dt><dd>{}</dd>\n", escape(k), v);
+    };
+    item("notebook", format!("{} (sha256 {})", escape(&notebook.name), &hex::encode(Sha256::digest(source))[..16]));
+    item(
+        "register build",
+        format!(
+            "{} · built {} · as of {} · schema {} · {} {}",
+            escape(&manifest.build_id),
+            escape(&manifest.built_at),
+            escape(&manifest.as_of),
+            escape(&manifest.schema_version),
+            escape(&manifest.tool),
+            escape(&manifest.tool_version)
+        ),
+    );
+    item("pseudonym key", escape(&manifest.key_id));
+    match &manifest.indicators {
+        Some(run) => {
+            item(
+                "indicator catalogue",
+                format!(
+                    "version {} (sha256 {}) · computed {}",
+                    escape(&run.catalogue_version),
+                    escape(&run.catalogue_sha256[..16.min(run.catalogue_sha256.len())]),
+                    escape(&run.computed_at)
+                ),
+            );
+            let definitions: Vec<String> = run.definitions.iter().map(|(id, v)| format!("{} v{v}", escape(id))).collect();
+            item("definitions", definitions.join(", "));
+            if let Some(t) = &run.targets_sha256 {
+                item("targets", format!("sha256 {}", escape(&t[..16.min(t.len())])));
+            }
+        }
+        None => item("indicator catalogue", "none computed in this build".into()),
+    }
+    item(
+        "generated",
+        format!("{} by utfall {}", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"), env!("CARGO_PKG_VERSION")),
+    );
+    html.push_str("</dl>\n</footer>\n</body>\n</html>\n");
+    html
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(number(0.123456), "0.123");
+        assert_eq!(number(45.0), "45");
+        assert_eq!(number(12345.678), "12345.7");
+        assert_eq!(number(-0.0001), "0");
+    }
+
+    #[test]
+    fn parser_lines_are_found() {
+        assert_eq!(sql_line("Expected: an expression, found: FROM at Line: 3, Column: 8"), Some(3));
+        assert_eq!(sql_line("unknown table 'x'"), None);
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape("<b>\"a\" & 'b'</b>"), "&lt;b&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/b&gt;");
+    }
+}

@@ -1,0 +1,262 @@
+//! The analyst's SQL surface over the register, through DataFusion.
+//!
+//! A [`Session`] opens one published build of the register (the symlink is
+//! resolved once, so a build published meanwhile never mixes into a running
+//! session) and registers every table it holds under the stable names of
+//! [`utfall_register::schema::query_tables`]. Sessions are read-only: only
+//! queries run ([`guard`]); DDL, DML, `COPY` and anything that writes files is
+//! refused before planning, and DataFusion's own plan check refuses them again.
+//!
+//! - [`params`]: typed parameters, bound as values (never pasted into SQL);
+//! - [`named`]: the named queries (`queries/*.sql`, a TOML header each);
+//! - [`output`]: aligned table, CSV, JSON, Parquet and `.xlsx`;
+//! - [`shell`]: the interactive `utfall sql` shell.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
+use datafusion::common::utils::datafusion_strsim::levenshtein;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::ParquetReadOptions;
+use utfall_register::schema::{QueryTable, query_tables};
+use utfall_register::store::Manifest;
+
+pub mod guard;
+pub mod named;
+pub mod output;
+pub mod params;
+pub mod shell;
+
+pub use named::{NamedQuery, builtin_queries, load_named};
+pub use output::Format;
+pub use params::{Bound, ParamSpec, ParamType};
+
+/// Everything that can go wrong on the SQL surface. `is_bad_input` tells the
+/// command's exit code (2 for the user's SQL, parameters or files, 1 otherwise).
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("{0}")]
+    Register(String),
+    #[error("{0}")]
+    ReadOnly(String),
+    #[error("{0}")]
+    Sql(String),
+    #[error("{0}")]
+    Param(String),
+    #[error("{file}:{line}: {message}")]
+    Definition { file: String, line: usize, message: String },
+    #[error("{0}")]
+    Output(String),
+}
+
+impl QueryError {
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, QueryError::Output(_))
+    }
+}
+
+/// The result of one query.
+pub struct Answer {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// Planning and execution, up to the last batch in memory (not output).
+    pub elapsed: Duration,
+}
+
+impl Answer {
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+}
+
+/// A read-only DataFusion session over one build of the register.
+pub struct Session {
+    rt: tokio::runtime::Runtime,
+    ctx: SessionContext,
+    build: PathBuf,
+    tables: Vec<QueryTable>,
+    manifest: Manifest,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session").field("build", &self.build).finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Open the register's current build (a register path is a symlink to it;
+    /// a build folder itself is accepted too).
+    pub fn open(register: &Path) -> Result<Session, QueryError> {
+        let build = std::fs::canonicalize(register).map_err(|e| {
+            QueryError::Register(format!(
+                "no register at {} ({e}); build one with `utfall build` or `utfall demo`",
+                register.display()
+            ))
+        })?;
+        let manifest = Manifest::read(&build).map_err(|e| {
+            QueryError::Register(format!(
+                "{} is not a build of the register: cannot read its {} ({e})",
+                register.display(),
+                Manifest::FILE
+            ))
+        })?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .build()
+            .map_err(|e| QueryError::Output(format!("cannot start the query runtime: {e}")))?;
+        let config = SessionConfig::new().with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        let mut tables = Vec::new();
+        for table in query_tables() {
+            let path = build.join(table.file_name());
+            if !path.exists() {
+                continue;
+            }
+            let path_text = path.to_str().ok_or_else(|| {
+                QueryError::Register(format!("register path is not UTF-8: {}", path.display()))
+            })?;
+            rt.block_on(ctx.register_parquet(table.name, path_text, ParquetReadOptions::default()))
+                .map_err(|e| QueryError::Register(format!("cannot open {}: {e}", path.display())))?;
+            tables.push(table);
+        }
+        Ok(Session { rt, ctx, build, tables, manifest })
+    }
+
+    /// The build folder this session reads.
+    pub fn build(&self) -> &Path {
+        &self.build
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The tables this build holds (derived tables are absent from a build
+    /// made with `--no-indicators`).
+    pub fn tables(&self) -> &[QueryTable] {
+        &self.tables
+    }
+
+    /// Column names and types of a table, for `\d` and completion.
+    pub fn columns(&self, table: &str) -> Result<Vec<(String, String)>, QueryError> {
+        if !self.tables.iter().any(|t| t.name == table) {
+            return Err(self.unknown_table(table));
+        }
+        let provider = self
+            .rt
+            .block_on(self.ctx.table_provider(table))
+            .map_err(|e| QueryError::Sql(e.to_string()))?;
+        Ok(provider.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().to_string())).collect())
+    }
+
+    /// Run one read-only statement with its parameters bound as values.
+    pub fn run(&self, sql: &str, params: &[(String, ScalarValue)]) -> Result<Answer, QueryError> {
+        guard::check(sql)?;
+        let start = Instant::now();
+        let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        let frame = self.rt.block_on(self.ctx.sql_with_options(sql, options)).map_err(|e| self.explain(e))?;
+        let frame = if params.is_empty() {
+            frame
+        } else {
+            let values: HashMap<String, ScalarValue> = params.iter().cloned().collect();
+            frame.with_param_values(values).map_err(|e| self.explain(e))?
+        };
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        let batches = self.rt.block_on(frame.collect()).map_err(|e| self.explain(e))?;
+        Ok(Answer { schema, batches, elapsed: start.elapsed() })
+    }
+
+    /// DataFusion's error, reworded where the user most often needs help:
+    /// an unknown table lists the tables, an unknown column names the nearest.
+    fn explain(&self, error: DataFusionError) -> QueryError {
+        let root = error.find_root();
+        if let DataFusionError::SchemaError(schema_error, _) = root {
+            if let datafusion::common::SchemaError::FieldNotFound { field, valid_fields } = schema_error.as_ref() {
+                let mut names: Vec<String> = valid_fields.iter().map(|c| c.name().to_string()).collect();
+                names.dedup();
+                let mut message = format!("unknown column '{}'", field.flat_name());
+                if let Some(near) = nearest(field.name(), names.iter().map(String::as_str)) {
+                    message.push_str(&format!("; did you mean '{near}'?"));
+                }
+                if !names.is_empty() {
+                    message.push_str(&format!("\ncolumns here: {}", names.join(", ")));
+                }
+                return QueryError::Sql(message);
+            }
+        }
+        let text = strip_prefixes(&root.to_string());
+        for refusal in ["DDL not supported: ", "DML not supported: ", "Statement not supported: "] {
+            if let Some(what) = text.strip_prefix(refusal) {
+                return guard::refused(what);
+            }
+        }
+        if let Some(name) = text.split("table '").nth(1).and_then(|rest| rest.split('\'').next()) {
+            if text.contains("not found") {
+                let bare = name.rsplit('.').next().unwrap_or(name);
+                return self.unknown_table(bare);
+            }
+        }
+        QueryError::Sql(text)
+    }
+
+    fn unknown_table(&self, name: &str) -> QueryError {
+        let names = self.tables.iter().map(|t| t.name);
+        let mut message = format!("unknown table '{name}'");
+        if let Some(near) = nearest(name, names.clone()) {
+            message.push_str(&format!("; did you mean '{near}'?"));
+        }
+        message.push_str(&format!("\ntables: {}", names.collect::<Vec<_>>().join(", ")));
+        let absent: Vec<&str> =
+            query_tables().iter().filter(|t| !self.tables.contains(t)).map(|t| t.name).collect::<Vec<_>>();
+        if absent.contains(&name) {
+            message.push_str(&format!(
+                "\n'{name}' is not in this build: it was made without indicators (run `utfall indicators`)"
+            ));
+        }
+        QueryError::Sql(message)
+    }
+}
+
+/// The closest candidate by edit distance, if it is close enough to be a typo
+/// (at most half of the longer name edited).
+pub fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_lowercase();
+    candidates
+        .map(|c| (levenshtein(&word, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d > 0 && d * 2 <= word.chars().count().max(c.chars().count()))
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+/// DataFusion prefixes errors with their family ("Error during planning: ");
+/// the user wants the message.
+fn strip_prefixes(text: &str) -> String {
+    let mut text = text.trim();
+    for prefix in ["Error during planning: ", "Schema error: ", "SQL error: ", "Execution error: ", "Arrow error: "] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            text = rest;
+        }
+    }
+    text.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nearest;
+
+    #[test]
+    fn nearest_names_a_typo_and_nothing_far() {
+        let tables = ["clients", "cases", "contacts", "indicators"];
+        assert_eq!(nearest("clinets", tables.iter().copied()), Some("clients"));
+        assert_eq!(nearest("case", tables.iter().copied()), Some("cases"));
+        assert_eq!(nearest("payroll", tables.iter().copied()), None);
+    }
+}

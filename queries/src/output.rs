@@ -1,0 +1,185 @@
+//! Query results out: an aligned table for the terminal, CSV, JSON (an array
+//! of objects), Parquet (zstd) and Excel `.xlsx` (numbers as numbers, dates as
+//! dates, a frozen bold header).
+
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type};
+use datafusion::arrow::util::pretty::pretty_format_batches_with_schema;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use rust_xlsxwriter::{ExcelDateTime, Format as CellFormat, Workbook};
+
+use crate::{Answer, QueryError};
+
+/// Excel's sheet limit, header row included.
+const XLSX_MAX_ROWS: usize = 1_048_576;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Parquet,
+    Xlsx,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "table" => Format::Table,
+            "csv" => Format::Csv,
+            "json" => Format::Json,
+            "parquet" => Format::Parquet,
+            "xlsx" => Format::Xlsx,
+            other => return Err(format!("unknown format '{other}' (table, csv, json, parquet, xlsx)")),
+        })
+    }
+}
+
+impl Format {
+    /// The format a file name implies (`report.xlsx` -> xlsx).
+    pub fn from_path(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "csv" => Some(Format::Csv),
+            "json" => Some(Format::Json),
+            "parquet" => Some(Format::Parquet),
+            "xlsx" => Some(Format::Xlsx),
+            "txt" => Some(Format::Table),
+            _ => None,
+        }
+    }
+
+    /// Binary formats are not written to a terminal.
+    pub fn is_binary(self) -> bool {
+        matches!(self, Format::Parquet | Format::Xlsx)
+    }
+}
+
+/// Write an answer in a format.
+pub fn write(answer: &Answer, format: Format, out: &mut dyn Write) -> Result<(), QueryError> {
+    let fail = |e: &dyn std::fmt::Display| QueryError::Output(format!("cannot write the result: {e}"));
+    match format {
+        Format::Table => {
+            let table = pretty_format_batches_with_schema(answer.schema.clone(), &answer.batches).map_err(|e| fail(&e))?;
+            let rows = answer.rows();
+            writeln!(out, "{table}\n({rows} row{})", if rows == 1 { "" } else { "s" }).map_err(|e| fail(&e))
+        }
+        Format::Csv => {
+            let mut writer = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(out);
+            if answer.batches.is_empty() {
+                // The header alone, for an empty result.
+                let empty = datafusion::arrow::record_batch::RecordBatch::new_empty(answer.schema.clone());
+                return writer.write(&empty).map_err(|e| fail(&e));
+            }
+            for batch in &answer.batches {
+                writer.write(batch).map_err(|e| fail(&e))?;
+            }
+            Ok(())
+        }
+        Format::Json => {
+            let mut writer = datafusion::arrow::json::ArrayWriter::new(&mut *out);
+            let batches: Vec<_> = answer.batches.iter().collect();
+            writer.write_batches(&batches).map_err(|e| fail(&e))?;
+            writer.finish().map_err(|e| fail(&e))?;
+            if answer.rows() == 0 {
+                out.write_all(b"[]").map_err(|e| fail(&e))?;
+            }
+            out.write_all(b"\n").map_err(|e| fail(&e))
+        }
+        Format::Parquet => {
+            let props = WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                .build();
+            let mut buffer = Vec::new();
+            let mut writer =
+                ArrowWriter::try_new(&mut buffer, answer.schema.clone(), Some(props)).map_err(|e| fail(&e))?;
+            for batch in &answer.batches {
+                writer.write(batch).map_err(|e| fail(&e))?;
+            }
+            writer.close().map_err(|e| fail(&e))?;
+            out.write_all(&buffer).map_err(|e| fail(&e))
+        }
+        Format::Xlsx => out.write_all(&xlsx(answer)?).map_err(|e| fail(&e)),
+    }
+}
+
+/// One worksheet: header, then each column typed as Excel types it.
+fn xlsx(answer: &Answer) -> Result<Vec<u8>, QueryError> {
+    let fail = |e: &dyn std::fmt::Display| QueryError::Output(format!("cannot write the .xlsx file: {e}"));
+    if answer.rows() + 1 > XLSX_MAX_ROWS {
+        return Err(QueryError::Output(format!(
+            "{} rows do not fit in an Excel sheet ({} at most); use --format csv or parquet, or aggregate",
+            answer.rows(),
+            XLSX_MAX_ROWS - 1
+        )));
+    }
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name("result").map_err(|e| fail(&e))?;
+    let bold = CellFormat::new().set_bold();
+    let date = CellFormat::new().set_num_format("yyyy-mm-dd");
+    for (c, field) in answer.schema.fields().iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, field.name(), &bold).map_err(|e| fail(&e))?;
+    }
+    let mut row0 = 1u32;
+    for batch in &answer.batches {
+        for (c, column) in batch.columns().iter().enumerate() {
+            let c = c as u16;
+            match column.data_type() {
+                t if t.is_numeric() => {
+                    let values = cast(column, &DataType::Float64).map_err(|e| fail(&e))?;
+                    let values = values.as_primitive::<Float64Type>();
+                    for r in 0..values.len() {
+                        if values.is_valid(r) && values.value(r).is_finite() {
+                            sheet.write_number(row0 + r as u32, c, values.value(r)).map_err(|e| fail(&e))?;
+                        }
+                    }
+                }
+                DataType::Date32 => {
+                    let values = column.as_primitive::<Date32Type>();
+                    for r in 0..values.len() {
+                        if let Some(d) = values.is_valid(r).then(|| values.value_as_date(r)).flatten() {
+                            use chrono::Datelike;
+                            let cell = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)
+                                .map_err(|e| fail(&e))?;
+                            sheet.write_datetime_with_format(row0 + r as u32, c, &cell, &date).map_err(|e| fail(&e))?;
+                        }
+                    }
+                }
+                DataType::Boolean => {
+                    let values = column.as_boolean();
+                    for r in 0..values.len() {
+                        if values.is_valid(r) {
+                            sheet.write_boolean(row0 + r as u32, c, values.value(r)).map_err(|e| fail(&e))?;
+                        }
+                    }
+                }
+                _ => {
+                    let text = as_text(column).map_err(|e| fail(&e))?;
+                    let text = text.as_string::<i32>();
+                    for r in 0..text.len() {
+                        if text.is_valid(r) {
+                            sheet.write_string(row0 + r as u32, c, text.value(r)).map_err(|e| fail(&e))?;
+                        }
+                    }
+                }
+            }
+        }
+        row0 += batch.num_rows() as u32;
+    }
+    sheet.set_freeze_panes(1, 0).map_err(|e| fail(&e))?;
+    sheet.autofit();
+    workbook.save_to_buffer().map_err(|e| fail(&e))
+}
+
+/// Any column as text (strings of every width, timestamps, lists, ...).
+pub fn as_text(column: &ArrayRef) -> Result<ArrayRef, datafusion::arrow::error::ArrowError> {
+    cast(column, &DataType::Utf8)
+}
