@@ -267,12 +267,23 @@ fn xy(spec: &ChartSpec, answer: &Answer, keep: &[bool], root: &Area) -> Result<(
     for p in points.values_mut() {
         p.sort_by(|a, b| a.0.total_cmp(&b.0));
     }
-    let all = points.values().flatten();
-    let xs = all.clone().map(|p| p.0);
-    let ys = all.flat_map(|p| [Some(p.1), p.2.map(|b| b.0), p.2.map(|b| b.1)]).flatten();
-    let (x0, x1) = padded(xs.clone().fold(f64::INFINITY, f64::min), xs.fold(f64::NEG_INFINITY, f64::max));
+    let all = || points.values().flatten();
+    let ys = all().flat_map(|p| [Some(p.1), p.2.map(|b| b.0), p.2.map(|b| b.1)]).flatten();
     let (y0, y1) = padded(ys.clone().fold(f64::INFINITY, f64::min), ys.fold(f64::NEG_INFINITY, f64::max));
-    let month_only = x_is_date && points.values().flatten().all(|p| date_label(p.0, false).ends_with("-01"));
+    let (x0, x1) = padded(
+        all().map(|p| p.0).fold(f64::INFINITY, f64::min),
+        all().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max),
+    );
+    // Dates (periods) go on an axis of their own values, evenly spaced.
+    let dates = if x_is_date { distinct(all().map(|p| p.0)) } else { Vec::new() };
+    let month_only = dates.iter().all(|d| date_label(*d, false).ends_with("-01"));
+    if x_is_date {
+        for p in points.values_mut().flatten() {
+            p.0 = dates.partition_point(|d| *d < p.0) as f64;
+        }
+    }
+    let (x0, x1) = if x_is_date { (-0.5, dates.len() as f64 - 0.5) } else { (x0, x1) };
+    let step = dates.len().div_ceil(12).max(1);
     let mut chart = ChartBuilder::on(root)
         .caption(spec.title.clone().unwrap_or_default(), (FONT, 17))
         .margin(14)
@@ -280,14 +291,21 @@ fn xy(spec: &ChartSpec, answer: &Answer, keep: &[bool], root: &Area) -> Result<(
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(plot_error)?;
-    let x_format = |v: &f64| if x_is_date { date_label(*v, month_only) } else { short(*v) };
+    let x_format = |v: &f64| {
+        if !x_is_date {
+            return short(*v);
+        }
+        let i = v.round();
+        let on_point = (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < dates.len();
+        if on_point && (i as usize) % step == 0 { date_label(dates[i as usize], month_only) } else { String::new() }
+    };
     chart
         .configure_mesh()
         .x_desc(spec.x_label.clone().unwrap_or_else(|| spec.x.clone()))
         .y_desc(spec.y_label.clone().unwrap_or_else(|| spec.y.clone().unwrap_or_default()))
         .x_label_formatter(&x_format)
         .y_label_formatter(&|v| short(*v))
-        .x_labels(8)
+        .x_labels(if x_is_date { dates.len().clamp(2, 60) } else { 10 })
         .light_line_style(RGBColor(235, 235, 235))
         .label_style((FONT, 12))
         .draw()
@@ -468,6 +486,14 @@ fn histogram(
         }))
         .map_err(plot_error)?;
     Ok(notes)
+}
+
+/// Distinct values, sorted.
+fn distinct(xs: impl Iterator<Item = f64>) -> Vec<f64> {
+    let mut values: Vec<f64> = xs.collect();
+    values.sort_by(f64::total_cmp);
+    values.dedup();
+    values
 }
 
 /// A compact axis label.

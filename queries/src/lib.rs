@@ -25,7 +25,7 @@ use datafusion::common::utils::datafusion_strsim::levenshtein;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::prelude::ParquetReadOptions;
-use utfall_register::schema::{QueryTable, query_tables};
+use utfall_register::schema::{QueryTable, TableFamily, query_tables};
 use utfall_register::store::Manifest;
 
 pub mod guard;
@@ -116,6 +116,12 @@ impl Session {
         let ctx = SessionContext::new_with_config(config);
         let mut tables = Vec::new();
         for table in query_tables() {
+            if table.family == TableFamily::Manifest {
+                let batch = load_counts(&manifest).map_err(|e| QueryError::Register(e.to_string()))?;
+                ctx.register_batch(table.name, batch).map_err(|e| QueryError::Register(e.to_string()))?;
+                tables.push(table);
+                continue;
+            }
             let path = build.join(table.file_name());
             if !path.exists() {
                 continue;
@@ -223,6 +229,25 @@ impl Session {
         }
         QueryError::Sql(message)
     }
+}
+
+/// The manifest's per-table counts as a table.
+fn load_counts(manifest: &Manifest) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    use datafusion::arrow::array::{ArrayRef, BooleanArray, StringArray, UInt64Array};
+    let t = &manifest.tables;
+    let column = |f: fn(&utfall_register::store::TableCounts) -> u64| -> ArrayRef {
+        Arc::new(UInt64Array::from_iter_values(t.iter().map(|(_, c)| f(c))))
+    };
+    RecordBatch::try_from_iter([
+        ("table", Arc::new(StringArray::from_iter_values(t.iter().map(|(n, _)| n.as_str()))) as ArrayRef),
+        ("rows_in", column(|c| c.rows_in)),
+        ("accepted", column(|c| c.accepted)),
+        ("rejected", column(|c| c.rejected)),
+        ("merged", column(|c| c.merged)),
+        ("masked_values", column(|c| c.masked_values)),
+        ("supplied", Arc::new(BooleanArray::from_iter(t.iter().map(|(_, c)| Some(c.supplied)))) as ArrayRef),
+        ("reconciles", Arc::new(BooleanArray::from_iter(t.iter().map(|(_, c)| Some(c.reconciles())))) as ArrayRef),
+    ])
 }
 
 /// The closest candidate by edit distance, if it is close enough to be a typo

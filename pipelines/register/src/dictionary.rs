@@ -102,6 +102,27 @@ pub fn render() -> String {
     for (r, d) in schema::REASONS {
         writeln!(w, "| `{r}` | {d} |").unwrap();
     }
+    writeln!(
+        w,
+        "\n## load_counts\n\n{}\n",
+        schema::query_tables().iter().find(|t| t.name == schema::LOAD_COUNTS).expect("declared").description
+    )
+    .unwrap();
+    writeln!(
+        w,
+        "## SQL table names\n\nThe stable names under which `utfall query`, `utfall sql` and notebooks see a build \
+         (a build made with `--no-indicators` has no derived tables).\n\n| table | svenska | kind | for managers |\n|---|---|---|---|"
+    )
+    .unwrap();
+    for t in schema::query_tables() {
+        let kind = match t.family {
+            schema::TableFamily::Entity => "entity",
+            schema::TableFamily::Quarantine => "rejected rows",
+            schema::TableFamily::Manifest => "from the manifest",
+            schema::TableFamily::Derived => "derived",
+        };
+        writeln!(w, "| `{}` | {} | {kind} | {} |", t.name, t.swedish, if t.for_managers { "yes" } else { "no" }).unwrap();
+    }
     writeln!(w, "\n## Code lists\n").unwrap();
     for cl in schema::CODE_LISTS {
         match cl.codes {

@@ -811,6 +811,11 @@ pub static DERIVED: &[&DerivedTable] = &[&BASELINES, &GOAL_ATTAINMENT, &INDICATO
 /// The quarantine table's name (its file is `quarantine.parquet`).
 pub const QUARANTINE: &str = "quarantine";
 
+/// The build's row counts per table, read from its `manifest.json` (no file
+/// of its own): table, rows_in, accepted, rejected, merged, masked_values,
+/// supplied, reconciles.
+pub const LOAD_COUNTS: &str = "load_counts";
+
 /// One table a build of the register can hold, as the SQL surface names it:
 /// the stable, documented table names (`utfall query`, notebooks, dashboards).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -828,6 +833,8 @@ pub struct QueryTable {
 pub enum TableFamily {
     Entity,
     Quarantine,
+    /// Read from the build's manifest, not from a Parquet file.
+    Manifest,
     Derived,
 }
 
@@ -838,7 +845,7 @@ impl QueryTable {
 }
 
 /// Every table a build can hold, in documentation order: entity tables, the
-/// quarantine, then the derived tables.
+/// quarantine and the load counts, then the derived tables.
 pub fn query_tables() -> Vec<QueryTable> {
     let entity = TABLES.iter().map(|t| QueryTable {
         name: t.name,
@@ -853,7 +860,14 @@ pub fn query_tables() -> Vec<QueryTable> {
         description: "Every rejected export row, with its file, line, column and reason.",
         family: TableFamily::Quarantine,
         for_managers: false,
-    });
+    })
+    .chain(std::iter::once(QueryTable {
+        name: LOAD_COUNTS,
+        swedish: "inläsning",
+        description: "Rows per table of the build: read, accepted, rejected, merged (from the manifest; rows_in = accepted + rejected + merged).",
+        family: TableFamily::Manifest,
+        for_managers: false,
+    }));
     let derived = DERIVED.iter().map(|t| QueryTable {
         name: t.name,
         swedish: t.swedish,
