@@ -78,9 +78,7 @@ pub enum NotebookCommand {
 }
 
 fn register_path(register: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    register.ok_or_else(|| {
-        BadUsage("give the register with --register PATH (or set UTFALL_REGISTER)".into()).into()
-    })
+    register.ok_or_else(|| BadUsage("give the register with --register PATH (or set UTFALL_REGISTER)".into()).into())
 }
 
 fn named_queries(dir: Option<&Path>) -> anyhow::Result<Vec<NamedQuery>> {
@@ -128,9 +126,13 @@ pub fn query(args: QueryArgs) -> anyhow::Result<()> {
             if format.is_binary() && stdout.is_terminal() {
                 return Err(BadUsage(format!("{format:?} is binary: give --out FILE or redirect stdout")).into());
             }
-            let mut lock = stdout.lock();
-            output::write(&answer, format, &mut lock)?;
-            lock.flush()?;
+            let mut buffer = Vec::new();
+            output::write(&answer, format, &mut buffer)?;
+            // A reader that stops early (`| head`) is not an error.
+            match stdout.lock().write_all(&buffer).and_then(|()| stdout.lock().flush()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                other => other?,
+            }
         }
     }
     Ok(())
@@ -151,7 +153,7 @@ fn print_list(named: &[NamedQuery]) {
         println!("{}  ({})\n  {}", q.name, q.title, q.purpose.replace('\n', "\n  "));
         for (name, spec) in &q.params {
             let default = match (&spec.default, spec.optional) {
-                (Some(d), _) => format!(", default {d}"),
+                (Some(d), _) => format!(", default {}", utfall_queries::params::toml_text(d)),
                 (None, true) => ", optional".to_string(),
                 (None, false) => String::new(),
             };
@@ -200,6 +202,12 @@ fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> anyhow::R
         let mut buffered = std::io::BufWriter::new(temp.as_file_mut());
         write(&mut buffered)?;
         buffered.flush()?;
+    }
+    // Reports and results are for sharing: readable as any file the user makes.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
     }
     temp.persist(path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())

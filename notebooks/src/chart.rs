@@ -88,9 +88,7 @@ impl ChartSpec {
             ChartKind::Histogram => Ok(()),
             _ if self.y.is_none() => Err(format!("a {kind} chart needs `y`")),
             _ if self.bins.is_some() => Err(format!("`bins` is for histograms, not a {kind} chart")),
-            ChartKind::Bar if self.series.is_some() => {
-                Err(format!("a {kind} chart takes no `series`"))
-            }
+            ChartKind::Bar if self.series.is_some() => Err(format!("a {kind} chart takes no `series`")),
             ChartKind::Scatter if self.low.is_some() || self.high.is_some() => {
                 Err("a scatter chart takes no `low`/`high`".into())
             }
@@ -144,10 +142,16 @@ fn numbers(answer: &Answer, name: &str) -> Result<(Vec<Option<f64>>, bool), Stri
     for batch in &answer.batches {
         let column = batch.column(index);
         let column = if is_date { cast(column, &DataType::Date32).map_err(|e| e.to_string())? } else { column.clone() };
-        let column = if is_date { cast(&cast(&column, &DataType::Int32).map_err(|e| e.to_string())?, &DataType::Float64) } else { cast(&column, &DataType::Float64) }
-            .map_err(|e| e.to_string())?;
+        let column = if is_date {
+            cast(&cast(&column, &DataType::Int32).map_err(|e| e.to_string())?, &DataType::Float64)
+        } else {
+            cast(&column, &DataType::Float64)
+        }
+        .map_err(|e| e.to_string())?;
         let values = column.as_primitive::<Float64Type>();
-        out.extend((0..values.len()).map(|r| (values.is_valid(r) && values.value(r).is_finite()).then(|| values.value(r))));
+        out.extend(
+            (0..values.len()).map(|r| (values.is_valid(r) && values.value(r).is_finite()).then(|| values.value(r))),
+        );
     }
     Ok((out, is_date))
 }
@@ -234,6 +238,11 @@ pub fn draw(spec: &ChartSpec, answer: &Answer, suppression: &Suppression, thresh
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
+/// (low, high) of an interval.
+type Interval = (f64, f64);
+/// x, y and the interval around y.
+type Point = (f64, f64, Option<Interval>);
+
 fn xy(spec: &ChartSpec, answer: &Answer, keep: &[bool], root: &Area) -> Result<(), String> {
     let (x, x_is_date) = numbers(answer, &spec.x)?;
     let (y, _) = numbers(answer, spec.y.as_deref().expect("checked"))?;
@@ -247,7 +256,7 @@ fn xy(spec: &ChartSpec, answer: &Answer, keep: &[bool], root: &Area) -> Result<(
     };
     // Points per series, in order of first appearance.
     let mut order: Vec<String> = Vec::new();
-    let mut points: BTreeMap<usize, Vec<(f64, f64, Option<(f64, f64)>)>> = BTreeMap::new();
+    let mut points: BTreeMap<usize, Vec<Point>> = BTreeMap::new();
     for r in 0..answer.rows() {
         let (Some(xv), Some(yv)) = (x[r], y[r]) else { continue };
         if !keep[r] {
@@ -270,10 +279,8 @@ fn xy(spec: &ChartSpec, answer: &Answer, keep: &[bool], root: &Area) -> Result<(
     let all = || points.values().flatten();
     let ys = all().flat_map(|p| [Some(p.1), p.2.map(|b| b.0), p.2.map(|b| b.1)]).flatten();
     let (y0, y1) = padded(ys.clone().fold(f64::INFINITY, f64::min), ys.fold(f64::NEG_INFINITY, f64::max));
-    let (x0, x1) = padded(
-        all().map(|p| p.0).fold(f64::INFINITY, f64::min),
-        all().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max),
-    );
+    let (x0, x1) =
+        padded(all().map(|p| p.0).fold(f64::INFINITY, f64::min), all().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max));
     // Dates (periods) go on an axis of their own values, evenly spaced.
     let dates = if x_is_date { distinct(all().map(|p| p.0)) } else { Vec::new() };
     let month_only = dates.iter().all(|d| date_label(*d, false).ends_with("-01"));
@@ -297,7 +304,11 @@ fn xy(spec: &ChartSpec, answer: &Answer, keep: &[bool], root: &Area) -> Result<(
         }
         let i = v.round();
         let on_point = (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < dates.len();
-        if on_point && (i as usize) % step == 0 { date_label(dates[i as usize], month_only) } else { String::new() }
+        if on_point && (i as usize).is_multiple_of(step) {
+            date_label(dates[i as usize], month_only)
+        } else {
+            String::new()
+        }
     };
     chart
         .configure_mesh()
@@ -315,25 +326,23 @@ fn xy(spec: &ChartSpec, answer: &Answer, keep: &[bool], root: &Area) -> Result<(
         if spec.kind == ChartKind::Line {
             let banded: Vec<(f64, (f64, f64))> = pts.iter().filter_map(|p| p.2.map(|b| (p.0, b))).collect();
             if banded.len() >= 2 {
-                let polygon: Vec<(f64, f64)> = banded
-                    .iter()
-                    .map(|(x, b)| (*x, b.1))
-                    .chain(banded.iter().rev().map(|(x, b)| (*x, b.0)))
-                    .collect();
-                chart.draw_series(std::iter::once(Polygon::new(polygon, color.mix(0.18).filled()))).map_err(plot_error)?;
+                let polygon: Vec<(f64, f64)> =
+                    banded.iter().map(|(x, b)| (*x, b.1)).chain(banded.iter().rev().map(|(x, b)| (*x, b.0))).collect();
+                chart
+                    .draw_series(std::iter::once(Polygon::new(polygon, color.mix(0.18).filled())))
+                    .map_err(plot_error)?;
             }
             let drawn = chart
                 .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), color.stroke_width(2)))
                 .map_err(plot_error)?;
             if spec.series.is_some() {
-                drawn.label(order[*index].clone()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
+                drawn
+                    .label(order[*index].clone())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
             }
         }
-        let drawn = chart
-            .draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 3, color.filled())))
-            .map_err(plot_error)?;
+        let drawn =
+            chart.draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 3, color.filled()))).map_err(plot_error)?;
         if spec.kind == ChartKind::Scatter && spec.series.is_some() {
             drawn.label(order[*index].clone()).legend(move |(x, y)| Circle::new((x + 9, y), 4, color.filled()));
         }
@@ -359,7 +368,7 @@ fn bar(spec: &ChartSpec, answer: &Answer, keep: &[bool], root: &Area) -> Result<
         (Some(l), Some(h)) => Some((numbers(answer, l)?.0, numbers(answer, h)?.0)),
         _ => None,
     };
-    let rows: Vec<(String, f64, Option<(f64, f64)>)> = (0..answer.rows())
+    let rows: Vec<(String, f64, Option<Interval>)> = (0..answer.rows())
         .filter(|&r| keep[r])
         .filter_map(|r| {
             let b = band.as_ref().and_then(|(l, h)| l[r].zip(h[r]));
@@ -386,7 +395,11 @@ fn bar(spec: &ChartSpec, answer: &Answer, keep: &[bool], root: &Area) -> Result<
         .map_err(plot_error)?;
     let category = |v: &f64| {
         let i = v.round();
-        if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n { names[n - 1 - i as usize].clone() } else { String::new() }
+        if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+            names[n - 1 - i as usize].clone()
+        } else {
+            String::new()
+        }
     };
     chart
         .configure_mesh()
@@ -408,13 +421,11 @@ fn bar(spec: &ChartSpec, answer: &Answer, keep: &[bool], root: &Area) -> Result<
             Rectangle::new([(0.0_f64.max(lo), pos - 0.35), (r.1, pos + 0.35)], color.mix(0.85).filled())
         }))
         .map_err(plot_error)?;
-    let whiskers: Vec<_> = rows
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| r.2.map(|b| ((n - 1 - i) as f64, b)))
-        .collect();
+    let whiskers: Vec<_> = rows.iter().enumerate().filter_map(|(i, r)| r.2.map(|b| ((n - 1 - i) as f64, b))).collect();
     chart
-        .draw_series(whiskers.iter().map(|(pos, (l, h))| PathElement::new(vec![(*l, *pos), (*h, *pos)], BLACK.stroke_width(1))))
+        .draw_series(
+            whiskers.iter().map(|(pos, (l, h))| PathElement::new(vec![(*l, *pos), (*h, *pos)], BLACK.stroke_width(1))),
+        )
         .map_err(plot_error)?;
     chart
         .draw_series(whiskers.iter().flat_map(|(pos, (l, h))| {
@@ -457,7 +468,10 @@ fn histogram(
             for c in counts.iter_mut().filter(|c| **c < threshold as u64) {
                 *c = 0;
             }
-            notes.push(format!("{small} bin{} with fewer than {threshold} withheld.", if small == 1 { "" } else { "s" }));
+            notes.push(format!(
+                "{small} bin{} with fewer than {threshold} withheld.",
+                if small == 1 { "" } else { "s" }
+            ));
         }
     }
     let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.08;
@@ -501,8 +515,6 @@ fn short(v: f64) -> String {
     let a = v.abs();
     if a >= 1e6 {
         format!("{:.1} M", v / 1e6)
-    } else if a >= 1e4 {
-        format!("{:.0}", v)
     } else if a >= 100.0 || v.fract().abs() < 1e-9 {
         format!("{v:.0}")
     } else if a >= 1.0 {

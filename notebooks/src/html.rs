@@ -79,7 +79,8 @@ pub fn render(
                             }
                             (None, None) => unreachable!("checked when parsed"),
                         };
-                        let drawn = chart::draw(spec, answer, suppression, threshold).map_err(|m| fail(m, cell.line))?;
+                        let drawn =
+                            chart::draw(spec, answer, suppression, threshold).map_err(|m| fail(m, cell.line))?;
                         body.push_str("<figure class=\"chart\">");
                         body.push_str(&drawn.svg);
                         let mut caption = spec.caption.clone().map(|c| escape(&c)).unwrap_or_default();
@@ -127,7 +128,8 @@ fn run_cell(
     };
     let used = placeholders(sql);
     if let Some(missing) = used.iter().find(|p| !bound.values.iter().any(|(n, _)| n == *p)) {
-        return Err(fail(format!("${missing} is not a parameter of this notebook (declare it under [params])"), first_line));
+        let line = first_line + word_line(sql, &format!("${missing}")).unwrap_or(1) - 1;
+        return Err(fail(format!("${missing} is not a parameter of this notebook (declare it under [params])"), line));
     }
     let values: Vec<_> = bound.values.iter().filter(|(n, _)| used.contains(n)).cloned().collect();
     session.run(sql, &values).map_err(|e| {
@@ -135,7 +137,7 @@ fn run_cell(
             QueryError::Sql(m) | QueryError::ReadOnly(m) => m.clone(),
             other => other.to_string(),
         };
-        let line = sql_line(&message).map_or(first_line, |l| first_line + l - 1);
+        let line = sql_line(&message).or_else(|| named_line(&message, sql)).map_or(first_line, |l| first_line + l - 1);
         fail(message, line)
     })
 }
@@ -146,7 +148,35 @@ fn sql_line(message: &str) -> Option<usize> {
     rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
-fn table(body: &mut String, answer: &Answer, suppression: &Suppression, options: &SqlOptions, sql: &str, threshold: u32) {
+/// The line (1-based) of the SQL naming the unknown table or column of an error.
+fn named_line(message: &str, sql: &str) -> Option<usize> {
+    let name =
+        ["unknown table '", "unknown column '"].iter().find_map(|p| message.split(p).nth(1))?.split('\'').next()?;
+    word_line(sql, name.rsplit('.').next()?)
+}
+
+/// The first line (1-based) holding a word, not as part of a longer name.
+fn word_line(sql: &str, word: &str) -> Option<usize> {
+    let is_name = |c: char| c.is_alphanumeric() || c == '_';
+    sql.lines()
+        .position(|line| {
+            line.match_indices(word).any(|(i, _)| {
+                let before = line[..i].chars().next_back();
+                let after = line[i + word.len()..].chars().next();
+                !before.is_some_and(is_name) && !after.is_some_and(is_name)
+            })
+        })
+        .map(|i| i + 1)
+}
+
+fn table(
+    body: &mut String,
+    answer: &Answer,
+    suppression: &Suppression,
+    options: &SqlOptions,
+    sql: &str,
+    threshold: u32,
+) {
     let fields = answer.schema.fields();
     let numeric: Vec<bool> = fields.iter().map(|f| f.data_type().is_numeric()).collect();
     body.push_str("<figure class=\"sql\"><div class=\"scroll\"><table><thead><tr>");
@@ -157,8 +187,9 @@ fn table(body: &mut String, answer: &Answer, suppression: &Suppression, options:
     let total = answer.rows();
     let mut row = 0;
     'batches: for batch in &answer.batches {
-        let formatted: Vec<Vec<String>> = batch.columns().iter().map(|c| column_text(c)).collect();
+        let formatted: Vec<Vec<String>> = batch.columns().iter().map(column_text).collect();
         for r in 0..batch.num_rows() {
+            let cells: Vec<&String> = formatted.iter().map(|column| &column[r]).collect();
             if row >= options.rows {
                 break 'batches;
             }
@@ -166,7 +197,7 @@ fn table(body: &mut String, answer: &Answer, suppression: &Suppression, options:
             body.push_str("<tr>");
             for (c, num) in numeric.iter().enumerate() {
                 let hidden = withheld && suppression.hidden_columns.contains(&c);
-                let text = if hidden { WITHHELD.to_string() } else { escape(&formatted[c][r]) };
+                let text = if hidden { WITHHELD.to_string() } else { escape(cells[c]) };
                 let class = match (*num, hidden) {
                     (true, true) => " class=\"num withheld\"",
                     (true, false) => " class=\"num\"",
@@ -184,9 +215,17 @@ fn table(body: &mut String, answer: &Answer, suppression: &Suppression, options:
     }
     let shown = total.min(options.rows);
     if shown < total {
-        let _ = write!(body, "<span class=\"note\">Visar {shown} av {total} rader (showing {shown} of {total} rows).</span> ");
+        let _ = write!(
+            body,
+            "<span class=\"note\">Visar {shown} av {total} rader (showing {shown} of {total} rows).</span> "
+        );
     } else {
-        let _ = write!(body, "<span class=\"note\">{total} rad{} ({total} row{}).</span> ", if total == 1 { "" } else { "er" }, if total == 1 { "" } else { "s" });
+        let _ = write!(
+            body,
+            "<span class=\"note\">{total} rad{} ({total} row{}).</span> ",
+            if total == 1 { "" } else { "er" },
+            if total == 1 { "" } else { "s" }
+        );
     }
     if suppression.rows() > 0 {
         let _ = write!(
@@ -198,7 +237,11 @@ fn table(body: &mut String, answer: &Answer, suppression: &Suppression, options:
             if suppression.rows() == 1 { "" } else { "s" },
         );
     }
-    let _ = write!(body, "</figcaption><details><summary>SQL</summary><pre>{}</pre></details></figure>\n", escape(sql.trim()));
+    let _ = writeln!(
+        body,
+        "</figcaption><details><summary>SQL</summary><pre>{}</pre></details></figure>",
+        escape(sql.trim())
+    );
 }
 
 /// A column's values as display text: numbers rounded for reading, nulls empty.
@@ -276,9 +319,9 @@ fn page(
              (UNSUPPRESSED: small counts shown. Not for distribution)</div>\n",
         );
     }
-    let _ = write!(html, "<header>\n<h1>{}</h1>\n", escape(&front.title));
+    let _ = writeln!(html, "<header>\n<h1>{}</h1>", escape(&front.title));
     if let Some(summary) = &front.summary {
-        let _ = write!(html, "<p class=\"summary\">{}</p>\n", escape(summary));
+        let _ = writeln!(html, "<p class=\"summary\">{}</p>", escape(summary));
     }
     html.push_str("<table class=\"stamp-table\"><tbody>\n");
     for (name, text, from_default) in &bound.shown {
@@ -291,26 +334,27 @@ fn page(
         } else {
             "angiven (given)"
         };
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<tr><th>{}</th><td><strong>{}</strong> <span class=\"note\">{origin}</span></td><td class=\"note\">{}</td></tr>\n",
+            "<tr><th>{}</th><td><strong>{}</strong> <span class=\"note\">{origin}</span></td><td class=\"note\">{}</td></tr>",
             escape(name),
             escape(&value),
             escape(&spec.doc)
         );
     }
     let protection = if options.unsuppressed {
-        "<strong>Inga</strong>: analytikerns omaskerade arbetskopia (none: the analyst's unsuppressed working copy)".to_string()
+        "<strong>Inga</strong>: analytikerns omaskerade arbetskopia (none: the analyst's unsuppressed working copy)"
+            .to_string()
     } else {
         format!(
             "Antal under {threshold} och talen på samma rad visas som <code>{WITHHELD}</code> \
              (counts below {threshold}, and the numbers on their row, shown as <code>{WITHHELD}</code>)"
         )
     };
-    let _ = write!(html, "<tr><th>röjandeskydd</th><td colspan=\"2\">{protection}</td></tr>\n");
-    let _ = write!(
+    let _ = writeln!(html, "<tr><th>röjandeskydd</th><td colspan=\"2\">{protection}</td></tr>");
+    let _ = writeln!(
         html,
-        "<tr><th>register</th><td colspan=\"2\">build {} · data {} – {}</td></tr>\n</tbody></table>\n</header>\n<main>\n",
+        "<tr><th>register</th><td colspan=\"2\">build {} · data {} – {}</td></tr>\n</tbody></table>\n</header>\n<main>",
         escape(&manifest.build_id),
         escape(manifest.data_from.as_deref().unwrap_or("?")),
         escape(manifest.data_to.as_deref().unwrap_or("?"))
@@ -318,7 +362,7 @@ fn page(
     html.push_str(body);
     html.push_str("</main>\n<footer>\n<h2>Underlag (provenance)</h2>\n<dl>\n");
     let mut item = |k: &str, v: String| {
-        let _ = write!(html, "<dt>{}</dt><dd>{}</dd>\n", escape(k), v);
+        let _ = writeln!(html, "<dt>{}</dt><dd>{}</dd>", escape(k), v);
     };
     item("notebook", format!("{} (sha256 {})", escape(&notebook.name), &hex::encode(Sha256::digest(source))[..16]));
     item(
@@ -345,7 +389,8 @@ fn page(
                     escape(&run.computed_at)
                 ),
             );
-            let definitions: Vec<String> = run.definitions.iter().map(|(id, v)| format!("{} v{v}", escape(id))).collect();
+            let definitions: Vec<String> =
+                run.definitions.iter().map(|(id, v)| format!("{} v{v}", escape(id))).collect();
             item("definitions", definitions.join(", "));
             if let Some(t) = &run.targets_sha256 {
                 item("targets", format!("sha256 {}", escape(&t[..16.min(t.len())])));
@@ -377,6 +422,10 @@ mod tests {
     fn parser_lines_are_found() {
         assert_eq!(sql_line("Expected: an expression, found: FROM at Line: 3, Column: 8"), Some(3));
         assert_eq!(sql_line("unknown table 'x'"), None);
+        let sql = "SELECT a\nFROM casses, casse\nWHERE b = $unit";
+        assert_eq!(named_line("unknown table 'casse'\ntables: ...", sql), Some(2));
+        assert_eq!(word_line(sql, "$unit"), Some(3));
+        assert_eq!(word_line(sql, "cass"), None);
     }
 
     #[test]

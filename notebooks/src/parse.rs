@@ -143,16 +143,16 @@ impl Notebook {
                     names.push(n);
                 }
                 CellKind::Chart(spec) => {
-                    if let Some(data) = &spec.data {
-                        if !names.contains(&data.as_str()) {
-                            return Err((
-                                cell.line,
-                                format!(
-                                    "chart data '{data}' is not the name of an SQL cell above it (names: {})",
-                                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
-                                ),
-                            ));
-                        }
+                    if let Some(data) = &spec.data
+                        && !names.contains(&data.as_str())
+                    {
+                        return Err((
+                            cell.line,
+                            format!(
+                                "chart data '{data}' is not the name of an SQL cell above it (names: {})",
+                                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                            ),
+                        ));
                     }
                 }
                 CellKind::Sql(_) => {}
@@ -258,11 +258,8 @@ mod tests {
         assert_eq!(o.caption.as_deref(), Some("A table"));
         assert_eq!((cells[1].number, cells[1].line), (2, 17));
         // The python block stays prose; nothing is lost between cells.
-        let prose: String = nb
-            .parts
-            .iter()
-            .filter_map(|p| if let Part::Prose(t) = p { Some(t.as_str()) } else { None })
-            .collect();
+        let prose: String =
+            nb.parts.iter().filter_map(|p| if let Part::Prose(t) = p { Some(t.as_str()) } else { None }).collect();
         assert!(prose.contains("# Head") && prose.contains("More.") && prose.contains("not a cell"));
         assert_eq!(nb.front.params.len(), 1);
     }

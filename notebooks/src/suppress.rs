@@ -57,9 +57,8 @@ pub fn small_counts(answer: &Answer, counts: Option<&[String]>, threshold: u32) 
             .collect::<Result<_, String>>()?,
         None => (0..fields.len()).filter(|&i| fields[i].data_type().is_integer()).collect(),
     };
-    let hidden_columns: Vec<usize> = (0..fields.len())
-        .filter(|&i| count_columns.contains(&i) || fields[i].data_type().is_numeric())
-        .collect();
+    let hidden_columns: Vec<usize> =
+        (0..fields.len()).filter(|&i| count_columns.contains(&i) || fields[i].data_type().is_numeric()).collect();
     let mut withheld = Vec::with_capacity(answer.rows());
     for batch in &answer.batches {
         let mut flags = vec![false; batch.num_rows()];

@@ -4,7 +4,7 @@
 //! DML and statements off) refuses it again if this check ever lets one by.
 
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
-use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::ast::{Query, SetExpr, Statement};
 
 use crate::QueryError;
 
@@ -33,6 +33,7 @@ pub fn split(sql: &str) -> Result<Vec<String>, QueryError> {
 fn check_statement(statement: &DfStatement) -> Result<(), QueryError> {
     match statement {
         DfStatement::Statement(inner) => match inner.as_ref() {
+            Statement::Query(query) if selects_into(query) => Err(refused("SELECT INTO")),
             Statement::Query(_)
             | Statement::ShowTables { .. }
             | Statement::ShowColumns { .. }
@@ -53,6 +54,11 @@ fn check_statement(statement: &DfStatement) -> Result<(), QueryError> {
         DfStatement::CreateExternalTable(_) => Err(refused("CREATE EXTERNAL TABLE")),
         DfStatement::Reset(_) => Err(refused("RESET")),
     }
+}
+
+/// `SELECT ... INTO t` creates a table.
+fn selects_into(query: &Query) -> bool {
+    matches!(query.body.as_ref(), SetExpr::Select(select) if select.into.is_some())
 }
 
 /// The refusal, naming what was refused and what to do instead.
@@ -110,6 +116,7 @@ mod tests {
             ("SET datafusion.execution.batch_size = 1", "SET"),
             ("EXPLAIN COPY (SELECT 1) TO '/tmp/x.csv'", "COPY"),
             ("EXPLAIN INSERT INTO cases VALUES (1)", "INSERT INTO"),
+            ("SELECT * INTO t2 FROM cases", "SELECT INTO"),
         ] {
             match check(sql) {
                 Err(QueryError::ReadOnly(message)) => {

@@ -126,9 +126,9 @@ impl Session {
             if !path.exists() {
                 continue;
             }
-            let path_text = path.to_str().ok_or_else(|| {
-                QueryError::Register(format!("register path is not UTF-8: {}", path.display()))
-            })?;
+            let path_text = path
+                .to_str()
+                .ok_or_else(|| QueryError::Register(format!("register path is not UTF-8: {}", path.display())))?;
             rt.block_on(ctx.register_parquet(table.name, path_text, ParquetReadOptions::default()))
                 .map_err(|e| QueryError::Register(format!("cannot open {}: {e}", path.display())))?;
             tables.push(table);
@@ -156,10 +156,7 @@ impl Session {
         if !self.tables.iter().any(|t| t.name == table) {
             return Err(self.unknown_table(table));
         }
-        let provider = self
-            .rt
-            .block_on(self.ctx.table_provider(table))
-            .map_err(|e| QueryError::Sql(e.to_string()))?;
+        let provider = self.rt.block_on(self.ctx.table_provider(table)).map_err(|e| QueryError::Sql(e.to_string()))?;
         Ok(provider.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().to_string())).collect())
     }
 
@@ -184,19 +181,19 @@ impl Session {
     /// an unknown table lists the tables, an unknown column names the nearest.
     fn explain(&self, error: DataFusionError) -> QueryError {
         let root = error.find_root();
-        if let DataFusionError::SchemaError(schema_error, _) = root {
-            if let datafusion::common::SchemaError::FieldNotFound { field, valid_fields } = schema_error.as_ref() {
-                let mut names: Vec<String> = valid_fields.iter().map(|c| c.name().to_string()).collect();
-                names.dedup();
-                let mut message = format!("unknown column '{}'", field.flat_name());
-                if let Some(near) = nearest(field.name(), names.iter().map(String::as_str)) {
-                    message.push_str(&format!("; did you mean '{near}'?"));
-                }
-                if !names.is_empty() {
-                    message.push_str(&format!("\ncolumns here: {}", names.join(", ")));
-                }
-                return QueryError::Sql(message);
+        if let DataFusionError::SchemaError(schema_error, _) = root
+            && let datafusion::common::SchemaError::FieldNotFound { field, valid_fields } = schema_error.as_ref()
+        {
+            let mut names: Vec<String> = valid_fields.iter().map(|c| c.name().to_string()).collect();
+            names.dedup();
+            let mut message = format!("unknown column '{}'", field.flat_name());
+            if let Some(near) = nearest(field.name(), names.iter().map(String::as_str)) {
+                message.push_str(&format!("; did you mean '{near}'?"));
             }
+            if !names.is_empty() {
+                message.push_str(&format!("\ncolumns here: {}", names.join(", ")));
+            }
+            return QueryError::Sql(message);
         }
         let text = strip_prefixes(&root.to_string());
         for refusal in ["DDL not supported: ", "DML not supported: ", "Statement not supported: "] {
@@ -204,11 +201,10 @@ impl Session {
                 return guard::refused(what);
             }
         }
-        if let Some(name) = text.split("table '").nth(1).and_then(|rest| rest.split('\'').next()) {
-            if text.contains("not found") {
-                let bare = name.rsplit('.').next().unwrap_or(name);
-                return self.unknown_table(bare);
-            }
+        if let Some(name) = text.split("table '").nth(1).and_then(|rest| rest.split('\'').next())
+            && text.contains("not found")
+        {
+            return self.unknown_table(name.rsplit('.').next().unwrap_or(name));
         }
         QueryError::Sql(text)
     }

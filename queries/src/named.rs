@@ -65,7 +65,8 @@ impl NamedQuery {
     pub fn parse(name: &str, text: &str, source: &str) -> Result<NamedQuery, QueryError> {
         let lines: Vec<&str> = text.lines().collect();
         let header_len = lines.iter().take_while(|l| l.starts_with("---")).count();
-        let definition = |line: usize, message: String| QueryError::Definition { file: source.to_string(), line, message };
+        let definition =
+            |line: usize, message: String| QueryError::Definition { file: source.to_string(), line, message };
         if header_len == 0 {
             return Err(definition(1, "no header: a named query starts with `--- title = \"...\"` lines".into()));
         }
@@ -134,8 +135,11 @@ pub fn load_named(dir: Option<&Path>) -> Result<Vec<NamedQuery>, QueryError> {
         paths.sort();
         for path in paths {
             let source = path.display().to_string();
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| QueryError::Definition { file: source.clone(), line: 1, message: e.to_string() })?;
+            let text = std::fs::read_to_string(&path).map_err(|e| QueryError::Definition {
+                file: source.clone(),
+                line: 1,
+                message: e.to_string(),
+            })?;
             let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
             let query = NamedQuery::parse(&name, &text, &source)?;
             if let Some(other) = all.iter().find(|q| q.name == query.name) {
@@ -193,7 +197,8 @@ mod tests {
         let text = "--- title = \"t\"\n--- purpose = \"p\"\nSELECT 1\nWHERE x = $unit";
         let e = NamedQuery::parse("x", text, "x.sql").unwrap_err().to_string();
         assert!(e.starts_with("x.sql:4:") && e.contains("$unit is used but not declared"), "{e}");
-        let text = "--- title = \"t\"\n--- purpose = \"p\"\n--- [params]\n--- a = { type = \"int\", doc = \"d\" }\nSELECT 1";
+        let text =
+            "--- title = \"t\"\n--- purpose = \"p\"\n--- [params]\n--- a = { type = \"int\", doc = \"d\" }\nSELECT 1";
         let e = NamedQuery::parse("x", text, "x.sql").unwrap_err().to_string();
         assert!(e.contains("'a' is declared but"), "{e}");
     }

@@ -67,7 +67,8 @@ pub fn write(answer: &Answer, format: Format, out: &mut dyn Write) -> Result<(),
     let fail = |e: &dyn std::fmt::Display| QueryError::Output(format!("cannot write the result: {e}"));
     match format {
         Format::Table => {
-            let table = pretty_format_batches_with_schema(answer.schema.clone(), &answer.batches).map_err(|e| fail(&e))?;
+            let table =
+                pretty_format_batches_with_schema(answer.schema.clone(), &answer.batches).map_err(|e| fail(&e))?;
             let rows = answer.rows();
             writeln!(out, "{table}\n({rows} row{})", if rows == 1 { "" } else { "s" }).map_err(|e| fail(&e))
         }
@@ -94,9 +95,7 @@ pub fn write(answer: &Answer, format: Format, out: &mut dyn Write) -> Result<(),
             out.write_all(b"\n").map_err(|e| fail(&e))
         }
         Format::Parquet => {
-            let props = WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::default()))
-                .build();
+            let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
             let mut buffer = Vec::new();
             let mut writer =
                 ArrowWriter::try_new(&mut buffer, answer.schema.clone(), Some(props)).map_err(|e| fail(&e))?;

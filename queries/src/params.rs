@@ -134,10 +134,9 @@ pub fn bind(specs: &ParamSpecs, given: &[(String, String)], owner: &str) -> Resu
             None => (spec.default.as_ref().map(toml_text), true),
         };
         let value = match &text {
-            Some(t) => spec
-                .kind
-                .parse(t)
-                .map_err(|e| QueryError::Param(format!("{owner}: parameter '{name}': {e}")))?,
+            Some(t) => {
+                spec.kind.parse(t).map_err(|e| QueryError::Param(format!("{owner}: parameter '{name}': {e}")))?
+            }
             None if spec.optional => spec.kind.null(),
             None => {
                 return Err(QueryError::Param(format!(
@@ -154,7 +153,7 @@ pub fn bind(specs: &ParamSpecs, given: &[(String, String)], owner: &str) -> Resu
 }
 
 /// A TOML default as the text a user would have typed.
-fn toml_text(value: &toml::Value) -> String {
+pub fn toml_text(value: &toml::Value) -> String {
     match value {
         toml::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -225,7 +224,8 @@ mod tests {
     fn bad_values_and_names_are_named() {
         let e = bind(&specs(), &[("min".into(), "five".into())], "q").unwrap_err().to_string();
         assert!(e.contains("'min'") && e.contains("'five' is not a int"), "{e}");
-        let e = bind(&specs(), &[("min".into(), "1".into()), ("unti".into(), "x".into())], "q").unwrap_err().to_string();
+        let e =
+            bind(&specs(), &[("min".into(), "1".into()), ("unti".into(), "x".into())], "q").unwrap_err().to_string();
         assert!(e.contains("no parameter 'unti'") && e.contains("did you mean 'unit'"), "{e}");
         let e = bind(&specs(), &[], "q").unwrap_err().to_string();
         assert!(e.contains("needs parameter 'min'"), "{e}");

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod analyst;
 mod bad_input;
 mod cli;
 mod determinism;

@@ -121,7 +121,8 @@ pub fn render() -> String {
             schema::TableFamily::Manifest => "from the manifest",
             schema::TableFamily::Derived => "derived",
         };
-        writeln!(w, "| `{}` | {} | {kind} | {} |", t.name, t.swedish, if t.for_managers { "yes" } else { "no" }).unwrap();
+        writeln!(w, "| `{}` | {} | {kind} | {} |", t.name, t.swedish, if t.for_managers { "yes" } else { "no" })
+            .unwrap();
     }
     writeln!(w, "\n## Code lists\n").unwrap();
     for cl in schema::CODE_LISTS {
