@@ -8,6 +8,7 @@ mod cli;
 mod determinism;
 mod indicators;
 mod killed_build;
+mod lockfile;
 mod privacy;
 mod reconcile;
 mod synth_truth;
