@@ -41,13 +41,7 @@ pub fn render(
             }
             Part::Cell(cell) => {
                 cells += 1;
-                let fail = |message: String, line: usize| NotebookError::Cell {
-                    notebook: notebook.name.clone(),
-                    cell: cell.number,
-                    what: cell.what(),
-                    line,
-                    message,
-                };
+                let fail = |message: String, line: usize| cell_error(notebook, cell, line, message);
                 match &cell.kind {
                     CellKind::Sql(sql_options) => {
                         let answer = run_cell(session, notebook, cell, &cell.text, cell.line + 1, &bound)?;
@@ -119,13 +113,7 @@ fn run_cell(
     first_line: usize,
     bound: &Bound,
 ) -> Result<Answer, NotebookError> {
-    let fail = |message: String, line: usize| NotebookError::Cell {
-        notebook: notebook.name.clone(),
-        cell: cell.number,
-        what: cell.what(),
-        line,
-        message,
-    };
+    let fail = |message: String, line: usize| cell_error(notebook, cell, line, message);
     let used = placeholders(sql);
     if let Some(missing) = used.iter().find(|p| !bound.values.iter().any(|(n, _)| n == *p)) {
         let line = first_line + word_line(sql, &format!("${missing}")).unwrap_or(1) - 1;
@@ -140,6 +128,10 @@ fn run_cell(
         let line = sql_line(&message).or_else(|| named_line(&message, sql)).map_or(first_line, |l| first_line + l - 1);
         fail(message, line)
     })
+}
+
+fn cell_error(notebook: &Notebook, cell: &Cell, line: usize, message: String) -> NotebookError {
+    NotebookError::Cell { notebook: notebook.name.clone(), cell: cell.number, what: cell.what(), line, message }
 }
 
 /// "... at Line: 3, Column: 7" in a parser error.

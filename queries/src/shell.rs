@@ -247,3 +247,26 @@ pub fn run(session: &Session, named: Vec<NamedQuery>) -> Result<(), QueryError> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use rustyline::history::FileHistory;
+
+    use super::*;
+
+    #[test]
+    fn completes_names_from_the_word_under_the_cursor() {
+        let complete = Complete { words: vec!["cases".into(), "clients".into(), "closed".into(), "unit".into()] };
+        let history = FileHistory::new();
+        let ctx = Context::new(&history);
+        let line = "select unit from cl";
+        let (start, candidates) = complete.complete(line, line.len(), &ctx).unwrap();
+        assert_eq!(start, 17);
+        let names: Vec<&str> = candidates.iter().map(|c| c.replacement.as_str()).collect();
+        assert_eq!(names, ["clients", "closed"]);
+        let (_, none) = complete.complete("select ", 7, &ctx).unwrap();
+        assert!(none.is_empty());
+        let (start, upper) = complete.complete("SELECT UN", 9, &ctx).unwrap();
+        assert_eq!((start, upper[0].replacement.as_str()), (7, "unit"));
+    }
+}

@@ -319,18 +319,15 @@ fn notebook_tables_hold_the_register_numbers_and_small_counts_are_withheld() {
     let out = tmp.path().join("counts.html");
     // A late start leaves some units with few cases.
     let since = "2025-12-20";
-    ok(&[
-        "notebook",
-        "run",
-        s(&nb),
-        "--register",
-        s(&d.register),
-        "--out",
-        s(&out),
-        "--param",
-        &format!("since={since}"),
-    ]);
-    let html = std::fs::read_to_string(&out).unwrap();
+    let since_param = format!("since={since}");
+    let render = |extra: &[&str]| {
+        let mut args = vec!["notebook", "run", s(&nb), "--register", s(&d.register), "--out", s(&out), "--param"];
+        args.push(&since_param);
+        args.extend_from_slice(extra);
+        ok(&args);
+        std::fs::read_to_string(&out).unwrap()
+    };
+    let html = render(&[]);
     let cases = read_parquet(&d.register.join("cases.parquet"));
     let since_days = (chrono::NaiveDate::parse_from_str(since, "%Y-%m-%d").unwrap()
         - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap())
@@ -369,19 +366,7 @@ fn notebook_tables_hold_the_register_numbers_and_small_counts_are_withheld() {
     assert!(!html.contains("UNSUPPRESSED"));
 
     // The analyst's copy shows them, and says so.
-    ok(&[
-        "notebook",
-        "run",
-        s(&nb),
-        "--register",
-        s(&d.register),
-        "--out",
-        s(&out),
-        "--param",
-        &format!("since={since}"),
-        "--unsuppressed",
-    ]);
-    let html = std::fs::read_to_string(&out).unwrap();
+    let html = render(&["--unsuppressed"]);
     for row in table_rows(&html) {
         assert_eq!(row[1], want[&row[0]].to_string());
     }
