@@ -124,6 +124,7 @@ const PALETTE: [RGBColor; 8] = [
 ];
 
 /// A drawn chart and what the reader must be told about it.
+#[derive(Debug)]
 pub struct Drawn {
     pub svg: String,
     /// e.g. "3 points withheld (counts below 5)".
@@ -543,6 +544,51 @@ mod tests {
         assert!(e.contains("go together"), "{e}");
         let e = spec("type = \"bar\"\ndata = \"a\"\nx = \"m\"\ny = \"v\"\nseries = \"s\"").check().unwrap_err();
         assert!(e.contains("no `series`"), "{e}");
+    }
+
+    fn answer() -> Answer {
+        use datafusion::arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray};
+        use datafusion::arrow::record_batch::RecordBatch;
+        use std::sync::Arc;
+        let batch = RecordBatch::try_from_iter([
+            ("unit", Arc::new(StringArray::from(vec!["a", "b", "c"])) as ArrayRef),
+            ("day", Arc::new(Date32Array::from(vec![19723, 19754, 19783])) as ArrayRef),
+            ("n", Arc::new(Int64Array::from(vec![40, 3, 25])) as ArrayRef),
+            ("value", Arc::new(Float64Array::from(vec![0.5, 0.9, 0.25])) as ArrayRef),
+            ("low", Arc::new(Float64Array::from(vec![0.4, 0.6, 0.1])) as ArrayRef),
+            ("high", Arc::new(Float64Array::from(vec![0.6, 0.99, 0.4])) as ArrayRef),
+        ])
+        .unwrap();
+        Answer { schema: batch.schema(), batches: vec![batch], elapsed: Default::default() }
+    }
+
+    #[test]
+    fn every_kind_draws_and_withheld_rows_are_left_out_and_said() {
+        let a = answer();
+        let s = crate::suppress::small_counts(&a, Some(&["n".to_string()]), 5).unwrap();
+        let scatter = spec("type = \"scatter\"\ndata = \"d\"\nx = \"n\"\ny = \"value\"");
+        let drawn = draw(&scatter, &a, &s, 5).unwrap();
+        assert_eq!(drawn.svg.matches("<circle").count(), 2, "the withheld row is not drawn");
+        assert_eq!(drawn.notes, ["1 of 3 rows withheld (counts below 5)."]);
+        let unsuppressed = draw(&scatter, &a, &Suppression::default(), 5).unwrap();
+        assert_eq!(unsuppressed.svg.matches("<circle").count(), 3);
+        assert!(unsuppressed.notes.is_empty());
+
+        let line = spec("type = \"line\"\ndata = \"d\"\nx = \"day\"\ny = \"value\"\nlow = \"low\"\nhigh = \"high\"");
+        let drawn = draw(&line, &a, &Suppression::default(), 5).unwrap();
+        assert!(drawn.svg.contains("<polygon") && drawn.svg.contains("<polyline"), "band and line");
+        assert!(drawn.svg.contains("2024-01") && drawn.svg.contains("2024-03"), "month labels");
+
+        let bar = spec("type = \"bar\"\ndata = \"d\"\nx = \"unit\"\ny = \"value\"\nlow = \"low\"\nhigh = \"high\"");
+        let drawn = draw(&bar, &a, &s, 5).unwrap();
+        let label = |l: &str| drawn.svg.contains(&format!(">\n{l}\n</text>"));
+        assert!(label("a") && label("c") && !label("b"), "the withheld unit has no bar: {}", drawn.svg);
+
+        let histogram = spec("type = \"histogram\"\ndata = \"d\"\nx = \"value\"\nbins = 2");
+        let drawn = draw(&histogram, &a, &Suppression::default(), 5).unwrap();
+        assert!(drawn.svg.contains("<rect"));
+        let err = draw(&spec("type = \"bar\"\ndata = \"d\"\nx = \"unit\"\ny = \"nope\""), &a, &s, 5).unwrap_err();
+        assert!(err.contains("no column 'nope'"), "{err}");
     }
 
     #[test]
