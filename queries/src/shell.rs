@@ -24,7 +24,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::FileHistory;
 use rustyline::validate::Validator;
-use rustyline::{Context, Editor, Helper};
+use rustyline::{CompletionType, Config, Context, Editor, Helper};
 
 use crate::named::{self, NamedQuery};
 use crate::output::{self, Format};
@@ -194,8 +194,10 @@ pub fn run(session: &Session, named: Vec<NamedQuery>) -> Result<(), QueryError> 
     }
     words.sort();
     words.dedup();
+    // Bash-like completion: the common prefix, then the list on a second Tab.
+    let config = Config::builder().completion_type(CompletionType::List).auto_add_history(false).build();
     let mut editor: Editor<Complete, FileHistory> =
-        Editor::new().map_err(|e| QueryError::Output(format!("cannot start the shell: {e}")))?;
+        Editor::with_config(config).map_err(|e| QueryError::Output(format!("cannot start the shell: {e}")))?;
     editor.set_helper(Some(Complete { words }));
     let history = history_path();
     if let Some(path) = &history {
