@@ -38,6 +38,9 @@ pub use named::{NamedQuery, builtin_queries, load_named};
 pub use output::Format;
 pub use params::{Bound, ParamSpec, ParamType};
 
+/// Rows per record batch in query execution.
+const BATCH_ROWS: usize = 32 * 1024;
+
 /// Everything that can go wrong on the SQL surface. `is_bad_input` tells the
 /// command's exit code (2 for the user's SQL, parameters or files, 1 otherwise).
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +115,17 @@ impl Session {
             .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .build()
             .map_err(|e| QueryError::Output(format!("cannot start the query runtime: {e}")))?;
-        let config = SessionConfig::new().with_information_schema(true);
+        // DataFusion's own settings may be tuned from the environment
+        // (`DATAFUSION_EXECUTION_TARGET_PARTITIONS=4`, ...); SQL `SET` is refused.
+        let mut config = SessionConfig::from_env()
+            .map_err(|e| QueryError::Register(format!("a DATAFUSION_* environment setting: {e}")))?
+            .with_information_schema(true);
+        if std::env::var_os("DATAFUSION_EXECUTION_BATCH_SIZE").is_none() {
+            // Larger batches than DataFusion's 8192: fewer per-batch overheads in
+            // window functions and joins over the register's million-row tables
+            // (see BENCHMARKS.md).
+            config = config.with_batch_size(BATCH_ROWS);
+        }
         let ctx = SessionContext::new_with_config(config);
         let mut tables = Vec::new();
         for table in query_tables() {
