@@ -340,6 +340,13 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, quiet: bool) -> anyhow::Res
             register.display()
         );
         println!("  the demo's targets file:                     {}", targets_path.display());
+        println!("\nAsk it in SQL, or render a report:");
+        println!("  utfall query --register {} --list", register.display());
+        println!("  utfall sql --register {}", register.display());
+        println!(
+            "  utfall notebook run notebooks/monthly_outcome_report.md --register {} --out report.html",
+            register.display()
+        );
     }
     Ok(())
 }
