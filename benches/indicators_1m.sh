@@ -12,10 +12,7 @@ work=${2:-target/bench-data/$clients}
 runs=${3:-3}
 source benches/setup.sh
 synth_once "$work" "$clients" --dirty-rate 0.01
-if [ ! -e "$work/register/manifest.json" ]; then
-  "$utfall" build --input "$work/exports" --key "$work/bench.key" --register "$work/register" \
-    --as-of 2025-12-31 --no-indicators --quiet
-fi
+register_once "$work" --no-indicators
 cp pipelines/indicators/demo-targets.toml "$work/targets.toml"
 for i in $(seq "$runs"); do
   echo "== utfall indicators, run $i"

@@ -12,10 +12,7 @@ work=${2:-target/bench-data/$clients}
 runs=${3:-5}
 source benches/setup.sh
 synth_once "$work" "$clients" --dirty-rate 0.01
-if [ ! -e "$work/register/manifest.json" ]; then
-  "$utfall" build --input "$work/exports" --key "$work/bench.key" --register "$work/register" \
-    --as-of 2025-12-31 --quiet
-fi
+register_once "$work"
 if [ ! -e "$work/register/indicators_public.parquet" ]; then
   "$utfall" indicators --register "$work/register" --quiet
 fi

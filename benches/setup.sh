@@ -2,6 +2,7 @@
 # binary in target/bench, and a cached synthetic municipality with its key.
 #
 # usage: source benches/setup.sh; synth_once WORKDIR CLIENTS [SYNTH ARGS...]
+#        register_once WORKDIR [BUILD ARGS...]
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/bench}
 cargo build --release --bin utfall
 utfall=$CARGO_TARGET_DIR/release/utfall
@@ -12,4 +13,12 @@ synth_once() {
   mkdir -p "$work"
   [ -f "$work/exports/mapping.toml" ] || "$utfall" synth --out "$work" --clients "$clients" --seed 2021 "$@" --quiet
   [ -f "$work/bench.key" ] || "$utfall" key new --out "$work/bench.key" --quiet
+}
+
+# Build WORKDIR/register from WORKDIR/exports once (as of 2025-12-31).
+register_once() {
+  local work=$1
+  shift
+  [ -e "$work/register/manifest.json" ] || "$utfall" build --input "$work/exports" --key "$work/bench.key" \
+    --register "$work/register" --as-of 2025-12-31 --quiet "$@"
 }

@@ -21,6 +21,13 @@ fn cases_per_unit(register: &Path) -> BTreeMap<String, i64> {
     counts
 }
 
+/// A frame of (unit, n) as a map.
+fn unit_counts(df: &DataFrame) -> BTreeMap<String, i64> {
+    let n = df.column("n").unwrap().cast(&DataType::Int64).unwrap();
+    let units = df.column("unit").unwrap().str().unwrap().iter();
+    units.zip(n.i64().unwrap().iter()).map(|(u, n)| (u.unwrap().to_string(), n.unwrap())).collect()
+}
+
 const PER_UNIT: &str = "SELECT unit, count(*) AS n FROM cases GROUP BY unit ORDER BY unit";
 
 #[test]
@@ -54,17 +61,7 @@ fn every_format_holds_the_same_numbers_as_an_independent_count() {
 
     let parquet = tmp.path().join("r.parquet");
     ok(&["query", "--register", reg, PER_UNIT, "--out", s(&parquet)]);
-    let df = read_parquet(&parquet);
-    let got: BTreeMap<String, i64> = df
-        .column("unit")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .zip(df.column("n").unwrap().i64().unwrap().iter())
-        .map(|(u, n)| (u.unwrap().to_string(), n.unwrap()))
-        .collect();
-    assert_eq!(got, want, "parquet");
+    assert_eq!(unit_counts(&read_parquet(&parquet)), want, "parquet");
 
     let xlsx = tmp.path().join("r.xlsx");
     ok(&["query", "--register", reg, PER_UNIT, "--out", s(&xlsx)]);
@@ -339,15 +336,7 @@ fn notebook_tables_hold_the_register_numbers_and_small_counts_are_withheld() {
         .agg([len().alias("n")])
         .collect()
         .unwrap();
-    let want: BTreeMap<String, u32> = late
-        .column("unit")
-        .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .zip(late.column("n").unwrap().u32().unwrap().iter())
-        .map(|(u, n)| (u.unwrap().to_string(), n.unwrap()))
-        .collect();
+    let want = unit_counts(&late);
     assert!(want.values().any(|n| *n < 5) && want.values().any(|n| *n >= 5), "the test needs both: {want:?}");
     let rows = table_rows(&html);
     assert_eq!(rows.len(), want.len());
