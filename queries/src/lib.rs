@@ -112,7 +112,6 @@ impl Session {
             ))
         })?;
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .build()
             .map_err(|e| QueryError::Output(format!("cannot start the query runtime: {e}")))?;
         // DataFusion's own settings may be tuned from the environment
@@ -147,11 +146,6 @@ impl Session {
             tables.push(table);
         }
         Ok(Session { rt, ctx, build, tables, manifest })
-    }
-
-    /// The build folder this session reads.
-    pub fn build(&self) -> &Path {
-        &self.build
     }
 
     pub fn manifest(&self) -> &Manifest {
