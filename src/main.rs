@@ -153,10 +153,10 @@ fn main() -> ExitCode {
                 .map(BuildError::exit_code)
                 .or_else(|| e.downcast_ref::<BadUsage>().map(|_| 2))
                 .or_else(|| e.downcast_ref::<IndicatorError>().map(IndicatorError::exit_code))
+                .or_else(|| e.downcast_ref::<utfall_queries::QueryError>().map(utfall_queries::QueryError::exit_code))
                 .or_else(|| {
-                    e.downcast_ref::<utfall_queries::QueryError>().map(|q| if q.is_bad_input() { 2 } else { 1 })
+                    e.downcast_ref::<utfall_notebooks::NotebookError>().map(utfall_notebooks::NotebookError::exit_code)
                 })
-                .or_else(|| e.downcast_ref::<utfall_notebooks::NotebookError>().map(|n| n.exit_code()))
                 .unwrap_or(1);
             eprintln!("error: {e:#}");
             ExitCode::from(code as u8)

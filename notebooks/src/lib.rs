@@ -40,7 +40,7 @@ impl NotebookError {
     /// 2 for a problem in the notebook or its parameters, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            NotebookError::Query(q) if !q.is_bad_input() => 1,
+            NotebookError::Query(q) => q.exit_code(),
             _ => 2,
         }
     }

@@ -63,6 +63,11 @@ impl QueryError {
     pub fn is_bad_input(&self) -> bool {
         !matches!(self, QueryError::Output(_))
     }
+
+    /// The command's exit code: 2 for bad input, 1 for a failure.
+    pub fn exit_code(&self) -> i32 {
+        if self.is_bad_input() { 2 } else { 1 }
+    }
 }
 
 /// The result of one query.
