@@ -113,29 +113,55 @@ pub fn query(args: QueryArgs) -> anyhow::Result<()> {
     } else {
         return Err(BadUsage("give SQL, --named NAME, --file F.sql or --list".into()).into());
     };
-    let session = Session::open(&register_path(args.register)?)?;
-    let answer = session.run(&sql, &bound)?;
-    if args.timing {
-        eprintln!("time: {:.1} ms ({} rows)", answer.elapsed.as_secs_f64() * 1000.0, answer.rows());
-    }
     let format = args.format.or_else(|| args.out.as_deref().and_then(Format::from_path)).unwrap_or(Format::Table);
-    match &args.out {
-        Some(path) => write_atomically(path, |w| Ok(output::write(&answer, format, w)?))?,
-        None => {
-            let stdout = std::io::stdout();
-            if format.is_binary() && stdout.is_terminal() {
-                return Err(BadUsage(format!("{format:?} is binary: give --out FILE or redirect stdout")).into());
-            }
-            let mut buffer = Vec::new();
-            output::write(&answer, format, &mut buffer)?;
-            // A reader that stops early (`| head`) is not an error.
-            match stdout.lock().write_all(&buffer).and_then(|()| stdout.lock().flush()) {
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-                other => other?,
-            }
+    if args.out.is_none() && format.is_binary() && std::io::stdout().is_terminal() {
+        return Err(BadUsage(format!("{format:?} is binary: give --out FILE or redirect stdout")).into());
+    }
+    let session = Session::open(&register_path(args.register)?)?;
+    let start = std::time::Instant::now();
+    // CSV, JSON and Parquet are written batch by batch as they are computed;
+    // an aligned table and a workbook need the whole result.
+    let write = |w: &mut (dyn Write + Send)| -> Result<usize, QueryError> {
+        if format.streams() {
+            let batches = session.stream(&sql, &bound)?;
+            output::write_rows(batches.schema.clone(), batches, format, w)
+        } else {
+            let answer = session.run(&sql, &bound)?;
+            output::write(&answer, format, w)?;
+            Ok(answer.rows())
         }
+    };
+    let rows = match &args.out {
+        Some(path) => write_atomically(path, |w| Ok(write(w)?))?,
+        None => {
+            let mut out = std::io::BufWriter::new(QuietOnClose(std::io::stdout()));
+            let rows = write(&mut out)?;
+            out.flush()?;
+            rows
+        }
+    };
+    if args.timing {
+        eprintln!("time: {:.1} ms ({rows} rows)", start.elapsed().as_secs_f64() * 1000.0);
     }
     Ok(())
+}
+
+/// Stdout that treats a reader who stops early (`| head`) as the end, not an error.
+struct QuietOnClose<W>(W);
+
+impl<W: Write> Write for QuietOnClose<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(buf.len()),
+            other => other,
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
+    }
 }
 
 fn no_params(given: &[(String, String)]) -> Result<(), QueryError> {
@@ -195,14 +221,18 @@ pub fn notebook(command: NotebookCommand, quiet: bool) -> anyhow::Result<()> {
 
 /// Write a file through a temporary beside it and a rename: a failed run
 /// leaves the previous file as it was.
-fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>) -> anyhow::Result<()> {
+fn write_atomically<T>(
+    path: &Path,
+    write: impl FnOnce(&mut (dyn Write + Send)) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut temp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing {}", path.display()))?;
-    {
+    let value = {
         let mut buffered = std::io::BufWriter::new(temp.as_file_mut());
-        write(&mut buffered)?;
+        let value = write(&mut buffered)?;
         buffered.flush()?;
-    }
+        value
+    };
     // Reports and results are for sharing: readable as any file the user makes.
     #[cfg(unix)]
     {
@@ -210,5 +240,5 @@ fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> anyhow::R
         temp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
     }
     temp.persist(path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    Ok(value)
 }

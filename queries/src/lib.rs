@@ -84,6 +84,22 @@ impl Answer {
     }
 }
 
+/// A result as it is computed, one record batch at a time.
+pub struct Batches<'a> {
+    session: &'a Session,
+    pub schema: SchemaRef,
+    stream: datafusion::execution::SendableRecordBatchStream,
+}
+
+impl Iterator for Batches<'_> {
+    type Item = Result<RecordBatch, QueryError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        use futures::StreamExt;
+        let next = self.session.rt.block_on(self.stream.next())?;
+        Some(next.map_err(|e| self.session.explain(e)))
+    }
+}
+
 /// A read-only DataFusion session over one build of the register.
 pub struct Session {
     rt: tokio::runtime::Runtime,
@@ -174,19 +190,36 @@ impl Session {
 
     /// Run one read-only statement with its parameters bound as values.
     pub fn run(&self, sql: &str, params: &[(String, ScalarValue)]) -> Result<Answer, QueryError> {
-        guard::check(sql)?;
         let start = Instant::now();
-        let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-        let frame = self.rt.block_on(self.ctx.sql_with_options(sql, options)).map_err(|e| self.explain(e))?;
-        let frame = if params.is_empty() {
-            frame
-        } else {
-            let values: HashMap<String, ScalarValue> = params.iter().cloned().collect();
-            frame.with_param_values(values).map_err(|e| self.explain(e))?
-        };
+        let frame = self.plan(sql, params)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         let batches = self.rt.block_on(frame.collect()).map_err(|e| self.explain(e))?;
         Ok(Answer { schema, batches, elapsed: start.elapsed() })
+    }
+
+    /// Run one read-only statement and hand its result over batch by batch,
+    /// for writing results larger than memory should hold.
+    pub fn stream(&self, sql: &str, params: &[(String, ScalarValue)]) -> Result<Batches<'_>, QueryError> {
+        let frame = self.plan(sql, params)?;
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        let stream = self.rt.block_on(frame.execute_stream()).map_err(|e| self.explain(e))?;
+        Ok(Batches { session: self, schema, stream })
+    }
+
+    /// Check, plan and bind a statement.
+    fn plan(
+        &self,
+        sql: &str,
+        params: &[(String, ScalarValue)],
+    ) -> Result<datafusion::dataframe::DataFrame, QueryError> {
+        guard::check(sql)?;
+        let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        let frame = self.rt.block_on(self.ctx.sql_with_options(sql, options)).map_err(|e| self.explain(e))?;
+        if params.is_empty() {
+            return Ok(frame);
+        }
+        let values: HashMap<String, ScalarValue> = params.iter().cloned().collect();
+        frame.with_param_values(values).map_err(|e| self.explain(e))
     }
 
     /// DataFusion's error, reworded where the user most often needs help:

@@ -8,7 +8,8 @@ use std::str::FromStr;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches_with_schema;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
@@ -62,9 +63,12 @@ impl Format {
     }
 }
 
+fn fail(e: &dyn std::fmt::Display) -> QueryError {
+    QueryError::Output(format!("cannot write the result: {e}"))
+}
+
 /// Write an answer in a format.
-pub fn write(answer: &Answer, format: Format, out: &mut dyn Write) -> Result<(), QueryError> {
-    let fail = |e: &dyn std::fmt::Display| QueryError::Output(format!("cannot write the result: {e}"));
+pub fn write(answer: &Answer, format: Format, out: &mut (dyn Write + Send)) -> Result<(), QueryError> {
     match format {
         Format::Table => {
             let table =
@@ -72,46 +76,68 @@ pub fn write(answer: &Answer, format: Format, out: &mut dyn Write) -> Result<(),
             let rows = answer.rows();
             writeln!(out, "{table}\n({rows} row{})", if rows == 1 { "" } else { "s" }).map_err(|e| fail(&e))
         }
+        Format::Xlsx => out.write_all(&xlsx(answer)?).map_err(|e| fail(&e)),
+        _ => write_rows(answer.schema.clone(), answer.batches.iter().cloned().map(Ok), format, out).map(|_| ()),
+    }
+}
+
+/// Write CSV, JSON or Parquet batch by batch as they come (a result is never
+/// held whole); returns the rows written.
+pub fn write_rows(
+    schema: SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch, QueryError>>,
+    format: Format,
+    out: &mut (dyn Write + Send),
+) -> Result<usize, QueryError> {
+    let mut rows = 0;
+    match format {
         Format::Csv => {
             let mut writer = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(out);
-            if answer.batches.is_empty() {
-                // The header alone, for an empty result.
-                let empty = datafusion::arrow::record_batch::RecordBatch::new_empty(answer.schema.clone());
-                return writer.write(&empty).map_err(|e| fail(&e));
+            // The header even for an empty result.
+            writer.write(&RecordBatch::new_empty(schema)).map_err(|e| fail(&e))?;
+            for batch in batches {
+                let batch = batch?;
+                rows += batch.num_rows();
+                writer.write(&batch).map_err(|e| fail(&e))?;
             }
-            for batch in &answer.batches {
-                writer.write(batch).map_err(|e| fail(&e))?;
-            }
-            Ok(())
         }
         Format::Json => {
             let mut writer = datafusion::arrow::json::ArrayWriter::new(&mut *out);
-            let batches: Vec<_> = answer.batches.iter().collect();
-            writer.write_batches(&batches).map_err(|e| fail(&e))?;
-            writer.finish().map_err(|e| fail(&e))?;
-            if answer.rows() == 0 {
-                out.write_all(b"[]").map_err(|e| fail(&e))?;
+            for batch in batches {
+                let batch = batch?;
+                rows += batch.num_rows();
+                writer.write(&batch).map_err(|e| fail(&e))?;
             }
-            out.write_all(b"\n").map_err(|e| fail(&e))
+            // An empty result is `[]` too.
+            writer.finish().map_err(|e| fail(&e))?;
+            out.write_all(b"\n").map_err(|e| fail(&e))?;
         }
         Format::Parquet => {
             let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
-            let mut buffer = Vec::new();
-            let mut writer =
-                ArrowWriter::try_new(&mut buffer, answer.schema.clone(), Some(props)).map_err(|e| fail(&e))?;
-            for batch in &answer.batches {
-                writer.write(batch).map_err(|e| fail(&e))?;
+            let mut writer = ArrowWriter::try_new(out, schema, Some(props)).map_err(|e| fail(&e))?;
+            for batch in batches {
+                let batch = batch?;
+                rows += batch.num_rows();
+                writer.write(&batch).map_err(|e| fail(&e))?;
             }
             writer.close().map_err(|e| fail(&e))?;
-            out.write_all(&buffer).map_err(|e| fail(&e))
         }
-        Format::Xlsx => out.write_all(&xlsx(answer)?).map_err(|e| fail(&e)),
+        Format::Table | Format::Xlsx => {
+            return Err(QueryError::Output(format!("{format:?} is written whole: use output::write")));
+        }
+    }
+    Ok(rows)
+}
+
+impl Format {
+    /// Whether results in this format are written as they are computed.
+    pub fn streams(self) -> bool {
+        matches!(self, Format::Csv | Format::Json | Format::Parquet)
     }
 }
 
 /// One worksheet: header, then each column typed as Excel types it.
 fn xlsx(answer: &Answer) -> Result<Vec<u8>, QueryError> {
-    let fail = |e: &dyn std::fmt::Display| QueryError::Output(format!("cannot write the .xlsx file: {e}"));
     if answer.rows() + 1 > XLSX_MAX_ROWS {
         return Err(QueryError::Output(format!(
             "{} rows do not fit in an Excel sheet ({} at most); use --format csv or parquet, or aggregate",
@@ -181,4 +207,42 @@ fn xlsx(answer: &Answer) -> Result<Vec<u8>, QueryError> {
 /// Any column as text (strings of every width, timestamps, lists, ...).
 pub fn as_text(column: &ArrayRef) -> Result<ArrayRef, datafusion::arrow::error::ArrowError> {
     cast(column, &DataType::Utf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
+
+    use super::*;
+
+    fn batch(units: Vec<&str>, n: Vec<i64>) -> RecordBatch {
+        RecordBatch::try_from_iter([
+            ("unit", Arc::new(StringArray::from(units)) as ArrayRef),
+            ("n", Arc::new(Int64Array::from(n)) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    fn text(format: Format, batches: Vec<RecordBatch>, schema: SchemaRef) -> String {
+        let want: usize = batches.iter().map(|b| b.num_rows()).sum();
+        let mut out = Vec::new();
+        let rows = write_rows(schema, batches.into_iter().map(Ok), format, &mut out).unwrap();
+        assert_eq!(rows, want);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn rows_stream_in_order_and_empty_results_keep_their_shape() {
+        let schema = batch(vec![], vec![]).schema();
+        let two = vec![batch(vec!["a"], vec![1]), batch(vec!["b", "c"], vec![2, 3])];
+        assert_eq!(text(Format::Csv, two.clone(), schema.clone()), "unit,n\na,1\nb,2\nc,3\n");
+        assert_eq!(
+            text(Format::Json, two, schema.clone()),
+            "[{\"unit\":\"a\",\"n\":1},{\"unit\":\"b\",\"n\":2},{\"unit\":\"c\",\"n\":3}]\n"
+        );
+        assert_eq!(text(Format::Csv, vec![], schema.clone()), "unit,n\n");
+        assert_eq!(text(Format::Json, vec![], schema), "[]\n");
+    }
 }

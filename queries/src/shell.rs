@@ -78,7 +78,9 @@ impl<'a> Shell<'a> {
         out: &mut dyn Write,
     ) -> Result<(), QueryError> {
         let answer = self.session.run(sql.trim().trim_end_matches(';'), params)?;
-        output::write(&answer, self.format, out)?;
+        let mut text = Vec::new();
+        output::write(&answer, self.format, &mut text)?;
+        out.write_all(&text).map_err(|e| QueryError::Output(e.to_string()))?;
         if self.timing {
             let _ = writeln!(out, "Time: {:.1} ms", answer.elapsed.as_secs_f64() * 1000.0);
         }
