@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -187,7 +187,7 @@ fn xlsx(answer: &Answer) -> Result<Vec<u8>, QueryError> {
                     }
                 }
                 _ => {
-                    let text = as_text(column).map_err(|e| fail(&e))?;
+                    let text = cast(column, &DataType::Utf8).map_err(|e| fail(&e))?;
                     let text = text.as_string::<i32>();
                     for r in 0..text.len() {
                         if text.is_valid(r) {
@@ -202,11 +202,6 @@ fn xlsx(answer: &Answer) -> Result<Vec<u8>, QueryError> {
     sheet.set_freeze_panes(1, 0).map_err(|e| fail(&e))?;
     sheet.autofit();
     workbook.save_to_buffer().map_err(|e| fail(&e))
-}
-
-/// Any column as text (strings of every width, timestamps, lists, ...).
-pub fn as_text(column: &ArrayRef) -> Result<ArrayRef, datafusion::arrow::error::ArrowError> {
-    cast(column, &DataType::Utf8)
 }
 
 #[cfg(test)]

@@ -169,34 +169,21 @@ fn named_queries_bind_parameters_as_values() {
     assert!(list.contains("--param from=<date (YYYY-MM-DD), default 2024-01-01>"), "{list}");
 
     // One unit's row equals the same query with the unit left out, filtered.
-    let all = ok(&["query", "--register", reg, "--named", "days_report_to_decision", "--format", "csv"]);
-    let one = ok(&[
-        "query",
-        "--register",
-        reg,
-        "--named",
-        "days_report_to_decision",
-        "--param",
-        "unit=bou_norr",
-        "--format",
-        "csv",
-    ]);
+    let days_to_decision = |params: &[&str]| {
+        let mut args = vec!["query", "--register", reg, "--named", "days_report_to_decision", "--format", "csv"];
+        for p in params {
+            args.extend(["--param", p]);
+        }
+        ok(&args)
+    };
+    let all = days_to_decision(&[]);
+    let one = days_to_decision(&["unit=bou_norr"]);
     let row = all.lines().find(|l| l.starts_with("bou_norr,")).expect("bou_norr has decisions");
     assert_eq!(one.lines().nth(1), Some(row));
     assert_eq!(one.lines().count(), 2);
 
     // A value is data: quotes in it cannot change the query.
-    let injected = ok(&[
-        "query",
-        "--register",
-        reg,
-        "--named",
-        "days_report_to_decision",
-        "--param",
-        "unit=x' OR '1'='1",
-        "--format",
-        "csv",
-    ]);
+    let injected = days_to_decision(&["unit=x' OR '1'='1"]);
     assert_eq!(injected.lines().count(), 1, "only the header: {injected}");
 
     // Parameter errors name the parameter.
