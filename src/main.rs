@@ -97,6 +97,8 @@ enum Command {
         #[command(subcommand)]
         command: analyst::NotebookCommand,
     },
+    /// Write the managers' dashboard: self-contained HTML pages (targets, trends, funnel plots).
+    Dashboard(DashboardArgs),
     /// Manage the pseudonymisation key.
     Key {
         #[command(subcommand)]
@@ -128,6 +130,59 @@ impl IndicatorArgs {
     }
 }
 
+#[derive(clap::Args)]
+struct DashboardArgs {
+    /// Register path (built with indicators).
+    #[arg(long, env = "UTFALL_REGISTER")]
+    register: PathBuf,
+    /// Output folder: index.html (every unit), and with --per-unit one page per unit.
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write one page per unit holding only that unit's figures and the
+    /// municipality's aggregates (enheter/UNIT.html), to hand to each unit manager.
+    #[arg(long)]
+    per_unit: bool,
+    /// Language of the labels: sv (default) or en.
+    #[arg(long, default_value = "sv", value_parser = ["sv", "en"])]
+    lang: String,
+    /// Dashboard specification (TOML); default: the built-in one (dashboards/default.toml).
+    #[arg(long)]
+    spec: Option<PathBuf>,
+}
+
+impl DashboardArgs {
+    fn options(&self) -> anyhow::Result<utfall_dashboards::Options> {
+        let spec = match &self.spec {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| BadUsage(format!("cannot read {}: {e}", p.display())))?;
+                utfall_dashboards::Spec::parse(&text, &p.display().to_string())?
+            }
+            None => utfall_dashboards::Spec::builtin(),
+        };
+        let lang = utfall_dashboards::Lang::parse(&self.lang).expect("clap checked the language");
+        Ok(utfall_dashboards::Options { spec, lang, per_unit: self.per_unit })
+    }
+}
+
+/// `utfall dashboard`: render every page, then write each atomically.
+fn dashboard(args: &DashboardArgs, quiet: bool) -> anyhow::Result<PathBuf> {
+    let options = args.options()?;
+    let session = utfall_queries::Session::open(&args.register)?;
+    let written = utfall_dashboards::write(&session, &args.out, &options)?;
+    if !quiet {
+        println!("dashboard: {}", written.index.display());
+        if let Some((_, first)) = written.units.first() {
+            println!(
+                "  {} unit pages (each only its unit's figures and the municipality's): {}/",
+                written.units.len(),
+                first.parent().unwrap_or(Path::new(".")).display()
+            );
+        }
+    }
+    Ok(written.index)
+}
+
 #[derive(Subcommand)]
 enum KeyCommand {
     /// Create a new random key file (readable by its owner only; never overwritten).
@@ -156,6 +211,10 @@ fn main() -> ExitCode {
                 .or_else(|| e.downcast_ref::<utfall_queries::QueryError>().map(utfall_queries::QueryError::exit_code))
                 .or_else(|| {
                     e.downcast_ref::<utfall_notebooks::NotebookError>().map(utfall_notebooks::NotebookError::exit_code)
+                })
+                .or_else(|| {
+                    e.downcast_ref::<utfall_dashboards::DashboardError>()
+                        .map(utfall_dashboards::DashboardError::exit_code)
                 })
                 .unwrap_or(1);
             eprintln!("error: {e:#}");
@@ -207,6 +266,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Query(args) => analyst::query(args)?,
         Command::Sql(args) => analyst::shell(args)?,
         Command::Notebook { command } => analyst::notebook(command, quiet)?,
+        Command::Dashboard(args) => {
+            dashboard(&args, quiet)?;
+        }
     }
     Ok(())
 }
@@ -327,6 +389,14 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, quiet: bool) -> anyhow::Res
     let cat = Catalogue::builtin();
     let targets = Targets::load(&targets_path, &cat)?;
     build(&opts, Some((&cat, &targets)), quiet)?;
+    let args = DashboardArgs {
+        register: register.clone(),
+        out: out.join("dashboard"),
+        per_unit: true,
+        lang: "sv".into(),
+        spec: None,
+    };
+    let index = dashboard(&args, true)?;
     if !quiet {
         println!("\nNext:");
         println!("  the register (Parquet, one file per table): {}/", register.display());
@@ -347,6 +417,9 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, quiet: bool) -> anyhow::Res
             "  utfall notebook run notebooks/monthly_outcome_report.md --register {} --out report.html",
             register.display()
         );
+        println!("\nThe managers' dashboard (open it in a browser; one page per unit beside it):");
     }
+    // The demo's last line is the dashboard's path, quiet or not.
+    println!("{}", index.display());
     Ok(())
 }

@@ -109,10 +109,10 @@ impl ChartSpec {
 
 const WIDTH: u32 = 760;
 const HEIGHT: u32 = 360;
-const FONT: &str = "sans-serif";
+pub const FONT: &str = "sans-serif";
 
 /// Okabe-Ito: distinguishable with the common colour-vision deficiencies.
-const PALETTE: [RGBColor; 8] = [
+pub const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(230, 159, 0),
     RGBColor(0, 158, 115),
@@ -176,13 +176,13 @@ fn column_index(answer: &Answer, name: &str) -> Result<usize, String> {
     })
 }
 
-fn date_label(days: f64, month_only: bool) -> String {
+pub fn date_label(days: f64, month_only: bool) -> String {
     let date = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid") + chrono::Duration::days(days.round() as i64);
     if month_only { date.format("%Y-%m").to_string() } else { date.format("%Y-%m-%d").to_string() }
 }
 
 /// Round-number bounds with a little room.
-fn padded(min: f64, max: f64) -> (f64, f64) {
+pub fn padded(min: f64, max: f64) -> (f64, f64) {
     if !(min.is_finite() && max.is_finite()) {
         return (0.0, 1.0);
     }
@@ -194,7 +194,7 @@ fn padded(min: f64, max: f64) -> (f64, f64) {
     (min - pad, max + pad)
 }
 
-fn plot_error<E: std::fmt::Debug>(e: E) -> String {
+pub fn plot_error<E: std::fmt::Debug>(e: E) -> String {
     format!("drawing the chart: {e:?}")
 }
 
@@ -512,7 +512,7 @@ fn distinct(xs: impl Iterator<Item = f64>) -> Vec<f64> {
 }
 
 /// A compact axis label.
-fn short(v: f64) -> String {
+pub fn short(v: f64) -> String {
     let a = v.abs();
     if a >= 1e6 {
         format!("{:.1} M", v / 1e6)

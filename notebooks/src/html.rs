@@ -17,7 +17,8 @@ use crate::parse::{Cell, CellKind, Notebook, Part, SqlOptions};
 use crate::suppress::{Suppression, small_counts};
 use crate::{NotebookError, Report, RunOptions};
 
-const STYLE: &str = include_str!("report.css");
+/// The report style sheet (screen and A4 print), shared with the dashboards.
+pub const STYLE: &str = include_str!("report.css");
 
 /// Shown in place of a withheld value (as Kolada shows it).
 pub const WITHHELD: &str = "..";

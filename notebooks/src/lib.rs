@@ -15,11 +15,12 @@ use std::path::Path;
 
 use utfall_queries::{QueryError, Session};
 
-mod chart;
+pub mod chart;
 mod html;
 mod parse;
 pub mod suppress;
 
+pub use html::{STYLE, escape};
 pub use parse::{Cell, CellKind, Notebook};
 
 #[derive(Debug, thiserror::Error)]

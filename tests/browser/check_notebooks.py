@@ -11,28 +11,15 @@
 usage: check_notebooks.py UTFALL REGISTER OUT_DIR
 Prints one line per notebook and ends with 'notebook-browser: N passed, N failed'.
 """
-import re
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from chromium import load, not_self_contained, print_pdf
 
 utfall, register, out_dir = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 root = Path(__file__).resolve().parents[2]
 out_dir.mkdir(parents=True, exist_ok=True)
-
-CHROMIUM = [
-    "chromium",
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-A4 = (595.28, 841.89)  # points
 
 
 def check(notebook: Path) -> str | None:
@@ -45,42 +32,23 @@ def check(notebook: Path) -> str | None:
     if run.returncode != 0:
         return f"utfall failed: {run.stderr.strip()}"
     html = html_path.read_text()
-    for attr, value in re.findall(r'\b(src|href)="([^"]*)"', html):
-        if not (value.startswith("data:") or value.startswith("#")):
-            return f"not self-contained: {attr}=\"{value}\""
-    url = html_path.resolve().as_uri()
-    with tempfile.TemporaryDirectory() as profile:
-        dom = subprocess.run(
-            CHROMIUM + [f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--log-level=0", "--dump-dom", url],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    console = [l for l in dom.stderr.splitlines() if ":CONSOLE" in l]
+    request = not_self_contained(html)
+    if request:
+        return f"not self-contained: {request}"
+    dom, console, code = load(html_path)
     if console:
         return "console: " + " | ".join(console)
-    if dom.returncode != 0 or "</html>" not in dom.stdout:
-        return f"chromium could not render it (exit {dom.returncode})"
+    if code != 0 or "</html>" not in dom:
+        return f"chromium could not render it (exit {code})"
     text = notebook.read_text()
     cells = text.count("```sql") + text.count("```chart")
-    if dom.stdout.count("<figure") != cells:
-        return f"{dom.stdout.count('<figure')} figures in the rendered page, {cells} cells in the notebook"
-    if dom.stdout.count("<svg") < text.count("```chart"):
+    if dom.count("<figure") != cells:
+        return f"{dom.count('<figure')} figures in the rendered page, {cells} cells in the notebook"
+    if dom.count("<svg") < text.count("```chart"):
         return "a chart is missing its SVG"
-    pdf_path = out_dir / (notebook.stem + ".pdf")
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run(
-            CHROMIUM + [f"--user-data-dir={profile}", "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}", url],
-            capture_output=True,
-            timeout=120,
-        )
-    pdf = pdf_path.read_bytes() if pdf_path.exists() else b""
-    if not pdf.startswith(b"%PDF"):
-        return "no PDF printed"
-    boxes = {tuple(float(v) for v in m.split()[2:4]) for m in re.findall(rb"/MediaBox\s*\[([^\]]*)\]", pdf)}
-    if not boxes or any(abs(w - A4[0]) > 2 or abs(h - A4[1]) > 2 for w, h in boxes):
-        return f"pages are not A4: {boxes}"
-    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    pages = print_pdf(html_path, out_dir / (notebook.stem + ".pdf"))
+    if isinstance(pages, str):
+        return pages
     print(f"     {notebook.name}: {cells} cells, {pages} A4 pages, {len(html) // 1024} KiB")
     return None
 

@@ -704,6 +704,9 @@ fn target_frame(
         Column::new("unit".into(), rows.iter().map(|r| r.unit.to_string()).collect::<Vec<_>>()),
         Column::new("indicator_id".into(), rows.iter().map(|r| r.indicator.id.clone()).collect::<Vec<_>>()),
         Column::new("version".into(), rows.iter().map(|r| r.indicator.version).collect::<Vec<_>>()),
+        Column::new("instrument".into(), rows.iter().map(|r| r.target.instrument.clone()).collect::<Vec<_>>()),
+        Column::new("domain".into(), rows.iter().map(|r| r.target.domain.clone()).collect::<Vec<_>>()),
+        Column::new("description".into(), rows.iter().map(|r| r.target.description.clone()).collect::<Vec<_>>()),
         Column::new("period_type".into(), rows.iter().map(|r| r.period.name()).collect::<Vec<_>>()),
         date_column("period_start", rows.iter().map(|r| r.start).collect())?,
         Column::new(

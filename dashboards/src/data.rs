@@ -1,0 +1,393 @@
+//! The dashboard's figures, read from the register through DataFusion:
+//! `indicators_public` and `target_status` (already suppressed), and the
+//! baseline/follow-up distributions binned from `baselines` and suppressed
+//! here (see [`suppress_bins`]).
+
+use std::collections::BTreeMap;
+
+use chrono::{Months, NaiveDate};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
+use datafusion::common::ScalarValue;
+use utfall_queries::{Answer, Session};
+
+use crate::DashboardError;
+use crate::spec::{Distribution, IndicatorRef, Spec};
+
+/// One published cell of `indicators_public`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell {
+    pub indicator: IndicatorRef,
+    pub version: i32,
+    pub name_sv: String,
+    pub name_en: String,
+    pub measure: String,
+    pub higher_is_better: bool,
+    pub period_type: String,
+    pub period_start: NaiveDate,
+    pub period: String,
+    pub split: String,
+    pub split_value: String,
+    pub n: Option<i64>,
+    pub value: Option<f64>,
+    pub sd: Option<f64>,
+    pub ci: Option<(f64, f64)>,
+    /// 'primary' or 'complementary' when the figures are withheld.
+    pub suppression: Option<String>,
+}
+
+impl Cell {
+    pub fn is_proportion(&self) -> bool {
+        self.measure == "proportion"
+    }
+}
+
+/// One row of `target_status`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetRow {
+    pub target_id: String,
+    pub unit: String,
+    pub indicator: IndicatorRef,
+    pub version: i32,
+    pub description: String,
+    pub period_type: String,
+    pub period_start: NaiveDate,
+    pub period: String,
+    pub at_least: bool,
+    pub target: f64,
+    pub n: Option<i64>,
+    pub value: Option<f64>,
+    pub ci: Option<(f64, f64)>,
+    pub status: String,
+    pub reason: Option<String>,
+    pub change: Option<(f64, f64, f64)>,
+    pub trend: String,
+}
+
+/// Bin counts at baseline and at follow-up; None where withheld.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bins {
+    pub baseline: Vec<Option<u64>>,
+    pub follow_up: Vec<Option<u64>>,
+    /// Clients (pairs) counted; None when fewer than the threshold.
+    pub n: Option<u64>,
+}
+
+/// A distribution's raw counts per unit: unit -> (baseline bins, follow-up bins).
+pub type RawBins = BTreeMap<String, (Vec<u64>, Vec<u64>)>;
+
+#[derive(Debug, Clone)]
+pub struct DistributionData {
+    pub spec: Distribution,
+    /// Follow-ups from .. to (inclusive).
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub raw: RawBins,
+}
+
+/// Everything a dashboard shows, before it is cut to a unit.
+#[derive(Debug, Clone)]
+pub struct Data {
+    pub cells: Vec<Cell>,
+    pub targets: Vec<TargetRow>,
+    pub distributions: Vec<DistributionData>,
+    /// Every unit with a published cell or a target, sorted.
+    pub units: Vec<String>,
+    pub threshold: u32,
+}
+
+/// Read the figures the spec names.
+pub fn load(session: &Session, spec: &Spec) -> Result<Data, DashboardError> {
+    let run = session.manifest().indicators.as_ref().ok_or(DashboardError::NoIndicators)?;
+    let threshold = run.threshold;
+    let answer = session.run(
+        "SELECT indicator_id, instrument, domain, version, name_sv, name_en, measure, higher_is_better, \
+         period_type, period_start, period, split, split_value, n, value, sd, ci_low, ci_high, suppression \
+         FROM indicators_public WHERE period_type IN ('year', $trend) \
+         ORDER BY indicator_id, instrument, domain, period_type, period_start, split, split_value",
+        &[("trend".into(), ScalarValue::Utf8(Some(spec.trend_period.clone())))],
+    )?;
+    let c = Columns(&answer);
+    let ids = c.strings("indicator_id");
+    let (instruments, domains) = (c.strings("instrument"), c.strings("domain"));
+    let (versions, names_sv, names_en) = (c.i64s("version"), c.strings("name_sv"), c.strings("name_en"));
+    let (measures, hib) = (c.strings("measure"), c.bools("higher_is_better"));
+    let (ptypes, starts, periods) = (c.strings("period_type"), c.dates("period_start"), c.strings("period"));
+    let (splits, values_of_split) = (c.strings("split"), c.strings("split_value"));
+    let (ns, values, sds) = (c.i64s("n"), c.f64s("value"), c.f64s("sd"));
+    let (lows, highs, suppression) = (c.f64s("ci_low"), c.f64s("ci_high"), c.strings("suppression"));
+    let mut cells = Vec::with_capacity(answer.rows());
+    let mut known: Vec<IndicatorRef> = Vec::new();
+    for r in 0..answer.rows() {
+        let indicator = IndicatorRef {
+            id: ids[r].clone().unwrap_or_default(),
+            instrument: instruments[r].clone(),
+            domain: domains[r].clone(),
+        };
+        if known.last() != Some(&indicator) {
+            known.push(indicator.clone());
+        }
+        if !spec.indicators.contains(&indicator) {
+            continue;
+        }
+        cells.push(Cell {
+            indicator,
+            version: versions[r].unwrap_or_default() as i32,
+            name_sv: names_sv[r].clone().unwrap_or_default(),
+            name_en: names_en[r].clone().unwrap_or_default(),
+            measure: measures[r].clone().unwrap_or_default(),
+            higher_is_better: hib[r].unwrap_or(true),
+            period_type: ptypes[r].clone().unwrap_or_default(),
+            period_start: starts[r].unwrap_or_default(),
+            period: periods[r].clone().unwrap_or_default(),
+            split: splits[r].clone().unwrap_or_default(),
+            split_value: values_of_split[r].clone().unwrap_or_default(),
+            n: ns[r],
+            value: values[r],
+            sd: sds[r],
+            ci: lows[r].zip(highs[r]),
+            suppression: suppression[r].clone(),
+        });
+    }
+    for (i, wanted) in spec.indicators.iter().enumerate() {
+        if !known.contains(wanted) {
+            let what = match (&wanted.instrument, &wanted.domain) {
+                (Some(i), Some(d)) => format!("'{}' on {i}/{d}", wanted.id),
+                _ => format!("'{}'", wanted.id),
+            };
+            return Err(DashboardError::Spec {
+                file: "dashboard spec".into(),
+                line: 0,
+                message: format!(
+                    "indicator[{i}]: {what} has no rows in indicators_public (catalogue {}); \
+                     assessment indicators need instrument and domain",
+                    run.catalogue_version
+                ),
+            });
+        }
+    }
+
+    let targets = load_targets(session)?;
+    let mut units: Vec<String> = cells
+        .iter()
+        .filter(|c| c.split == "unit")
+        .map(|c| c.split_value.clone())
+        .chain(targets.iter().map(|t| t.unit.clone()))
+        .collect();
+    units.sort();
+    units.dedup();
+
+    let to = session
+        .manifest()
+        .data_to
+        .as_deref()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .ok_or_else(|| DashboardError::Register("the manifest has no data_to date".into()))?;
+    let from = to.checked_sub_months(Months::new(12)).expect("a date 12 months back") + chrono::Days::new(1);
+    let mut distributions = Vec::new();
+    for d in &spec.distributions {
+        distributions.push(DistributionData { spec: d.clone(), from, to, raw: load_bins(session, d, from, to)? });
+    }
+    Ok(Data { cells, targets, distributions, units, threshold })
+}
+
+fn load_targets(session: &Session) -> Result<Vec<TargetRow>, DashboardError> {
+    let answer = session.run(
+        "SELECT target_id, unit, indicator_id, instrument, domain, version, description, period_type, \
+         period_start, period, direction, target, n, value, ci_low, ci_high, status, reason, change, \
+         change_low, change_high, trend FROM target_status ORDER BY target_id, unit, period_type, period_start",
+        &[],
+    )?;
+    let c = Columns(&answer);
+    let (ids, units, indicator) = (c.strings("target_id"), c.strings("unit"), c.strings("indicator_id"));
+    let (instruments, domains, versions) = (c.strings("instrument"), c.strings("domain"), c.i64s("version"));
+    let (descriptions, ptypes, starts) = (c.strings("description"), c.strings("period_type"), c.dates("period_start"));
+    let (periods, directions, target) = (c.strings("period"), c.strings("direction"), c.f64s("target"));
+    let (ns, values, lows, highs) = (c.i64s("n"), c.f64s("value"), c.f64s("ci_low"), c.f64s("ci_high"));
+    let (status, reason, trend) = (c.strings("status"), c.strings("reason"), c.strings("trend"));
+    let (change, change_low, change_high) = (c.f64s("change"), c.f64s("change_low"), c.f64s("change_high"));
+    Ok((0..answer.rows())
+        .map(|r| TargetRow {
+            target_id: ids[r].clone().unwrap_or_default(),
+            unit: units[r].clone().unwrap_or_default(),
+            indicator: IndicatorRef {
+                id: indicator[r].clone().unwrap_or_default(),
+                instrument: instruments[r].clone(),
+                domain: domains[r].clone(),
+            },
+            version: versions[r].unwrap_or_default() as i32,
+            description: descriptions[r].clone().unwrap_or_default(),
+            period_type: ptypes[r].clone().unwrap_or_default(),
+            period_start: starts[r].unwrap_or_default(),
+            period: periods[r].clone().unwrap_or_default(),
+            at_least: directions[r].as_deref() == Some("at_least"),
+            target: target[r].unwrap_or_default(),
+            n: ns[r],
+            value: values[r],
+            ci: lows[r].zip(highs[r]),
+            status: status[r].clone().unwrap_or_default(),
+            reason: reason[r].clone(),
+            change: change[r].zip(change_low[r]).zip(change_high[r]).map(|((c, l), h)| (c, l, h)),
+            trend: trend[r].clone().unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// Bin counts per unit of the paired clients whose latest assessment falls in [from, to].
+fn load_bins(session: &Session, d: &Distribution, from: NaiveDate, to: NaiveDate) -> Result<RawBins, DashboardError> {
+    let date = |d: NaiveDate| ScalarValue::Date32(Some((d - NaiveDate::default()).num_days() as i32));
+    let answer = session.run(
+        "SELECT unit, CAST(floor((baseline_score - $min) / $width) AS BIGINT) AS b0, \
+         CAST(floor((latest_score - $min) / $width) AS BIGINT) AS b1, count(*) AS n \
+         FROM baselines WHERE paired AND instrument = $instrument AND domain = $domain \
+         AND latest_date BETWEEN $from AND $to GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+        &[
+            ("min".into(), ScalarValue::Float64(Some(d.min))),
+            ("width".into(), ScalarValue::Float64(Some(d.bin_width))),
+            ("instrument".into(), ScalarValue::Utf8(Some(d.instrument.clone()))),
+            ("domain".into(), ScalarValue::Utf8(Some(d.domain.clone()))),
+            ("from".into(), date(from)),
+            ("to".into(), date(to)),
+        ],
+    )?;
+    let c = Columns(&answer);
+    let (units, b0, b1, n) = (c.strings("unit"), c.i64s("b0"), c.i64s("b1"), c.i64s("n"));
+    let bins = d.bins();
+    // A score on `max` goes into the last bin; scores outside [min, max] into the nearest.
+    let clamp = |b: Option<i64>| b.unwrap_or(0).clamp(0, bins as i64 - 1) as usize;
+    let mut raw = RawBins::new();
+    for r in 0..answer.rows() {
+        let entry = raw.entry(units[r].clone().unwrap_or_default()).or_insert_with(|| (vec![0; bins], vec![0; bins]));
+        let count = n[r].unwrap_or(0) as u64;
+        entry.0[clamp(b0[r])] += count;
+        entry.1[clamp(b1[r])] += count;
+    }
+    Ok(raw)
+}
+
+/// Counts over every unit (the municipality).
+pub fn municipality(raw: &RawBins, bins: usize) -> (Vec<u64>, Vec<u64>) {
+    let mut total = (vec![0; bins], vec![0; bins]);
+    for (b, f) in raw.values() {
+        for i in 0..bins {
+            total.0[i] += b[i];
+            total.1[i] += f[i];
+        }
+    }
+    total
+}
+
+/// Withhold small bins of one distribution so no count of fewer than
+/// `threshold` clients can be read or recomputed:
+/// - primary: a bin with 0 < count < threshold;
+/// - `rest`: when the page also shows a larger population (the municipality
+///   beside a unit), a bin whose difference to it is 0 < rest < threshold;
+/// - complementary: a series with exactly one withheld bin also withholds its
+///   smallest shown non-zero bin, so the withheld one cannot be recomputed
+///   from the series' total;
+/// - a distribution of fewer than `threshold` clients is withheld whole.
+pub fn suppress_bins(counts: &(Vec<u64>, Vec<u64>), rest_of: Option<&(Vec<u64>, Vec<u64>)>, threshold: u32) -> Bins {
+    let t = threshold as u64;
+    let n: u64 = counts.0.iter().sum();
+    let series = |own: &[u64], wider: Option<&Vec<u64>>| -> Vec<Option<u64>> {
+        if n < t {
+            return vec![None; own.len()];
+        }
+        let mut out: Vec<Option<u64>> = own
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                let small = c > 0 && c < t;
+                let rest = wider.map(|w| w[i].saturating_sub(c)).is_some_and(|r| r > 0 && r < t);
+                (!(small || rest)).then_some(c)
+            })
+            .collect();
+        if out.iter().filter(|c| c.is_none()).count() == 1 {
+            let smallest = out.iter().enumerate().filter(|(_, c)| c.is_some_and(|c| c > 0)).min_by_key(|(_, c)| **c);
+            if let Some((i, _)) = smallest {
+                out[i] = None;
+            }
+        }
+        out
+    };
+    Bins {
+        baseline: series(&counts.0, rest_of.map(|r| &r.0)),
+        follow_up: series(&counts.1, rest_of.map(|r| &r.1)),
+        n: (n >= t).then_some(n),
+    }
+}
+
+/// Typed columns of an answer (one batch or many).
+struct Columns<'a>(&'a Answer);
+
+impl Columns<'_> {
+    fn column(&self, name: &str, to: &DataType) -> Vec<std::sync::Arc<dyn Array>> {
+        let index = self.0.schema.index_of(name).expect("the dashboard's own query names its columns");
+        self.0.batches.iter().map(|b| cast(b.column(index), to).expect("a castable column")).collect()
+    }
+
+    fn strings(&self, name: &str) -> Vec<Option<String>> {
+        let mut out = Vec::new();
+        for a in self.column(name, &DataType::Utf8) {
+            let a = a.as_string::<i32>();
+            out.extend((0..a.len()).map(|r| a.is_valid(r).then(|| a.value(r).to_string())));
+        }
+        out
+    }
+
+    fn f64s(&self, name: &str) -> Vec<Option<f64>> {
+        let mut out = Vec::new();
+        for a in self.column(name, &DataType::Float64) {
+            out.extend(a.as_primitive::<Float64Type>().iter());
+        }
+        out
+    }
+
+    fn i64s(&self, name: &str) -> Vec<Option<i64>> {
+        let mut out = Vec::new();
+        for a in self.column(name, &DataType::Int64) {
+            out.extend(a.as_primitive::<Int64Type>().iter());
+        }
+        out
+    }
+
+    fn bools(&self, name: &str) -> Vec<Option<bool>> {
+        let mut out = Vec::new();
+        for a in self.column(name, &DataType::Boolean) {
+            out.extend(a.as_boolean().iter());
+        }
+        out
+    }
+
+    fn dates(&self, name: &str) -> Vec<Option<NaiveDate>> {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
+        let mut out = Vec::new();
+        for a in self.column(name, &DataType::Date32) {
+            out.extend(a.as_primitive::<Date32Type>().iter().map(|d| d.map(|d| epoch + chrono::Days::new(d as u64))));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_bins_are_withheld_with_a_complement() {
+        let counts = (vec![0, 3, 20, 30, 12], vec![10, 40, 15, 0, 0]);
+        let b = suppress_bins(&counts, None, 5);
+        // 3 is withheld, and so is the smallest other non-zero bin (12).
+        assert_eq!(b.baseline, [Some(0), None, Some(20), Some(30), None]);
+        assert_eq!(b.follow_up, [Some(10), Some(40), Some(15), Some(0), Some(0)]);
+        assert_eq!(b.n, Some(65));
+        // Beside the municipality: a bin whose rest (municipality - unit) is small is withheld too.
+        let muni = (vec![0, 3, 22, 60, 12], vec![10, 45, 15, 0, 0]);
+        let b = suppress_bins(&counts, Some(&muni), 5);
+        assert_eq!(b.baseline, [Some(0), None, None, Some(30), Some(12)]);
+        assert_eq!(b.follow_up, [Some(10), Some(40), Some(15), Some(0), Some(0)]);
+        let tiny = suppress_bins(&(vec![1, 2], vec![3, 0]), None, 5);
+        assert_eq!((tiny.baseline, tiny.n), (vec![None, None], None));
+    }
+}

@@ -1,0 +1,835 @@
+//! One dashboard page: the targets overview, then per indicator its trend,
+//! funnel plot and splits, then the distributions; every chart with the table
+//! it was drawn from, its definition version, period and the register's date.
+//! Rows of every table carry `data-unit` (a unit code, or `*` for the
+//! municipality's aggregates) so a page's contents can be audited.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use utfall_notebooks::{STYLE, escape};
+use utfall_register::store::Manifest;
+
+use crate::chart::{self, Estimate, FunnelPoint, Scale, Series};
+use crate::data::{Bins, Cell, Data, DistributionData, TargetRow, municipality, suppress_bins};
+use crate::funnel::{Centre, LEVELS, Position};
+use crate::spec::{IndicatorRef, Spec};
+use crate::{DashboardError, Lang, Scope};
+
+const WITHHELD: &str = "..";
+/// The municipality's rows in `data-unit`.
+const ALL: &str = "*";
+const EXTRA_STYLE: &str = include_str!("dashboard.css");
+
+struct Page<'a> {
+    data: &'a Data,
+    scope: &'a Scope,
+    lang: Lang,
+    as_of: &'a str,
+    catalogue: &'a str,
+    html: String,
+    figures: usize,
+}
+
+/// Render one page.
+pub fn render(
+    data: &Data,
+    spec: &Spec,
+    scope: &Scope,
+    lang: Lang,
+    manifest: &Manifest,
+) -> Result<String, DashboardError> {
+    let catalogue = manifest.indicators.as_ref().map_or("?", |r| r.catalogue_version.as_str());
+    let mut page = Page { data, scope, lang, as_of: &manifest.as_of, catalogue, html: String::new(), figures: 0 };
+    page.targets();
+    for (i, indicator) in spec.indicators.iter().enumerate() {
+        page.indicator(i, indicator, spec)?;
+    }
+    page.distributions()?;
+    Ok(wrap(&page, spec, manifest))
+}
+
+impl Page<'_> {
+    fn l(&self, sv: &'static str, en: &'static str) -> &'static str {
+        self.lang.pick(sv, en)
+    }
+
+    fn name(&self, cell: &Cell) -> String {
+        let name = if self.lang == Lang::Sv { &cell.name_sv } else { &cell.name_en };
+        match (&cell.indicator.instrument, &cell.indicator.domain) {
+            (Some(i), Some(d)) => format!("{name} ({i}, {d})"),
+            _ => name.clone(),
+        }
+    }
+
+    /// A value as shown: a share in per cent with one decimal, a mean with one or two.
+    fn value(&self, v: f64, share: bool) -> String {
+        if share {
+            self.lang.number(&format!("{:.1}", v * 100.0)) + self.lang.percent_sign()
+        } else if v.abs() < 10.0 {
+            self.lang.number(&format!("{v:.2}"))
+        } else {
+            self.lang.number(&format!("{v:.1}"))
+        }
+    }
+
+    fn interval(&self, ci: Option<(f64, f64)>, share: bool) -> String {
+        ci.map_or_else(|| WITHHELD.into(), |(l, h)| format!("{} – {}", self.value(l, share), self.value(h, share)))
+    }
+
+    fn count(&self, n: Option<i64>) -> String {
+        n.map_or_else(|| WITHHELD.into(), |n| n.to_string())
+    }
+
+    /// "Definition x v1 · period · register as of".
+    fn stamp(&self, id: &str, version: i32, period: &str) -> String {
+        format!(
+            "{} <code>{}</code> v{version} ({} {}) · {} {} · {} {}",
+            self.l("Definition", "Definition"),
+            escape(id),
+            self.l("katalog", "catalogue"),
+            escape(self.catalogue),
+            self.l("period", "period"),
+            escape(period),
+            self.l("registret per", "register as of"),
+            escape(self.as_of)
+        )
+    }
+
+    /// A figure: the chart, a caption, and the table behind it.
+    fn figure(&mut self, title: &str, svg: &str, caption: &str, table: &str) {
+        self.figures += 1;
+        let _ = write!(
+            self.html,
+            "<figure class=\"chart\" id=\"fig-{n}\">\n<h3>{}</h3>\n{svg}\n<figcaption>{caption}</figcaption>\n\
+             <details class=\"data\"><summary>{}</summary>\n<div class=\"scroll\">{table}</div></details>\n</figure>\n",
+            escape(title),
+            self.l("Tabell bakom diagrammet", "Table behind the chart"),
+            n = self.figures
+        );
+    }
+
+    fn targets(&mut self) {
+        let rows = latest_targets(&self.data.targets, self.scope);
+        let _ = writeln!(
+            self.html,
+            "<section id=\"targets\">\n<h2>{}</h2>",
+            self.l("Målen i översikt", "Targets at a glance")
+        );
+        if rows.is_empty() {
+            let _ = writeln!(self.html, "<p>{}</p></section>", self.l("Inga mål är satta.", "No targets are set."));
+            return;
+        }
+        let count = |s: &str| rows.iter().filter(|r| r.status == s).count();
+        let _ = writeln!(
+            self.html,
+            "<p class=\"tally\"><span class=\"status met\">✔ {} {}</span> <span class=\"status not_met\">✖ {} {}</span> \
+             <span class=\"status not_measurable\">? {} {}</span></p>\n<p class=\"note\">{}</p>",
+            count("met"),
+            self.l("uppnådda", "met"),
+            count("not_met"),
+            self.l("ej uppnådda", "not met"),
+            count("not_measurable"),
+            self.l("ej mätbara", "not measurable"),
+            self.l(
+                "Uppnått: hela 95-procentiga konfidensintervallet ligger på målets sida. Ej uppnått: hela intervallet ligger på andra sidan. \
+                 Ej mätbart: för få klienter (..), inga data, eller intervallet spänner över målet.",
+                "Met: the whole 95% confidence interval is on the target's side. Not met: the whole interval is on the other side. \
+                 Not measurable: too few clients (..), no data, or the interval straddles the target."
+            )
+        );
+        let _ = writeln!(
+            self.html,
+            "<div class=\"scroll\"><table class=\"overview\"><thead><tr><th>{}</th><th>{}</th><th class=\"num\">n</th>\
+             <th class=\"num\">{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>",
+            self.l("Enhet", "Unit"),
+            self.l("Period", "Period"),
+            self.l("Värde", "Value"),
+            self.l("95 % konfidensintervall", "95% confidence interval"),
+            self.l("Status", "Status"),
+            self.l("Trend mot föregående period", "Trend since the previous period")
+        );
+        let mut current = "";
+        for r in rows {
+            let share = r.target <= 1.0 && r.ci.is_none_or(|(l, h)| (0.0..=1.0).contains(&l) && h <= 1.0);
+            if r.target_id != current {
+                if !current.is_empty() {
+                    self.html.push_str("</tbody>");
+                }
+                current = &r.target_id;
+                let goal = format!(
+                    "{} {}",
+                    if r.at_least { self.l("minst", "at least") } else { self.l("högst", "at most") },
+                    self.value(r.target, share)
+                );
+                let _ = writeln!(
+                    self.html,
+                    "<tbody><tr class=\"group\"><th colspan=\"7\">{} <span class=\"note\">· {goal} · <code>{}</code> v{}</span></th></tr>",
+                    escape(if r.description.is_empty() { &r.target_id } else { &r.description }),
+                    escape(&r.indicator.id),
+                    r.version,
+                );
+            }
+            let (symbol, status) = match r.status.as_str() {
+                "met" => ("✔", self.l("uppnått", "met")),
+                "not_met" => ("✖", self.l("ej uppnått", "not met")),
+                _ => ("?", self.l("ej mätbart", "not measurable")),
+            };
+            let reason = match r.reason.as_deref() {
+                Some("too_few") => self.l("för få klienter", "too few clients"),
+                Some("no_data") => self.l("inga data", "no data"),
+                Some("interval_straddles_target") => {
+                    self.l("intervallet spänner över målet", "interval straddles the target")
+                }
+                _ => "",
+            };
+            let trend = match r.trend.as_str() {
+                "improving" => self.l("↗ förbättring", "↗ improving"),
+                "worsening" => self.l("↘ försämring", "↘ worsening"),
+                "no_clear_change" => self.l("→ ingen säker förändring", "→ no clear change"),
+                _ => self.l("ej mätbar", "not measurable"),
+            };
+            let _ = writeln!(
+                self.html,
+                "<tr data-unit=\"{unit}\"><td>{unit}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"num\">{}</td><td class=\"status {}\">{symbol} {status}{}</td><td>{trend}</td></tr>",
+                escape(&r.period),
+                self.count(r.n),
+                r.value.map_or_else(|| WITHHELD.into(), |v| self.value(v, share)),
+                self.interval(r.ci, share),
+                escape(&r.status),
+                if reason.is_empty() { String::new() } else { format!(" <span class=\"note\">({reason})</span>") },
+                unit = escape(&r.unit),
+            );
+        }
+        let _ = writeln!(
+            self.html,
+            "</tbody></table></div>\n<p class=\"note\">{} {}</p>\n</section>",
+            self.l(
+                "Senaste period per mål och enhet; registret per",
+                "Latest period per target and unit; register as of"
+            ),
+            escape(self.as_of)
+        );
+    }
+
+    fn indicator(&mut self, index: usize, which: &IndicatorRef, spec: &Spec) -> Result<(), DashboardError> {
+        let cells: Vec<&Cell> = self.data.cells.iter().filter(|c| &c.indicator == which).collect();
+        let Some(first) = cells.first().copied() else { return Ok(()) };
+        // A unit's page leaves out indicators the unit has no rows for.
+        if let Scope::Unit(u) = self.scope
+            && !cells.iter().any(|c| c.split == "unit" && &c.split_value == u)
+            && !self.data.targets.iter().any(|t| &t.indicator == which && &t.unit == u)
+        {
+            return Ok(());
+        }
+        let name = self.name(first);
+        let share = first.is_proportion();
+        let scale = if share { Scale::Share } else { Scale::Number };
+        let direction = if first.higher_is_better {
+            self.l("Högre är bättre.", "Higher is better.")
+        } else {
+            self.l("Lägre är bättre.", "Lower is better.")
+        };
+        let _ = writeln!(
+            self.html,
+            "<section class=\"indicator\" id=\"ind-{index}\">\n<h2>{}</h2>\n<p class=\"note\">{direction} {}</p>",
+            escape(&name),
+            self.stamp(&first.indicator.id, first.version, self.l("se varje diagram", "see each chart"))
+        );
+        // Trend.
+        let period_type =
+            if cells.iter().any(|c| c.period_type == spec.trend_period) { spec.trend_period.as_str() } else { "year" };
+        let trend = trend_data(&cells, period_type, self.scope);
+        let mut target_lines: Vec<(f64, String)> = Vec::new();
+        for t in self.data.targets.iter().filter(|t| &t.indicator == which && self.scope.shows(&t.unit)) {
+            let label = format!(
+                "{} {} {}",
+                self.l("mål", "target"),
+                if t.at_least { self.l("minst", "at least") } else { self.l("högst", "at most") },
+                self.value(t.target, share)
+            );
+            if !target_lines.iter().any(|(v, _)| *v == t.target) {
+                target_lines.push((t.target, label));
+            }
+        }
+        let periods: Vec<String> = trend.periods.iter().map(|p| p.1.clone()).collect();
+        let series: Vec<Series> = trend
+            .series
+            .iter()
+            .map(|(who, points)| Series {
+                label: self.who(who).to_string(),
+                points: points.iter().map(|c| c.and_then(estimate)).collect(),
+            })
+            .collect();
+        let span = match (periods.first(), periods.last()) {
+            (Some(a), Some(b)) => format!("{a} – {b}"),
+            _ => String::new(),
+        };
+        let alt = format!("{}: {name}, {span}", self.l("Trend", "Trend"));
+        let svg =
+            chart::trend(&periods, &series, &target_lines, scale, &alt, self.lang).map_err(DashboardError::Chart)?;
+        let withheld =
+            trend.series.iter().flat_map(|s| s.1.iter()).filter(|c| c.is_some_and(|c| c.value.is_none())).count();
+        let caption = format!(
+            "{}{} {}{}",
+            self.l(
+                "Linjen är skattningen, det skuggade bandet dess 95-procentiga konfidensintervall.",
+                "The line is the estimate, the shaded band its 95% confidence interval."
+            ),
+            if target_lines.is_empty() {
+                ""
+            } else {
+                self.l(" Den streckade linjen är enheternas mål.", " The dashed line is the units' target.")
+            },
+            if withheld > 0 {
+                format!(
+                    "{withheld} {} ",
+                    self.l(
+                        "perioder har för få klienter och visas inte (..).",
+                        "periods have too few clients and are not shown (..)."
+                    )
+                )
+            } else {
+                String::new()
+            },
+            self.stamp(&first.indicator.id, first.version, &span),
+        );
+        let table = self.trend_table(&trend, share);
+        self.figure(
+            &format!("{} · {}", self.l("Utveckling över tid", "Trend over time"), name),
+            &svg,
+            &caption,
+            &table,
+        );
+
+        // Funnel plot and splits for the latest year with a published municipality value.
+        let year = cells
+            .iter()
+            .filter(|c| c.period_type == "year" && c.split == "total" && c.value.is_some())
+            .max_by_key(|c| c.period_start)
+            .copied();
+        if let Some(total) = year {
+            self.funnel(&cells, total, share, scale, &name)?;
+            self.splits(&cells, total, share, scale, &name)?;
+        }
+        self.html.push_str("</section>\n");
+        Ok(())
+    }
+
+    fn who<'w>(&self, who: &'w str) -> &'w str {
+        if who == ALL { self.l("Kommunen", "Municipality") } else { who }
+    }
+
+    fn trend_table(&self, trend: &Trend, share: bool) -> String {
+        let mut t = format!("<table><thead><tr><th>{}</th>", self.l("Period", "Period"));
+        for (who, _) in &trend.series {
+            let _ = write!(
+                t,
+                "<th class=\"num\">{w}: n</th><th class=\"num\">{w}: {}</th><th>{w}: {}</th>",
+                self.l("värde", "value"),
+                self.l("95 % KI", "95% CI"),
+                w = escape(self.who(who))
+            );
+        }
+        t.push_str("</tr></thead><tbody>");
+        for (k, (start, label)) in trend.periods.iter().enumerate() {
+            for (who, points) in &trend.series {
+                let c = points[k];
+                let _ = write!(
+                    t,
+                    "<tr data-unit=\"{}\" data-period=\"{start}\" data-value=\"{}\" data-low=\"{}\" data-high=\"{}\"><td>{}</td>\
+                     <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                    escape(who),
+                    c.and_then(|c| c.value).map_or(String::new(), |v| v.to_string()),
+                    c.and_then(|c| c.ci).map_or(String::new(), |v| v.0.to_string()),
+                    c.and_then(|c| c.ci).map_or(String::new(), |v| v.1.to_string()),
+                    escape(label),
+                    self.count(c.and_then(|c| c.n)),
+                    c.and_then(|c| c.value).map_or_else(|| WITHHELD.into(), |v| self.value(v, share)),
+                    self.interval(c.and_then(|c| c.ci), share),
+                );
+            }
+        }
+        // One row per (period, series) reads better transposed only when there is one series.
+        t.push_str("</tbody></table>");
+        t
+    }
+
+    fn funnel(
+        &mut self,
+        cells: &[&Cell],
+        total: &Cell,
+        share: bool,
+        scale: Scale,
+        name: &str,
+    ) -> Result<(), DashboardError> {
+        let units: Vec<&Cell> = cells
+            .iter()
+            .filter(|c| c.split == "unit" && c.period_type == "year" && c.period_start == total.period_start)
+            .filter(|c| self.scope.shows(&c.split_value))
+            .copied()
+            .collect();
+        let centre = match (share, total.value, total.sd) {
+            (true, Some(p0), _) => Centre::Proportion { p0 },
+            (false, Some(mu), Some(sd)) => Centre::Mean { mu, sd },
+            _ => return Ok(()),
+        };
+        let shown: Vec<&Cell> = units.iter().filter(|c| c.n.is_some() && c.value.is_some()).copied().collect();
+        let max_n =
+            shown.iter().filter_map(|c| c.n).max().unwrap_or(0).max(total.n.unwrap_or(0) / 4).max(10) as f64 * 1.1;
+        let grid: Vec<(f64, [(f64, f64); 2])> = (0..=120)
+            .map(|k| (2.0 + (max_n - 2.0) * k as f64 / 120.0).round().max(2.0) as u64)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|n| (n as f64, LEVELS.map(|level| centre.limits(n, level))))
+            .collect();
+        let points: Vec<FunnelPoint> = shown
+            .iter()
+            .map(|c| FunnelPoint {
+                label: c.split_value.clone(),
+                n: c.n.unwrap_or(0) as f64,
+                value: c.value.unwrap_or(0.0),
+            })
+            .collect();
+        let alt = format!("{}: {name}, {}", self.l("Trattdiagram", "Funnel plot"), total.period);
+        let svg =
+            chart::funnel(&points, centre.value(), &grid, scale, &alt, self.lang).map_err(DashboardError::Chart)?;
+        let mut t = format!(
+            "<table><thead><tr><th>{}</th><th class=\"num\">n</th><th class=\"num\">{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            self.l("Enhet", "Unit"),
+            self.l("Värde", "Value"),
+            self.l("95 % KI", "95% CI"),
+            self.l("95 % kontrollgränser", "95% control limits"),
+            self.l("99,8 % kontrollgränser", "99.8% control limits"),
+            self.l("Läge", "Position"),
+        );
+        let _ = write!(
+            t,
+            "<tr data-unit=\"{ALL}\"><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td></td><td></td><td>{}</td></tr>",
+            self.l("Kommunen", "Municipality"),
+            self.count(total.n),
+            self.value(centre.value(), share),
+            self.interval(total.ci, share),
+            self.l("mittlinje", "centre line")
+        );
+        for c in &units {
+            let (limits, position) = match (c.n, c.value) {
+                (Some(n), Some(v)) => {
+                    let n = n as u64;
+                    let [l95, l998] = LEVELS.map(|level| centre.limits(n, level));
+                    let better = |above: bool| above == c.higher_is_better;
+                    let position = match centre.position(n, v) {
+                        Position::Within => self.l("inom slumpens variation", "within chance variation").to_string(),
+                        Position::Alert { above } => format!(
+                            "{} ({})",
+                            self.l("utanför 95 %-gränsen", "outside the 95% limit"),
+                            if better(above) { self.l("bättre", "better") } else { self.l("sämre", "worse") }
+                        ),
+                        Position::Alarm { above } => format!(
+                            "{} ({})",
+                            self.l("utanför 99,8 %-gränsen", "outside the 99.8% limit"),
+                            if better(above) { self.l("bättre", "better") } else { self.l("sämre", "worse") }
+                        ),
+                    };
+                    (
+                        format!(
+                            "<td data-limits95=\"{} {}\">{}</td><td data-limits998=\"{} {}\">{}</td>",
+                            l95.0,
+                            l95.1,
+                            self.interval(Some(l95), share),
+                            l998.0,
+                            l998.1,
+                            self.interval(Some(l998), share)
+                        ),
+                        position,
+                    )
+                }
+                _ => ("<td>..</td><td>..</td>".to_string(), self.l("för få klienter", "too few clients").to_string()),
+            };
+            let _ = write!(
+                t,
+                "<tr data-unit=\"{u}\" data-n=\"{}\"><td>{u}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td>{limits}<td>{}</td></tr>",
+                c.n.map_or(String::new(), |n| n.to_string()),
+                self.count(c.n),
+                c.value.map_or_else(|| WITHHELD.into(), |v| self.value(v, share)),
+                self.interval(c.ci, share),
+                escape(&position),
+                u = escape(&c.split_value),
+            );
+        }
+        t.push_str("</tbody></table>");
+        let withheld = units.len() - shown.len();
+        let caption = format!(
+            "{}{} {}",
+            self.l(
+                "Varje punkt är en enhet. Tratten visar hur långt från kommunens värde en enhet av samma storlek kan hamna av slumpen \
+                 (streckat: 95 %, heldraget: 99,8 %). Punkter utanför 99,8 %-gränsen skiljer sig mer än slumpen förklarar. \
+                 Jämförelsen är inte justerad för skillnader i klienternas behov.",
+                "Each point is a unit. The funnel shows how far from the municipality's value a unit of that size can fall by chance \
+                 (dashed: 95%, solid: 99.8%). Points outside the 99.8% limit differ more than chance explains. \
+                 The comparison is not adjusted for differences in the clients' needs."
+            ),
+            if withheld > 0 {
+                format!(" {withheld} {}", self.l("enheter har för få klienter och visas inte (..).", "units have too few clients and are not shown (..)."))
+            } else {
+                String::new()
+            },
+            self.stamp(&total.indicator.id, total.version, &total.period)
+        );
+        self.figure(
+            &format!("{} · {name} · {}", self.l("Jämförelse mellan enheter", "Comparison between units"), total.period),
+            &svg,
+            &caption,
+            &t,
+        );
+        Ok(())
+    }
+
+    fn splits(
+        &mut self,
+        cells: &[&Cell],
+        total: &Cell,
+        share: bool,
+        scale: Scale,
+        name: &str,
+    ) -> Result<(), DashboardError> {
+        let order = ["sex", "age_band", "district"];
+        let mut rows: Vec<&Cell> = cells
+            .iter()
+            .filter(|c| {
+                c.period_type == "year" && c.period_start == total.period_start && order.contains(&c.split.as_str())
+            })
+            .copied()
+            .collect();
+        rows.sort_by_key(|c| (order.iter().position(|s| *s == c.split), c.split_value.clone()));
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let label = |c: &Cell| {
+            let split = match c.split.as_str() {
+                "sex" => self.l("Kön", "Sex"),
+                "age_band" => self.l("Ålder", "Age"),
+                _ => self.l("Distrikt", "District"),
+            };
+            let value = match (c.split.as_str(), c.split_value.as_str()) {
+                ("sex", "F") => self.l("kvinnor", "women").to_string(),
+                ("sex", "M") => self.l("män", "men").to_string(),
+                (_, v) => v.to_string(),
+            };
+            format!("{split}: {value}")
+        };
+        let bars: Vec<(String, Option<Estimate>)> = rows.iter().map(|c| (label(c), estimate(c))).collect();
+        let alt = format!(
+            "{}: {name}, {}",
+            self.l("Efter kön, ålder och distrikt", "By sex, age and district"),
+            total.period
+        );
+        let svg = chart::bars(&bars, total.value, scale, &alt, self.lang).map_err(DashboardError::Chart)?;
+        let mut t = format!(
+            "<table><thead><tr><th>{}</th><th class=\"num\">n</th><th class=\"num\">{}</th><th>{}</th></tr></thead><tbody>",
+            self.l("Grupp", "Group"),
+            self.l("Värde", "Value"),
+            self.l("95 % KI", "95% CI")
+        );
+        for c in std::iter::once(&total).chain(rows.iter()) {
+            let _ = write!(
+                t,
+                "<tr data-unit=\"{ALL}\"><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                escape(&if c.split == "total" { self.l("Kommunen", "Municipality").to_string() } else { label(c) }),
+                self.count(c.n),
+                c.value.map_or_else(|| WITHHELD.into(), |v| self.value(v, share)),
+                self.interval(c.ci, share),
+            );
+        }
+        t.push_str("</tbody></table>");
+        let withheld = rows.iter().filter(|c| c.value.is_none()).count();
+        let caption = format!(
+            "{}{} {}",
+            self.l(
+                "Hela kommunen. Staplarna med 95-procentiga konfidensintervall; den streckade linjen är kommunens värde.",
+                "The whole municipality. Bars with 95% confidence intervals; the dashed line is the municipality's value."
+            ),
+            if withheld > 0 {
+                format!(" {withheld} {}", self.l("grupper visas inte (..).", "groups are not shown (..)."))
+            } else {
+                String::new()
+            },
+            self.stamp(&total.indicator.id, total.version, &total.period)
+        );
+        self.figure(
+            &format!(
+                "{} · {name} · {}",
+                self.l("Likställighet: kön, ålder, distrikt", "Equal treatment: sex, age, district"),
+                total.period
+            ),
+            &svg,
+            &caption,
+            &t,
+        );
+        Ok(())
+    }
+
+    fn distributions(&mut self) -> Result<(), DashboardError> {
+        if self.data.distributions.is_empty() {
+            return Ok(());
+        }
+        let _ = writeln!(
+            self.html,
+            "<section id=\"distributions\">\n<h2>{}</h2>\n<p class=\"note\">{}</p>\n<div class=\"grid\">",
+            self.l("Skattningar vid start och vid uppföljning", "Scores at baseline and at follow-up"),
+            self.l(
+                "Klienter skattade minst två gånger på samma instrument och område, med senaste skattningen under perioden. \
+                 Staplar med färre klienter än gränsen visas inte (..).",
+                "Clients assessed at least twice on the same instrument and domain, with the latest assessment in the period. \
+                 Bars with fewer clients than the threshold are not shown (..)."
+            )
+        );
+        let threshold = self.data.threshold;
+        for d in &self.data.distributions {
+            let bins = d.spec.bins();
+            let all = municipality(&d.raw, bins);
+            let mut shown: Vec<(String, Bins)> = Vec::new();
+            if let Scope::Unit(u) = self.scope {
+                let own = d.raw.get(u).cloned().unwrap_or_else(|| (vec![0; bins], vec![0; bins]));
+                if own.0.iter().sum::<u64>() == 0 {
+                    continue;
+                }
+                shown.push((u.clone(), suppress_bins(&own, Some(&all), threshold)));
+            }
+            shown.push((ALL.to_string(), suppress_bins(&all, None, threshold)));
+            for (who, b) in shown {
+                self.distribution(d, &who, &b)?;
+            }
+        }
+        self.html.push_str("</div>\n</section>\n");
+        Ok(())
+    }
+
+    fn distribution(&mut self, d: &DistributionData, who: &str, b: &Bins) -> Result<(), DashboardError> {
+        let s = &d.spec;
+        let labels: Vec<String> = (0..s.bins())
+            .map(|i| {
+                let lo = s.min + s.bin_width * i as f64;
+                let hi = (lo + s.bin_width).min(s.max);
+                if s.bin_width == 1.0 {
+                    self.lang.number(&format!("{lo}"))
+                } else {
+                    self.lang.number(&format!("{lo}–{hi}"))
+                }
+            })
+            .collect();
+        let period = format!("{} – {}", d.from, d.to);
+        let title = format!("{} · {}, {} · {}", self.who(who), s.instrument, s.domain, period);
+        let svg = chart::distribution(&labels, &b.baseline, &b.follow_up, &title, self.lang)
+            .map_err(DashboardError::Chart)?;
+        let mut t = format!(
+            "<table><thead><tr><th>{}</th><th class=\"num\">{}</th><th class=\"num\">{}</th></tr></thead><tbody>",
+            self.l("Poäng", "Score"),
+            self.l("vid start", "at baseline"),
+            self.l("vid uppföljning", "at follow-up")
+        );
+        let cell = |c: Option<u64>| c.map_or_else(|| WITHHELD.to_string(), |c| c.to_string());
+        for (i, label) in labels.iter().enumerate() {
+            let _ = write!(
+                t,
+                "<tr data-unit=\"{}\"><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                escape(who),
+                escape(label),
+                cell(b.baseline[i]),
+                cell(b.follow_up[i])
+            );
+        }
+        t.push_str("</tbody></table>");
+        let caption = format!(
+            "n = {} {}. {} <code>baselines</code> ({} {}) · {} {period} · {} {}",
+            b.n.map_or_else(|| WITHHELD.into(), |n| n.to_string()),
+            self.l("klienter", "clients"),
+            self.l("Källa: tabellen", "Source: the table"),
+            self.l("katalog", "catalogue"),
+            escape(self.catalogue),
+            self.l("period", "period"),
+            self.l("registret per", "register as of"),
+            escape(self.as_of)
+        );
+        self.figure(&title, &svg, &caption, &t);
+        Ok(())
+    }
+}
+
+fn estimate(c: &Cell) -> Option<Estimate> {
+    match (c.value, c.ci) {
+        (Some(v), Some((l, h))) => Some((v, l, h)),
+        _ => None,
+    }
+}
+
+/// A trend: the periods in order, and per series (a unit, or `*`) its cell per period.
+pub struct Trend<'a> {
+    pub periods: Vec<(chrono::NaiveDate, String)>,
+    pub series: Vec<(String, Vec<Option<&'a Cell>>)>,
+}
+
+/// The cells a trend chart draws: the unit's (on a unit's page) and the municipality's.
+pub fn trend_data<'a>(cells: &[&'a Cell], period_type: &str, scope: &Scope) -> Trend<'a> {
+    let of_type: Vec<&Cell> = cells.iter().filter(|c| c.period_type == period_type).copied().collect();
+    let mut periods: Vec<(chrono::NaiveDate, String)> =
+        of_type.iter().map(|c| (c.period_start, c.period.clone())).collect();
+    periods.sort();
+    periods.dedup();
+    let mut who: Vec<String> = Vec::new();
+    if let Scope::Unit(u) = scope {
+        who.push(u.clone());
+    }
+    who.push(ALL.to_string());
+    let series = who
+        .into_iter()
+        .map(|w| {
+            let points = periods
+                .iter()
+                .map(|(start, _)| {
+                    of_type.iter().copied().find(|c| {
+                        c.period_start == *start
+                            && if w == ALL { c.split == "total" } else { c.split == "unit" && c.split_value == w }
+                    })
+                })
+                .collect();
+            (w, points)
+        })
+        .collect();
+    Trend { periods, series }
+}
+
+/// Per target and unit on the page: the latest yearly status (or the latest
+/// of the target's finest period type when it has no yearly one).
+fn latest_targets<'a>(rows: &'a [TargetRow], scope: &Scope) -> Vec<&'a TargetRow> {
+    let mut out: Vec<&TargetRow> = Vec::new();
+    for r in rows.iter().filter(|r| scope.shows(&r.unit)) {
+        let rank = |p: &str| match p {
+            "year" => 0,
+            "quarter" => 1,
+            _ => 2,
+        };
+        match out.iter_mut().find(|o| o.target_id == r.target_id && o.unit == r.unit) {
+            Some(o) => {
+                if (rank(&r.period_type), std::cmp::Reverse(r.period_start))
+                    < (rank(&o.period_type), std::cmp::Reverse(o.period_start))
+                {
+                    *o = r;
+                }
+            }
+            None => out.push(r),
+        }
+    }
+    out
+}
+
+fn wrap(page: &Page, spec: &Spec, manifest: &Manifest) -> String {
+    let lang = page.lang;
+    let title = if lang == Lang::Sv { &spec.title_sv } else { &spec.title_en };
+    let scope = match page.scope {
+        Scope::All => lang.pick("Hela kommunen, alla enheter", "The whole municipality, every unit").to_string(),
+        Scope::Unit(u) => format!(
+            "{} {} {}",
+            lang.pick("Enhet", "Unit"),
+            escape(u),
+            lang.pick("och kommunens totaler", "and the municipality's totals")
+        ),
+    };
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"generator\" content=\"utfall {}\">\n<title>{} · {}</title>\n\
+         <link rel=\"icon\" href=\"data:,\">\n<style>\n{STYLE}{EXTRA_STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{}</h1>\n\
+         <p class=\"summary\">{scope}</p>\n<table class=\"stamp-table\"><tbody>\n",
+        lang.code(),
+        env!("CARGO_PKG_VERSION"),
+        escape(title),
+        scope,
+        escape(title),
+    );
+    let mut row = |k: &str, v: String| {
+        let _ = writeln!(html, "<tr><th>{}</th><td>{v}</td></tr>", escape(k));
+    };
+    row(lang.pick("registret per", "register as of"), format!("<strong>{}</strong>", escape(&manifest.as_of)));
+    row(
+        lang.pick("data", "data"),
+        format!(
+            "{} – {}",
+            escape(manifest.data_from.as_deref().unwrap_or("?")),
+            escape(manifest.data_to.as_deref().unwrap_or("?"))
+        ),
+    );
+    row(
+        lang.pick("indikatorkatalog", "indicator catalogue"),
+        format!("{} {}", lang.pick("version", "version"), escape(page.catalogue)),
+    );
+    row(
+        lang.pick("röjandeskydd", "disclosure control"),
+        format!(
+            "{} {} {} <code>{WITHHELD}</code>",
+            lang.pick("Färre än", "Fewer than"),
+            page.data.threshold,
+            lang.pick(
+                "klienter, och celler som annars kunde räknas fram, visas som",
+                "clients, and cells that could otherwise be worked out, are shown as"
+            )
+        ),
+    );
+    html.push_str("</tbody></table>\n</header>\n<main>\n");
+    html.push_str(&page.html);
+    let _ = write!(
+        html,
+        "</main>\n<footer>\n<h2>{}</h2>\n<dl>\n",
+        lang.pick("Underlag och metod", "Provenance and method")
+    );
+    let mut item = |k: &str, v: String| {
+        let _ = writeln!(html, "<dt>{}</dt><dd>{v}</dd>", escape(k));
+    };
+    item(
+        lang.pick("register", "register build"),
+        format!(
+            "{} · {} {} · {} {}",
+            escape(&manifest.build_id),
+            lang.pick("byggt", "built"),
+            escape(&manifest.built_at),
+            lang.pick("per", "as of"),
+            escape(&manifest.as_of)
+        ),
+    );
+    if let Some(run) = &manifest.indicators {
+        item(
+            lang.pick("indikatorer", "indicators"),
+            format!(
+                "{} {} (sha256 {}) · {} {}",
+                lang.pick("katalog", "catalogue"),
+                escape(&run.catalogue_version),
+                escape(&run.catalogue_sha256[..16.min(run.catalogue_sha256.len())]),
+                lang.pick("beräknade", "computed"),
+                escape(&run.computed_at)
+            ),
+        );
+        let used: BTreeSet<(&str, i32)> =
+            page.data.cells.iter().map(|c| (c.indicator.id.as_str(), c.version)).collect();
+        item(
+            lang.pick("definitioner", "definitions"),
+            used.iter().map(|(id, v)| format!("<code>{}</code> v{v}", escape(id))).collect::<Vec<_>>().join(", "),
+        );
+    }
+    item(
+        lang.pick("metod", "method"),
+        lang.pick(
+            "Andelar med Wilsons 95-procentiga intervall, medelvärden med t-intervall. Målstatus och trend enligt tabellen target_status \
+             (förändringens intervall enligt Newcombe/MOVER). Trattdiagrammens gränser: exakta binomialgränser med Spiegelhalters \
+             interpolering (andelar), normalgränser med kommunens standardavvikelse (medelvärden).",
+            "Proportions with Wilson 95% intervals, means with t intervals. Target status and trend as in the target_status table \
+             (the change's interval by Newcombe/MOVER). Funnel limits: exact binomial limits with Spiegelhalter's interpolation \
+             (proportions), normal limits with the municipality's standard deviation (means).",
+        )
+        .to_string(),
+    );
+    html.push_str("</dl>\n</footer>\n</body>\n</html>\n");
+    html
+}
