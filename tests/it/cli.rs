@@ -9,6 +9,7 @@ fn every_subcommand_has_help() {
         vec!["demo", "--help"],
         vec!["synth", "--help"],
         vec!["build", "--help"],
+        vec!["dashboard", "--help"],
         vec!["key", "--help"],
         vec!["key", "new", "--help"],
     ] {
@@ -46,6 +47,11 @@ fn the_demo_runs_and_says_what_to_open_next() {
     for f in ["manifest.json", "clients.parquet", "quarantine.parquet"] {
         assert!(out_dir.join("register").join(f).exists(), "{f}");
     }
-    // Running it again replaces the register in place.
-    ok(&["demo", "--out", s(&out_dir), "--clients", "300", "--quiet"]);
+    // It ends with the dashboard's path, which it has written.
+    let last = out.lines().last().unwrap();
+    assert_eq!(std::path::Path::new(last), out_dir.join("dashboard").join("index.html"));
+    assert!(out_dir.join("dashboard/index.html").exists() && out_dir.join("dashboard/enheter").is_dir());
+    // Running it again replaces the register in place; quiet, it prints only the dashboard's path.
+    let quiet = ok(&["demo", "--out", s(&out_dir), "--clients", "300", "--quiet"]);
+    assert_eq!(quiet.trim(), last);
 }

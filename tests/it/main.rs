@@ -5,6 +5,7 @@ mod support;
 mod analyst;
 mod bad_input;
 mod cli;
+mod dashboard;
 mod determinism;
 mod indicators;
 mod killed_build;
