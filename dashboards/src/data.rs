@@ -61,6 +61,8 @@ pub struct TargetRow {
     pub ci: Option<(f64, f64)>,
     pub status: String,
     pub reason: Option<String>,
+    /// For a withheld value: 'primary' or 'complementary' (from `indicators_public`).
+    pub suppression: Option<String>,
     pub change: Option<(f64, f64, f64)>,
     pub trend: String,
 }
@@ -194,9 +196,14 @@ pub fn load(session: &Session, spec: &Spec) -> Result<Data, DashboardError> {
 
 fn load_targets(session: &Session) -> Result<Vec<TargetRow>, DashboardError> {
     let answer = session.run(
-        "SELECT target_id, unit, indicator_id, instrument, domain, version, description, period_type, \
-         period_start, period, direction, target, n, value, ci_low, ci_high, status, reason, change, \
-         change_low, change_high, trend FROM target_status ORDER BY target_id, unit, period_type, period_start",
+        "SELECT t.target_id, t.unit, t.indicator_id, t.instrument, t.domain, t.version, t.description, \
+         t.period_type, t.period_start, t.period, t.direction, t.target, t.n, t.value, t.ci_low, t.ci_high, \
+         t.status, t.reason, t.change, t.change_low, t.change_high, t.trend, p.suppression \
+         FROM target_status t LEFT JOIN indicators_public p ON p.indicator_id = t.indicator_id \
+         AND (p.instrument IS NOT DISTINCT FROM t.instrument) AND (p.domain IS NOT DISTINCT FROM t.domain) \
+         AND p.period_type = t.period_type AND p.period_start = t.period_start \
+         AND p.split = 'unit' AND p.split_value = t.unit \
+         ORDER BY t.target_id, t.unit, t.period_type, t.period_start",
         &[],
     )?;
     let c = Columns(&answer);
@@ -206,6 +213,7 @@ fn load_targets(session: &Session) -> Result<Vec<TargetRow>, DashboardError> {
     let (periods, directions, target) = (c.strings("period"), c.strings("direction"), c.f64s("target"));
     let (ns, values, lows, highs) = (c.i64s("n"), c.f64s("value"), c.f64s("ci_low"), c.f64s("ci_high"));
     let (status, reason, trend) = (c.strings("status"), c.strings("reason"), c.strings("trend"));
+    let suppression = c.strings("suppression");
     let (change, change_low, change_high) = (c.f64s("change"), c.f64s("change_low"), c.f64s("change_high"));
     Ok((0..answer.rows())
         .map(|r| TargetRow {
@@ -228,6 +236,7 @@ fn load_targets(session: &Session) -> Result<Vec<TargetRow>, DashboardError> {
             ci: lows[r].zip(highs[r]),
             status: status[r].clone().unwrap_or_default(),
             reason: reason[r].clone(),
+            suppression: suppression[r].clone(),
             change: change[r].zip(change_low[r]).zip(change_high[r]).map(|((c, l), h)| (c, l, h)),
             trend: trend[r].clone().unwrap_or_default(),
         })

@@ -133,9 +133,11 @@ impl Page<'_> {
             self.l("ej mätbara", "not measurable"),
             self.l(
                 "Uppnått: hela 95-procentiga konfidensintervallet ligger på målets sida. Ej uppnått: hela intervallet ligger på andra sidan. \
-                 Ej mätbart: för få klienter (..), inga data, eller intervallet spänner över målet.",
+                 Ej mätbart: värdet är dolt av röjandeskyddet (..: för få klienter, eller dolt för att en annan cell inte ska kunna räknas fram), \
+                 inga data, eller intervallet spänner över målet.",
                 "Met: the whole 95% confidence interval is on the target's side. Not met: the whole interval is on the other side. \
-                 Not measurable: too few clients (..), no data, or the interval straddles the target."
+                 Not measurable: the value is withheld by disclosure control (..: too few clients, or withheld so that another cell \
+                 cannot be worked out), no data, or the interval straddles the target."
             )
         );
         let _ = writeln!(
@@ -176,7 +178,7 @@ impl Page<'_> {
                 _ => ("?", self.l("ej mätbart", "not measurable")),
             };
             let reason = match r.reason.as_deref() {
-                Some("too_few") => self.l("för få klienter", "too few clients"),
+                Some("too_few") => self.withheld_why(r.suppression.as_deref()),
                 Some("no_data") => self.l("inga data", "no data"),
                 Some("interval_straddles_target") => {
                     self.l("intervallet spänner över målet", "interval straddles the target")
@@ -286,8 +288,8 @@ impl Page<'_> {
                 format!(
                     "{withheld} {} ",
                     self.l(
-                        "perioder har för få klienter och visas inte (..).",
-                        "periods have too few clients and are not shown (..)."
+                        "perioder är dolda av röjandeskyddet (..).",
+                        "periods are withheld by disclosure control (..)."
                     )
                 )
             } else {
@@ -315,6 +317,14 @@ impl Page<'_> {
         }
         self.html.push_str("</section>\n");
         Ok(())
+    }
+
+    /// Why a figure is withheld, in words.
+    fn withheld_why(&self, suppression: Option<&str>) -> &'static str {
+        match suppression {
+            Some("complementary") => self.l("dold för att skydda en annan cell", "withheld to protect another cell"),
+            _ => self.l("för få klienter", "too few clients"),
+        }
     }
 
     fn who<'w>(&self, who: &'w str) -> &'w str {
@@ -445,7 +455,7 @@ impl Page<'_> {
                         position,
                     )
                 }
-                _ => ("<td>..</td><td>..</td>".to_string(), self.l("för få klienter", "too few clients").to_string()),
+                _ => ("<td>..</td><td>..</td>".to_string(), self.withheld_why(c.suppression.as_deref()).to_string()),
             };
             let _ = write!(
                 t,
@@ -471,7 +481,7 @@ impl Page<'_> {
                  The comparison is not adjusted for differences in the clients' needs."
             ),
             if withheld > 0 {
-                format!(" {withheld} {}", self.l("enheter har för få klienter och visas inte (..).", "units have too few clients and are not shown (..)."))
+                format!(" {withheld} {}", self.l("enheter är dolda av röjandeskyddet (..).", "units are withheld by disclosure control (..)."))
             } else {
                 String::new()
             },
@@ -551,7 +561,7 @@ impl Page<'_> {
                 "The whole municipality. Bars with 95% confidence intervals; the dashed line is the municipality's value."
             ),
             if withheld > 0 {
-                format!(" {withheld} {}", self.l("grupper visas inte (..).", "groups are not shown (..)."))
+                format!(" {withheld} {}", self.l("grupper är dolda av röjandeskyddet (..).", "groups are withheld by disclosure control (..)."))
             } else {
                 String::new()
             },
