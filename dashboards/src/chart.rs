@@ -5,7 +5,7 @@
 //! a line style, a shape or the table beside the chart.
 
 use plotters::prelude::*;
-use utfall_notebooks::chart::{FONT, PALETTE, padded, plot_error};
+use utfall_notebooks::chart::{FONT, PALETTE, legend, padded, plot_error};
 
 use crate::Lang;
 
@@ -156,14 +156,7 @@ pub fn trend(
                     PathElement::new(vec![(x, y), (x + 8, y), (x + 12, y), (x + 18, y)], target.stroke_width(2))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(plot_error)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }
@@ -260,14 +253,7 @@ pub fn funnel(
             .map_err(plot_error)?
             .label(lang.pick("enhet", "unit"))
             .legend(move |(x, y)| Circle::new((x + 9, y), 4, style));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(plot_error)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }
@@ -401,14 +387,7 @@ pub fn distribution(
                 .label(name)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(plot_error)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     })
 }

@@ -274,7 +274,7 @@ impl Page<'_> {
         let withheld =
             trend.series.iter().flat_map(|s| s.1.iter()).filter(|c| c.is_some_and(|c| c.value.is_none())).count();
         let caption = format!(
-            "{}{} {}{}",
+            "{}{}{} {}",
             self.l(
                 "Linjen är skattningen, det skuggade bandet dess 95-procentiga konfidensintervall.",
                 "The line is the estimate, the shaded band its 95% confidence interval."
@@ -284,17 +284,7 @@ impl Page<'_> {
             } else {
                 self.l(" Den streckade linjen är enheternas mål.", " The dashed line is the units' target.")
             },
-            if withheld > 0 {
-                format!(
-                    "{withheld} {} ",
-                    self.l(
-                        "perioder är dolda av röjandeskyddet (..).",
-                        "periods are withheld by disclosure control (..)."
-                    )
-                )
-            } else {
-                String::new()
-            },
+            self.withheld_note(withheld, "perioder", "periods"),
             self.stamp(&first.indicator.id, first.version, &span),
         );
         let table = self.trend_table(&trend, share);
@@ -317,6 +307,15 @@ impl Page<'_> {
         }
         self.html.push_str("</section>\n");
         Ok(())
+    }
+
+    /// " 3 units are withheld by disclosure control (..)." or nothing.
+    fn withheld_note(&self, count: usize, sv: &str, en: &str) -> String {
+        match (count, self.lang) {
+            (0, _) => String::new(),
+            (_, Lang::Sv) => format!(" {count} {sv} är dolda av röjandeskyddet (..)."),
+            (_, Lang::En) => format!(" {count} {en} are withheld by disclosure control (..)."),
+        }
     }
 
     /// Why a figure is withheld, in words.
@@ -361,7 +360,6 @@ impl Page<'_> {
                 );
             }
         }
-        // One row per (period, series) reads better transposed only when there is one series.
         t.push_str("</tbody></table>");
         t
     }
@@ -480,11 +478,7 @@ impl Page<'_> {
                  (dashed: 95%, solid: 99.8%). Points outside the 99.8% limit differ more than chance explains. \
                  The comparison is not adjusted for differences in the clients' needs."
             ),
-            if withheld > 0 {
-                format!(" {withheld} {}", self.l("enheter är dolda av röjandeskyddet (..).", "units are withheld by disclosure control (..)."))
-            } else {
-                String::new()
-            },
+            self.withheld_note(withheld, "enheter", "units"),
             self.stamp(&total.indicator.id, total.version, &total.period)
         );
         self.figure(
@@ -560,11 +554,7 @@ impl Page<'_> {
                 "Hela kommunen. Staplarna med 95-procentiga konfidensintervall; den streckade linjen är kommunens värde.",
                 "The whole municipality. Bars with 95% confidence intervals; the dashed line is the municipality's value."
             ),
-            if withheld > 0 {
-                format!(" {withheld} {}", self.l("grupper är dolda av röjandeskyddet (..).", "groups are withheld by disclosure control (..)."))
-            } else {
-                String::new()
-            },
+            self.withheld_note(withheld, "grupper", "groups"),
             self.stamp(&total.indicator.id, total.version, &total.period)
         );
         self.figure(

@@ -194,6 +194,21 @@ pub fn padded(min: f64, max: f64) -> (f64, f64) {
     (min - pad, max + pad)
 }
 
+/// The series' legend in a corner, on a light box.
+pub fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font((FONT, 12))
+        .draw()
+        .map_err(plot_error)
+}
+
 pub fn plot_error<E: std::fmt::Debug>(e: E) -> String {
     format!("drawing the chart: {e:?}")
 }
@@ -349,14 +364,7 @@ fn xy(spec: &ChartSpec, answer: &Answer, keep: &[bool], root: &Area) -> Result<(
         }
     }
     if spec.series.is_some() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(200, 200, 200))
-            .label_font((FONT, 12))
-            .draw()
-            .map_err(plot_error)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())
 }
