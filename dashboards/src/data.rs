@@ -63,6 +63,8 @@ pub struct TargetRow {
     pub reason: Option<String>,
     /// For a withheld value: 'primary' or 'complementary' (from `indicators_public`).
     pub suppression: Option<String>,
+    /// Whether the indicator is a proportion (shown in per cent).
+    pub share: bool,
     pub change: Option<(f64, f64, f64)>,
     pub trend: String,
 }
@@ -159,7 +161,7 @@ pub fn load(session: &Session, spec: &Spec) -> Result<Data, DashboardError> {
                 _ => format!("'{}'", wanted.id),
             };
             return Err(DashboardError::Spec {
-                file: "dashboard spec".into(),
+                file: spec.source.clone(),
                 line: 0,
                 message: format!(
                     "indicator[{i}]: {what} has no rows in indicators_public (catalogue {}); \
@@ -198,8 +200,10 @@ fn load_targets(session: &Session) -> Result<Vec<TargetRow>, DashboardError> {
     let answer = session.run(
         "SELECT t.target_id, t.unit, t.indicator_id, t.instrument, t.domain, t.version, t.description, \
          t.period_type, t.period_start, t.period, t.direction, t.target, t.n, t.value, t.ci_low, t.ci_high, \
-         t.status, t.reason, t.change, t.change_low, t.change_high, t.trend, p.suppression \
-         FROM target_status t LEFT JOIN indicators_public p ON p.indicator_id = t.indicator_id \
+         t.status, t.reason, t.change, t.change_low, t.change_high, t.trend, p.suppression, m.measure \
+         FROM target_status t \
+         LEFT JOIN (SELECT DISTINCT indicator_id, measure FROM indicators_public) m ON m.indicator_id = t.indicator_id \
+         LEFT JOIN indicators_public p ON p.indicator_id = t.indicator_id \
          AND (p.instrument IS NOT DISTINCT FROM t.instrument) AND (p.domain IS NOT DISTINCT FROM t.domain) \
          AND p.period_type = t.period_type AND p.period_start = t.period_start \
          AND p.split = 'unit' AND p.split_value = t.unit \
@@ -213,7 +217,7 @@ fn load_targets(session: &Session) -> Result<Vec<TargetRow>, DashboardError> {
     let (periods, directions, target) = (c.strings("period"), c.strings("direction"), c.f64s("target"));
     let (ns, values, lows, highs) = (c.i64s("n"), c.f64s("value"), c.f64s("ci_low"), c.f64s("ci_high"));
     let (status, reason, trend) = (c.strings("status"), c.strings("reason"), c.strings("trend"));
-    let suppression = c.strings("suppression");
+    let (suppression, measure) = (c.strings("suppression"), c.strings("measure"));
     let (change, change_low, change_high) = (c.f64s("change"), c.f64s("change_low"), c.f64s("change_high"));
     Ok((0..answer.rows())
         .map(|r| TargetRow {
@@ -237,6 +241,7 @@ fn load_targets(session: &Session) -> Result<Vec<TargetRow>, DashboardError> {
             status: status[r].clone().unwrap_or_default(),
             reason: reason[r].clone(),
             suppression: suppression[r].clone(),
+            share: measure[r].as_deref() == Some("proportion"),
             change: change[r].zip(change_low[r]).zip(change_high[r]).map(|((c, l), h)| (c, l, h)),
             trend: trend[r].clone().unwrap_or_default(),
         })

@@ -153,7 +153,7 @@ impl Page<'_> {
         );
         let mut current = "";
         for r in rows {
-            let share = r.target <= 1.0 && r.ci.is_none_or(|(l, h)| (0.0..=1.0).contains(&l) && h <= 1.0);
+            let share = r.share;
             if r.target_id != current {
                 if !current.is_empty() {
                     self.html.push_str("</tbody>");

@@ -27,7 +27,8 @@ pub use spec::Spec;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DashboardError {
-    #[error("{file}:{line}: {message}")]
+    /// A problem in the dashboard specification (line 0: not tied to a line).
+    #[error("{file}{}: {message}", if *line > 0 { format!(":{line}") } else { String::new() })]
     Spec { file: String, line: usize, message: String },
     #[error("the register has no indicators: run `utfall indicators` (or build without --no-indicators) first")]
     NoIndicators,

@@ -20,6 +20,9 @@ pub struct Spec {
     pub indicators: Vec<IndicatorRef>,
     #[serde(default, rename = "distribution")]
     pub distributions: Vec<Distribution>,
+    /// The file it was read from, for messages.
+    #[serde(skip)]
+    pub source: String,
 }
 
 fn quarter() -> String {
@@ -59,7 +62,7 @@ impl Spec {
 
     pub fn parse(text: &str, file: &str) -> Result<Spec, DashboardError> {
         let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
-        let spec: Spec = toml::from_str(text).map_err(|e| DashboardError::Spec {
+        let mut spec: Spec = toml::from_str(text).map_err(|e| DashboardError::Spec {
             file: file.to_string(),
             line: e.span().map_or(0, |s| line_of(s.start)),
             message: e.message().to_string(),
@@ -69,6 +72,7 @@ impl Spec {
             line: 0,
             message: format!("{field}: {message}"),
         };
+        spec.source = file.to_string();
         if !["month", "quarter", "year"].contains(&spec.trend_period.as_str()) {
             return Err(bad("trend_period".into(), format!("'{}' is not month, quarter or year", spec.trend_period)));
         }
