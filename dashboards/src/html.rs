@@ -200,7 +200,7 @@ impl Page<'_> {
                 r.value.map_or_else(|| WITHHELD.into(), |v| self.value(v, share)),
                 self.interval(r.ci, share),
                 escape(&r.status),
-                if reason.is_empty() { String::new() } else { format!(" <span class=\"note\">({reason})</span>") },
+                if reason.is_empty() { String::new() } else { format!("<br><span class=\"note\">({reason})</span>") },
                 unit = escape(&r.unit),
             );
         }
