@@ -294,11 +294,12 @@ pub fn municipality(raw: &RawBins, bins: usize) -> (Vec<u64>, Vec<u64>) {
 
 /// Withhold small bins of one distribution so no count of fewer than
 /// `threshold` clients can be read or recomputed:
-/// - primary: a bin with 0 < count < threshold;
+/// - primary: a bin with a count below the threshold, 0 included (as
+///   everywhere a manager looks: `..` may hide a 0);
 /// - `rest`: when the page also shows a larger population (the municipality
 ///   beside a unit), a bin whose difference to it is 0 < rest < threshold;
 /// - complementary: a series with exactly one withheld bin also withholds its
-///   smallest shown non-zero bin, so the withheld one cannot be recomputed
+///   smallest shown bin, so the withheld one cannot be recomputed
 ///   from the series' total;
 /// - a distribution of fewer than `threshold` clients is withheld whole.
 pub fn suppress_bins(counts: &(Vec<u64>, Vec<u64>), rest_of: Option<&(Vec<u64>, Vec<u64>)>, threshold: u32) -> Bins {
@@ -312,13 +313,13 @@ pub fn suppress_bins(counts: &(Vec<u64>, Vec<u64>), rest_of: Option<&(Vec<u64>, 
             .iter()
             .enumerate()
             .map(|(i, &c)| {
-                let small = c > 0 && c < t;
+                let small = c < t;
                 let rest = wider.map(|w| w[i].saturating_sub(c)).is_some_and(|r| r > 0 && r < t);
                 (!(small || rest)).then_some(c)
             })
             .collect();
         if out.iter().filter(|c| c.is_none()).count() == 1 {
-            let smallest = out.iter().enumerate().filter(|(_, c)| c.is_some_and(|c| c > 0)).min_by_key(|(_, c)| **c);
+            let smallest = out.iter().enumerate().filter(|(_, c)| c.is_some()).min_by_key(|(_, c)| **c);
             if let Some((i, _)) = smallest {
                 out[i] = None;
             }
@@ -392,15 +393,19 @@ mod tests {
     fn small_bins_are_withheld_with_a_complement() {
         let counts = (vec![0, 3, 20, 30, 12], vec![10, 40, 15, 0, 0]);
         let b = suppress_bins(&counts, None, 5);
-        // 3 is withheld, and so is the smallest other non-zero bin (12).
-        assert_eq!(b.baseline, [Some(0), None, Some(20), Some(30), None]);
-        assert_eq!(b.follow_up, [Some(10), Some(40), Some(15), Some(0), Some(0)]);
+        // 0 and 3 are withheld; two withheld bins need no complement.
+        assert_eq!(b.baseline, [None, None, Some(20), Some(30), Some(12)]);
+        assert_eq!(b.follow_up, [Some(10), Some(40), Some(15), None, None]);
         assert_eq!(b.n, Some(65));
+        // A lone withheld bin takes the smallest shown bin with it.
+        let lone = suppress_bins(&(vec![7, 3, 20, 30, 12], vec![6, 40, 15, 9, 2]), None, 5);
+        assert_eq!(lone.baseline, [None, None, Some(20), Some(30), Some(12)]);
+        assert_eq!(lone.follow_up, [None, Some(40), Some(15), Some(9), None]);
         // Beside the municipality: a bin whose rest (municipality - unit) is small is withheld too.
         let muni = (vec![0, 3, 22, 60, 12], vec![10, 45, 15, 0, 0]);
         let b = suppress_bins(&counts, Some(&muni), 5);
-        assert_eq!(b.baseline, [Some(0), None, None, Some(30), Some(12)]);
-        assert_eq!(b.follow_up, [Some(10), Some(40), Some(15), Some(0), Some(0)]);
+        assert_eq!(b.baseline, [None, None, None, Some(30), Some(12)]);
+        assert_eq!(b.follow_up, [Some(10), Some(40), Some(15), None, None]);
         let tiny = suppress_bins(&(vec![1, 2], vec![3, 0]), None, 5);
         assert_eq!((tiny.baseline, tiny.n), (vec![None, None], None));
     }

@@ -313,3 +313,29 @@ fn the_targets_overview_shows_each_units_latest_yearly_status() {
     assert_eq!(shown, latest.height(), "one row per target and unit");
     assert!(latest.height() >= 10);
 }
+
+#[test]
+fn no_page_shows_a_count_below_the_threshold() {
+    let d = demo();
+    let dir = d.index.parent().unwrap();
+    let mut pages = vec![d.index.clone()];
+    pages.extend(std::fs::read_dir(dir.join("enheter")).unwrap().map(|e| e.unwrap().path()));
+    let (mut counts, mut withheld) = (0, 0);
+    for page in &pages {
+        let html = std::fs::read_to_string(page).unwrap();
+        // Counts are the whole numbers in number cells (values are written with decimals).
+        for cell in html.split("<td class=\"num\">").skip(1) {
+            let text = &cell[..cell.find("</td>").unwrap()];
+            if text == ".." {
+                withheld += 1;
+            } else if let Ok(count) = text.parse::<u64>() {
+                assert!(count >= 5, "{}: a count of {count}", page.display());
+                counts += 1;
+            }
+        }
+        for n in attrs(&html, "data-n").into_iter().filter(|n| !n.is_empty()) {
+            assert!(n.parse::<u64>().unwrap() >= 5, "{}: n = {n}", page.display());
+        }
+    }
+    assert!(counts > 500 && withheld > 20, "{counts} counts, {withheld} withheld");
+}
