@@ -29,6 +29,11 @@ pub enum Scale {
 }
 
 impl Scale {
+    /// A proportion is a share; anything else a number.
+    pub fn of(share: bool) -> Scale {
+        if share { Scale::Share } else { Scale::Number }
+    }
+
     pub fn axis(self, v: f64, lang: Lang) -> String {
         match self {
             Scale::Share => lang.number(&format!("{:.0}", v * 100.0)) + lang.percent_sign(),

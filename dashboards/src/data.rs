@@ -61,7 +61,7 @@ pub struct TargetRow {
     pub ci: Option<(f64, f64)>,
     pub status: String,
     pub reason: Option<String>,
-    /// For a withheld value: 'primary' or 'complementary' (from `indicators_public`).
+    /// For a withheld value: 'primary' or 'complementary'.
     pub suppression: Option<String>,
     /// Whether the indicator is a proportion (shown in per cent).
     pub share: bool,
@@ -198,16 +198,9 @@ pub fn load(session: &Session, spec: &Spec) -> Result<Data, DashboardError> {
 
 fn load_targets(session: &Session) -> Result<Vec<TargetRow>, DashboardError> {
     let answer = session.run(
-        "SELECT t.target_id, t.unit, t.indicator_id, t.instrument, t.domain, t.version, t.description, \
-         t.period_type, t.period_start, t.period, t.direction, t.target, t.n, t.value, t.ci_low, t.ci_high, \
-         t.status, t.reason, t.change, t.change_low, t.change_high, t.trend, p.suppression, m.measure \
-         FROM target_status t \
-         LEFT JOIN (SELECT DISTINCT indicator_id, measure FROM indicators_public) m ON m.indicator_id = t.indicator_id \
-         LEFT JOIN indicators_public p ON p.indicator_id = t.indicator_id \
-         AND (p.instrument IS NOT DISTINCT FROM t.instrument) AND (p.domain IS NOT DISTINCT FROM t.domain) \
-         AND p.period_type = t.period_type AND p.period_start = t.period_start \
-         AND p.split = 'unit' AND p.split_value = t.unit \
-         ORDER BY t.target_id, t.unit, t.period_type, t.period_start",
+        "SELECT target_id, unit, indicator_id, instrument, domain, version, description, measure, period_type, \
+         period_start, period, direction, target, n, value, ci_low, ci_high, status, reason, suppression, change, \
+         change_low, change_high, trend FROM target_status ORDER BY target_id, unit, period_type, period_start",
         &[],
     )?;
     let c = Columns(&answer);

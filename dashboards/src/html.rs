@@ -227,7 +227,7 @@ impl Page<'_> {
         }
         let name = self.name(first);
         let share = first.is_proportion();
-        let scale = if share { Scale::Share } else { Scale::Number };
+        let scale = Scale::of(share);
         let direction = if first.higher_is_better {
             self.l("Högre är bättre.", "Higher is better.")
         } else {
@@ -302,8 +302,8 @@ impl Page<'_> {
             .max_by_key(|c| c.period_start)
             .copied();
         if let Some(total) = year {
-            self.funnel(&cells, total, share, scale, &name)?;
-            self.splits(&cells, total, share, scale, &name)?;
+            self.funnel(&cells, total, &name)?;
+            self.splits(&cells, total, &name)?;
         }
         self.html.push_str("</section>\n");
         Ok(())
@@ -364,14 +364,9 @@ impl Page<'_> {
         t
     }
 
-    fn funnel(
-        &mut self,
-        cells: &[&Cell],
-        total: &Cell,
-        share: bool,
-        scale: Scale,
-        name: &str,
-    ) -> Result<(), DashboardError> {
+    /// For the latest year with a published municipality value (`total`).
+    fn funnel(&mut self, cells: &[&Cell], total: &Cell, name: &str) -> Result<(), DashboardError> {
+        let share = total.is_proportion();
         let units: Vec<&Cell> = cells
             .iter()
             .filter(|c| c.split == "unit" && c.period_type == "year" && c.period_start == total.period_start)
@@ -401,8 +396,8 @@ impl Page<'_> {
             })
             .collect();
         let alt = format!("{}: {name}, {}", self.l("Trattdiagram", "Funnel plot"), total.period);
-        let svg =
-            chart::funnel(&points, centre.value(), &grid, scale, &alt, self.lang).map_err(DashboardError::Chart)?;
+        let svg = chart::funnel(&points, centre.value(), &grid, Scale::of(share), &alt, self.lang)
+            .map_err(DashboardError::Chart)?;
         let mut t = format!(
             "<table><thead><tr><th>{}</th><th class=\"num\">n</th><th class=\"num\">{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
             self.l("Enhet", "Unit"),
@@ -426,19 +421,24 @@ impl Page<'_> {
                 (Some(n), Some(v)) => {
                     let n = n as u64;
                     let [l95, l998] = LEVELS.map(|level| centre.limits(n, level));
-                    let better = |above: bool| above == c.higher_is_better;
-                    let position = match centre.position(n, v) {
-                        Position::Within => self.l("inom slumpens variation", "within chance variation").to_string(),
-                        Position::Alert { above } => format!(
-                            "{} ({})",
-                            self.l("utanför 95 %-gränsen", "outside the 95% limit"),
-                            if better(above) { self.l("bättre", "better") } else { self.l("sämre", "worse") }
-                        ),
-                        Position::Alarm { above } => format!(
-                            "{} ({})",
-                            self.l("utanför 99,8 %-gränsen", "outside the 99.8% limit"),
-                            if better(above) { self.l("bättre", "better") } else { self.l("sämre", "worse") }
-                        ),
+                    let (outside, above) = match centre.position(n, v) {
+                        Position::Within => (None, false),
+                        Position::Alert { above } => {
+                            (Some(self.l("utanför 95 %-gränsen", "outside the 95% limit")), above)
+                        }
+                        Position::Alarm { above } => {
+                            (Some(self.l("utanför 99,8 %-gränsen", "outside the 99.8% limit")), above)
+                        }
+                    };
+                    let better = above == c.higher_is_better;
+                    let position = match outside {
+                        None => self.l("inom slumpens variation", "within chance variation").to_string(),
+                        Some(limit) => {
+                            format!(
+                                "{limit} ({})",
+                                if better { self.l("bättre", "better") } else { self.l("sämre", "worse") }
+                            )
+                        }
                     };
                     (
                         format!(
@@ -490,14 +490,9 @@ impl Page<'_> {
         Ok(())
     }
 
-    fn splits(
-        &mut self,
-        cells: &[&Cell],
-        total: &Cell,
-        share: bool,
-        scale: Scale,
-        name: &str,
-    ) -> Result<(), DashboardError> {
+    /// For the latest year with a published municipality value (`total`).
+    fn splits(&mut self, cells: &[&Cell], total: &Cell, name: &str) -> Result<(), DashboardError> {
+        let share = total.is_proportion();
         let order = ["sex", "age_band", "district"];
         let mut rows: Vec<&Cell> = cells
             .iter()
@@ -529,7 +524,7 @@ impl Page<'_> {
             self.l("Efter kön, ålder och distrikt", "By sex, age and district"),
             total.period
         );
-        let svg = chart::bars(&bars, total.value, scale, &alt, self.lang).map_err(DashboardError::Chart)?;
+        let svg = chart::bars(&bars, total.value, Scale::of(share), &alt, self.lang).map_err(DashboardError::Chart)?;
         let mut t = format!(
             "<table><thead><tr><th>{}</th><th class=\"num\">n</th><th class=\"num\">{}</th><th>{}</th></tr></thead><tbody>",
             self.l("Grupp", "Group"),
@@ -665,13 +660,13 @@ fn estimate(c: &Cell) -> Option<Estimate> {
 }
 
 /// A trend: the periods in order, and per series (a unit, or `*`) its cell per period.
-pub struct Trend<'a> {
-    pub periods: Vec<(chrono::NaiveDate, String)>,
-    pub series: Vec<(String, Vec<Option<&'a Cell>>)>,
+struct Trend<'a> {
+    periods: Vec<(chrono::NaiveDate, String)>,
+    series: Vec<(String, Vec<Option<&'a Cell>>)>,
 }
 
 /// The cells a trend chart draws: the unit's (on a unit's page) and the municipality's.
-pub fn trend_data<'a>(cells: &[&'a Cell], period_type: &str, scope: &Scope) -> Trend<'a> {
+fn trend_data<'a>(cells: &[&'a Cell], period_type: &str, scope: &Scope) -> Trend<'a> {
     let of_type: Vec<&Cell> = cells.iter().filter(|c| c.period_type == period_type).copied().collect();
     let mut periods: Vec<(chrono::NaiveDate, String)> =
         of_type.iter().map(|c| (c.period_start, c.period.clone())).collect();

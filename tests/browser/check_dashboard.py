@@ -19,22 +19,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chromium import load, not_self_contained, print_pdf, screenshot
+from chromium import open_page, print_pdf, screenshot
 
 utfall, register, dashboard, artifacts = sys.argv[1], sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4])
 artifacts.mkdir(parents=True, exist_ok=True)
 
 
 def check(page: Path, png: Path | None, english: bool = False) -> str | None:
-    html = page.read_text()
-    request = not_self_contained(html)
-    if request:
-        return f"not self-contained: {request}"
-    dom, console, code = load(page)
-    if console:
-        return "console: " + " | ".join(console)
-    if code != 0 or "</html>" not in dom:
-        return f"chromium could not render it (exit {code})"
+    dom, problem = open_page(page)
+    if problem:
+        return problem
     figures = re.findall(r'<figure class="chart".*?</figure>', dom, flags=re.S)
     if not figures:
         return "no figure"
@@ -51,7 +45,7 @@ def check(page: Path, png: Path | None, english: bool = False) -> str | None:
     if png is not None and not screenshot(page, png):
         return "no screenshot"
     shot = f", screenshot {png}" if png else ""
-    print(f"     {page.relative_to(page.parents[1])}: {len(figures)} figures, {pages} A4 pages, {len(html) // 1024} KiB{shot}")
+    print(f"     {page.relative_to(page.parents[1])}: {len(figures)} figures, {pages} A4 pages, {page.stat().st_size // 1024} KiB{shot}")
     return None
 
 

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chromium import load, not_self_contained, print_pdf
+from chromium import open_page, print_pdf
 
 utfall, register, out_dir = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 root = Path(__file__).resolve().parents[2]
@@ -31,15 +31,9 @@ def check(notebook: Path) -> str | None:
     )
     if run.returncode != 0:
         return f"utfall failed: {run.stderr.strip()}"
-    html = html_path.read_text()
-    request = not_self_contained(html)
-    if request:
-        return f"not self-contained: {request}"
-    dom, console, code = load(html_path)
-    if console:
-        return "console: " + " | ".join(console)
-    if code != 0 or "</html>" not in dom:
-        return f"chromium could not render it (exit {code})"
+    dom, problem = open_page(html_path)
+    if problem:
+        return problem
     text = notebook.read_text()
     cells = text.count("```sql") + text.count("```chart")
     if dom.count("<figure") != cells:
@@ -49,7 +43,7 @@ def check(notebook: Path) -> str | None:
     pages = print_pdf(html_path, out_dir / (notebook.stem + ".pdf"))
     if isinstance(pages, str):
         return pages
-    print(f"     {notebook.name}: {cells} cells, {pages} A4 pages, {len(html) // 1024} KiB")
+    print(f"     {notebook.name}: {cells} cells, {pages} A4 pages, {html_path.stat().st_size // 1024} KiB")
     return None
 
 

@@ -42,6 +42,20 @@ def load(path: Path) -> tuple[str, list[str], int]:
     return dom.stdout, console, dom.returncode
 
 
+def open_page(path: Path) -> tuple[str, str | None]:
+    """Open a page that must be self-contained and load with no console
+    message at all: the DOM Chromium built, and the first problem, if any."""
+    request = not_self_contained(path.read_text())
+    if request:
+        return "", f"not self-contained: {request}"
+    dom, console, code = load(path)
+    if console:
+        return dom, "console: " + " | ".join(console)
+    if code != 0 or "</html>" not in dom:
+        return dom, f"chromium could not render it (exit {code})"
+    return dom, None
+
+
 def print_pdf(path: Path, pdf_path: Path) -> str | int:
     """Print to PDF; the number of pages, or what is wrong."""
     _run(["--no-pdf-header-footer", f"--print-to-pdf={pdf_path}", path.resolve().as_uri()], capture_text=False)

@@ -43,6 +43,17 @@ pub enum Suppression {
     Complementary,
 }
 
+impl Suppression {
+    /// As written in the tables: null, 'primary' or 'complementary'.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Suppression::None => None,
+            Suppression::Primary => Some("primary"),
+            Suppression::Complementary => Some("complementary"),
+        }
+    }
+}
+
 /// One equation: the total cell equals the sum of the parts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Constraint {

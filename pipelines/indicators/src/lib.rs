@@ -608,16 +608,7 @@ fn results_frame(
                 "suppressed".into(),
                 idx.iter().map(|&i| s[i] != Suppression::None).collect::<Vec<_>>(),
             ));
-            cols.push(Column::new(
-                "suppression".into(),
-                idx.iter()
-                    .map(|&i| match s[i] {
-                        Suppression::None => None,
-                        Suppression::Primary => Some("primary"),
-                        Suppression::Complementary => Some("complementary"),
-                    })
-                    .collect::<Vec<_>>(),
-            ));
+            cols.push(Column::new("suppression".into(), idx.iter().map(|&i| s[i].name()).collect::<Vec<_>>()));
             &schema::INDICATORS_PUBLIC
         }
     };
@@ -631,6 +622,8 @@ struct TargetRow<'a> {
     period: PeriodType,
     start: i32,
     now: Option<targets::Published>,
+    /// How the unit's cell for the period is withheld, if it is.
+    suppression: Option<&'static str>,
     status: targets::Status,
 }
 
@@ -677,8 +670,9 @@ fn target_frame(
             let Some(all_starts) = starts.get(&(k, p)) else { continue };
             for &u in &target_units {
                 let cells_of = series.get(&((k, t.instrument.as_deref(), t.domain.as_deref()), p, u));
+                let cell = |start: i32| cells_of?.iter().find(|(s, _)| *s == start).map(|&(_, i)| i);
                 let published = |start: i32| -> Option<targets::Published> {
-                    let &(_, i) = cells_of?.iter().find(|(s, _)| *s == start)?;
+                    let i = cell(start)?;
                     let shown = suppression[i] == Suppression::None;
                     Some(targets::Published {
                         n: shown.then_some(cells[i].n as i64),
@@ -693,7 +687,17 @@ fn target_frame(
                     let now = published(start);
                     let before = if j > 0 { published(all_starts[j - 1]) } else { None };
                     let st = targets::status(t.direction, t.value, hib, now, before);
-                    rows.push(TargetRow { target: t, unit: u, indicator: ind, period: p, start, now, status: st });
+                    let suppression = cell(start).and_then(|i| suppression[i].name());
+                    rows.push(TargetRow {
+                        target: t,
+                        unit: u,
+                        indicator: ind,
+                        period: p,
+                        start,
+                        now,
+                        suppression,
+                        status: st,
+                    });
                 }
             }
         }
@@ -707,6 +711,7 @@ fn target_frame(
         Column::new("instrument".into(), rows.iter().map(|r| r.target.instrument.clone()).collect::<Vec<_>>()),
         Column::new("domain".into(), rows.iter().map(|r| r.target.domain.clone()).collect::<Vec<_>>()),
         Column::new("description".into(), rows.iter().map(|r| r.target.description.clone()).collect::<Vec<_>>()),
+        Column::new("measure".into(), rows.iter().map(|r| r.indicator.measure().name()).collect::<Vec<_>>()),
         Column::new("period_type".into(), rows.iter().map(|r| r.period.name()).collect::<Vec<_>>()),
         date_column("period_start", rows.iter().map(|r| r.start).collect())?,
         Column::new(
@@ -721,6 +726,7 @@ fn target_frame(
         Column::new("ci_high".into(), rows.iter().map(|r| r.now.and_then(|p| p.ci).map(|c| c.1)).collect::<Vec<_>>()),
         Column::new("status".into(), rows.iter().map(|r| r.status.status).collect::<Vec<_>>()),
         Column::new("reason".into(), rows.iter().map(|r| r.status.reason).collect::<Vec<_>>()),
+        Column::new("suppression".into(), rows.iter().map(|r| r.suppression).collect::<Vec<_>>()),
         Column::new("change".into(), rows.iter().map(|r| r.status.change.map(|c| c.0)).collect::<Vec<_>>()),
         Column::new("change_low".into(), rows.iter().map(|r| r.status.change.map(|c| c.1)).collect::<Vec<_>>()),
         Column::new("change_high".into(), rows.iter().map(|r| r.status.change.map(|c| c.2)).collect::<Vec<_>>()),
