@@ -15,7 +15,7 @@ synth_once "$work" "$clients" --dirty-rate 0.01
 register_once "$work" --no-indicators
 # The indicators with the demo's targets (again when the cached register's
 # target_status predates its current columns).
-if ! "$utfall" query --register "$work/register" "SELECT description FROM target_status LIMIT 1" >/dev/null 2>&1; then
+if ! "$utfall" query --register "$work/register" "SELECT description, measure, suppression FROM target_status LIMIT 1" >/dev/null 2>&1; then
   cp pipelines/indicators/demo-targets.toml "$work/targets.toml"
   "$utfall" indicators --register "$work/register" --targets "$work/targets.toml" --quiet
 fi

@@ -11,6 +11,7 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use datafusion::common::ScalarValue;
 use utfall_queries::{Answer, Session};
+use utfall_register::schema;
 
 use crate::DashboardError;
 use crate::spec::{Distribution, IndicatorRef, Spec};
@@ -105,6 +106,17 @@ pub struct Data {
 pub fn load(session: &Session, spec: &Spec) -> Result<Data, DashboardError> {
     let run = session.manifest().indicators.as_ref().ok_or(DashboardError::NoIndicators)?;
     let threshold = run.threshold;
+    // Derived tables written by an older utfall lack columns read here.
+    for table in [&schema::INDICATORS_PUBLIC, &schema::TARGET_STATUS, &schema::BASELINES] {
+        let have: Vec<String> = session.columns(table.name)?.into_iter().map(|(name, _)| name).collect();
+        if let Some(missing) = table.columns.iter().find(|c| !have.iter().any(|h| h == c.name)) {
+            return Err(DashboardError::Register(format!(
+                "the register's {} has no column '{}': its derived tables were written by an older utfall; \
+                 run `utfall indicators --register ...` again",
+                table.name, missing.name
+            )));
+        }
+    }
     let answer = session.run(
         "SELECT indicator_id, instrument, domain, version, name_sv, name_en, measure, higher_is_better, \
          period_type, period_start, period, split, split_value, n, value, sd, ci_low, ci_high, suppression \

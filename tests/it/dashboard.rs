@@ -277,6 +277,20 @@ fn a_bad_spec_or_register_is_refused_by_name_and_the_last_pages_are_kept() {
     args.extend(["--lang", "fr"]);
     assert_eq!(crate::support::run(&args).0, 2);
     assert_eq!(std::fs::read(out.join("index.html")).unwrap(), before, "the last good page is kept");
+    // Derived tables from an older utfall (a column missing) are named, not misread.
+    let old = tmp.path().join("old");
+    std::fs::create_dir(&old).unwrap();
+    for entry in std::fs::read_dir(std::fs::canonicalize(&d.register).unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, old.join(path.file_name().unwrap())).unwrap();
+    }
+    let mut status = read_parquet(&old.join("target_status.parquet")).drop("measure").unwrap();
+    ParquetWriter::new(std::fs::File::create(old.join("target_status.parquet")).unwrap()).finish(&mut status).unwrap();
+    let (code, _, err) = crate::support::run(&["dashboard", "--register", s(&old), "--out", s(&out)]);
+    assert!(
+        code == 2 && err.contains("target_status has no column 'measure'") && err.contains("utfall indicators"),
+        "{err}"
+    );
     // A register built without indicators has nothing to show.
     let dirty = crate::support::dirty();
     let bare = tmp.path().join("bare");
