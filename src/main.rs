@@ -11,6 +11,7 @@ use utfall_indicators::{Catalogue, IndicatorError, Targets};
 use utfall_ingest::{BuildError, BuildOptions, Key, Progress};
 
 mod analyst;
+mod model;
 
 /// mimalloc returns memory to the system more readily than glibc's per-thread
 /// arenas under polars' thread pool (lower peak memory; see BENCHMARKS.md).
@@ -99,6 +100,11 @@ enum Command {
     },
     /// Write the managers' dashboard: self-contained HTML pages (targets, trends, funnel plots).
     Dashboard(DashboardArgs),
+    /// The optional risk model: train (with its model card), score, explain.
+    Model {
+        #[command(subcommand)]
+        command: model::ModelCommand,
+    },
     /// Manage the pseudonymisation key.
     Key {
         #[command(subcommand)]
@@ -212,6 +218,7 @@ fn main() -> ExitCode {
                 .or_else(|| {
                     e.downcast_ref::<utfall_notebooks::NotebookError>().map(utfall_notebooks::NotebookError::exit_code)
                 })
+                .or_else(|| e.downcast_ref::<utfall_models::ModelError>().map(utfall_models::ModelError::exit_code))
                 .or_else(|| {
                     e.downcast_ref::<utfall_dashboards::DashboardError>()
                         .map(utfall_dashboards::DashboardError::exit_code)
@@ -266,6 +273,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Query(args) => analyst::query(args)?,
         Command::Sql(args) => analyst::shell(args)?,
         Command::Notebook { command } => analyst::notebook(command, quiet)?,
+        Command::Model { command } => model::run(command, quiet)?,
         Command::Dashboard(args) => {
             dashboard(&args, quiet)?;
         }

@@ -5,7 +5,7 @@
 //! a line style, a shape or the table beside the chart.
 
 use plotters::prelude::*;
-use utfall_notebooks::chart::{FONT, PALETTE, legend, padded, plot_error};
+use utfall_notebooks::chart::{FONT, PALETTE, legend, padded, plot_error, svg_image};
 
 use crate::Lang;
 
@@ -50,15 +50,7 @@ pub struct Series {
 
 /// Draw SVG into a string, with an accessible name.
 fn svg(alt: &str, height: u32, draw: impl FnOnce(&Area) -> Result<(), String>) -> Result<String, String> {
-    let mut out = String::new();
-    {
-        let root = SVGBackend::with_string(&mut out, (WIDTH, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_error)?;
-        draw(&root)?;
-        root.present().map_err(plot_error)?;
-    }
-    let alt = utfall_notebooks::escape(alt);
-    Ok(out.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{alt}\" "), 1))
+    svg_image(WIDTH, height, alt, draw)
 }
 
 fn no_data(root: &Area, lang: Lang) -> Result<(), String> {

@@ -209,6 +209,25 @@ pub fn legend<'a, CT: plotters::coord::CoordTranslate>(
         .map_err(plot_error)
 }
 
+/// An SVG drawn by `draw` on a white `width` x `height` canvas, with
+/// `role="img"` and `alt` as its accessible name.
+pub fn svg_image(
+    width: u32,
+    height: u32,
+    alt: &str,
+    draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        draw(&root)?;
+        root.present().map_err(plot_error)?;
+    }
+    let alt = crate::escape(alt);
+    Ok(out.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{alt}\" "), 1))
+}
+
 pub fn plot_error<E: std::fmt::Debug>(e: E) -> String {
     format!("drawing the chart: {e:?}")
 }

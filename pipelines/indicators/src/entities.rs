@@ -220,6 +220,38 @@ pub fn goal_attainment(t: &Tables, rho: f64) -> LazyFrame {
 }
 
 /// Case attributes joined onto rows that carry `case_id`.
+/// The cases of `closed` (columns `case_id`, `client_id`, `area`, `closed`)
+/// whose client came back within `window_months` of closure: a new case
+/// opened, or a report received, after the closure date and within the
+/// window (in the same area when `same_area`; a report on no case counts in
+/// any area). One row per such case: `case_id`, `__back` (true). The
+/// definition behind `not_rereferred` indicators and the risk model's label.
+pub fn rereferred(t: &Tables, closed: LazyFrame, window_months: u32, same_area: bool) -> PolarsResult<LazyFrame> {
+    let events = concat(
+        [
+            t.cases.clone().select([col("client_id"), col("area").alias("__ev_area"), col("opened").alias("__ev_date")]),
+            t.reports
+                .clone()
+                .select([col("client_id"), col("case_id"), col("received").alias("__ev_date")])
+                .join(case_attrs(t), [col("case_id")], [col("case_id")], left())
+                .select([col("client_id"), col("area").alias("__ev_area"), col("__ev_date")]),
+        ],
+        UnionArgs::default(),
+    )?;
+    let window_end = col("closed").dt().offset_by(months(window_months));
+    let mut back = col("__ev_date").gt(col("closed")).and(col("__ev_date").lt_eq(window_end));
+    if same_area {
+        back = back.and(col("__ev_area").is_null().or(col("__ev_area").eq(col("area"))));
+    }
+    Ok(closed
+        .select([col("case_id"), col("client_id"), col("area"), col("closed")])
+        .join(events, [col("client_id")], [col("client_id")], inner())
+        .filter(back)
+        .select([col("case_id")])
+        .unique(None, UniqueKeepStrategy::Any)
+        .with_columns([lit(true).alias("__back")]))
+}
+
 fn case_attrs(t: &Tables) -> LazyFrame {
     t.cases.clone().select([col("case_id"), col("unit"), col("area"), col("district"), col("sex"), col("birth_year")])
 }
@@ -248,38 +280,9 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                 .cases
                 .clone()
                 .filter(col("closed").is_not_null())
-                .with_columns([
-                    col("closed").alias("anchor"),
-                    col("closed").dt().offset_by(months(*window_months)).alias("__window_end"),
-                ])
-                .filter(col("__window_end").lt_eq(lit(as_of)));
-            let events = concat(
-                [
-                    t.cases.clone().select([
-                        col("client_id"),
-                        col("area").alias("__ev_area"),
-                        col("opened").alias("__ev_date"),
-                    ]),
-                    t.reports
-                        .clone()
-                        .select([col("client_id"), col("case_id"), col("received").alias("__ev_date")])
-                        .join(case_attrs(t), [col("case_id")], [col("case_id")], left())
-                        .select([col("client_id"), col("area").alias("__ev_area"), col("__ev_date")]),
-                ],
-                UnionArgs::default(),
-            )?;
-            let mut back = col("__ev_date").gt(col("anchor")).and(col("__ev_date").lt_eq(col("__window_end")));
-            if *same_area {
-                back = back.and(col("__ev_area").is_null().or(col("__ev_area").eq(col("area"))));
-            }
-            let returned = closed
-                .clone()
-                .select([col("case_id"), col("client_id"), col("area"), col("anchor"), col("__window_end")])
-                .join(events, [col("client_id")], [col("client_id")], inner())
-                .filter(back)
-                .select([col("case_id")])
-                .unique(None, UniqueKeepStrategy::Any)
-                .with_columns([lit(true).alias("__back")]);
+                .with_columns([col("closed").alias("anchor")])
+                .filter(col("closed").dt().offset_by(months(*window_months)).lt_eq(lit(as_of)));
+            let returned = rereferred(t, closed.clone(), *window_months, *same_area)?;
             Ok(closed.join(returned, [col("case_id")], [col("case_id")], left()).select(standard(
                 null_str(),
                 null_str(),

@@ -226,18 +226,13 @@ fn aggregate(k: usize, ind: &Indicator, rows: DataFrame, cat: &Catalogue) -> Pol
         rows = rows.filter(entities::one_of(col("area"), areas));
     }
     let age = col("anchor").dt().year().cast(DataType::Int32) - col("birth_year");
-    let labels = cat.age_band_labels();
-    let mut band =
-        when(lit(false)).then(lit(NULL).cast(DataType::String)).when(lit(false)).then(lit(NULL).cast(DataType::String));
-    for (lo, label) in labels.iter().rev() {
-        band = band.when(col("__age").gt_eq(lit(*lo))).then(lit(label.clone()));
-    }
+    let band = age_band(cat, col("__age"));
     let mut rows = rows.with_columns([age.alias("__age")]);
     if let Some((lo, hi)) = ind.filter.age {
         rows = rows.filter(col("__age").gt_eq(lit(lo)).and(col("__age").lt_eq(lit(hi))));
     }
     let finest = ind.periods[0];
-    let mut rows = rows.with_columns([band.otherwise(lit(labels[0].1.clone())).alias("age_band")]);
+    let mut rows = rows.with_columns([band.alias("age_band")]);
     if ind.measure() == Measure::Mean {
         // Floating-point sums depend on the order of their terms; joins do not
         // keep row order. Summing each group's values in ascending order makes
@@ -733,6 +728,18 @@ fn target_frame(
         Column::new("trend".into(), rows.iter().map(|r| r.status.trend).collect::<Vec<_>>()),
     ];
     conform(DataFrame::new(h, cols)?, &schema::TARGET_STATUS)
+}
+
+/// The catalogue's age band ("13-17", "65+") of an age in years; ages
+/// below the first band's lower limit fall in the first band.
+pub fn age_band(cat: &Catalogue, age: Expr) -> Expr {
+    let labels = cat.age_band_labels();
+    let mut band =
+        when(lit(false)).then(lit(NULL).cast(DataType::String)).when(lit(false)).then(lit(NULL).cast(DataType::String));
+    for (lo, label) in labels.iter().rev() {
+        band = band.when(age.clone().gt_eq(lit(*lo))).then(lit(label.clone()));
+    }
+    band.otherwise(lit(labels[0].1.clone()))
 }
 
 /// What `run` did.

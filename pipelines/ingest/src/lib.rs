@@ -242,6 +242,7 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         tables: counts,
         quarantine_rows: quarantine.height() as u64,
         indicators: None,
+        scoring: None,
     };
     Ok(Staged { staging, manifest, register: opts.register.clone() })
 }

@@ -83,7 +83,11 @@ pub fn render() -> String {
     writeln!(w, "into the same build of the register. Only tables marked *for managers* may be shown outside the")
         .unwrap();
     writeln!(w, "analysts' team: their small counts are suppressed.\n").unwrap();
-    for t in schema::DERIVED {
+    let model_note = "# Model outputs\n\nWritten by `utfall model score` (the optional risk model) into a new build of the\nregister. Advisory only: a score ranks and explains, a person decides.\n";
+    for (k, t) in schema::DERIVED.iter().chain(schema::MODEL_OUTPUTS).enumerate() {
+        if k == schema::DERIVED.len() {
+            writeln!(w, "{model_note}").unwrap();
+        }
         let audience = if t.for_managers { "for managers (small counts suppressed)" } else { "for analysts" };
         writeln!(
             w,

@@ -816,6 +816,70 @@ pub static TARGET_STATUS: DerivedTable = DerivedTable {
 /// Every derived table, in the order they are computed.
 pub static DERIVED: &[&DerivedTable] = &[&BASELINES, &GOAL_ATTAINMENT, &INDICATORS, &INDICATORS_PUBLIC, &TARGET_STATUS];
 
+// ------------------------------------------------------------ model outputs
+
+/// Advisory risk scores written by `utfall model score` (issue 6).
+pub static SCORES: DerivedTable = DerivedTable {
+    name: "scores",
+    swedish: "riskpoäng",
+    description: "Advisory risk scores of the current population (rows whose outcome is not yet known), from one model version. A score ranks and explains; a person decides. Prediction is not an effect: a score says nothing about what an intervention would do.",
+    grain: "one row per scored row of the model's outcome (a closed case, or a household and year)",
+    for_managers: false,
+    columns: &[
+        dcol("model_version", DataType::String, false, "Model version (name-vVERSION-HASH) the score comes from"),
+        dcol("row_id", DataType::String, false, "What was scored: a case id, or household:year"),
+        dcol("client_id", DataType::String, false, "Keyed pseudonym of the client"),
+        dcol("case_id", DataType::String, false, "The case the score is for (the year's latest case for a household)"),
+        dcol("unit", DataType::String, false, "Unit (enhet) of the case"),
+        dcol("at", DataType::Date, false, "The prediction moment (closure, or 31 December)"),
+        dcol("score", DataType::Float64, false, "Predicted probability of the outcome"),
+        dcol("band", DataType::String, false, "Risk band: 'low', 'medium' or 'high' (the model's band limits)"),
+        dcol(
+            "top_features",
+            DataType::String,
+            false,
+            "The three largest contributions to this score, signed (log-odds for logistic models, probability points for trees)",
+        ),
+        dcol("support", DataType::Boolean, false, "The case has a granted intervention decided by the prediction moment"),
+    ],
+};
+
+/// Population stability of each feature and of the score (`utfall model score`).
+pub static SCORE_DRIFT: DerivedTable = DerivedTable {
+    name: "score_drift",
+    swedish: "drift",
+    description: "Population stability index (PSI) of each raw feature and of the score, between the model's training rows and the scored population.",
+    grain: "one row per model_version and variable",
+    for_managers: false,
+    columns: &[
+        dcol("model_version", DataType::String, false, "Model version"),
+        dcol("variable", DataType::String, false, "Raw feature column, or 'score'"),
+        dcol("psi", DataType::Float64, false, "Population stability index: sum (a - e) ln(a / e) over the training bins"),
+        dcol("status", DataType::String, false, "'stable', 'moderate' or 'drifted' (the model's PSI limits)"),
+    ],
+};
+
+/// Decisions that go against the score, per unit (`utfall model score`).
+pub static SCORE_OVERRIDES: DerivedTable = DerivedTable {
+    name: "score_overrides",
+    swedish: "avvikande_beslut",
+    description: "Per unit: scored rows, high-band rows without support (no granted intervention in the case) and low-band rows with support. Counts, not judgements: the reasons are in the case files.",
+    grain: "one row per model_version and unit",
+    for_managers: false,
+    columns: &[
+        dcol("model_version", DataType::String, false, "Model version"),
+        dcol("unit", DataType::String, false, "Unit (enhet)"),
+        dcol("scored", DataType::UInt32, false, "Scored rows"),
+        dcol("high", DataType::UInt32, false, "Rows in the high band"),
+        dcol("high_without_support", DataType::UInt32, false, "High-band rows whose case has no granted intervention"),
+        dcol("low", DataType::UInt32, false, "Rows in the low band"),
+        dcol("low_with_support", DataType::UInt32, false, "Low-band rows whose case has a granted intervention"),
+    ],
+};
+
+/// The tables `utfall model score` writes into a build.
+pub static MODEL_OUTPUTS: &[&DerivedTable] = &[&SCORES, &SCORE_DRIFT, &SCORE_OVERRIDES];
+
 // ------------------------------------------------------------ query names
 
 /// The quarantine table's name (its file is `quarantine.parquet`).
@@ -878,7 +942,7 @@ pub fn query_tables() -> Vec<QueryTable> {
         family: TableFamily::Manifest,
         for_managers: false,
     }));
-    let derived = DERIVED.iter().map(|t| QueryTable {
+    let derived = DERIVED.iter().chain(MODEL_OUTPUTS).map(|t| QueryTable {
         name: t.name,
         swedish: t.swedish,
         description: t.description,

@@ -225,6 +225,19 @@ pub struct Manifest {
     /// The derived tables' run (`utfall indicators`), absent until one ran on this build.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indicators: Option<IndicatorRun>,
+    /// The latest `utfall model score` on this build's entity tables, absent until one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scoring: Option<ScoringRun>,
+}
+
+/// What `utfall model score` wrote into a build.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ScoringRun {
+    pub model_version: String,
+    pub scored_at: String,
+    pub rows: u64,
+    /// Variables whose population stability index reached the model's drift limit.
+    pub drifted: Vec<String>,
 }
 
 /// What `utfall indicators` computed into a build, and from which definitions.

@@ -19,7 +19,7 @@ use crate::{Config, Summary, as_of, period_start};
 // ---------------------------------------------------------------- planted truth
 
 /// Re-referral (återaktualisering) within 12 months of closure:
-/// logit p = intercept[area] + unit_effect[unit] + 0.5 z (household risk)
+/// logit p = intercept[area] + unit_effect[unit] + 0.2 z (household risk)
 ///         + 0.35 min(prior cases, 3) + 0.3 [child aged 13-17 or adult under 25]
 ///         + intervention term (-0.5 planned end, +0.3 unplanned end).
 const INTERCEPT: &[(&str, f64)] =
@@ -34,7 +34,12 @@ const UNIT_EFFECT: &[(&str, f64)] = &[
     ("fs_syd", 0.25),
     ("socpsyk", -0.15),
 ];
-const B_HOUSEHOLD: f64 = 0.5;
+/// The household's risk z is never recorded (the register sees it only
+/// through proxies: incidence, income support, baselines, attendance), so
+/// its weight bounds what any model can reach. At 0.5 it alone put the
+/// planted probabilities' AUC 0.047 above the best possible from the
+/// register's data; at 0.2 the gap is about 0.01 (measured, issue 6).
+const B_HOUSEHOLD: f64 = 0.2;
 const B_PRIOR: f64 = 0.35;
 const B_YOUNG: f64 = 0.3;
 const B_PLANNED_END: f64 = -0.5;
