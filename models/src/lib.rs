@@ -153,7 +153,8 @@ impl Artefact {
                 message: format!("format {} (this utfall reads {ARTEFACT_FORMAT}); train it again", a.format),
             });
         }
-        if a.version != a.computed_version() {
+        let value: serde_json::Value = serde_json::from_str(&text).expect("parsed above");
+        if a.version != Artefact::version_of(&value) {
             return Err(ModelError::Artefact {
                 path: file,
                 message: "its content does not match its version hash (edited by hand?)".into(),
@@ -163,11 +164,24 @@ impl Artefact {
     }
 
     fn computed_version(&self) -> String {
-        let mut copy = self.clone();
-        copy.version = String::new();
-        copy.trained_at = String::new();
-        let hash = hex::encode(Sha256::digest(serde_json::to_vec(&copy).expect("artefact serialises")));
-        format!("{}-v{}-{}", self.name, self.spec_version, &hash[..12])
+        Self::version_of(&serde_json::to_value(self).expect("artefact serialises"))
+    }
+
+    /// The version an artefact's JSON should carry. Hashed from a parsed
+    /// `Value` (as read back from the file), so that a float's last digit
+    /// parsed one way at training and another at reading cannot differ.
+    fn version_of(value: &serde_json::Value) -> String {
+        let text = serde_json::to_string(value).expect("JSON value serialises");
+        let mut value: serde_json::Value = serde_json::from_str(&text).expect("own JSON parses");
+        value["version"] = serde_json::Value::String(String::new());
+        value["trained_at"] = serde_json::Value::String(String::new());
+        let hash = hex::encode(Sha256::digest(serde_json::to_vec(&value).expect("JSON value serialises")));
+        format!(
+            "{}-v{}-{}",
+            value["name"].as_str().unwrap_or_default(),
+            value["spec_version"].as_u64().unwrap_or_default(),
+            &hash[..12]
+        )
     }
 
     pub fn band(&self, p: f64) -> &'static str {

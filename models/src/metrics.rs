@@ -403,7 +403,7 @@ mod tests {
         let c = (m + n) / (m + n - 1.0);
         let var = c * v10.iter().map(|v| (v - t).powi(2)).sum::<f64>() / (m * m)
             + c * v01.iter().map(|v| (v - t).powi(2)).sum::<f64>() / (n * n);
-        assert!((a.high - a.value - 1.959964 * var.sqrt()).abs() < 1e-5, "{a:?} {var}");
+        assert!((a.value - a.low - 1.959964 * var.sqrt()).abs() < 1e-5, "{a:?} {var}");
     }
 
     #[test]

@@ -316,3 +316,78 @@ fn flatten(node: &TreeNode<f64, usize>, out: &mut Vec<Node>) -> usize {
     }
     k
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    /// Rows from a known logistic model, drawn with a fixed LCG.
+    fn data(n: usize, intercept: f64, slope: f64) -> (Array2<f64>, Vec<bool>) {
+        let mut state: u64 = 42;
+        let mut u = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut x = Array2::zeros((n, 2));
+        let mut y = Vec::with_capacity(n);
+        for i in 0..n {
+            let a = u() * 4.0 - 2.0;
+            let b = u() * 4.0 - 2.0;
+            x[[i, 0]] = a;
+            x[[i, 1]] = b;
+            y.push(u() < sigmoid(intercept + slope * a));
+        }
+        (x, y)
+    }
+
+    fn spec(algorithm: &str) -> Spec {
+        Spec::parse(
+            &include_str!("../rereferral_12m.toml")
+                .replace("algorithm = \"logistic\"", &format!("algorithm = \"{algorithm}\""))
+                .replace("alpha = 1.0", "alpha = 0.0")
+                .replace("min_leaf = 200", "min_leaf = 50"),
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn logistic_gives_the_probability_of_true_whichever_class_is_larger() {
+        // Mostly false (intercept -2) and mostly true (+2): linfa models the
+        // larger class; the fitted model must be P(true) in both.
+        for intercept in [-2.0, 2.0] {
+            let (x, y) = data(20000, intercept, 1.5);
+            let Fitted::Logistic { intercept: b0, coefficients } = Fitted::fit(&spec("logistic"), &x, &y).unwrap() else {
+                panic!()
+            };
+            assert!((b0 - intercept).abs() < 0.1, "{b0} vs {intercept}");
+            assert!((coefficients[0] - 1.5).abs() < 0.1 && coefficients[1].abs() < 0.06, "{coefficients:?}");
+        }
+    }
+
+    #[test]
+    fn tree_leaves_hold_training_frequencies_and_contributions_add_up() {
+        let (x, y) = data(5000, 0.0, 2.0);
+        let fitted = Fitted::fit(&spec("tree"), &x, &y).unwrap();
+        let Fitted::Tree { nodes } = &fitted else { panic!() };
+        assert!(nodes.len() > 3);
+        // Each leaf's p is (positives + 1) / (n + 2) of the training rows reaching it.
+        let mut reach = vec![(0u64, 0u64); nodes.len()];
+        for (i, row) in x.rows().into_iter().enumerate() {
+            let leaf = *fitted.path(row).last().unwrap();
+            reach[leaf].0 += 1;
+            reach[leaf].1 += u64::from(y[i]);
+            // Saabas: the root's p plus the contributions is the row's p.
+            let total: f64 = fitted.contributions(row).iter().sum();
+            assert!((nodes[0].p + total - fitted.predict_row(row)).abs() < 1e-12);
+        }
+        for (k, node) in nodes.iter().enumerate().filter(|(_, n)| n.feature.is_none()) {
+            assert_eq!(node.n, reach[k].0);
+            assert!((node.p - (reach[k].1 as f64 + 1.0) / (reach[k].0 as f64 + 2.0)).abs() < 1e-12);
+            assert!(node.n >= 50, "min_leaf");
+        }
+        // The splits follow the informative column.
+        assert_eq!(nodes[0].feature, Some(0));
+    }
+}

@@ -452,3 +452,68 @@ pub fn model_card(spec: &Spec, a: &Artefact, test: &Evaluation, train: &Evaluati
     h.push_str("</ul>\n</body></html>\n");
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Nine rows in two groups, every figure below worked out by hand.
+    #[test]
+    fn group_metrics_match_a_hand_computation() {
+        let spec = Spec::parse(
+            &include_str!("../rereferral_12m.toml")
+                .replace("groups = [\"sex\", \"age_band\", \"district\"]", "groups = [\"sex\"]")
+                .replace("thresholds = [0.4, 0.55]", "thresholds = [0.5]")
+                .replace("calibration_bins = 10", "calibration_bins = 2"),
+            "tiny.toml",
+        )
+        .unwrap();
+        let sex = ["F", "F", "F", "F", "M", "M", "M", "M", "M"];
+        let label = [true, false, true, false, true, false, false, true, false];
+        let p = [0.8, 0.6, 0.4, 0.2, 0.7, 0.7, 0.3, 0.9, 0.1];
+        let households: Vec<String> = (1..=9).map(|i| format!("H{i}")).collect();
+        let df = DataFrame::new_infer_height(vec![
+            Column::new("sex".into(), sex.to_vec()),
+            Column::new("label".into(), label.to_vec()),
+            Column::new("household_id".into(), households),
+        ])
+        .unwrap();
+        let groups = group_evaluations(&spec, &df, &p).unwrap();
+        assert_eq!(groups.len(), 2);
+        let (f, m) = (&groups[0].evaluation, &groups[1].evaluation);
+        assert_eq!((groups[0].level.as_str(), groups[1].level.as_str()), ("F", "M"));
+        let close = |a: f64, b: f64| assert!((a - b).abs() < 1e-12, "{a} != {b}");
+        // F: positives 0.8, 0.4; negatives 0.6, 0.2. Pairs won: 0.8>0.6, 0.8>0.2, 0.4>0.2 = 3 of 4.
+        close(f.auc.unwrap().value, 0.75);
+        // Brier: (0.2^2 + 0.6^2 + 0.6^2 + 0.2^2) / 4.
+        close(f.brier.value, 0.2);
+        close(f.observed, 0.5);
+        close(f.mean_predicted, 0.5);
+        // At 0.5: TP 0.8, FP 0.6, FN 0.4, TN 0.2.
+        let t = &f.at[0];
+        assert_eq!((t.tp, t.fp, t.fn_, t.tn, t.flagged), (1, 1, 1, 1, 2));
+        close(t.false_positive_rate().unwrap().value, 0.5);
+        close(t.false_negative_rate().unwrap().value, 0.5);
+        close(t.precision().unwrap().value, 0.5);
+        // Two bins of two: {0.2 (0), 0.4 (1)} and {0.6 (0), 0.8 (1)}: |0.5 - 0.3| and |0.5 - 0.7|.
+        close(f.ece, 0.2);
+        // M: positives 0.7, 0.9; negatives 0.7, 0.3, 0.1. Pairs: 0.5 (tie) + 1 + 1 + 3 = 5.5 of 6.
+        close(m.auc.unwrap().value, 5.5 / 6.0);
+        // Brier: (0.3^2 + 0.7^2 + 0.3^2 + 0.1^2 + 0.1^2) / 5 = 0.69 / 5.
+        close(m.brier.value, 0.138);
+        close(m.observed, 0.4);
+        close(m.mean_predicted, 0.54);
+        let t = &m.at[0];
+        assert_eq!((t.tp, t.fp, t.fn_, t.tn), (2, 1, 0, 2));
+        close(t.false_positive_rate().unwrap().value, 1.0 / 3.0);
+        close(t.false_negative_rate().unwrap().value, 0.0);
+        close(t.precision().unwrap().value, 2.0 / 3.0);
+        // Wilson interval of the false-positive rate 1/3 (z = 1.96): independent formula.
+        let (k, n, zq) = (1.0, 3.0, 1.959964_f64);
+        let phat = k / n;
+        let centre = (phat + zq * zq / (2.0 * n)) / (1.0 + zq * zq / n);
+        let half = zq / (1.0 + zq * zq / n) * (phat * (1.0 - phat) / n + zq * zq / (4.0 * n * n)).sqrt();
+        let fpr = t.false_positive_rate().unwrap();
+        assert!((fpr.low - (centre - half)).abs() < 1e-5 && (fpr.high - (centre + half)).abs() < 1e-5, "{fpr:?}");
+    }
+}

@@ -10,6 +10,7 @@ mod determinism;
 mod indicators;
 mod killed_build;
 mod lockfile;
+mod model;
 mod privacy;
 mod reconcile;
 mod synth_truth;
