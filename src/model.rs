@@ -70,7 +70,12 @@ pub fn run(command: ModelCommand, quiet: bool) -> anyhow::Result<()> {
                 if let Some(sl) = e.slope {
                     println!("  calibration slope {}", ci(sl.value, sl.low, sl.high));
                 }
-                println!("  expected calibration error {:.3}; observed {:.1}%, mean predicted {:.1}%", e.ece, 100.0 * e.observed, 100.0 * e.mean_predicted);
+                println!(
+                    "  expected calibration error {:.3}; observed {:.1}%, mean predicted {:.1}%",
+                    e.ece,
+                    100.0 * e.observed,
+                    100.0 * e.mean_predicted
+                );
                 println!("  model card: {}", t.dir.join("model_card.html").display());
             }
             println!("{}", t.dir.display());
@@ -82,7 +87,10 @@ pub fn run(command: ModelCommand, quiet: bool) -> anyhow::Result<()> {
                 eprintln!("warning: {w}");
             }
             if !quiet {
-                println!("scored {} rows with {}: {} low, {} medium, {} high (advisory: a person decides)", r.rows, a.version, r.bands[0], r.bands[1], r.bands[2]);
+                println!(
+                    "scored {} rows with {}: {} low, {} medium, {} high (advisory: a person decides)",
+                    r.rows, a.version, r.bands[0], r.bands[1], r.bands[2]
+                );
                 let worst = r.drift.iter().max_by(|x, y| x.1.total_cmp(&y.1));
                 if let Some((v, psi, status)) = worst {
                     println!("  drift: largest PSI {psi:.3} ({v}, {status}); every variable in score_drift");
@@ -108,7 +116,9 @@ pub fn run(command: ModelCommand, quiet: bool) -> anyhow::Result<()> {
                     println!("  {name:<40} {value:>10.3} {c:>+12.3}");
                 }
             }
-            println!("Advisory: the score ranks, a person decides; it says nothing about what an intervention would do.");
+            println!(
+                "Advisory: the score ranks, a person decides; it says nothing about what an intervention would do."
+            );
         }
     }
     Ok(())

@@ -122,6 +122,14 @@ pub static FEATURES: &[FeatureDef] = &[
         description: "Months with income support to the household in the 12 months up to the prediction moment",
     },
     FeatureDef {
+        name: "case_open",
+        columns: &["case_open"],
+        kind: Kind::Numeric { nullable: false },
+        outcomes: &[Outcome::LongTermAssistanceNextYear],
+        uses: &[],
+        description: "The case is still open at the prediction moment (1/0)",
+    },
+    FeatureDef {
         name: "contacts",
         columns: &["log_contacts"],
         kind: Kind::Numeric { nullable: false },
@@ -197,12 +205,14 @@ pub fn rows(outcome: Outcome, r: &Register) -> PolarsResult<DataFrame> {
     ]);
     let base = match outcome {
         Outcome::Rereferral12m => {
-            let closed = r
-                .t
-                .cases
-                .clone()
-                .filter(col("closed").is_not_null())
-                .select([col("case_id"), col("client_id"), col("area"), col("unit"), col("opened"), col("closed")]);
+            let closed = r.t.cases.clone().filter(col("closed").is_not_null()).select([
+                col("case_id"),
+                col("client_id"),
+                col("area"),
+                col("unit"),
+                col("opened"),
+                col("closed"),
+            ]);
             let back = rereferred(&r.t, closed.clone(), h, true)?;
             closed
                 .join(back, [col("case_id")], [col("case_id")], left())
@@ -249,19 +259,20 @@ pub fn rows(outcome: Outcome, r: &Register) -> PolarsResult<DataFrame> {
 fn household_years(r: &Register, clients: &LazyFrame) -> PolarsResult<DataFrame> {
     let as_of = r.t.as_of;
     let last_year = if as_of.month() == 12 && as_of.day() == 31 { as_of.year() } else { as_of.year() - 1 };
-    let per_year = r
-        .t
-        .payments
-        .clone()
-        .select([col("household_id"), col("month"), col("payment_id"), col("client_id"), col("case_id")])
-        .with_columns([col("month").dt().year().cast(DataType::Int32).alias("year")])
-        .filter(col("year").lt_eq(lit(last_year)))
-        .sort(["household_id", "month", "payment_id"], SortMultipleOptions::default())
-        .group_by([col("household_id"), col("year")])
-        .agg([col("month").n_unique().alias("months"), col("client_id").last(), col("case_id").last()]);
-    let next = per_year
-        .clone()
-        .select([col("household_id"), (col("year") - lit(1)).alias("year"), col("months").alias("next_months")]);
+    let per_year =
+        r.t.payments
+            .clone()
+            .select([col("household_id"), col("month"), col("payment_id"), col("client_id"), col("case_id")])
+            .with_columns([col("month").dt().year().cast(DataType::Int32).alias("year")])
+            .filter(col("year").lt_eq(lit(last_year)))
+            .sort(["household_id", "month", "payment_id"], SortMultipleOptions::default())
+            .group_by([col("household_id"), col("year")])
+            .agg([col("month").n_unique().alias("months"), col("client_id").last(), col("case_id").last()]);
+    let next = per_year.clone().select([
+        col("household_id"),
+        (col("year") - lit(1)).alias("year"),
+        col("months").alias("next_months"),
+    ]);
     let df = per_year
         .join(next, [col("household_id"), col("year")], [col("household_id"), col("year")], left())
         .join(
@@ -282,8 +293,7 @@ fn household_years(r: &Register, clients: &LazyFrame) -> PolarsResult<DataFrame>
         .collect()?;
     // 31 December of the row's year, as a date.
     let years = df.column("year")?.i32()?;
-    let at: Vec<Option<NaiveDate>> =
-        years.iter().map(|y| y.and_then(|y| NaiveDate::from_ymd_opt(y, 12, 31))).collect();
+    let at: Vec<Option<NaiveDate>> = years.iter().map(|y| y.and_then(|y| NaiveDate::from_ymd_opt(y, 12, 31))).collect();
     let mut df = df;
     df.with_column(Column::new("at".into(), at))?;
     Ok(df)
@@ -329,7 +339,10 @@ pub fn compute(rows: &DataFrame, names: &[String], r: &Register) -> PolarsResult
                     .filter(col("__area").eq(col("area")).and(col("__opened").lt(col("opened"))))
                     .group_by([col("row_id")])
                     .agg([len().cast(DataType::Float64).alias("__n")])
-                    .select([col("row_id"), when(col("__n").gt(lit(3.0))).then(lit(3.0)).otherwise(col("__n")).alias("prior_cases")]);
+                    .select([
+                        col("row_id"),
+                        when(col("__n").gt(lit(3.0))).then(lit(3.0)).otherwise(col("__n")).alias("prior_cases"),
+                    ]);
                 attach(out, part, &[("prior_cases", 0.0)])
             }
             "intervention_end" => {
@@ -433,7 +446,10 @@ pub fn compute(rows: &DataFrame, names: &[String], r: &Register) -> PolarsResult
                         inner(),
                     )
                     .filter(col("assessed").lt_eq(col("at")))
-                    .sort(["row_id", "instrument", "domain", "assessed", "assessment_id"], SortMultipleOptions::default())
+                    .sort(
+                        ["row_id", "instrument", "domain", "assessed", "assessment_id"],
+                        SortMultipleOptions::default(),
+                    )
                     .group_by([col("row_id"), col("instrument"), col("domain")])
                     .agg([col("score").first()])
                     .with_columns([severity.alias("__sev")])
@@ -487,9 +503,30 @@ pub fn compute(rows: &DataFrame, names: &[String], r: &Register) -> PolarsResult
                     .select([col("row_id"), col("__n").alias("log_contacts")]);
                 attach(out, part, &[("log_contacts", 0.0)])
             }
+            "case_open" => {
+                let part = keys
+                    .clone()
+                    .join(
+                        r.t.cases.clone().select([col("case_id"), col("closed")]),
+                        [col("case_id")],
+                        [col("case_id")],
+                        inner(),
+                    )
+                    .select([
+                        col("row_id"),
+                        (col("closed").is_null().or(col("closed").gt(col("at"))))
+                            .cast(DataType::Float64)
+                            .alias("case_open"),
+                    ]);
+                attach(out, part, &[("case_open", 0.0)])
+            }
             "case_days" => {
-                let days = (col("at").cast(DataType::Int32) - col("opened").cast(DataType::Int32)).cast(DataType::Float64);
-                out.with_columns([when(days.clone().lt(lit(0.0))).then(lit(0.0)).otherwise(days).alias("log_case_days")])
+                let days =
+                    (col("at").cast(DataType::Int32) - col("opened").cast(DataType::Int32)).cast(DataType::Float64);
+                out.with_columns([when(days.clone().lt(lit(0.0)))
+                    .then(lit(0.0))
+                    .otherwise(days)
+                    .alias("log_case_days")])
             }
             other => return Err(polars_err!(ComputeError: "feature {other} has no computation")),
         };

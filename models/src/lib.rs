@@ -253,8 +253,7 @@ fn references(features: &[String], df: &DataFrame, scores: &[f64]) -> PolarsResu
         for c in def.columns {
             let r = match def.kind {
                 Kind::Categorical => {
-                    let v: Vec<Option<String>> =
-                        df.column(c)?.str()?.iter().map(|v| v.map(str::to_string)).collect();
+                    let v: Vec<Option<String>> = df.column(c)?.str()?.iter().map(|v| v.map(str::to_string)).collect();
                     Reference::fit(c, Values::Text(&v))
                 }
                 Kind::Numeric { .. } => {
@@ -315,8 +314,7 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
     let y_test = bools(&sp.test, "label")?;
     let p_test = fitted.predict(&x_test);
     let p_train = fitted.predict(&x_train);
-    let evaluation =
-        metrics::evaluate(&y_test, &p_test, &clusters(&sp.test)?, &spec.thresholds, spec.calibration_bins);
+    let evaluation = metrics::evaluate(&y_test, &p_test, &clusters(&sp.test)?, &spec.thresholds, spec.calibration_bins);
     let auc = evaluation.auc.expect("test set has both classes (checked by the split)");
     let mut artefact = Artefact {
         format: ARTEFACT_FORMAT,

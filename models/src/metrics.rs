@@ -292,16 +292,17 @@ pub enum Values<'a> {
 impl Reference {
     /// Deciles of a numeric variable (distinct edges), or its levels.
     pub fn fit(variable: &str, values: Values) -> Reference {
-        let mut r = Reference { variable: variable.to_string(), edges: Vec::new(), levels: Vec::new(), shares: Vec::new() };
+        let mut r =
+            Reference { variable: variable.to_string(), edges: Vec::new(), levels: Vec::new(), shares: Vec::new() };
         match values {
             Values::Numeric(v) => {
                 let mut present: Vec<f64> = v.iter().flatten().copied().collect();
                 present.sort_by(f64::total_cmp);
                 for k in 1..10 {
-                    if let Some(e) = present.get(k * present.len() / 10) {
-                        if r.edges.last() != Some(e) {
-                            r.edges.push(*e);
-                        }
+                    if let Some(e) = present.get(k * present.len() / 10)
+                        && r.edges.last() != Some(e)
+                    {
+                        r.edges.push(*e);
                     }
                 }
             }
@@ -394,9 +395,19 @@ mod tests {
         // DeLong by hand: placements V10 per positive, V01 per negative.
         let pos: Vec<usize> = (0..10).filter(|&i| y[i]).collect();
         let neg: Vec<usize> = (0..10).filter(|&i| !y[i]).collect();
-        let psi = |i: usize, j: usize| if p[i] > p[j] { 1.0 } else if p[i] == p[j] { 0.5 } else { 0.0 };
-        let v10: Vec<f64> = pos.iter().map(|&i| neg.iter().map(|&j| psi(i, j)).sum::<f64>() / neg.len() as f64).collect();
-        let v01: Vec<f64> = neg.iter().map(|&j| pos.iter().map(|&i| psi(i, j)).sum::<f64>() / pos.len() as f64).collect();
+        let psi = |i: usize, j: usize| {
+            if p[i] > p[j] {
+                1.0
+            } else if p[i] == p[j] {
+                0.5
+            } else {
+                0.0
+            }
+        };
+        let v10: Vec<f64> =
+            pos.iter().map(|&i| neg.iter().map(|&j| psi(i, j)).sum::<f64>() / neg.len() as f64).collect();
+        let v01: Vec<f64> =
+            neg.iter().map(|&j| pos.iter().map(|&i| psi(i, j)).sum::<f64>() / pos.len() as f64).collect();
         let t = a.value;
         let (m, n) = (pos.len() as f64, neg.len() as f64);
         // Obuchowski with I = m + n singleton clusters.
@@ -410,7 +421,8 @@ mod tests {
     fn clustering_widens_the_interval_when_households_repeat() {
         // The same data twice: as independent rows, and with each row's copy in its household.
         let y: Vec<bool> = (0..200).map(|i| (i * 7919) % 13 < 5).collect();
-        let p: Vec<f64> = (0..200).map(|i| ((i * 7919) % 13) as f64 / 13.0 * 0.5 + ((i * 31) % 17) as f64 / 34.0).collect();
+        let p: Vec<f64> =
+            (0..200).map(|i| ((i * 7919) % 13) as f64 / 13.0 * 0.5 + ((i * 31) % 17) as f64 / 34.0).collect();
         let (y2, p2): (Vec<bool>, Vec<f64>) = y.iter().chain(&y).copied().zip(p.iter().chain(&p).copied()).unzip();
         let singles: Vec<u64> = (0..400).collect();
         let paired: Vec<u64> = (0..400).map(|i| i % 200).collect();

@@ -85,7 +85,8 @@ impl Encoding {
                     Kind::Numeric { nullable } => {
                         let values = f64_values(train, source)?;
                         let present: Vec<f64> = values.iter().flatten().copied().collect();
-                        let fill = if present.is_empty() { 0.0 } else { present.iter().sum::<f64>() / present.len() as f64 };
+                        let fill =
+                            if present.is_empty() { 0.0 } else { present.iter().sum::<f64>() / present.len() as f64 };
                         columns.push(DesignColumn {
                             name: source.to_string(),
                             feature: name.clone(),
@@ -221,7 +222,9 @@ impl Fitted {
                 let tree = DecisionTree::params()
                     .split_quality(SplitQuality::Gini)
                     .max_depth(Some(spec.tree.max_depth))
-                    .min_weight_leaf(spec.tree.min_leaf as f32)
+                    // linfa-trees 0.8.1 found no split at all on real data with
+                    // min_weight_leaf in the hundreds (observed, issue 6), so the
+                    // smallest leaf is enforced by pruning below instead.
                     .min_weight_split(2.0 * spec.tree.min_leaf as f32)
                     .fit(&data)
                     .map_err(|e| FitError::Tree(e.to_string()))?;
@@ -235,7 +238,9 @@ impl Fitted {
                         counts[k].0 += 1;
                         counts[k].1 += u64::from(y[i]);
                         match nodes[k].feature {
-                            Some(f) => k = if row[f] < nodes[k].threshold { nodes[k].left } else { nodes[k].right }.unwrap(),
+                            Some(f) => {
+                                k = if row[f] < nodes[k].threshold { nodes[k].left } else { nodes[k].right }.unwrap()
+                            }
                             None => break,
                         }
                     }
@@ -244,7 +249,7 @@ impl Fitted {
                     node.n = n;
                     node.p = (pos as f64 + 1.0) / (n as f64 + 2.0);
                 }
-                Ok(Fitted::Tree { nodes })
+                Ok(Fitted::Tree { nodes: prune(&nodes, spec.tree.min_leaf as u64) })
             }
         }
     }
@@ -300,6 +305,34 @@ impl Fitted {
             Fitted::Tree { .. } => "probability points",
         }
     }
+}
+
+/// The tree from the root with every split that leaves a child with fewer
+/// than `min_leaf` training rows undone (the node becomes a leaf).
+fn prune(nodes: &[Node], min_leaf: u64) -> Vec<Node> {
+    fn walk(nodes: &[Node], k: usize, min_leaf: u64, out: &mut Vec<Node>) -> usize {
+        let at = out.len();
+        let node = &nodes[k];
+        out.push(Node { feature: None, threshold: 0.0, left: None, right: None, ..node.clone() });
+        if let (Some(f), Some(l), Some(r)) = (node.feature, node.left, node.right)
+            && nodes[l].n >= min_leaf
+            && nodes[r].n >= min_leaf
+        {
+            let left = walk(nodes, l, min_leaf, out);
+            let right = walk(nodes, r, min_leaf, out);
+            out[at] = Node {
+                feature: Some(f),
+                threshold: node.threshold,
+                left: Some(left),
+                right: Some(right),
+                ..node.clone()
+            };
+        }
+        at
+    }
+    let mut out = Vec::new();
+    walk(nodes, 0, min_leaf, &mut out);
+    out
 }
 
 fn flatten(node: &TreeNode<f64, usize>, out: &mut Vec<Node>) -> usize {
@@ -358,7 +391,8 @@ mod tests {
         // larger class; the fitted model must be P(true) in both.
         for intercept in [-2.0, 2.0] {
             let (x, y) = data(20000, intercept, 1.5);
-            let Fitted::Logistic { intercept: b0, coefficients } = Fitted::fit(&spec("logistic"), &x, &y).unwrap() else {
+            let Fitted::Logistic { intercept: b0, coefficients } = Fitted::fit(&spec("logistic"), &x, &y).unwrap()
+            else {
                 panic!()
             };
             assert!((b0 - intercept).abs() < 0.1, "{b0} vs {intercept}");

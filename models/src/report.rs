@@ -61,6 +61,11 @@ fn opt(e: Option<Estimate>) -> [Option<f64>; 3] {
     e.map_or([None; 3], |e| [Some(e.value), Some(e.low), Some(e.high)])
 }
 
+/// One evaluated set: (set, group, level, evaluation).
+type Row<'a> = (&'a str, &'a str, &'a str, &'a Evaluation);
+/// A rate with its interval, read off the counts at a threshold.
+type Rate = fn(&AtThreshold) -> Option<Estimate>;
+
 fn write(dir: &Path, name: &str, mut df: DataFrame) -> Result<(), ModelError> {
     let path = dir.join(name);
     let file = std::fs::File::create(&path).map_err(ModelError::io(&path))?;
@@ -78,9 +83,10 @@ pub fn write_tables(
     train: &Evaluation,
     groups: &[GroupEvaluation],
 ) -> Result<(), ModelError> {
-    let mut all: Vec<(&str, &str, &str, &Evaluation)> = vec![("train", "all", "all", train), ("test", "all", "all", test)];
+    let mut all: Vec<(&str, &str, &str, &Evaluation)> =
+        vec![("train", "all", "all", train), ("test", "all", "all", test)];
     all.extend(groups.iter().map(|g| ("test", g.group.as_str(), g.level.as_str(), &g.evaluation)));
-    let s = |f: &dyn Fn(&(&str, &str, &str, &Evaluation)) -> Option<f64>| all.iter().map(f).collect::<Vec<_>>();
+    let s = |f: &dyn Fn(&Row) -> Option<f64>| all.iter().map(f).collect::<Vec<_>>();
     let text = |k: usize| all.iter().map(|r| [r.0, r.1, r.2][k].to_string()).collect::<Vec<_>>();
     let version = vec![a.version.clone(); all.len()];
     let df = DataFrame::new_infer_height(vec![
@@ -112,9 +118,7 @@ pub fn write_tables(
     }
     let t = |k: usize| rows.iter().map(|r| [r.0, r.1, r.2][k].to_string()).collect::<Vec<_>>();
     let c = |f: &dyn Fn(&AtThreshold) -> u64| rows.iter().map(|r| f(r.3)).collect::<Vec<_>>();
-    let rate = |f: &dyn Fn(&AtThreshold) -> Option<Estimate>, k: usize| {
-        rows.iter().map(|r| opt(f(r.3))[k]).collect::<Vec<_>>()
-    };
+    let rate = |f: Rate, k: usize| rows.iter().map(|r| opt(f(r.3))[k]).collect::<Vec<_>>();
     let mut columns = vec![
         Column::new("model_version".into(), vec![a.version.clone(); rows.len()]),
         Column::new("set".into(), t(0)),
@@ -127,11 +131,11 @@ pub fn write_tables(
         Column::new("fn".into(), c(&|x| x.fn_)),
         Column::new("tn".into(), c(&|x| x.tn)),
     ];
-    let rates: [(&str, &dyn Fn(&AtThreshold) -> Option<Estimate>); 4] = [
-        ("precision", &|x| x.precision()),
-        ("recall", &|x| x.recall()),
-        ("false_positive_rate", &|x| x.false_positive_rate()),
-        ("false_negative_rate", &|x| x.false_negative_rate()),
+    let rates: [(&str, Rate); 4] = [
+        ("precision", AtThreshold::precision),
+        ("recall", AtThreshold::recall),
+        ("false_positive_rate", AtThreshold::false_positive_rate),
+        ("false_negative_rate", AtThreshold::false_negative_rate),
     ];
     for (name, f) in rates {
         columns.push(Column::new(name.into(), rate(f, 0)));
@@ -162,7 +166,9 @@ pub fn write_tables(
         let df = DataFrame::new_infer_height(vec![
             Column::new(
                 "column".into(),
-                std::iter::once("(intercept)".to_string()).chain(cols.iter().map(|c| c.name.clone())).collect::<Vec<_>>(),
+                std::iter::once("(intercept)".to_string())
+                    .chain(cols.iter().map(|c| c.name.clone()))
+                    .collect::<Vec<_>>(),
             ),
             Column::new(
                 "feature".into(),
@@ -195,7 +201,8 @@ pub fn write_design(
         c.append(test.column(name)?)?;
         Ok(c)
     };
-    let side: Vec<&str> = std::iter::repeat_n("train", train.height()).chain(std::iter::repeat_n("test", test.height())).collect();
+    let side: Vec<&str> =
+        std::iter::repeat_n("train", train.height()).chain(std::iter::repeat_n("test", test.height())).collect();
     let mut columns = vec![stack("row_id")?, stack("household_id")?, Column::new("side".into(), side), stack("label")?];
     for (j, c) in a.encoding.columns.iter().enumerate() {
         let v: Vec<f64> = x_train.column(j).iter().chain(x_test.column(j).iter()).copied().collect();
@@ -214,7 +221,7 @@ fn num(v: f64) -> String {
 
 fn interval(e: Option<Estimate>, f: fn(f64) -> String) -> String {
     match e {
-        Some(e) => format!("{} ({} to {})", f(e.value), f(e.low), f(e.high)),
+        Some(e) => format!("{} ({}–{})", f(e.value), f(e.low), f(e.high)),
         None => "not defined".into(),
     }
 }
@@ -260,7 +267,10 @@ pub fn calibration_chart(e: &Evaluation, alt: &str) -> Result<String, String> {
             }))
             .map_err(plot_error)?;
         chart
-            .draw_series(LineSeries::new(e.curve.iter().map(|b| (b.mean_predicted, b.observed)), PALETTE[0].stroke_width(2)))
+            .draw_series(LineSeries::new(
+                e.curve.iter().map(|b| (b.mean_predicted, b.observed)),
+                PALETTE[0].stroke_width(2),
+            ))
             .map_err(plot_error)?
             .label("observed (95% interval)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], PALETTE[0].stroke_width(2)));
@@ -289,7 +299,13 @@ fn threshold_rows(out: &mut String, label: &str, e: &Evaluation) {
 }
 
 /// The model card: one self-contained page.
-pub fn model_card(spec: &Spec, a: &Artefact, test: &Evaluation, train: &Evaluation, groups: &[GroupEvaluation]) -> String {
+pub fn model_card(
+    spec: &Spec,
+    a: &Artefact,
+    test: &Evaluation,
+    train: &Evaluation,
+    groups: &[GroupEvaluation],
+) -> String {
     let mut h = String::new();
     let title = format!("Model card: {} ({})", a.title_en, a.title_sv);
     let _ = write!(
@@ -300,11 +316,13 @@ pub fn model_card(spec: &Spec, a: &Artefact, test: &Evaluation, train: &Evaluati
     let _ = writeln!(h, "<h1>{}</h1>", escape(&title));
     let _ = writeln!(
         h,
-        "<p class=\"stamp\">Model version <code>{}</code> · algorithm {} · trained {} · register build <code>{}</code> (as of {}, manifest SHA-256 <code>{}</code>) · spec <code>{}</code> v{} (SHA-256 <code>{}</code>) · utfall {}</p>",
+        "<p class=\"summary\">Model version <code>{}</code> · algorithm {} · trained {} · register build <code>{}</code> (as of {}, manifest SHA-256 <code>{}</code>) · spec <code>{}</code> v{} (SHA-256 <code>{}</code>) · utfall {}</p>",
         escape(&a.version),
         match a.fitted {
-            Fitted::Logistic { .. } => format!("logistic regression, standardised features, L2 penalty alpha = {}", a.alpha),
-            Fitted::Tree { ref nodes } => format!("classification tree ({} nodes), leaf probabilities from training frequencies", nodes.len()),
+            Fitted::Logistic { .. } =>
+                format!("logistic regression, standardised features, L2 penalty alpha = {}", a.alpha),
+            Fitted::Tree { ref nodes } =>
+                format!("classification tree ({} nodes), leaf probabilities from training frequencies", nodes.len()),
         },
         escape(&a.trained_at),
         escape(&a.register_build),
@@ -346,7 +364,11 @@ pub fn model_card(spec: &Spec, a: &Artefact, test: &Evaluation, train: &Evaluati
     let _ = writeln!(
         h,
         "</tbody></table>\n<p>Explicitly excluded (never features; used only to audit by group): {}.</p>",
-        if a.excluded.is_empty() { "none".into() } else { a.excluded.iter().map(|x| format!("<code>{}</code>", escape(x))).collect::<Vec<_>>().join(", ") }
+        if a.excluded.is_empty() {
+            "none".into()
+        } else {
+            a.excluded.iter().map(|x| format!("<code>{}</code>", escape(x))).collect::<Vec<_>>().join(", ")
+        }
     );
 
     h.push_str("<h2>How well it works (test set)</h2>\n<table><thead><tr><th>measure</th><th>test</th><th>training</th></tr></thead><tbody>\n");

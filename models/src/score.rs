@@ -50,16 +50,17 @@ pub fn drift(a: &Artefact, frame: &DataFrame, scores: &[f64]) -> Result<Vec<(Str
             let v: Vec<Option<f64>> = scores.iter().map(|s| Some(*s)).collect();
             r.shares_of(Values::Numeric(&v))
         } else {
-            let categorical = a.features.iter().filter_map(|f| feature(f)).any(|d| {
-                d.kind == Kind::Categorical && d.columns.contains(&r.variable.as_str())
-            });
+            let categorical = a
+                .features
+                .iter()
+                .filter_map(|f| feature(f))
+                .any(|d| d.kind == Kind::Categorical && d.columns.contains(&r.variable.as_str()));
             if categorical {
                 let v: Vec<Option<String>> =
                     frame.column(&r.variable)?.str()?.iter().map(|v| v.map(str::to_string)).collect();
                 r.shares_of(Values::Text(&v))
             } else {
-                let v: Vec<Option<f64>> =
-                    frame.column(&r.variable)?.cast(&DataType::Float64)?.f64()?.iter().collect();
+                let v: Vec<Option<f64>> = frame.column(&r.variable)?.cast(&DataType::Float64)?.f64()?.iter().collect();
                 r.shares_of(Values::Numeric(&v))
             }
         };
@@ -125,10 +126,7 @@ pub fn score(a: &Artefact, register: &Path) -> Result<ScoreReport, ModelError> {
     let flags = DataFrame::new_infer_height(vec![
         s.frame.column("unit")?.clone(),
         Column::new("__high".into(), high.clone()),
-        Column::new(
-            "__high_without".into(),
-            high.iter().zip(&support).map(|(h, s)| *h && !*s).collect::<Vec<_>>(),
-        ),
+        Column::new("__high_without".into(), high.iter().zip(&support).map(|(h, s)| *h && !*s).collect::<Vec<_>>()),
         Column::new("__low".into(), low.clone()),
         Column::new("__low_with".into(), low.iter().zip(&support).map(|(l, s)| *l && *s).collect::<Vec<_>>()),
     ])?;
@@ -180,7 +178,11 @@ pub fn score(a: &Artefact, register: &Path) -> Result<ScoreReport, ModelError> {
             .or_else(|_| std::fs::copy(entry.path(), &to).map(|_| ()))
             .map_err(ModelError::io(&to))?;
     }
-    for (table, df) in [(&schema::SCORES, &mut scores), (&schema::SCORE_DRIFT, &mut drift_df), (&schema::SCORE_OVERRIDES, &mut overrides)] {
+    for (table, df) in [
+        (&schema::SCORES, &mut scores),
+        (&schema::SCORE_DRIFT, &mut drift_df),
+        (&schema::SCORE_OVERRIDES, &mut overrides),
+    ] {
         let path = staging.dir().join(table.file_name());
         let file = std::fs::File::create(&path).map_err(ModelError::io(&path))?;
         utfall_register::store::write_parquet(df, file)?;

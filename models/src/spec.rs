@@ -257,7 +257,8 @@ impl Spec {
         for (k, f) in self.features.iter().enumerate() {
             let Some(def) = FEATURES.iter().find(|d| d.name == f) else {
                 let known: Vec<&str> = FEATURES.iter().map(|d| d.name).collect();
-                return Err(self.invalid(format!("features[{k}]"), format!("unknown feature '{f}'; known: {}", known.join(", "))));
+                return Err(self
+                    .invalid(format!("features[{k}]"), format!("unknown feature '{f}'; known: {}", known.join(", "))));
             };
             if !def.outcomes.contains(&self.outcome) {
                 return Err(self.invalid(
@@ -279,7 +280,9 @@ impl Spec {
         }
         for (k, g) in self.groups.iter().enumerate() {
             if !GROUPS.contains(&g.as_str()) {
-                return Err(self.invalid(format!("groups[{k}]"), format!("unknown group '{g}'; known: {}", GROUPS.join(", "))));
+                return Err(
+                    self.invalid(format!("groups[{k}]"), format!("unknown group '{g}'; known: {}", GROUPS.join(", ")))
+                );
             }
         }
         if self.thresholds.is_empty() {

@@ -160,33 +160,37 @@ fn no_household_is_on_both_sides_and_training_labels_predate_the_test() {
     let design = read_parquet(&t.artefact.join("design.parquet"));
     let sides = strs(&design, "side");
     let households = strs(&design, "household_id");
-    let train: HashSet<&str> = households.iter().zip(&sides).filter(|(_, s)| *s == "train").map(|(h, _)| h.as_str()).collect();
-    let test: HashSet<&str> = households.iter().zip(&sides).filter(|(_, s)| *s == "test").map(|(h, _)| h.as_str()).collect();
+    let train: HashSet<&str> =
+        households.iter().zip(&sides).filter(|(_, s)| *s == "train").map(|(h, _)| h.as_str()).collect();
+    let test: HashSet<&str> =
+        households.iter().zip(&sides).filter(|(_, s)| *s == "test").map(|(h, _)| h.as_str()).collect();
     assert!(train.len() > 10_000 && test.len() > 10_000);
     assert!(train.is_disjoint(&test), "{} households on both sides", train.intersection(&test).count());
     // The grouping did something: households with rows on both sides of the time split existed.
-    let model: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(t.artefact.join("model.json")).unwrap()).unwrap();
+    let model: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.artefact.join("model.json")).unwrap()).unwrap();
     assert!(model["split"]["households_assigned"].as_u64().unwrap() > 1000, "{}", model["split"]);
     // Time: training rows closed at least 12 months before test_from, test rows on or after it.
     let test_from = model["split"]["test_from"].as_str().unwrap().to_string();
     let cases = read_parquet(&t.register.join("cases.parquet"));
-    let closed: HashMap<String, String> = strs(&cases.clone().lazy().filter(col("closed").is_not_null()).collect().unwrap(), "case_id")
-        .into_iter()
-        .zip(
-            cases
-                .lazy()
-                .filter(col("closed").is_not_null())
-                .select([col("closed").cast(DataType::String)])
-                .collect()
-                .unwrap()
-                .column("closed")
-                .unwrap()
-                .str()
-                .unwrap()
-                .iter()
-                .map(|v| v.unwrap().to_string()),
-        )
-        .collect();
+    let closed: HashMap<String, String> =
+        strs(&cases.clone().lazy().filter(col("closed").is_not_null()).collect().unwrap(), "case_id")
+            .into_iter()
+            .zip(
+                cases
+                    .lazy()
+                    .filter(col("closed").is_not_null())
+                    .select([col("closed").cast(DataType::String)])
+                    .collect()
+                    .unwrap()
+                    .column("closed")
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.unwrap().to_string()),
+            )
+            .collect();
     let from = chrono::NaiveDate::parse_from_str(&test_from, "%Y-%m-%d").unwrap();
     let known_by = (from - chrono::Months::new(12)).to_string();
     for (id, side) in strs(&design, "row_id").iter().zip(&sides) {
@@ -213,11 +217,12 @@ fn scores_drift_and_overrides_go_into_the_register_and_explanations_add_up() {
     let expected = query(&t.register, "SELECT count(*) AS n FROM cases WHERE closed > DATE '2024-12-31'");
     let scored = query(&t.register, "SELECT count(*) AS n FROM scores");
     assert_eq!(scored, expected);
-    let version = serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(t.artefact.join("model.json")).unwrap())
-        .unwrap()["version"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let version =
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(t.artefact.join("model.json")).unwrap())
+            .unwrap()["version"]
+            .as_str()
+            .unwrap()
+            .to_string();
     assert_eq!(query(&t.register, "SELECT DISTINCT model_version FROM scores").lines().nth(1).unwrap(), version);
     // Overrides reconcile with the scores, per unit.
     let from_scores = query(
@@ -256,7 +261,10 @@ fn scores_drift_and_overrides_go_into_the_register_and_explanations_add_up() {
         assert!((e.baseline + sum - logit).abs() < 1e-9, "{} + {sum} vs {logit}", e.baseline);
     }
     let shown = ok(&["model", "explain", "--model", s(&t.artefact), "--register", s(&t.register), "--client", client]);
-    assert!(shown.contains(&explained[0].case_id) && shown.contains("contribution") && shown.contains("a person decides"), "{shown}");
+    assert!(
+        shown.contains(&explained[0].case_id) && shown.contains("contribution") && shown.contains("a person decides"),
+        "{shown}"
+    );
     // An unknown client is a usage error.
     let (code, _, err) =
         run(&["model", "explain", "--model", s(&t.artefact), "--register", s(&t.register), "--client", "nobody"]);
@@ -269,7 +277,8 @@ fn bad_specs_and_edited_artefacts_are_refused_without_touching_the_register() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, std::fs::read_to_string(SPEC).unwrap().replace("\"contacts\"", "\"sex\"")).unwrap();
-    let (code, _, err) = run(&["model", "train", "--spec", s(&bad), "--register", s(&t.register), "--out", s(dir.path())]);
+    let (code, _, err) =
+        run(&["model", "train", "--spec", s(&bad), "--register", s(&t.register), "--out", s(dir.path())]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("bad.toml: features[") && err.contains("unknown feature 'sex'"), "{err}");
     // An artefact edited by hand no longer matches its version hash.

@@ -229,7 +229,11 @@ pub fn goal_attainment(t: &Tables, rho: f64) -> LazyFrame {
 pub fn rereferred(t: &Tables, closed: LazyFrame, window_months: u32, same_area: bool) -> PolarsResult<LazyFrame> {
     let events = concat(
         [
-            t.cases.clone().select([col("client_id"), col("area").alias("__ev_area"), col("opened").alias("__ev_date")]),
+            t.cases.clone().select([
+                col("client_id"),
+                col("area").alias("__ev_area"),
+                col("opened").alias("__ev_date"),
+            ]),
             t.reports
                 .clone()
                 .select([col("client_id"), col("case_id"), col("received").alias("__ev_date")])

@@ -8,7 +8,7 @@ pub mod pnr;
 pub mod schema;
 pub mod store;
 
-pub use schema::{Column, DERIVED, DerivedTable, MODEL_OUTPUTS, Kind, SCHEMA_VERSION, TABLES, Table};
+pub use schema::{Column, DERIVED, DerivedTable, Kind, MODEL_OUTPUTS, SCHEMA_VERSION, TABLES, Table};
 pub use store::{IndicatorRun, Manifest, Store, TableCounts};
 
 /// The tool's version, stamped on manifests and outputs.

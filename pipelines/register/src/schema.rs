@@ -840,7 +840,12 @@ pub static SCORES: DerivedTable = DerivedTable {
             false,
             "The three largest contributions to this score, signed (log-odds for logistic models, probability points for trees)",
         ),
-        dcol("support", DataType::Boolean, false, "The case has a granted intervention decided by the prediction moment"),
+        dcol(
+            "support",
+            DataType::Boolean,
+            false,
+            "The case has a granted intervention decided by the prediction moment",
+        ),
     ],
 };
 
@@ -854,7 +859,12 @@ pub static SCORE_DRIFT: DerivedTable = DerivedTable {
     columns: &[
         dcol("model_version", DataType::String, false, "Model version"),
         dcol("variable", DataType::String, false, "Raw feature column, or 'score'"),
-        dcol("psi", DataType::Float64, false, "Population stability index: sum (a - e) ln(a / e) over the training bins"),
+        dcol(
+            "psi",
+            DataType::Float64,
+            false,
+            "Population stability index: sum (a - e) ln(a / e) over the training bins",
+        ),
         dcol("status", DataType::String, false, "'stable', 'moderate' or 'drifted' (the model's PSI limits)"),
     ],
 };
