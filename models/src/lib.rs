@@ -216,10 +216,27 @@ impl Build {
     }
 }
 
+/// Which rows of an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Population {
+    /// Every row (training and evaluation use the observable ones).
+    All,
+    /// The rows whose outcome is not yet known: the ones scored.
+    Current,
+}
+
 /// Rows with their raw features, for an outcome and feature list.
-pub fn feature_frame(build: &Build, outcome: Outcome, features: &[String]) -> Result<DataFrame, ModelError> {
+pub fn feature_frame(
+    build: &Build,
+    outcome: Outcome,
+    features: &[String],
+    population: Population,
+) -> Result<DataFrame, ModelError> {
     let r = Register::scan(&build.dir, build.as_of)?;
-    let rows = features::rows(outcome, &r)?;
+    let mut rows = features::rows(outcome, &r)?;
+    if population == Population::Current {
+        rows = rows.lazy().filter(col("observable").not()).collect()?;
+    }
     // `intervention_decision` is always computed: overrides need `granted`.
     let mut names = features.to_vec();
     if !names.iter().any(|n| n == "intervention_decision") {
@@ -286,7 +303,7 @@ pub struct TrainOptions {
 /// folder `OUT/VERSION/` (model.json, model_card.html, evaluation tables).
 pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -> Result<Trained, ModelError> {
     let build = Build::open(register)?;
-    let df = feature_frame(&build, spec.outcome, &spec.features)?;
+    let df = feature_frame(&build, spec.outcome, &spec.features, Population::All)?;
     let sp = split::split(&df, spec, build.as_of)?;
     if sp.train.height() == 0 || sp.test.height() == 0 {
         return Err(ModelError::Data(format!(

@@ -10,7 +10,7 @@ use utfall_register::store::{Manifest, ScoringRun, Store};
 
 use crate::features::{Kind, feature};
 use crate::metrics::{Values, psi};
-use crate::{Artefact, Build, ModelError, feature_frame};
+use crate::{Artefact, Build, ModelError, Population, feature_frame};
 
 /// The scored rows: the frame's rows with their score, band, contributions.
 pub struct Scored {
@@ -21,8 +21,7 @@ pub struct Scored {
 
 /// The rows of the artefact's outcome not yet observable at the register's as-of date.
 pub fn score_rows(a: &Artefact, build: &Build) -> Result<Scored, ModelError> {
-    let df = feature_frame(build, a.outcome, &a.features)?;
-    let frame = df.lazy().filter(col("observable").not()).collect()?;
+    let frame = feature_frame(build, a.outcome, &a.features, Population::Current)?;
     let x = a.encoding.matrix(&frame)?;
     let scores = a.fitted.predict(&x);
     let contributions = x.rows().into_iter().map(|r| a.fitted.contributions(r)).collect();
