@@ -295,3 +295,61 @@ fn bad_specs_and_edited_artefacts_are_refused_without_touching_the_register() {
     assert!(err.contains("does not match its version hash"), "{err}");
     assert_eq!(std::fs::read_link(&t.register).unwrap(), before);
 }
+
+/// `row_id -> value` from a two-column CSV answer.
+fn csv_map(text: &str) -> HashMap<String, f64> {
+    text.lines().skip(1).map(|l| l.split_once(',').unwrap()).map(|(k, v)| (k.to_string(), v.parse().unwrap())).collect()
+}
+
+#[test]
+fn labels_and_features_equal_an_independent_sql_computation() {
+    let t = trained();
+    // prior_cases of every design row (un-standardised with the stored mean
+    // and sd) against SQL: the client's cases in the same area opened before, capped at 3.
+    let design = read_parquet(&t.artefact.join("design.parquet"));
+    let coef = read_parquet(&t.artefact.join("coefficients.parquet"));
+    let k = strs(&coef, "column").iter().position(|c| c == "prior_cases").unwrap();
+    let (mean, sd) = (f64s(&coef, "mean")[k], f64s(&coef, "sd")[k]);
+    let expected = csv_map(&query(
+        &t.register,
+        "SELECT c.case_id, least(3, count(d.case_id)) AS prior FROM cases c LEFT JOIN cases d \
+         ON d.client_id = c.client_id AND d.area = c.area AND d.opened < c.opened \
+         WHERE c.closed IS NOT NULL GROUP BY c.case_id",
+    ));
+    let ids = strs(&design, "row_id");
+    for (id, x) in ids.iter().zip(f64s(&design, "prior_cases")) {
+        assert!((x * sd + mean - expected[id]).abs() < 1e-9, "{id}: {} vs {}", x * sd + mean, expected[id]);
+    }
+    // The second outcome: a household-year's label is 10 or more months with
+    // support in the next year, by SQL over the payments.
+    let out = t.work.join("models-lta");
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/models/long_term_assistance.toml");
+    let printed = ok(&[
+        "model",
+        "train",
+        "--spec",
+        spec,
+        "--register",
+        s(&t.register),
+        "--out",
+        s(&out),
+        "--export-design",
+        "--quiet",
+    ]);
+    let artefact = PathBuf::from(printed.lines().last().unwrap().trim());
+    let design = read_parquet(&artefact.join("design.parquet"));
+    let expected = csv_map(&query(
+        &t.register,
+        "WITH y AS (SELECT household_id, date_part('year', month) AS year, count(DISTINCT month) AS months \
+         FROM payments GROUP BY 1, 2) \
+         SELECT a.household_id || ':' || CAST(CAST(a.year AS INT) AS VARCHAR) AS row_id, \
+         CASE WHEN coalesce(b.months, 0) >= 10 THEN 1 ELSE 0 END AS label \
+         FROM y a LEFT JOIN y b ON b.household_id = a.household_id AND b.year = a.year + 1 WHERE a.year <= 2024",
+    ));
+    let labels: Vec<bool> = design.column("label").unwrap().bool().unwrap().iter().map(|v| v.unwrap()).collect();
+    let ids = strs(&design, "row_id");
+    assert!(ids.len() > 10_000 && labels.iter().any(|v| *v), "{} rows", ids.len());
+    for (id, y) in ids.iter().zip(&labels) {
+        assert_eq!(expected[id] == 1.0, *y, "{id}");
+    }
+}
