@@ -265,6 +265,19 @@ fn scores_drift_and_overrides_go_into_the_register_and_explanations_add_up() {
         shown.contains(&explained[0].case_id) && shown.contains("contribution") && shown.contains("a person decides"),
         "{shown}"
     );
+    // No personnummer in the artefact, the model card, the scores or what explain prints.
+    let numbers = crate::privacy::all_numbers(&t.work.join("exports"));
+    let mut scanned = 0;
+    crate::privacy::scan(&t.artefact, &numbers, &mut scanned);
+    let build = std::fs::canonicalize(&t.register).unwrap();
+    for table in ["scores", "score_drift", "score_overrides"] {
+        let file = build.join(format!("{table}.parquet"));
+        let one = tempfile::tempdir().unwrap();
+        std::fs::copy(&file, one.path().join(format!("{table}.parquet"))).unwrap();
+        crate::privacy::scan(one.path(), &numbers, &mut scanned);
+    }
+    assert!(scanned >= 10, "{scanned}");
+    assert!(crate::privacy::leaks(&shown, &numbers).is_none());
     // An unknown client is a usage error.
     let (code, _, err) =
         run(&["model", "explain", "--model", s(&t.artefact), "--register", s(&t.register), "--client", "nobody"]);
