@@ -91,6 +91,7 @@ pub fn run(command: ModelCommand, quiet: bool) -> anyhow::Result<()> {
                     "scored {} rows with {}: {} low, {} medium, {} high (advisory: a person decides)",
                     r.rows, a.version, r.bands[0], r.bands[1], r.bands[2]
                 );
+                println!("  model trained on build {} (as of {})", a.register_build, a.register_as_of);
                 let worst = r.drift.iter().max_by(|x, y| x.1.total_cmp(&y.1));
                 if let Some((v, psi, status)) = worst {
                     println!("  drift: largest PSI {psi:.3} ({v}, {status}); every variable in score_drift");

@@ -193,7 +193,7 @@ fn months(n: u32) -> Expr {
 /// moment), `observable` (the label's horizon has passed by the as-of date),
 /// `label` (null unless observable), and the group attributes `sex`,
 /// `district`, `age_band`. Sorted by `row_id`.
-pub fn rows(outcome: Outcome, r: &Register) -> PolarsResult<DataFrame> {
+pub fn rows(outcome: Outcome, r: &Register, population: crate::Population) -> PolarsResult<DataFrame> {
     let as_of = r.t.as_of;
     let h = outcome.horizon_months();
     let clients = r.clients.clone().select([
@@ -205,7 +205,7 @@ pub fn rows(outcome: Outcome, r: &Register) -> PolarsResult<DataFrame> {
     ]);
     let base = match outcome {
         Outcome::Rereferral12m => {
-            let closed = r.t.cases.clone().filter(col("closed").is_not_null()).select([
+            let mut closed = r.t.cases.clone().filter(col("closed").is_not_null()).select([
                 col("case_id"),
                 col("client_id"),
                 col("area"),
@@ -213,6 +213,10 @@ pub fn rows(outcome: Outcome, r: &Register) -> PolarsResult<DataFrame> {
                 col("opened"),
                 col("closed"),
             ]);
+            if population == crate::Population::Current {
+                // Not yet observable: no label to look for.
+                closed = closed.filter(col("closed").dt().offset_by(months(h)).gt(lit(as_of)));
+            }
             let back = rereferred(&r.t, closed.clone(), h, true)?;
             closed
                 .join(back, [col("case_id")], [col("case_id")], left())

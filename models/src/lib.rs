@@ -233,7 +233,7 @@ pub fn feature_frame(
     population: Population,
 ) -> Result<DataFrame, ModelError> {
     let r = Register::scan(&build.dir, build.as_of)?;
-    let mut rows = features::rows(outcome, &r)?;
+    let mut rows = features::rows(outcome, &r, population)?;
     if population == Population::Current {
         rows = rows.lazy().filter(col("observable").not()).collect()?;
     }

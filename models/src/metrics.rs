@@ -272,7 +272,7 @@ pub fn evaluate(y: &[bool], p: &[f64], cluster: &[u64], thresholds: &[f64], bins
 }
 
 /// A reference distribution for the population stability index: bins of a
-/// numeric variable (upper edges, the last open) or levels of a categorical
+/// numeric variable (upper edges, exclusive; the last bin open) or levels of a categorical
 /// one, each with its training share; a last bin for missing values.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Reference {
@@ -298,11 +298,16 @@ impl Reference {
             Values::Numeric(v) => {
                 let mut present: Vec<f64> = v.iter().flatten().copied().collect();
                 present.sort_by(f64::total_cmp);
+                // Each decile's edge lies halfway to the next distinct value, so
+                // no value sits on an edge: a discrete variable's levels (0/1,
+                // counts, logs of counts) bin the same whatever the last digit
+                // of an edge read back from JSON.
                 for k in 1..10 {
-                    if let Some(e) = present.get(k * present.len() / 10)
-                        && r.edges.last() != Some(e)
-                    {
-                        r.edges.push(*e);
+                    let Some(q) = present.get(k * present.len() / 10) else { continue };
+                    let Some(next) = present.get(present.partition_point(|v| v <= q)) else { continue };
+                    let edge = (q + next) / 2.0;
+                    if r.edges.last().is_none_or(|last| *last < edge) {
+                        r.edges.push(edge);
                     }
                 }
             }
@@ -454,6 +459,13 @@ mod tests {
         assert!(psi(&r.shares, &r.shares_of(Values::Numeric(&v))).abs() < 1e-12);
         let shifted: Vec<Option<f64>> = (0..1000).map(|i| Some(i as f64 + 300.0)).collect();
         assert!(psi(&r.shares, &r.shares_of(Values::Numeric(&shifted))) > 0.25);
+        // A 0/1 variable with fewer than 10% ones still gets two bins, and a
+        // shift in its share shows.
+        let b: Vec<Option<f64>> = (0..1000).map(|i| Some(if i < 50 { 1.0 } else { 0.0 })).collect();
+        let r = Reference::fit("b", Values::Numeric(&b));
+        assert_eq!(r.edges, vec![0.5]);
+        let more: Vec<Option<f64>> = (0..1000).map(|i| Some(if i < 300 { 1.0 } else { 0.0 })).collect();
+        assert!(psi(&r.shares, &r.shares_of(Values::Numeric(&more))) > 0.25);
         let t: Vec<Option<String>> = ["a", "b", "b", "c"].iter().map(|s| Some(s.to_string())).collect();
         let r = Reference::fit("t", Values::Text(&t));
         assert_eq!(r.shares, vec![0.25, 0.5, 0.25, 0.0, 0.0]);

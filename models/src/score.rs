@@ -146,12 +146,6 @@ pub fn score(a: &Artefact, register: &Path) -> Result<ScoreReport, ModelError> {
     let mut overrides = conform(overrides, &schema::SCORE_OVERRIDES)?;
 
     let mut warnings = Vec::new();
-    if a.register_manifest_sha256 != build.manifest_sha256 {
-        warnings.push(format!(
-            "scoring build {} with a model trained on build {} (as of {}): check the drift table",
-            build.manifest.build_id, a.register_build, a.register_as_of
-        ));
-    }
     let drifted: Vec<String> = drift.iter().filter(|d| d.2 == "drifted").map(|d| d.0.clone()).collect();
     for d in drift.iter().filter(|d| d.2 == "drifted") {
         warnings.push(format!(
