@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 use utfall_indicators::catalogue::Catalogue;
-use utfall_indicators::entities::{Tables, rereferred};
+use utfall_indicators::entities::{Tables, inner, left, months, rereferred};
 
 use crate::spec::Outcome;
 
@@ -174,18 +174,6 @@ impl Register {
             cat: Catalogue::builtin(),
         })
     }
-}
-
-fn left() -> JoinArgs {
-    JoinArgs::new(JoinType::Left)
-}
-
-fn inner() -> JoinArgs {
-    JoinArgs::new(JoinType::Inner)
-}
-
-fn months(n: u32) -> Expr {
-    lit(format!("{n}mo"))
 }
 
 /// The rows of an outcome: `row_id`, `client_id`, `household_id`,

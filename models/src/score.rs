@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 use utfall_register::schema::{self, MODEL_OUTPUTS};
-use utfall_register::store::{Manifest, ScoringRun, Store};
+use utfall_register::store::{ScoringRun, Store};
 
 use crate::features::{Kind, feature};
 use crate::metrics::{Values, psi};
@@ -160,17 +160,7 @@ pub fn score(a: &Artefact, register: &Path) -> Result<ScoreReport, ModelError> {
     let build_id = Store::new_build_id();
     let staging = store.begin(&build_id).map_err(ModelError::io(register))?;
     let outputs: Vec<String> = MODEL_OUTPUTS.iter().map(|t| t.file_name()).collect();
-    for entry in std::fs::read_dir(&build.dir).map_err(ModelError::io(&build.dir))? {
-        let entry = entry.map_err(ModelError::io(&build.dir))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == Manifest::FILE || outputs.contains(&name) {
-            continue;
-        }
-        let to = staging.dir().join(&name);
-        std::fs::hard_link(entry.path(), &to)
-            .or_else(|_| std::fs::copy(entry.path(), &to).map(|_| ()))
-            .map_err(ModelError::io(&to))?;
-    }
+    staging.link_from(&build.dir, &outputs).map_err(ModelError::io(staging.dir()))?;
     for (table, df) in [
         (&schema::SCORES, &mut scores),
         (&schema::SCORE_DRIFT, &mut drift_df),

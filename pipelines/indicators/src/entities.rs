@@ -96,15 +96,18 @@ fn standard(instrument: Expr, domain: Expr, y: Expr) -> Vec<Expr> {
     ]
 }
 
-fn left() -> JoinArgs {
+/// A left join on equal keys.
+pub fn left() -> JoinArgs {
     JoinArgs::new(JoinType::Left)
 }
 
-fn inner() -> JoinArgs {
+/// An inner join on equal keys.
+pub fn inner() -> JoinArgs {
     JoinArgs::new(JoinType::Inner)
 }
 
-fn months(n: u32) -> Expr {
+/// A duration of `n` calendar months, for `dt().offset_by`.
+pub fn months(n: u32) -> Expr {
     lit(format!("{n}mo"))
 }
 

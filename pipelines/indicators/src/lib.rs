@@ -805,17 +805,7 @@ pub fn run(register: &Path, cat: &Catalogue, targets: &Targets) -> Result<Report
     let build_id = Store::new_build_id();
     let staging = store.begin(&build_id).map_err(IndicatorError::io(register))?;
     let derived: Vec<String> = schema::DERIVED.iter().map(|t| t.file_name()).collect();
-    for entry in std::fs::read_dir(&current).map_err(IndicatorError::io(&current))? {
-        let entry = entry.map_err(IndicatorError::io(&current))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name == Manifest::FILE || derived.contains(&name) {
-            continue;
-        }
-        let to = staging.dir().join(&name);
-        std::fs::hard_link(entry.path(), &to)
-            .or_else(|_| std::fs::copy(entry.path(), &to).map(|_| ()))
-            .map_err(IndicatorError::io(&to))?;
-    }
+    staging.link_from(&current, &derived).map_err(IndicatorError::io(staging.dir()))?;
     let based_on = std::mem::replace(&mut manifest.build_id, build_id);
     let based_on = manifest.indicators.as_ref().map(|r| r.based_on_build.clone()).unwrap_or(based_on);
     let warnings = compute_into(staging.dir(), &mut manifest, based_on, cat, targets)?;

@@ -140,6 +140,22 @@ impl Staging {
         &self.dir
     }
 
+    /// Hard-link (or, across file systems, copy) every file of the build
+    /// folder `from` into this one, except its manifest and the files named
+    /// in `skip`: a new build that shares the unchanged tables.
+    pub fn link_from(&self, from: &Path, skip: &[String]) -> io::Result<()> {
+        for entry in fs::read_dir(from)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == Manifest::FILE || skip.contains(&name) {
+                continue;
+            }
+            let to = self.dir.join(&name);
+            fs::hard_link(entry.path(), &to).or_else(|_| fs::copy(entry.path(), &to).map(|_| ()))?;
+        }
+        Ok(())
+    }
+
     /// Make the build durable and visible: sync files, rename the folder to its
     /// final name, then swap the link. Returns the published build folder.
     pub fn publish(self) -> io::Result<PathBuf> {
