@@ -114,7 +114,8 @@ pub fn run(command: ModelCommand, quiet: bool) -> anyhow::Result<()> {
                 );
                 println!("  {:<40} {:>10} {:>12}", "feature", "value", "contribution");
                 for (name, value, c) in e.contributions.iter().filter(|c| c.2 != 0.0) {
-                    println!("  {name:<40} {value:>10.3} {c:>+12.3}");
+                    let value = value.map_or("missing".to_string(), |v| format!("{v:.3}"));
+                    println!("  {name:<40} {value:>10} {c:>+12.3}");
                 }
             }
             println!(

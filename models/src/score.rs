@@ -197,8 +197,9 @@ pub struct Explanation {
     pub at: String,
     pub score: f64,
     pub band: &'static str,
-    /// (design column, raw value, contribution), largest contribution first.
-    pub contributions: Vec<(String, f64, f64)>,
+    /// (design column, raw value or None when missing (the fill was used), contribution),
+    /// largest contribution first.
+    pub contributions: Vec<(String, Option<f64>, f64)>,
     pub baseline: f64,
     pub unit_name: &'static str,
 }
@@ -223,8 +224,22 @@ pub fn explain(a: &Artefact, register: &Path, client: &str) -> Result<Vec<Explan
     let mut out = Vec::new();
     for i in idx {
         let c = &s.contributions[i];
-        let mut rows: Vec<(String, f64, f64)> =
-            a.encoding.columns.iter().enumerate().map(|(j, col)| (col.name.clone(), raw[[i, j]], c[j])).collect();
+        // A value column whose missing-indicator column is 1 was filled.
+        let missing = |source: &str| {
+            a.encoding.columns.iter().enumerate().any(|(j, col)| {
+                col.source == source && col.encode == crate::model::Encode::Missing && raw[[i, j]] == 1.0
+            })
+        };
+        let mut rows: Vec<(String, Option<f64>, f64)> = a
+            .encoding
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(j, col)| {
+                let filled = matches!(col.encode, crate::model::Encode::Value { .. }) && missing(&col.source);
+                (col.name.clone(), (!filled).then_some(raw[[i, j]]), c[j])
+            })
+            .collect();
         rows.sort_by(|x, y| y.2.abs().total_cmp(&x.2.abs()));
         out.push(Explanation {
             row_id: text("row_id", i)?,
