@@ -344,7 +344,7 @@ pub fn model_card(
         s.train_households,
         d(s.train_first),
         d(s.train_last),
-        s.test_from - chrono::Months::new(a.outcome.horizon_months()),
+        s.test_from,
         s.test_rows,
         s.test_households,
         d(s.test_first),
