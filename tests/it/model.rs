@@ -149,6 +149,22 @@ fn test_auc_is_within_two_points_of_the_planted_truth_and_calibrated() {
     assert!(truth_auc - model_auc < 0.02, "model AUC {model_auc:.4}, planted truth {truth_auc:.4}");
     let slope = f64s(&eval, "calibration_slope")[0];
     assert!((0.9..=1.1).contains(&slope), "calibration slope {slope}");
+    // The model card states its use, version, split and figures.
+    let card = std::fs::read_to_string(t.artefact.join("model_card.html")).unwrap();
+    let version = t.artefact.file_name().unwrap().to_str().unwrap();
+    for needle in [
+        "Advisory only",
+        "Prediction is not an effect",
+        version,
+        "whose outcome was known by 2023-12-31",
+        "no household is in both sets",
+        &format!("{reported:.3} ("),
+        "Label caveats",
+        "Known limits",
+        "role=\"img\"",
+    ] {
+        assert!(card.contains(needle), "the model card lacks {needle:?}");
+    }
     // The evaluation's rows and positives are the design's test rows.
     assert_eq!(f64s(&eval, "n")[0] as usize, y.len());
     assert_eq!(f64s(&eval, "positives")[0] as usize, y.iter().filter(|v| **v).count());
