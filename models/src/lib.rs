@@ -219,8 +219,8 @@ impl Build {
 /// Which rows of an outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Population {
-    /// Every row (training and evaluation use the observable ones).
-    All,
+    /// The rows whose outcome is known: the ones trained and evaluated on.
+    Known,
     /// The rows whose outcome is not yet known: the ones scored.
     Current,
 }
@@ -234,9 +234,8 @@ pub fn feature_frame(
 ) -> Result<DataFrame, ModelError> {
     let r = Register::scan(&build.dir, build.as_of)?;
     let mut rows = features::rows(outcome, &r, population)?;
-    if population == Population::Current {
-        rows = rows.lazy().filter(col("observable").not()).collect()?;
-    }
+    let known = col("observable");
+    rows = rows.lazy().filter(if population == Population::Known { known } else { known.not() }).collect()?;
     // `intervention_decision` is always computed: overrides need `granted`.
     let mut names = features.to_vec();
     if !names.iter().any(|n| n == "intervention_decision") {
@@ -303,7 +302,7 @@ pub struct TrainOptions {
 /// folder `OUT/VERSION/` (model.json, model_card.html, evaluation tables).
 pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -> Result<Trained, ModelError> {
     let build = Build::open(register)?;
-    let df = feature_frame(&build, spec.outcome, &spec.features, Population::All)?;
+    let df = feature_frame(&build, spec.outcome, &spec.features, Population::Known)?;
     let sp = split::split(&df, spec, build.as_of)?;
     if sp.train.height() == 0 || sp.test.height() == 0 {
         return Err(ModelError::Data(format!(
