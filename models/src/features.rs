@@ -445,6 +445,8 @@ pub fn compute(rows: &DataFrame, names: &[String], r: &Register) -> PolarsResult
                     .group_by([col("row_id"), col("instrument"), col("domain")])
                     .agg([col("score").first()])
                     .with_columns([severity.alias("__sev")])
+                    // A fixed order of the terms: the same mean every run.
+                    .sort(["row_id", "__sev"], SortMultipleOptions::default())
                     .group_by([col("row_id")])
                     .agg([col("__sev").mean().alias("baseline_severity")]);
                 attach(out, part, &[])

@@ -2,7 +2,7 @@
 //! interval), accuracy (Brier), calibration (slope, intercept, curve, ECE),
 //! error rates at thresholds, by group; and the population stability index.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use utfall_indicators::stats::{wilson, z};
@@ -54,8 +54,9 @@ pub fn auc(y: &[bool], p: &[f64], cluster: &[u64]) -> Option<Estimate> {
         i = j;
     }
     let theta = y.iter().zip(&v).filter(|(y, _)| **y).map(|(_, v)| v).sum::<f64>() / m as f64;
-    // Per cluster: sums of placements and counts of positives / negatives.
-    let mut per: HashMap<u64, (f64, f64, f64, f64)> = HashMap::new();
+    // Per cluster: sums of placements and counts of positives / negatives
+    // (a BTreeMap: summed in a fixed order, the same interval every run).
+    let mut per: BTreeMap<u64, (f64, f64, f64, f64)> = BTreeMap::new();
     for k in 0..y.len() {
         let e = per.entry(cluster[k]).or_default();
         if y[k] {
@@ -91,7 +92,7 @@ pub fn brier(y: &[bool], p: &[f64], cluster: &[u64]) -> Estimate {
     let n = y.len() as f64;
     let b: Vec<f64> = y.iter().zip(p).map(|(y, p)| (p - f64::from(u8::from(*y))).powi(2)).collect();
     let mean = b.iter().sum::<f64>() / n;
-    let mut per: HashMap<u64, f64> = HashMap::new();
+    let mut per: BTreeMap<u64, f64> = BTreeMap::new();
     for (k, v) in b.iter().enumerate() {
         *per.entry(cluster[k]).or_default() += v - mean;
     }

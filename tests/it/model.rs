@@ -382,3 +382,22 @@ fn labels_and_features_equal_an_independent_sql_computation() {
         assert_eq!(expected[id] == 1.0, *y, "{id}");
     }
 }
+
+#[test]
+fn the_same_spec_on_the_same_register_gives_the_same_version() {
+    let t = trained();
+    let again = t.work.join("models-again");
+    let printed = ok(&["model", "train", "--spec", SPEC, "--register", s(&t.register), "--out", s(&again), "--quiet"]);
+    let dir = PathBuf::from(printed.lines().last().unwrap().trim());
+    // Unless a scoring run has published a new build meanwhile (its manifest is hashed).
+    let _guard = REGISTER.lock().unwrap_or_else(|e| e.into_inner());
+    let first: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(t.artefact.join("model.json")).unwrap()).unwrap();
+    let second: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("model.json")).unwrap()).unwrap();
+    if first["register_build"] == second["register_build"] {
+        assert_eq!(dir.file_name(), t.artefact.file_name());
+    }
+    assert_eq!(first["fitted"], second["fitted"]);
+    assert_eq!(first["headline"], second["headline"]);
+}
