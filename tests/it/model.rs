@@ -9,7 +9,7 @@ use std::sync::{Mutex, OnceLock};
 
 use polars::prelude::*;
 
-use crate::support::{ok, read_parquet, run, s};
+use crate::support::{build_with, ok, read_parquet, run, s};
 
 struct Trained {
     work: PathBuf,
@@ -34,19 +34,7 @@ fn trained() -> &'static Trained {
         let key = work.join("key");
         ok(&["key", "new", "--out", s(&key), "--quiet"]);
         let register = work.join("register");
-        ok(&[
-            "build",
-            "--input",
-            s(&work.join("exports")),
-            "--key",
-            s(&key),
-            "--register",
-            s(&register),
-            "--as-of",
-            "2025-12-31",
-            "--no-indicators",
-            "--quiet",
-        ]);
+        build_with(&work.join("exports"), &key, &register, &["--no-indicators", "--quiet"]);
         let printed = ok(&[
             "model",
             "train",
