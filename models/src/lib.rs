@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utfall_register::store::{Manifest, Store};
 
-use crate::features::{Kind, Register, feature};
+use crate::features::{Register, feature};
 use crate::metrics::{Reference, Values};
 use crate::model::{Encoding, Fitted};
 use crate::spec::{Algorithm, Bands, Drift, Outcome, Spec};
@@ -209,7 +209,8 @@ impl Build {
         let dir = store.current().ok_or_else(|| ModelError::NoRegister(register.to_path_buf()))?;
         let path = dir.join(Manifest::FILE);
         let bytes = std::fs::read(&path).map_err(ModelError::io(&path))?;
-        let manifest = Manifest::read(&dir).map_err(ModelError::io(&dir))?;
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|e| ModelError::Data(format!("{}: {e}", path.display())))?;
         let as_of = NaiveDate::parse_from_str(&manifest.as_of, "%Y-%m-%d")
             .map_err(|e| ModelError::Data(format!("{}: as_of: {e}", path.display())))?;
         Ok(Build { dir, manifest, manifest_sha256: hex::encode(Sha256::digest(&bytes)), as_of })
@@ -265,23 +266,11 @@ pub fn clusters(df: &DataFrame) -> PolarsResult<Vec<u64>> {
 fn references(features: &[String], df: &DataFrame, scores: &[f64]) -> PolarsResult<Vec<Reference>> {
     let mut out = Vec::new();
     for name in features {
-        let def = feature(name).expect("spec checked");
-        for c in def.columns {
-            let r = match def.kind {
-                Kind::Categorical => {
-                    let v: Vec<Option<String>> = df.column(c)?.str()?.iter().map(|v| v.map(str::to_string)).collect();
-                    Reference::fit(c, Values::Text(&v))
-                }
-                Kind::Numeric { .. } => {
-                    let v: Vec<Option<f64>> = df.column(c)?.cast(&DataType::Float64)?.f64()?.iter().collect();
-                    Reference::fit(c, Values::Numeric(&v))
-                }
-            };
-            out.push(r);
+        for c in feature(name).expect("spec checked").columns {
+            out.push(Reference::fit(c, &Values::of(df.column(c)?)?));
         }
     }
-    let s: Vec<Option<f64>> = scores.iter().map(|v| Some(*v)).collect();
-    out.push(Reference::fit("score", Values::Numeric(&s)));
+    out.push(Reference::fit("score", &Values::scores(scores)));
     Ok(out)
 }
 

@@ -285,14 +285,31 @@ pub struct Reference {
     pub shares: Vec<f64>,
 }
 
-pub enum Values<'a> {
-    Numeric(&'a [Option<f64>]),
-    Text(&'a [Option<String>]),
+/// A variable's values: text levels, or numbers (missing as None).
+pub enum Values {
+    Numeric(Vec<Option<f64>>),
+    Text(Vec<Option<String>>),
+}
+
+impl Values {
+    /// A column's values: text for a string column, numbers otherwise.
+    pub fn of(column: &polars::prelude::Column) -> polars::prelude::PolarsResult<Values> {
+        use polars::prelude::DataType;
+        Ok(if column.dtype() == &DataType::String {
+            Values::Text(column.str()?.iter().map(|v| v.map(str::to_string)).collect())
+        } else {
+            Values::Numeric(column.cast(&DataType::Float64)?.f64()?.iter().collect())
+        })
+    }
+
+    pub fn scores(p: &[f64]) -> Values {
+        Values::Numeric(p.iter().map(|v| Some(*v)).collect())
+    }
 }
 
 impl Reference {
     /// Deciles of a numeric variable (distinct edges), or its levels.
-    pub fn fit(variable: &str, values: Values) -> Reference {
+    pub fn fit(variable: &str, values: &Values) -> Reference {
         let mut r =
             Reference { variable: variable.to_string(), edges: Vec::new(), levels: Vec::new(), shares: Vec::new() };
         match values {
@@ -324,7 +341,7 @@ impl Reference {
     }
 
     /// Shares of `values` in this reference's bins.
-    pub fn shares_of(&self, values: Values) -> Vec<f64> {
+    pub fn shares_of(&self, values: &Values) -> Vec<f64> {
         let bins = if self.levels.is_empty() { self.edges.len() + 1 } else { self.levels.len() + 1 };
         let mut counts = vec![0u64; bins + 1];
         let n = match values {
@@ -455,20 +472,20 @@ mod tests {
     #[test]
     fn psi_of_identical_shares_is_zero_and_grows_with_shift() {
         let v: Vec<Option<f64>> = (0..1000).map(|i| Some(i as f64)).collect();
-        let r = Reference::fit("x", Values::Numeric(&v));
+        let r = Reference::fit("x", &Values::Numeric(v.clone()));
         assert_eq!(r.shares.len(), 11);
-        assert!(psi(&r.shares, &r.shares_of(Values::Numeric(&v))).abs() < 1e-12);
+        assert!(psi(&r.shares, &r.shares_of(&Values::Numeric(v.clone()))).abs() < 1e-12);
         let shifted: Vec<Option<f64>> = (0..1000).map(|i| Some(i as f64 + 300.0)).collect();
-        assert!(psi(&r.shares, &r.shares_of(Values::Numeric(&shifted))) > 0.25);
+        assert!(psi(&r.shares, &r.shares_of(&Values::Numeric(shifted.clone()))) > 0.25);
         // A 0/1 variable with fewer than 10% ones still gets two bins, and a
         // shift in its share shows.
         let b: Vec<Option<f64>> = (0..1000).map(|i| Some(if i < 50 { 1.0 } else { 0.0 })).collect();
-        let r = Reference::fit("b", Values::Numeric(&b));
+        let r = Reference::fit("b", &Values::Numeric(b.clone()));
         assert_eq!(r.edges, vec![0.5]);
         let more: Vec<Option<f64>> = (0..1000).map(|i| Some(if i < 300 { 1.0 } else { 0.0 })).collect();
-        assert!(psi(&r.shares, &r.shares_of(Values::Numeric(&more))) > 0.25);
+        assert!(psi(&r.shares, &r.shares_of(&Values::Numeric(more.clone()))) > 0.25);
         let t: Vec<Option<String>> = ["a", "b", "b", "c"].iter().map(|s| Some(s.to_string())).collect();
-        let r = Reference::fit("t", Values::Text(&t));
+        let r = Reference::fit("t", &Values::Text(t.clone()));
         assert_eq!(r.shares, vec![0.25, 0.5, 0.25, 0.0, 0.0]);
     }
 }

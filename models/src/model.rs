@@ -233,16 +233,9 @@ impl Fitted {
                 // Leaf frequencies from the training rows.
                 let mut counts = vec![(0u64, 0u64); nodes.len()];
                 for (i, row) in x.rows().into_iter().enumerate() {
-                    let mut k = 0;
-                    loop {
+                    for k in path(&nodes, row) {
                         counts[k].0 += 1;
                         counts[k].1 += u64::from(y[i]);
-                        match nodes[k].feature {
-                            Some(f) => {
-                                k = if row[f] < nodes[k].threshold { nodes[k].left } else { nodes[k].right }.unwrap()
-                            }
-                            None => break,
-                        }
                     }
                 }
                 for (node, (n, pos)) in nodes.iter_mut().zip(counts) {
@@ -270,14 +263,10 @@ impl Fitted {
 
     /// The nodes a row passes through, root first (tree only).
     fn path(&self, row: ndarray::ArrayView1<f64>) -> Vec<usize> {
-        let Fitted::Tree { nodes } = self else { return Vec::new() };
-        let mut k = 0;
-        let mut path = vec![0];
-        while let Some(f) = nodes[k].feature {
-            k = if row[f] < nodes[k].threshold { nodes[k].left } else { nodes[k].right }.unwrap();
-            path.push(k);
+        match self {
+            Fitted::Tree { nodes } => path(nodes, row),
+            Fitted::Logistic { .. } => Vec::new(),
         }
-        path
     }
 
     /// Each design column's contribution to one row's score. Logistic: coef
@@ -305,6 +294,17 @@ impl Fitted {
             Fitted::Tree { .. } => "probability points",
         }
     }
+}
+
+/// The nodes a row passes through, root first.
+fn path(nodes: &[Node], row: ndarray::ArrayView1<f64>) -> Vec<usize> {
+    let mut k = 0;
+    let mut out = vec![0];
+    while let Some(f) = nodes[k].feature {
+        k = if row[f] < nodes[k].threshold { nodes[k].left } else { nodes[k].right }.expect("a split has two children");
+        out.push(k);
+    }
+    out
 }
 
 /// The tree from the root with every split that leaves a child with fewer

@@ -8,7 +8,6 @@ use polars::prelude::*;
 use utfall_register::schema::{self, MODEL_OUTPUTS};
 use utfall_register::store::{ScoringRun, Store};
 
-use crate::features::{Kind, feature};
 use crate::metrics::{Values, psi};
 use crate::{Artefact, Build, ModelError, Population, feature_frame};
 
@@ -45,24 +44,9 @@ pub fn top_features(a: &Artefact, contributions: &[f64], k: usize) -> String {
 pub fn drift(a: &Artefact, frame: &DataFrame, scores: &[f64]) -> Result<Vec<(String, f64, &'static str)>, ModelError> {
     let mut out = Vec::new();
     for r in &a.reference {
-        let actual = if r.variable == "score" {
-            let v: Vec<Option<f64>> = scores.iter().map(|s| Some(*s)).collect();
-            r.shares_of(Values::Numeric(&v))
-        } else {
-            let categorical = a
-                .features
-                .iter()
-                .filter_map(|f| feature(f))
-                .any(|d| d.kind == Kind::Categorical && d.columns.contains(&r.variable.as_str()));
-            if categorical {
-                let v: Vec<Option<String>> =
-                    frame.column(&r.variable)?.str()?.iter().map(|v| v.map(str::to_string)).collect();
-                r.shares_of(Values::Text(&v))
-            } else {
-                let v: Vec<Option<f64>> = frame.column(&r.variable)?.cast(&DataType::Float64)?.f64()?.iter().collect();
-                r.shares_of(Values::Numeric(&v))
-            }
-        };
+        let values =
+            if r.variable == "score" { Values::scores(scores) } else { Values::of(frame.column(&r.variable)?)? };
+        let actual = r.shares_of(&values);
         let value = psi(&r.shares, &actual);
         let status = if value >= a.drift.psi_drifted {
             "drifted"
