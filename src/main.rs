@@ -11,6 +11,7 @@ use utfall_indicators::{Catalogue, IndicatorError, Targets};
 use utfall_ingest::{BuildError, BuildOptions, Key, Progress};
 
 mod analyst;
+mod contract;
 mod model;
 
 /// mimalloc returns memory to the system more readily than glibc's per-thread
@@ -104,6 +105,11 @@ enum Command {
     Model {
         #[command(subcommand)]
         command: model::ModelCommand,
+    },
+    /// Outcome-contract studies (social impact bonds): evaluate, simulate.
+    Contract {
+        #[command(subcommand)]
+        command: contract::ContractCommand,
     },
     /// Manage the pseudonymisation key.
     Key {
@@ -220,6 +226,9 @@ fn main() -> ExitCode {
                 })
                 .or_else(|| e.downcast_ref::<utfall_models::ModelError>().map(utfall_models::ModelError::exit_code))
                 .or_else(|| {
+                    e.downcast_ref::<utfall_contracts::ContractError>().map(utfall_contracts::ContractError::exit_code)
+                })
+                .or_else(|| {
                     e.downcast_ref::<utfall_dashboards::DashboardError>()
                         .map(utfall_dashboards::DashboardError::exit_code)
                 })
@@ -274,6 +283,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sql(args) => analyst::shell(args)?,
         Command::Notebook { command } => analyst::notebook(command, quiet)?,
         Command::Model { command } => model::run(command, quiet)?,
+        Command::Contract { command } => contract::run(command, quiet)?,
         Command::Dashboard(args) => {
             dashboard(&args, quiet)?;
         }

@@ -224,6 +224,11 @@ pub static OUTCOME_TYPE: CodeList = CodeList {
     description: "Type of outcome observation (utfall)",
     codes: Codes::Fixed(&[
         ("employment_or_studies", "Arbete eller studier", "Employment or studies"),
+        (
+            "employment_status",
+            "Sysselsättning enligt registermatchning",
+            "Employment status from the quarterly register match (1 = employed or studying)",
+        ),
         ("stable_housing", "Stabilt boende", "Stable housing"),
         ("school_attendance", "Skolnärvaro", "School attendance (share of days)"),
         ("self_sufficient", "Självförsörjning", "Self-sufficient"),

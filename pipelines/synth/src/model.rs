@@ -61,10 +61,29 @@ const CHANGE: &[(&str, &str, f64)] = &[
 const ATTENDANCE: &[(&str, f64)] =
     &[("family_treatment", 0.05), ("contact_person", 0.02), ("foster_care", 0.03), ("residential_care", -0.02)];
 
-/// Financial assistance: employment support shortens a spell by this factor,
-/// and raises the log-odds of employment or studies at exit by B_EMPLOYMENT.
+/// Financial assistance: employment support shortens the rest of a spell
+/// (after the month it starts in) by this factor, and raises the log-odds of
+/// employment or studies at exit by B_EMPLOYMENT.
 const SPELL_FACTOR_EMPLOYMENT: f64 = 0.75;
 const B_EMPLOYMENT: f64 = 0.8;
+
+/// The outcome-contract programme (issue 7): employment support offered in
+/// the third consecutive month of a spell of income support.
+/// Selection on observables only (what the register records at that month):
+/// logit P(service) = SELECT_INTERCEPT + SELECT_UNEMPLOYMENT [reason is
+/// unemployment] + SELECT_AGE (age - 40) + SELECT_PRIOR min(prior spells, 2).
+/// A client is offered the service at most once.
+const SELECT_INTERCEPT: f64 = -1.1;
+const SELECT_UNEMPLOYMENT: f64 = 1.0;
+const SELECT_AGE: f64 = -0.04;
+const SELECT_PRIOR: f64 = -0.35;
+/// Quarterly employment status of every applicant (a register match at each
+/// quarter's end, 2021Q1 onwards), linear in probability so that effects add:
+/// p = 0.24 + 0.004 (45 - clamp(age in 2021, 20, 65)) - 0.05 clamp(z, -2, 2)
+///     + STATUS_TREND q + STATUS_EFFECT [quarter after the service started].
+/// STATUS_EFFECT is the planted average effect on the treated (ATT).
+const STATUS_TREND: f64 = 0.005;
+const STATUS_EFFECT: f64 = 0.10;
 
 #[derive(Serialize)]
 struct Instrument {
@@ -119,6 +138,18 @@ struct Truth<'a> {
     school_attendance: &'a str,
     attendance_effect: Vec<(&'a str, f64)>,
     financial_assistance: &'a str,
+    contract_programme: Programme<'a>,
+}
+
+#[derive(Serialize)]
+struct Programme<'a> {
+    service: &'a str,
+    eligibility: &'a str,
+    selection: &'a str,
+    outcome: &'a str,
+    outcome_type: &'a str,
+    att_employment_status: f64,
+    calendar_trend_per_quarter: f64,
 }
 
 #[derive(Serialize)]
@@ -314,7 +345,16 @@ impl Generator {
             instruments: INSTRUMENTS,
             school_attendance: "share at closure = 0.82 - 0.06 z + attendance_effect[intervention] + N(0, 0.08), clipped to 0..1",
             attendance_effect: ATTENDANCE.to_vec(),
-            financial_assistance: "spell months: 45% U(1,4), 30% U(5,9), 25% U(10,30); employment support (30% of spells of 3+ months) multiplies the length by 0.75 and adds 0.8 to the log-odds of employment or studies at exit (base -0.5 - 0.3 z)",
+            financial_assistance: "spell months: 45% U(1,4), 30% U(5,9), 25% U(10,30); employment support (see contract_programme) multiplies the months after the third by 0.75 and adds 0.8 to the log-odds of employment or studies at exit (base -0.5 - 0.3 z)",
+            contract_programme: Programme {
+                service: "employment_support, decided and started on the first day of the spell's third month",
+                eligibility: "a spell of income support reaching its third consecutive month; the client never had the service before",
+                selection: "logit P = -1.1 + 1.0 [payment reason unemployment] - 0.04 (age at that month - 40) - 0.35 min(prior spells of the client, 2); age = year - birth year",
+                outcome: "employment_status at each quarter's end from 2021Q1: P(1) = 0.24 + 0.004 (45 - clamp(2021 - birth year, 20, 65)) - 0.05 clamp(z, -2, 2) + 0.005 q + 0.10 [a quarter after the one the service started in]; q = quarters since 2021Q1",
+                outcome_type: "employment_status",
+                att_employment_status: STATUS_EFFECT,
+                calendar_trend_per_quarter: STATUS_TREND,
+            },
         };
         let json = serde_json::to_string_pretty(&truth).expect("truth serialises");
         std::fs::write(self.truth_dir.join("truth.json"), json)?;
@@ -876,6 +916,7 @@ impl Generator {
                 "school_attendance" => "school_attendance",
                 "employment_or_studies" => "employment_or_studies",
                 "stable_housing" => "stable_housing",
+                "employment_status" => "employment_status",
                 _ => "self_sufficient",
             },
         );
@@ -940,18 +981,13 @@ impl Generator {
         let mut opened = first;
         let mut prior = 0;
         let base_amount = 6000.0 + 3000.0 * (size as f64 - 1.0);
+        let mut service: Option<NaiveDate> = None;
         loop {
             let mut months: u32 = match self.pick(&[(0, 0.45), (1, 0.30), (2, 0.25)]) {
                 0 => self.rng.random_range(1..=4),
                 1 => self.rng.random_range(5..=9),
                 _ => self.rng.random_range(10..=30),
             };
-            let support = months >= 3 && self.rng.random_bool(0.3);
-            if support {
-                months = ((f64::from(months) * SPELL_FACTOR_EMPLOYMENT).round() as u32).max(1);
-            }
-            let case_id = self.id('C');
-            let pnr = self.written(p);
             let reason = self.pick(&[
                 ("unemployment", 0.45),
                 ("sickness", 0.2),
@@ -960,6 +996,22 @@ impl Generator {
                 ("awaiting_benefit", 0.07),
                 ("other", 0.03),
             ]);
+            // The programme: eligible in the spell's third month.
+            let index = Self::add_months(start, 2);
+            let support = months >= 3 && index <= self.end && service.is_none() && {
+                let age = f64::from(Self::age_at(p, index));
+                let eta = SELECT_INTERCEPT
+                    + if reason == "unemployment" { SELECT_UNEMPLOYMENT } else { 0.0 }
+                    + SELECT_AGE * (age - 40.0)
+                    + SELECT_PRIOR * f64::from(prior.min(2));
+                self.rng.random_bool(logistic(eta))
+            };
+            if support {
+                months = 3 + (f64::from(months - 3) * SPELL_FACTOR_EMPLOYMENT).round() as u32;
+                service = Some(index);
+            }
+            let case_id = self.id('C');
+            let pnr = self.written(p);
             let mut last_month = start;
             for m in 0..months {
                 let month = Self::add_months(start, m);
@@ -1003,7 +1055,7 @@ impl Generator {
             if support {
                 let iid = self.id('I');
                 let t = "interventions";
-                let dec = Self::add_months(start, 1).min(self.end).max(opened);
+                let dec = index;
                 let ended = closed.map(|c| c.min(self.end));
                 let row = vec![
                     iid,
@@ -1051,6 +1103,24 @@ impl Generator {
                 }
                 _ => break,
             }
+        }
+        self.employment_status(p, z, service)
+    }
+
+    /// The quarterly employment-status register match of an applicant
+    /// (see STATUS_EFFECT), from 2021Q1 to the export date.
+    fn employment_status(&mut self, p: &Person, z: f64, service: Option<NaiveDate>) -> io::Result<()> {
+        let age = f64::from(2021 - p.birth_year).clamp(20.0, 65.0);
+        let level = 0.24 + 0.004 * (45.0 - age) - 0.05 * z.clamp(-2.0, 2.0);
+        let pnr = self.written(p);
+        let quarter = |d: NaiveDate| (d.year() - 2021) * 4 + (d.month0() / 3) as i32;
+        let treated_from = service.map(|s| quarter(s) + 1);
+        for q in 0..=quarter(self.end) {
+            let end_month = Self::add_months(self.start, 3 * q as u32 + 2);
+            let observed = Self::add_months(end_month, 1) - Duration::days(1);
+            let effect = if treated_from.is_some_and(|t| q >= t) { STATUS_EFFECT } else { 0.0 };
+            let v = self.rng.random_bool(level + STATUS_TREND * f64::from(q) + effect);
+            self.outcome(&pnr, None, "employment_status", observed, if v { 1.0 } else { 0.0 }, 0)?;
         }
         Ok(())
     }

@@ -1,0 +1,111 @@
+//! `utfall contract evaluate | simulate`: outcome-contract studies.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use utfall_contracts::spec::Spec;
+use utfall_contracts::{ContractError, evaluate, report, simulate};
+
+#[derive(Subcommand)]
+pub enum ContractCommand {
+    /// Evaluate a contract on the current register: outcomes achieved per
+    /// participant, payments per period against the caps, and the effect
+    /// estimate of its validation method with a 95% bootstrap interval.
+    /// Writes Parquet tables, indigo.json and report.html to OUT.
+    Evaluate {
+        /// The contract specification (TOML), e.g. contracts/jobbsteget.toml.
+        spec: PathBuf,
+        /// Register path (made by `utfall build` or `utfall demo`).
+        #[arg(long, env = "UTFALL_REGISTER")]
+        register: PathBuf,
+        /// Output folder.
+        #[arg(long, default_value = "contract-results")]
+        out: PathBuf,
+        /// Override the specification's number of bootstrap replicates.
+        #[arg(long)]
+        bootstrap: Option<usize>,
+        /// Override the specification's validation method: matched_comparison,
+        /// difference_in_differences, pre_post or historical_comparison.
+        #[arg(long)]
+        method: Option<String>,
+        /// Override the specification's bootstrap seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Before signing: payments and investor return under the specification's
+    /// assumed effects, take-up and follow-up windows (table and chart in OUT).
+    Simulate {
+        spec: PathBuf,
+        #[arg(long, env = "UTFALL_REGISTER")]
+        register: PathBuf,
+        #[arg(long, default_value = "contract-simulation")]
+        out: PathBuf,
+    },
+}
+
+pub fn run(command: ContractCommand, quiet: bool) -> anyhow::Result<()> {
+    match command {
+        ContractCommand::Evaluate { spec, register, out, bootstrap, method, seed } => {
+            let mut overrides = Vec::new();
+            if let Some(b) = bootstrap {
+                overrides.push(("bootstrap_replicates", toml::Value::Integer(b as i64)));
+            }
+            if let Some(m) = method {
+                overrides.push(("method", toml::Value::String(m)));
+            }
+            if let Some(x) = seed {
+                overrides.push(("seed", toml::Value::Integer(x as i64)));
+            }
+            let spec = Spec::read_with(&spec, &overrides).map_err(ContractError::from)?;
+            let ev = evaluate(&spec, &register)?;
+            report::write_evaluation(&out, &ev)?;
+            if !quiet {
+                let e = &ev.effect;
+                let paid: f64 = ev.lines.iter().map(|l| l.paid).sum();
+                println!(
+                    "contract {}: {} enrolments in the target group, {} participants, {} outcomes achieved, {:.0} {} paid",
+                    spec.id,
+                    ev.enrolments.len(),
+                    ev.participants.len(),
+                    ev.achievements.len(),
+                    paid,
+                    spec.pricing.currency
+                );
+                println!(
+                    "  {}: {:+.4} (95% CI {:+.4} to {:+.4}), {} participants vs {} comparisons, {} bootstrap replicates",
+                    e.method.name(),
+                    e.estimate.estimate,
+                    e.estimate.ci_low,
+                    e.estimate.ci_high,
+                    e.n_treated,
+                    e.n_comparison,
+                    e.replicates
+                );
+                println!("  wrote {}", out.join("report.html").display());
+            }
+        }
+        ContractCommand::Simulate { spec, register, out } => {
+            let spec = Spec::read(&spec).map_err(ContractError::from)?;
+            let s = simulate::simulate(&spec, &register)?;
+            report::write_simulation(&out, &spec, &s)?;
+            if !quiet {
+                println!("effect  take-up  follow-up  participants  investment  expected payments  multiple  P(loss)");
+                for x in &s.scenarios {
+                    println!(
+                        "{:+6.2}  {:7.2}  {:9}  {:12}  {:10.0}  {:17.0}  {:8.2}  {:6.1}%",
+                        x.effect,
+                        x.take_up,
+                        x.follow_up_months,
+                        x.participants,
+                        x.investment,
+                        x.payments_mean,
+                        x.multiple_mean,
+                        x.probability_of_loss * 100.0
+                    );
+                }
+                println!("  wrote {}", out.join("simulation.html").display());
+            }
+        }
+    }
+    Ok(())
+}
