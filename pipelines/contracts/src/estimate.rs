@@ -4,8 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use linfa::prelude::*;
-use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -42,9 +40,15 @@ impl Propensity {
         self.intercept + x.iter().zip(&self.coefficients).map(|(a, b)| a * b).sum::<f64>()
     }
 
-    /// Unpenalised maximum likelihood (linfa-logistic with alpha = 0) on
-    /// standardised columns, transformed back to the raw scale. A column
-    /// without variation in this sample gets coefficient 0.
+    /// Unpenalised maximum likelihood by Newton-Raphson (iteratively
+    /// reweighted least squares, with step halving) on standardised columns,
+    /// transformed back to the raw scale. A column without variation in this
+    /// sample gets coefficient 0.
+    ///
+    /// Not linfa-logistic: its L-BFGS line search (argmin 0.11 More-Thuente)
+    /// looped without end on a bootstrap sample at the tight gradient
+    /// tolerance this model needs to equal statsmodels to 1e-6 (issue 7).
+    /// Newton's method converges quadratically and is capped at 100 steps.
     pub fn fit(units: &[&Unit]) -> Result<Propensity, String> {
         let n = units.len();
         let p = units.first().map(|u| u.x.len()).unwrap_or(0);
@@ -59,28 +63,87 @@ impl Propensity {
             sd[j] = (units.iter().map(|u| (u.x[j] - mean[j]).powi(2)).sum::<f64>() / n as f64).sqrt();
         }
         let kept: Vec<usize> = (0..p).filter(|j| sd[*j] > 1e-12).collect();
-        let x = Array2::from_shape_fn((n, kept.len()), |(i, k)| {
-            let j = kept[k];
-            (units[i].x[j] - mean[j]) / sd[j]
+        // Design with an intercept column first.
+        let k = kept.len() + 1;
+        let x = Array2::from_shape_fn((n, k), |(i, c)| {
+            if c == 0 {
+                1.0
+            } else {
+                let j = kept[c - 1];
+                (units[i].x[j] - mean[j]) / sd[j]
+            }
         });
-        let y: Array1<bool> = units.iter().map(|u| u.treated).collect();
-        let fitted = LogisticRegression::default()
-            .alpha(0.0)
-            .max_iterations(2000)
-            .gradient_tolerance(1e-11)
-            .fit(&Dataset::new(x, y))
-            .map_err(|e| format!("propensity model: {e}"))?;
-        // linfa models the more frequent class; make it P(participant).
-        let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
+        let y: Array1<f64> = units.iter().map(|u| f64::from(u8::from(u.treated))).collect();
+        let loglik = |b: &Array1<f64>| -> f64 {
+            x.dot(b).iter().zip(y.iter()).map(|(e, t)| t * e - (if *e > 0.0 { e + (-e).exp().ln_1p() } else { e.exp().ln_1p() })).sum()
+        };
+        let mut beta = Array1::<f64>::zeros(k);
+        let mut ll = loglik(&beta);
+        let mut converged = false;
+        for _ in 0..100 {
+            let mu: Array1<f64> = x.dot(&beta).mapv(sigmoid);
+            let g = x.t().dot(&(&y - &mu));
+            let w = mu.mapv(|m| m * (1.0 - m));
+            let xw = &x * &w.view().insert_axis(ndarray::Axis(1));
+            let h = x.t().dot(&xw);
+            let step = solve_spd(&h, &g).ok_or("the propensity model's information matrix is singular (a covariate is collinear with others)")?;
+            let mut t = 1.0;
+            let next = loop {
+                let b = &beta + &(&step * t);
+                let l = loglik(&b);
+                if l >= ll - 1e-12 || t < 1e-8 {
+                    break (b, l);
+                }
+                t /= 2.0;
+            };
+            let change = step.iter().map(|s| (s * t).abs()).fold(0.0, f64::max);
+            beta = next.0;
+            ll = next.1;
+            if change < 1e-11 {
+                converged = true;
+                break;
+            }
+        }
+        if !converged && beta.iter().any(|b| b.abs() > 30.0) {
+            return Err("the propensity model does not converge: a covariate separates participants from non-participants".into());
+        }
         let mut coefficients = vec![0.0; p];
-        let mut intercept = sign * fitted.intercept();
-        for (k, j) in kept.iter().enumerate() {
-            let b = sign * fitted.params()[k];
+        let mut intercept = beta[0];
+        for (c, j) in kept.iter().enumerate() {
+            let b = beta[c + 1];
             coefficients[*j] = b / sd[*j];
             intercept -= b * mean[*j] / sd[*j];
         }
         Ok(Propensity { intercept, coefficients })
     }
+}
+
+/// Solve H d = g for a symmetric positive-definite H (Cholesky); None if H is not.
+fn solve_spd(h: &Array2<f64>, g: &Array1<f64>) -> Option<Array1<f64>> {
+    let k = g.len();
+    let mut l = Array2::<f64>::zeros((k, k));
+    for i in 0..k {
+        for j in 0..=i {
+            let s = h[[i, j]] - (0..j).map(|m| l[[i, m]] * l[[j, m]]).sum::<f64>();
+            if i == j {
+                if !(s > 1e-300) {
+                    return None;
+                }
+                l[[i, i]] = s.sqrt();
+            } else {
+                l[[i, j]] = s / l[[j, j]];
+            }
+        }
+    }
+    let mut z = Array1::<f64>::zeros(k);
+    for i in 0..k {
+        z[i] = (g[i] - (0..i).map(|m| l[[i, m]] * z[m]).sum::<f64>()) / l[[i, i]];
+    }
+    let mut d = Array1::<f64>::zeros(k);
+    for i in (0..k).rev() {
+        d[i] = (z[i] - (i + 1..k).map(|m| l[[m, i]] * d[m]).sum::<f64>()) / l[[i, i]];
+    }
+    Some(d)
 }
 
 /// An order-preserving integer key for a float.

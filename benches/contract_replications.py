@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Operating characteristics of the contract study's effect estimates.
+
+Each replication generates a synthetic municipality with its own seed
+(`utfall synth`; the planted employment programme's effect on the treated is
+in truth/truth.json), builds its register (`utfall build`), and evaluates the
+shipped contract (pipelines/contracts/specs/jobbsteget.toml) twice: by matched
+comparison and by difference-in-differences (`--method`). Per method it
+reports the bias of the estimate against the planted effect and the share of
+95% bootstrap intervals that cover it.
+
+Acceptance (issue 7): |bias| < 10% of the planted effect and coverage
+between 92% and 98%, for both methods. With --reduced (CI's short run) the
+limits are widened by the Monte Carlo error of the number of replications run:
+bias within 10% plus 2.58 Monte Carlo standard errors, coverage inside the
+central 99% of Binomial(R, 0.95) / R.
+
+usage: contract_replications.py UTFALL WORKDIR [--replications 300] [--clients 20000]
+       [--bootstrap 499] [--jobs 2] [--first-seed 1] [--reduced]
+Writes WORKDIR/replications.csv; prints a summary; exits 1 if a criterion fails.
+"""
+import argparse
+import concurrent.futures as cf
+import csv
+import json
+import math
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+SPEC = Path(__file__).resolve().parent.parent / "pipelines/contracts/specs/jobbsteget.toml"
+METHODS = ["matched_comparison", "difference_in_differences"]
+
+
+def run(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))}\n{r.stdout}\n{r.stderr}")
+
+
+def replicate(utfall, work, seed, clients, bootstrap):
+    d = work / f"rep-{seed}"
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    try:
+        run([utfall, "synth", "--out", d, "--clients", str(clients), "--seed", str(seed), "--quiet"])
+        run([utfall, "key", "new", "--out", d / "k.key", "--quiet"])
+        run([utfall, "build", "--input", d / "exports", "--key", d / "k.key", "--register", d / "register",
+             "--as-of", "2025-12-31", "--quiet"])
+        truth = json.loads((d / "truth/truth.json").read_text())["contract_programme"]["att_employment_status"]
+        rows = []
+        for m in METHODS:
+            out = d / m
+            run([utfall, "contract", "evaluate", SPEC, "--register", d / "register", "--out", out,
+                 "--method", m, "--bootstrap", str(bootstrap), "--seed", str(seed), "--quiet"])
+            e = pd.read_parquet(out / "contract_effect.parquet").iloc[0]
+            rows.append({
+                "seed": seed, "method": m, "truth": truth, "estimate": e["estimate"], "ci_low": e["ci_low"],
+                "ci_high": e["ci_high"], "bootstrap_se": e["bootstrap_se"], "participants": int(e["participants"]),
+                "comparisons": int(e["comparisons"]),
+                "covered": bool(e["ci_low"] <= truth <= e["ci_high"]),
+            })
+        return rows
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def binom_interval(n, p, mass=0.99):
+    """Central `mass` acceptance region of Binomial(n, p), as shares."""
+    cdf, lo, hi = 0.0, None, None
+    for k in range(n + 1):
+        cdf += math.comb(n, k) * p**k * (1 - p) ** (n - k)
+        if lo is None and cdf > (1 - mass) / 2:
+            lo = k
+        if hi is None and cdf >= 1 - (1 - mass) / 2:
+            hi = k
+    return lo / n, hi / n
+
+
+def main():
+    a = argparse.ArgumentParser()
+    a.add_argument("utfall")
+    a.add_argument("work", type=Path)
+    a.add_argument("--replications", type=int, default=300)
+    a.add_argument("--clients", type=int, default=20000)
+    a.add_argument("--bootstrap", type=int, default=499)
+    a.add_argument("--jobs", type=int, default=2)
+    a.add_argument("--first-seed", type=int, default=1)
+    a.add_argument("--reduced", action="store_true")
+    args = a.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    rows = []
+    seeds = range(args.first_seed, args.first_seed + args.replications)
+    with cf.ThreadPoolExecutor(args.jobs) as pool:
+        futures = [pool.submit(replicate, args.utfall, args.work, s, args.clients, args.bootstrap) for s in seeds]
+        for i, f in enumerate(cf.as_completed(futures), 1):
+            rows.extend(f.result())
+            if i % 10 == 0:
+                print(f"  {i}/{args.replications} replications, {time.time() - start:.0f} s", flush=True)
+    df = pd.DataFrame(rows).sort_values(["method", "seed"])
+    df.to_csv(args.work / "replications.csv", index=False)
+    r = args.replications
+    ok = True
+    print(f"{r} replications of {args.clients} clients, {args.bootstrap} bootstrap replicates each, "
+          f"{time.time() - start:.0f} s")
+    for m in METHODS:
+        x = df[df.method == m]
+        truth = x.truth.iloc[0]
+        bias = x.estimate.mean() - truth
+        sd = x.estimate.std(ddof=1)
+        mc_se = sd / math.sqrt(len(x))
+        coverage = x.covered.mean()
+        bias_limit = 0.10 * abs(truth) + (2.58 * mc_se if args.reduced else 0.0)
+        cov_lo, cov_hi = binom_interval(len(x), 0.95) if args.reduced else (0.92, 0.98)
+        bias_ok = abs(bias) < bias_limit
+        cov_ok = cov_lo <= coverage <= cov_hi
+        ok &= bias_ok and cov_ok
+        print(f"{m}: planted {truth:.3f}, mean estimate {x.estimate.mean():.4f}, bias {bias:+.4f} "
+              f"({100 * bias / truth:+.1f}% of the effect; limit {100 * bias_limit / truth:.1f}%) "
+              f"{'ok' if bias_ok else 'FAIL'}; empirical SD {sd:.4f}, mean bootstrap SE {x.bootstrap_se.mean():.4f}; "
+              f"95% CI coverage {100 * coverage:.1f}% (limits {100 * cov_lo:.1f}-{100 * cov_hi:.1f}%) "
+              f"{'ok' if cov_ok else 'FAIL'}; participants {x.participants.mean():.0f}, comparisons {x.comparisons.mean():.0f} on average")
+    print(f"contract-replications: {'passed' if ok else 'failed'}")
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
