@@ -5,6 +5,7 @@ mod support;
 mod analyst;
 mod bad_input;
 mod cli;
+mod contract;
 mod dashboard;
 mod determinism;
 mod indicators;

@@ -54,7 +54,9 @@ impl Propensity {
         let p = units.first().map(|u| u.x.len()).unwrap_or(0);
         let treated = units.iter().filter(|u| u.treated).count();
         if treated == 0 || treated == n {
-            return Err(format!("the propensity model needs participants and non-participants ({treated} of {n} took part)"));
+            return Err(format!(
+                "the propensity model needs participants and non-participants ({treated} of {n} took part)"
+            ));
         }
         let mut mean = vec![0.0; p];
         let mut sd = vec![0.0; p];
@@ -75,7 +77,11 @@ impl Propensity {
         });
         let y: Array1<f64> = units.iter().map(|u| f64::from(u8::from(u.treated))).collect();
         let loglik = |b: &Array1<f64>| -> f64 {
-            x.dot(b).iter().zip(y.iter()).map(|(e, t)| t * e - (if *e > 0.0 { e + (-e).exp().ln_1p() } else { e.exp().ln_1p() })).sum()
+            x.dot(b)
+                .iter()
+                .zip(y.iter())
+                .map(|(e, t)| t * e - (if *e > 0.0 { e + (-e).exp().ln_1p() } else { e.exp().ln_1p() }))
+                .sum()
         };
         let mut beta = Array1::<f64>::zeros(k);
         let mut ll = loglik(&beta);
@@ -86,7 +92,9 @@ impl Propensity {
             let w = mu.mapv(|m| m * (1.0 - m));
             let xw = &x * &w.view().insert_axis(ndarray::Axis(1));
             let h = x.t().dot(&xw);
-            let step = solve_spd(&h, &g).ok_or("the propensity model's information matrix is singular (a covariate is collinear with others)")?;
+            let step = solve_spd(&h, &g).ok_or(
+                "the propensity model's information matrix is singular (a covariate is collinear with others)",
+            )?;
             let mut t = 1.0;
             let next = loop {
                 let b = &beta + &(&step * t);
@@ -105,7 +113,10 @@ impl Propensity {
             }
         }
         if !converged && beta.iter().any(|b| b.abs() > 30.0) {
-            return Err("the propensity model does not converge: a covariate separates participants from non-participants".into());
+            return Err(
+                "the propensity model does not converge: a covariate separates participants from non-participants"
+                    .into(),
+            );
         }
         let mut coefficients = vec![0.0; p];
         let mut intercept = beta[0];
@@ -126,7 +137,7 @@ fn solve_spd(h: &Array2<f64>, g: &Array1<f64>) -> Option<Array1<f64>> {
         for j in 0..=i {
             let s = h[[i, j]] - (0..j).map(|m| l[[i, m]] * l[[j, m]]).sum::<f64>();
             if i == j {
-                if !(s > 1e-300) {
+                if s.is_nan() || s <= 1e-300 {
                     return None;
                 }
                 l[[i, i]] = s.sqrt();
@@ -172,7 +183,11 @@ pub fn match_greedy(logit: &[f64], treated: &[bool], caliper_sd: f64) -> (Vec<(u
         let above = controls.range(k..).next().copied();
         let best = match (below, above) {
             (Some(b), Some(a)) => {
-                if (logit[t] - logit[b.1]).abs() <= (logit[a.1] - logit[t]).abs() { Some(b) } else { Some(a) }
+                if (logit[t] - logit[b.1]).abs() <= (logit[a.1] - logit[t]).abs() {
+                    Some(b)
+                } else {
+                    Some(a)
+                }
             }
             (b, a) => b.or(a),
         };
@@ -218,9 +233,7 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
 /// Difference-in-differences: the participants' mean change from the pre to
 /// the post quarters minus the comparison enrolments' (units with both).
 pub fn did(units: &[&Unit]) -> Option<f64> {
-    let change = |t: bool| {
-        mean(units.iter().filter(|u| u.treated == t).filter_map(|u| Some(u.y_post? - u.y_pre?)))
-    };
+    let change = |t: bool| mean(units.iter().filter(|u| u.treated == t).filter_map(|u| Some(u.y_post? - u.y_pre?)));
     Some(change(true)? - change(false)?)
 }
 
@@ -324,7 +337,8 @@ pub struct Balance {
 impl Balance {
     pub fn of(t: &[f64], c: &[f64]) -> Balance {
         let m = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-        let var = |v: &[f64], mu: f64| v.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0).max(1.0);
+        let var =
+            |v: &[f64], mu: f64| v.iter().map(|x| (x - mu).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0).max(1.0);
         let (mt, mc) = (m(t), m(c));
         Balance { mean_t: mt, mean_c: mc, var_t: var(t, mt), var_c: var(c, mc) }
     }
@@ -347,7 +361,14 @@ mod tests {
     use super::*;
 
     fn unit(treated: bool, cluster: usize, x: f64, y_pre: f64, y_post: f64) -> Unit {
-        Unit { treated, cluster, x: vec![x], y_post: Some(y_post), y_pre: Some(y_pre), series: vec![Some(y_pre), Some(y_post)] }
+        Unit {
+            treated,
+            cluster,
+            x: vec![x],
+            y_post: Some(y_post),
+            y_pre: Some(y_pre),
+            series: vec![Some(y_pre), Some(y_post)],
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! assumed effects, take-up and follow-up windows.
 
 pub mod estimate;
+#[cfg(test)]
+mod hand_tests;
 pub mod ratecard;
 pub mod report;
 pub mod simulate;
@@ -103,7 +105,10 @@ pub fn read_study(spec: &Spec, register: &Path, evaluating: bool) -> Result<Stud
         ));
     }
     if evaluating && spec.validation.method == Method::HistoricalComparison && study.historical.is_empty() {
-        return Err(empty("validation.historical", "the historical window holds no enrolment of the target group".into()));
+        return Err(empty(
+            "validation.historical",
+            "the historical window holds no enrolment of the target group".into(),
+        ));
     }
     Ok(study)
 }
@@ -118,7 +123,8 @@ pub fn design(spec: &Spec, enrolments: &[Enrolment]) -> Vec<String> {
                 for e in enrolments {
                     *counts.entry(e.reason.as_str()).or_default() += 1;
                 }
-                let reference = counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(r, _)| r.to_string());
+                let reference =
+                    counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(r, _)| r.to_string());
                 for r in counts.keys() {
                     if Some(r.to_string()) != reference {
                         names.push(format!("reason_{r}"));
@@ -218,8 +224,20 @@ pub struct MatchingDetails {
 #[derive(Debug, Clone)]
 pub struct DidDetails {
     pub placebo: Option<Estimate>,
-    /// (event quarter, participants' mean, comparison mean, participants, comparisons, estimate relative to the last pre quarter)
-    pub event_time: Vec<(i32, Option<f64>, Option<f64>, usize, usize, Option<Estimate>)>,
+    pub event_time: Vec<EventQuarter>,
+}
+
+/// One quarter of the event-time table.
+#[derive(Debug, Clone)]
+pub struct EventQuarter {
+    /// Quarters from the index quarter.
+    pub quarter: i32,
+    pub mean_treated: Option<f64>,
+    pub mean_comparison: Option<f64>,
+    pub n_treated: usize,
+    pub n_comparison: usize,
+    /// Participants minus comparison, relative to the last pre-period quarter.
+    pub estimate: Option<Estimate>,
 }
 
 /// The effect estimate of the validation method.
@@ -266,7 +284,11 @@ pub fn achievements(spec: &Spec, study: &Study, participants: &[&Enrolment]) -> 
         let until = end.min(study.as_of);
         for (m, metric) in spec.outcome_metrics.iter().enumerate() {
             let events = Events {
-                observations: metric.outcome_type.as_deref().map(|t| study.observations(&e.client_id, t)).unwrap_or(&[]),
+                observations: metric
+                    .outcome_type
+                    .as_deref()
+                    .map(|t| study.observations(&e.client_id, t))
+                    .unwrap_or(&[]),
                 paid_months: study.paid_months.get(&e.household_id),
             };
             if let Some(date) = ratecard::achieved(metric, spec.span(m), &events, from, until) {
@@ -335,32 +357,46 @@ pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractErr
             };
             let reps = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, stat);
             let placebo_point = if pre_len >= 2 { estimate::placebo(&refs, split, base) } else { None };
-            let placebo = placebo_point.filter(|_| reps.len() > 1 && reps[1].len() > 1).map(|p| Estimate::of(p, &reps[1]));
+            let placebo =
+                placebo_point.filter(|_| reps.len() > 1 && reps[1].len() > 1).map(|p| Estimate::of(p, &reps[1]));
             let et = estimate::event_time(&refs, base);
             let len = refs[0].series.len();
             let event_time = (0..len)
                 .map(|k| {
                     let group = |t: bool| {
-                        let vals: Vec<f64> = refs.iter().filter(|u| u.treated == t).filter_map(|u| u.series[k]).collect();
+                        let vals: Vec<f64> =
+                            refs.iter().filter(|u| u.treated == t).filter_map(|u| u.series[k]).collect();
                         let n = vals.len();
                         ((n > 0).then(|| vals.iter().sum::<f64>() / n as f64), n)
                     };
                     let (mt, nt) = group(true);
                     let (mc, nc) = group(false);
-                    let est = et[k].filter(|_| reps.len() > 2 + k && reps[2 + k].len() > 1).map(|e| Estimate::of(e, &reps[2 + k]));
-                    (first + k as i32, mt, mc, nt, nc, est)
+                    let est = et[k]
+                        .filter(|_| reps.len() > 2 + k && reps[2 + k].len() > 1)
+                        .map(|e| Estimate::of(e, &reps[2 + k]));
+                    EventQuarter {
+                        quarter: first + k as i32,
+                        mean_treated: mt,
+                        mean_comparison: mc,
+                        n_treated: nt,
+                        n_comparison: nc,
+                        estimate: est,
+                    }
                 })
                 .collect();
             (point, None, Some(DidDetails { placebo, event_time }), reps)
         }
         Method::PrePost => {
             let point = estimate::pre_post(&refs).ok_or_else(|| err("no participant with both periods".into()))?;
-            let reps = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| estimate::pre_post(s).map(|x| vec![x]));
+            let reps =
+                estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| estimate::pre_post(s).map(|x| vec![x]));
             (point, None, None, reps)
         }
         Method::HistoricalComparison => {
             let point = estimate::historical(&refs).ok_or_else(|| err("no historical comparison".into()))?;
-            let reps = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| estimate::historical(s).map(|x| vec![x]));
+            let reps = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| {
+                estimate::historical(s).map(|x| vec![x])
+            });
             (point, None, None, reps)
         }
     };
@@ -398,7 +434,8 @@ pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractErr
 
 pub fn outcome_text(spec: &Spec) -> String {
     let v = &spec.validation;
-    let q = |r: [i32; 2]| if r[0] == r[1] { format!("quarter {}", r[0]) } else { format!("quarters {} to {}", r[0], r[1]) };
+    let q =
+        |r: [i32; 2]| if r[0] == r[1] { format!("quarter {}", r[0]) } else { format!("quarters {} to {}", r[0], r[1]) };
     format!(
         "`{}` (outcomes table), the last observation in each quarter, averaged over event {} after the index quarter{}",
         v.outcome_type,
@@ -427,23 +464,27 @@ fn matching_details(names: &[String], units: &[&Unit], result: MatchResult) -> M
     let mut balance = Vec::new();
     for (j, name) in names.iter().enumerate() {
         let before = Balance::of(&col(&mut t_idx.iter().copied(), j), &col(&mut c_idx.iter().copied(), j));
-        let after = Balance::of(
-            &col(&mut result.pairs.iter().map(|p| p.0), j),
-            &col(&mut result.pairs.iter().map(|p| p.1), j),
-        );
+        let after =
+            Balance::of(&col(&mut result.pairs.iter().map(|p| p.0), j), &col(&mut result.pairs.iter().map(|p| p.1), j));
         balance.push(BalanceRow { covariate: name.clone(), pooled_sd: before.pooled_sd(), before, after });
     }
     // The propensity score's logit too.
     let lt = |idx: &mut dyn Iterator<Item = usize>| -> Vec<f64> { idx.map(|i| result.logit[i]).collect() };
     let before = Balance::of(&lt(&mut t_idx.iter().copied()), &lt(&mut c_idx.iter().copied()));
     let after = Balance::of(&lt(&mut result.pairs.iter().map(|p| p.0)), &lt(&mut result.pairs.iter().map(|p| p.1)));
-    balance.push(BalanceRow { covariate: "propensity score (logit)".into(), pooled_sd: before.pooled_sd(), before, after });
+    balance.push(BalanceRow {
+        covariate: "propensity score (logit)".into(),
+        pooled_sd: before.pooled_sd(),
+        before,
+        after,
+    });
     let range = |idx: &[usize]| {
         idx.iter().map(|i| result.logit[*i]).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)))
     };
     let range_t = range(&t_idx);
     let range_c = range(&c_idx);
-    let outside_support = t_idx.iter().filter(|i| result.logit[**i] < range_c.0 || result.logit[**i] > range_c.1).count();
+    let outside_support =
+        t_idx.iter().filter(|i| result.logit[**i] < range_c.0 || result.logit[**i] > range_c.1).count();
     let unmatched = t_idx.len() - result.pairs.len();
     let scores = (0..units.len()).map(|i| (units[i].treated, estimate::sigmoid(result.logit[i]))).collect();
     MatchingDetails { names: names.to_vec(), result, balance, outside_support, unmatched, range_t, range_c, scores }

@@ -13,7 +13,13 @@ use crate::study::{month_no, month_start};
 /// lasting at least `span` from the run's first observation. Observations
 /// after `from` and on or before `until` count; a non-positive observation
 /// ends a run.
-pub fn sustained_observation(obs: &[(NaiveDate, f64)], min_value: f64, span: Span, from: NaiveDate, until: NaiveDate) -> Option<NaiveDate> {
+pub fn sustained_observation(
+    obs: &[(NaiveDate, f64)],
+    min_value: f64,
+    span: Span,
+    from: NaiveDate,
+    until: NaiveDate,
+) -> Option<NaiveDate> {
     let mut run_start: Option<NaiveDate> = None;
     for (d, v) in obs.iter().filter(|(d, _)| *d > from && *d <= until) {
         if *v >= min_value {
@@ -136,7 +142,15 @@ pub fn pay(
         };
         *used += paid;
         total += paid;
-        lines.push(PaymentLine { participant: a.participant, metric: a.metric, date: a.date, period, price, paid, note });
+        lines.push(PaymentLine {
+            participant: a.participant,
+            metric: a.metric,
+            date: a.date,
+            period,
+            price,
+            paid,
+            note,
+        });
     }
     let mut totals: Vec<PeriodTotal> = (0..periods.len())
         .map(|period| PeriodTotal { period, outcomes: 0, gross: 0.0, paid: 0.0, cumulative: 0.0 })
@@ -168,12 +182,21 @@ mod tests {
 
     #[test]
     fn sustained_runs_restart_after_a_negative() {
-        let obs = [(d(2023, 3, 31), 1.0), (d(2023, 6, 30), 0.0), (d(2023, 9, 30), 1.0), (d(2023, 12, 31), 1.0), (d(2024, 3, 31), 1.0)];
+        let obs = [
+            (d(2023, 3, 31), 1.0),
+            (d(2023, 6, 30), 0.0),
+            (d(2023, 9, 30), 1.0),
+            (d(2023, 12, 31), 1.0),
+            (d(2024, 3, 31), 1.0),
+        ];
         let from = d(2023, 1, 1);
         let until = d(2025, 1, 1);
         assert_eq!(sustained_observation(&obs, 1.0, Span::Days(0), from, until), Some(d(2023, 3, 31)));
         // 13 weeks from 2023-09-30 is 2023-12-30: completed by the 2023-12-31 observation.
-        assert_eq!(sustained_observation(&obs, 1.0, Span::parse("13 weeks").unwrap(), from, until), Some(d(2023, 12, 31)));
+        assert_eq!(
+            sustained_observation(&obs, 1.0, Span::parse("13 weeks").unwrap(), from, until),
+            Some(d(2023, 12, 31))
+        );
         assert_eq!(sustained_observation(&obs, 1.0, Span::Months(6), from, until), Some(d(2024, 3, 31)));
         assert_eq!(sustained_observation(&obs, 1.0, Span::Months(9), from, until), None);
         // Follow-up ends before the run is long enough.

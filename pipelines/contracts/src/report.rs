@@ -21,7 +21,8 @@ pub const SMALL: usize = 5;
 fn write(dir: &Path, name: &str, mut df: DataFrame) -> Result<(), ContractError> {
     let path = dir.join(name);
     let file = std::fs::File::create(&path).map_err(ContractError::io(&path))?;
-    utfall_register::store::write_parquet(&mut df, file).map_err(|e| ContractError::Write(format!("{}: {e}", path.display())))
+    utfall_register::store::write_parquet(&mut df, file)
+        .map_err(|e| ContractError::Write(format!("{}: {e}", path.display())))
 }
 
 fn date_col(name: &str, v: Vec<Option<NaiveDate>>) -> Result<Column, ContractError> {
@@ -65,10 +66,16 @@ pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
         "contract_outcomes.parquet",
         frame(vec![
             Column::new("contract_id".into(), vec![spec.id.clone(); l.len()]),
-            Column::new("client_id".into(), l.iter().map(|x| part(x.participant).client_id.clone()).collect::<Vec<_>>()),
+            Column::new(
+                "client_id".into(),
+                l.iter().map(|x| part(x.participant).client_id.clone()).collect::<Vec<_>>(),
+            ),
             Column::new("case_id".into(), l.iter().map(|x| part(x.participant).case_id.clone()).collect::<Vec<_>>()),
             date_col("enrolled", l.iter().map(|x| Some(part(x.participant).enrolled())).collect())?,
-            Column::new("outcome_metric_id".into(), l.iter().map(|x| spec.outcome_metrics[x.metric].id.clone()).collect::<Vec<_>>()),
+            Column::new(
+                "outcome_metric_id".into(),
+                l.iter().map(|x| spec.outcome_metrics[x.metric].id.clone()).collect::<Vec<_>>(),
+            ),
             date_col("achieved", l.iter().map(|x| Some(x.date)).collect())?,
             Column::new(
                 "payment_period".into(),
@@ -112,10 +119,7 @@ pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
             Column::new("bootstrap_se".into(), vec![e.estimate.se]),
             Column::new("participants".into(), vec![e.n_treated as u64]),
             Column::new("comparisons".into(), vec![e.n_comparison as u64]),
-            Column::new(
-                "matched_pairs".into(),
-                vec![e.matching.as_ref().map(|m| m.result.pairs.len() as u64)],
-            ),
+            Column::new("matched_pairs".into(), vec![e.matching.as_ref().map(|m| m.result.pairs.len() as u64)]),
             Column::new("bootstrap_replicates".into(), vec![e.replicates as u64]),
             Column::new("seed".into(), vec![spec.validation.seed]),
             Column::new("spec_sha256".into(), vec![spec.sha256.clone()]),
@@ -156,11 +160,17 @@ pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
                 Column::new("mean_treated_before".into(), b.iter().map(|r| r.before.mean_t).collect::<Vec<_>>()),
                 Column::new("mean_comparison_before".into(), b.iter().map(|r| r.before.mean_c).collect::<Vec<_>>()),
                 Column::new("smd_before".into(), b.iter().map(|r| r.before.smd(r.pooled_sd)).collect::<Vec<_>>()),
-                Column::new("variance_ratio_before".into(), b.iter().map(|r| r.before.variance_ratio()).collect::<Vec<_>>()),
+                Column::new(
+                    "variance_ratio_before".into(),
+                    b.iter().map(|r| r.before.variance_ratio()).collect::<Vec<_>>(),
+                ),
                 Column::new("mean_treated_after".into(), b.iter().map(|r| r.after.mean_t).collect::<Vec<_>>()),
                 Column::new("mean_comparison_after".into(), b.iter().map(|r| r.after.mean_c).collect::<Vec<_>>()),
                 Column::new("smd_after".into(), b.iter().map(|r| r.after.smd(r.pooled_sd)).collect::<Vec<_>>()),
-                Column::new("variance_ratio_after".into(), b.iter().map(|r| r.after.variance_ratio()).collect::<Vec<_>>()),
+                Column::new(
+                    "variance_ratio_after".into(),
+                    b.iter().map(|r| r.after.variance_ratio()).collect::<Vec<_>>(),
+                ),
             ])?,
         )?;
         let mut terms = vec!["intercept".to_string()];
@@ -175,16 +185,16 @@ pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
     }
     if let Some(d) = &e.did {
         let r = &d.event_time;
-        let est = |f: fn(&crate::Estimate) -> f64| r.iter().map(|x| x.5.as_ref().map(f)).collect::<Vec<_>>();
+        let est = |f: fn(&crate::Estimate) -> f64| r.iter().map(|x| x.estimate.as_ref().map(f)).collect::<Vec<_>>();
         write(
             dir,
             "contract_event_time.parquet",
             frame(vec![
-                Column::new("event_quarter".into(), r.iter().map(|x| x.0).collect::<Vec<_>>()),
-                Column::new("mean_treated".into(), r.iter().map(|x| x.1).collect::<Vec<_>>()),
-                Column::new("mean_comparison".into(), r.iter().map(|x| x.2).collect::<Vec<_>>()),
-                Column::new("n_treated".into(), r.iter().map(|x| x.3 as u64).collect::<Vec<_>>()),
-                Column::new("n_comparison".into(), r.iter().map(|x| x.4 as u64).collect::<Vec<_>>()),
+                Column::new("event_quarter".into(), r.iter().map(|x| x.quarter).collect::<Vec<_>>()),
+                Column::new("mean_treated".into(), r.iter().map(|x| x.mean_treated).collect::<Vec<_>>()),
+                Column::new("mean_comparison".into(), r.iter().map(|x| x.mean_comparison).collect::<Vec<_>>()),
+                Column::new("n_treated".into(), r.iter().map(|x| x.n_treated as u64).collect::<Vec<_>>()),
+                Column::new("n_comparison".into(), r.iter().map(|x| x.n_comparison as u64).collect::<Vec<_>>()),
                 Column::new("estimate".into(), est(|e| e.estimate)),
                 Column::new("ci_low".into(), est(|e| e.ci_low)),
                 Column::new("ci_high".into(), est(|e| e.ci_high)),
@@ -318,13 +328,14 @@ pub fn indigo(ev: &Evaluation) -> Value {
 }
 
 fn event_chart(d: &crate::DidDetails, alt: &str) -> Result<String, String> {
-    let pts: Vec<(i32, f64, f64, f64)> =
-        d.event_time.iter().filter_map(|r| r.5.as_ref().map(|e| (r.0, e.estimate, e.ci_low, e.ci_high))).collect();
-    let (lo, hi) = padded(
-        pts.iter().map(|p| p.2).fold(0.0, f64::min),
-        pts.iter().map(|p| p.3).fold(0.0, f64::max),
-    );
-    let (x0, x1) = (pts.first().map(|p| p.0).unwrap_or(-1) as f64 - 0.5, pts.last().map(|p| p.0).unwrap_or(1) as f64 + 0.5);
+    let pts: Vec<(i32, f64, f64, f64)> = d
+        .event_time
+        .iter()
+        .filter_map(|r| r.estimate.as_ref().map(|e| (r.quarter, e.estimate, e.ci_low, e.ci_high)))
+        .collect();
+    let (lo, hi) = padded(pts.iter().map(|p| p.2).fold(0.0, f64::min), pts.iter().map(|p| p.3).fold(0.0, f64::max));
+    let (x0, x1) =
+        (pts.first().map(|p| p.0).unwrap_or(-1) as f64 - 0.5, pts.last().map(|p| p.0).unwrap_or(1) as f64 + 0.5);
     svg_image(640, 380, alt, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(14)
@@ -346,9 +357,10 @@ fn event_chart(d: &crate::DidDetails, alt: &str) -> Result<String, String> {
             .draw_series(DashedLineSeries::new([(x0, 0.0), (x1, 0.0)], 6, 4, PALETTE[6].stroke_width(1)))
             .map_err(plot_error)?;
         chart
-            .draw_series(pts.iter().map(|p| {
-                PathElement::new(vec![(p.0 as f64, p.2), (p.0 as f64, p.3)], PALETTE[0].stroke_width(2))
-            }))
+            .draw_series(
+                pts.iter()
+                    .map(|p| PathElement::new(vec![(p.0 as f64, p.2), (p.0 as f64, p.3)], PALETTE[0].stroke_width(2))),
+            )
             .map_err(plot_error)?
             .label("95% bootstrap interval")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], PALETTE[0].stroke_width(2)));
@@ -389,7 +401,9 @@ fn support_chart(m: &crate::MatchingDetails, alt: &str) -> Result<String, String
             .label_style((FONT, 12))
             .draw()
             .map_err(plot_error)?;
-        for (h, colour, label, off) in [(&hc, PALETTE[6], "comparison pool", 0.0), (&ht, PALETTE[0], "participants", 0.5)] {
+        for (h, colour, label, off) in
+            [(&hc, PALETTE[6], "comparison pool", 0.0), (&ht, PALETTE[0], "participants", 0.5)]
+        {
             let w = 1.0 / BINS as f64;
             chart
                 .draw_series(h.iter().enumerate().map(|(i, y)| {
@@ -508,9 +522,7 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
         let _ = write!(
             o,
             "<h3>Propensity model</h3><p>Logistic regression (unpenalised maximum likelihood) of taking part on the covariates at the index month. Matching: 1:1 nearest neighbour on the logit of the score, without replacement, participants with the highest score first, caliper {} SD of the logit ({:.3}).</p><table><thead><tr><th>Term</th><th class=\"num\">Coefficient</th></tr></thead><tbody><tr><td>intercept</td><td class=\"num\">{:.4}</td></tr>",
-            spec.validation.caliper_sd,
-            m.result.caliper,
-            m.result.propensity.intercept
+            spec.validation.caliper_sd, m.result.caliper, m.result.propensity.intercept
         );
         for (n, c) in m.names.iter().zip(&m.result.propensity.coefficients) {
             let _ = write!(o, "<tr><td>{}</td><td class=\"num\">{c:.4}</td></tr>", escape(n));
@@ -533,7 +545,8 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
                 f3(b.after.variance_ratio())
             );
         }
-        let chart = support_chart(m, "Propensity scores of participants and the comparison pool").map_err(ContractError::Write)?;
+        let chart = support_chart(m, "Propensity scores of participants and the comparison pool")
+            .map_err(ContractError::Write)?;
         let _ = write!(
             o,
             "</tbody></table><h3>Common support</h3><p>Score range (logit): participants {:.2} to {:.2}, comparison pool {:.2} to {:.2}. Participants outside the pool's range: {}; participants without a comparison within the caliper (left out of the estimate): {}. Matched pairs: {}.</p><figure>{chart}</figure>",
@@ -562,7 +575,9 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
                     }
                 );
             }
-            None => o.push_str("<h3>Pre-trend check</h3><p>The pre-period has one quarter: no placebo test is possible.</p>"),
+            None => o.push_str(
+                "<h3>Pre-trend check</h3><p>The pre-period has one quarter: no placebo test is possible.</p>",
+            ),
         }
         let chart = event_chart(d, "Event-time estimates with 95% intervals").map_err(ContractError::Write)?;
         let _ = write!(
@@ -573,13 +588,16 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
             let _ = write!(
                 o,
                 "<tr><td class=\"num\">{}</td><td class=\"num\">{} ({})</td><td class=\"num\">{} ({})</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                r.0,
-                r.1.map(f3).unwrap_or_else(|| "–".into()),
-                count(r.3),
-                r.2.map(f3).unwrap_or_else(|| "–".into()),
-                count(r.4),
-                r.5.as_ref().map(|e| f3(e.estimate)).unwrap_or_else(|| "–".into()),
-                r.5.as_ref().map(|e| format!("{} to {}", f3(e.ci_low), f3(e.ci_high))).unwrap_or_else(|| "–".into()),
+                r.quarter,
+                r.mean_treated.map(f3).unwrap_or_else(|| "–".into()),
+                count(r.n_treated),
+                r.mean_comparison.map(f3).unwrap_or_else(|| "–".into()),
+                count(r.n_comparison),
+                r.estimate.as_ref().map(|e| f3(e.estimate)).unwrap_or_else(|| "–".into()),
+                r.estimate
+                    .as_ref()
+                    .map(|e| format!("{} to {}", f3(e.ci_low), f3(e.ci_high)))
+                    .unwrap_or_else(|| "–".into()),
             );
         }
         o.push_str("</tbody></table>");
@@ -595,10 +613,14 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
         spec.follow_up_months,
         ev.as_of,
         match spec.validation.method {
-            Method::MatchedComparison => "A matched comparison removes differences in the covariates the propensity model holds, not in anything the register does not record.",
-            Method::DifferenceInDifferences => "Difference-in-differences removes fixed differences between the groups; it assumes their outcomes would have moved in parallel without the service.",
-            Method::PrePost => "Pre-post compares participants with themselves: any change would also be counted without the service.",
-            Method::HistoricalComparison => "A historical comparison assumes nothing but the service changed since the historical cohort.",
+            Method::MatchedComparison =>
+                "A matched comparison removes differences in the covariates the propensity model holds, not in anything the register does not record.",
+            Method::DifferenceInDifferences =>
+                "Difference-in-differences removes fixed differences between the groups; it assumes their outcomes would have moved in parallel without the service.",
+            Method::PrePost =>
+                "Pre-post compares participants with themselves: any change would also be counted without the service.",
+            Method::HistoricalComparison =>
+                "A historical comparison assumes nothing but the service changed since the historical cohort.",
         },
         escape(&spec.file),
         spec.sha256,
@@ -638,7 +660,7 @@ fn simulation_chart(s: &Simulated, alt: &str) -> Result<String, String> {
             .map_err(plot_error)?;
         chart
             .configure_mesh()
-            .x_desc("assumed effect on the first metric (percentage points)")
+            .x_desc("assumed effect (percentage points)")
             .y_desc("outcome payments (million)")
             .x_label_formatter(&|v| format!("{:+.0}", v * 100.0))
             .light_line_style(RGBColor(235, 235, 235))
@@ -647,15 +669,22 @@ fn simulation_chart(s: &Simulated, alt: &str) -> Result<String, String> {
             .map_err(plot_error)?;
         for (i, (f, t)) in keys.iter().enumerate() {
             let colour = PALETTE[i % 6];
-            let rows: Vec<_> = sc.iter().filter(|x| x.follow_up_months == *f && (x.take_up * 1e6) as u64 == *t).collect();
+            let rows: Vec<_> =
+                sc.iter().filter(|x| x.follow_up_months == *f && (x.take_up * 1e6) as u64 == *t).collect();
             chart
-                .draw_series(LineSeries::new(rows.iter().map(|x| (x.effect, x.payments_mean / 1e6)), colour.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    rows.iter().map(|x| (x.effect, x.payments_mean / 1e6)),
+                    colour.stroke_width(2),
+                ))
                 .map_err(plot_error)?
                 .label(format!("{f} months, take-up {:.0}%", *t as f64 / 1e4))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
             chart
                 .draw_series(rows.iter().map(|x| {
-                    PathElement::new(vec![(x.effect, x.payments_p05 / 1e6), (x.effect, x.payments_p95 / 1e6)], colour.stroke_width(1))
+                    PathElement::new(
+                        vec![(x.effect, x.payments_p05 / 1e6), (x.effect, x.payments_p95 / 1e6)],
+                        colour.stroke_width(1),
+                    )
                 }))
                 .map_err(plot_error)?;
             if let Some(r) = rows.first() {
@@ -686,7 +715,7 @@ pub fn write_simulation(dir: &Path, spec: &Spec, s: &Simulated) -> Result<(), Co
             Column::new("take_up".into(), sc.iter().map(|x| x.take_up).collect::<Vec<_>>()),
             Column::new("follow_up_months".into(), sc.iter().map(|x| x.follow_up_months).collect::<Vec<_>>()),
             Column::new("participants".into(), sc.iter().map(|x| x.participants as u64).collect::<Vec<_>>()),
-            Column::new("baseline_first_metric".into(), sc.iter().map(|x| x.baseline_first_metric).collect::<Vec<_>>()),
+            Column::new("baseline_share".into(), sc.iter().map(|x| x.baseline_share).collect::<Vec<_>>()),
             Column::new("investment".into(), sc.iter().map(|x| x.investment).collect::<Vec<_>>()),
             Column::new("payments_mean".into(), sc.iter().map(|x| x.payments_mean).collect::<Vec<_>>()),
             Column::new("payments_p05".into(), sc.iter().map(|x| x.payments_p05).collect::<Vec<_>>()),
@@ -704,7 +733,7 @@ pub fn write_simulation(dir: &Path, spec: &Spec, s: &Simulated) -> Result<(), Co
         o,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Simulation: {t}</title><style>{STYLE}</style></head><body><main>\
          <h1>Simulation: {t}</h1><p class=\"summary\">Before signing: outcome payments and investor return under assumed effects, take-up and follow-up windows. {} enrolments of the target group in the enrolment window; the investor funds {} {cur} per participant at enrolment. Each scenario: {} simulated contracts (seed {}). Lines: expected payments; whiskers: 5th to 95th percentile; dashed: the investment.</p><figure>{chart}</figure>\
-         <table><thead><tr><th class=\"num\">Effect (points)</th><th class=\"num\">Take-up</th><th class=\"num\">Follow-up (months)</th><th class=\"num\">Participants</th><th class=\"num\">Baseline, first metric</th><th class=\"num\">Investment</th><th class=\"num\">Expected payments</th><th class=\"num\">5th–95th percentile</th><th class=\"num\">Multiple</th><th class=\"num\">IRR (annual)</th><th class=\"num\">P(loss)</th></tr></thead><tbody>",
+         <table><thead><tr><th class=\"num\">Effect (points)</th><th class=\"num\">Take-up</th><th class=\"num\">Follow-up (months)</th><th class=\"num\">Participants</th><th class=\"num\">Baseline share</th><th class=\"num\">Investment</th><th class=\"num\">Expected payments</th><th class=\"num\">5th–95th percentile</th><th class=\"num\">Multiple</th><th class=\"num\">IRR (annual)</th><th class=\"num\">P(loss)</th></tr></thead><tbody>",
         s.eligible,
         money(sim.investment_per_participant),
         sim.replications,
@@ -719,7 +748,7 @@ pub fn write_simulation(dir: &Path, spec: &Spec, s: &Simulated) -> Result<(), Co
             x.take_up * 100.0,
             x.follow_up_months,
             x.participants,
-            x.baseline_first_metric * 100.0,
+            x.baseline_share * 100.0,
             money(x.investment),
             money(x.payments_mean),
             money(x.payments_p05),
@@ -732,8 +761,9 @@ pub fn write_simulation(dir: &Path, spec: &Spec, s: &Simulated) -> Result<(), Co
     let hist: Vec<String> = s.histories.iter().map(|(f, n)| format!("{n} with {f} months observed")).collect();
     let _ = write!(
         o,
-        "</tbody></table><h2>How it is computed</h2><ul><li>Baseline histories: target-group enrolments in the register that did not take part ({}). A simulated participant draws one history; an assumed effect of d points turns a history that does not achieve the first metric into one that does with probability d / (1 − baseline), keeping real timings and sustainment.</li><li>Participants = take-up × the enrolments in the enrolment window, each enrolling on a uniformly drawn day of the window; every outcome within the follow-up is payable, subject to the caps ({} {cur} per participant, {} {cur} in total).</li><li>Specification <code>{}</code> (sha256 {}); register as of {}, manifest sha256 {}.</li></ul></main></body></html>",
+        "</tbody></table><h2>How it is computed</h2><ul><li>Baseline histories: target-group enrolments in the register that did not take part ({}). A simulated participant draws one history; an assumed effect of d points turns a history that does not achieve <code>{}</code> into one that does with probability d / (1 − baseline share), keeping real timings and sustainment.</li><li>Participants = take-up × the enrolments in the enrolment window, each enrolling on a uniformly drawn day of the window; every outcome within the follow-up is payable, subject to the caps ({} {cur} per participant, {} {cur} in total).</li><li>Specification <code>{}</code> (sha256 {}); register as of {}, manifest sha256 {}.</li></ul></main></body></html>",
         hist.join(", "),
+        escape(&spec.outcome_metrics[sim.metric_index(spec)].id),
         money(spec.pricing.cap_per_participant),
         money(spec.pricing.cap_total),
         escape(&spec.file),

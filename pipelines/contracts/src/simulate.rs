@@ -5,9 +5,10 @@
 //! The counterfactual is the register's own history: the outcome histories
 //! of target-group enrolments that did not take part and whose whole
 //! follow-up window is observed. A simulated participant draws one such
-//! history. An assumed effect of d points on the first metric turns a drawn
-//! history that does not achieve it into one that does (drawn from those
-//! that do) with probability d / (1 - p0), so the first metric's share rises
+//! history. An assumed effect of d points on the simulated metric (the spec's
+//! `simulation.metric`, by default the first) turns a drawn history that does
+//! not achieve it into one that does (drawn from those that do) with
+//! probability d / (1 - p0), so that metric's share rises
 //! from p0 to p0 + d while every achievement keeps a real history's timing
 //! and sustainment. Payments follow the rate card and caps; the investor
 //! funds the service's cost at enrolment and receives the outcome payments.
@@ -28,8 +29,8 @@ pub struct Scenario {
     pub take_up: f64,
     pub follow_up_months: u32,
     pub participants: usize,
-    /// Share achieving the first metric without the service (the baseline histories).
-    pub baseline_first_metric: f64,
+    /// Share achieving the simulated metric without the service (the baseline histories).
+    pub baseline_share: f64,
     pub investment: f64,
     pub payments_mean: f64,
     pub payments_p05: f64,
@@ -127,8 +128,9 @@ pub fn simulate(spec: &Spec, register: &std::path::Path) -> Result<Simulated, Co
                 ),
             });
         }
-        let achievers: Vec<usize> = (0..hist.len()).filter(|i| hist[*i][0].is_some()).collect();
-        let others: Vec<usize> = (0..hist.len()).filter(|i| hist[*i][0].is_none()).collect();
+        let target = sim.metric_index(spec);
+        let achievers: Vec<usize> = (0..hist.len()).filter(|i| hist[*i][target].is_some()).collect();
+        let others: Vec<usize> = (0..hist.len()).filter(|i| hist[*i][target].is_none()).collect();
         let p0 = achievers.len() as f64 / hist.len() as f64;
         for &take_up in &sim.take_up {
             let n = ((take_up * eligible as f64).round() as usize).max(1);
@@ -139,7 +141,9 @@ pub fn simulate(spec: &Spec, register: &std::path::Path) -> Result<Simulated, Co
                 } else {
                     (0.0, if p0 > 0.0 { (-effect / p0).min(1.0) } else { 0.0 })
                 };
-                let mut rng = ChaCha8Rng::seed_from_u64(sim.seed ^ (follow_up as u64) << 32 ^ (take_up * 1e6) as u64 ^ (effect * 1e9) as i64 as u64);
+                let mut rng = ChaCha8Rng::seed_from_u64(
+                    sim.seed ^ (follow_up as u64) << 32 ^ (take_up * 1e6) as u64 ^ (effect * 1e9) as i64 as u64,
+                );
                 let months = (window_days / 30 + i64::from(follow_up) + 2) as usize;
                 let mut mean_flows = vec![0.0; months];
                 let mut totals = Vec::with_capacity(sim.replications);
@@ -152,14 +156,18 @@ pub fn simulate(spec: &Spec, register: &std::path::Path) -> Result<Simulated, Co
                         let start = spec.enrolment.from + chrono::Duration::days(day);
                         enrolled.push(start);
                         let mut h = rng.random_range(0..hist.len());
-                        if hist[h][0].is_none() && !achievers.is_empty() && rng.random_bool(swap_up) {
+                        if hist[h][target].is_none() && !achievers.is_empty() && rng.random_bool(swap_up) {
                             h = achievers[rng.random_range(0..achievers.len())];
-                        } else if hist[h][0].is_some() && !others.is_empty() && rng.random_bool(swap_down) {
+                        } else if hist[h][target].is_some() && !others.is_empty() && rng.random_bool(swap_down) {
                             h = others[rng.random_range(0..others.len())];
                         }
                         for (m, days) in hist[h].iter().enumerate() {
                             if let Some(days) = days {
-                                achievements.push(Achievement { participant: p, metric: m, date: start + chrono::Duration::days(*days) });
+                                achievements.push(Achievement {
+                                    participant: p,
+                                    metric: m,
+                                    date: start + chrono::Duration::days(*days),
+                                });
                             }
                         }
                     }
@@ -178,7 +186,8 @@ pub fn simulate(spec: &Spec, register: &std::path::Path) -> Result<Simulated, Co
                         spec.pricing.cap_total,
                     );
                     let month_of = |d: NaiveDate| {
-                        (crate::study::month_no(d) - crate::study::month_no(spec.enrolment.from)).clamp(0, months as i32 - 1) as usize
+                        (crate::study::month_no(d) - crate::study::month_no(spec.enrolment.from))
+                            .clamp(0, months as i32 - 1) as usize
                     };
                     for s in &enrolled {
                         mean_flows[month_of(*s)] -= sim.investment_per_participant / sim.replications as f64;
@@ -195,14 +204,15 @@ pub fn simulate(spec: &Spec, register: &std::path::Path) -> Result<Simulated, Co
                     take_up,
                     follow_up_months: follow_up,
                     participants: n,
-                    baseline_first_metric: p0,
+                    baseline_share: p0,
                     investment,
                     payments_mean: mean,
                     payments_p05: crate::estimate::quantile(&totals, 0.05),
                     payments_p95: crate::estimate::quantile(&totals, 0.95),
                     multiple_mean: mean / investment,
                     irr: irr(&mean_flows),
-                    probability_of_loss: totals.iter().filter(|t| **t < investment).count() as f64 / totals.len() as f64,
+                    probability_of_loss: totals.iter().filter(|t| **t < investment).count() as f64
+                        / totals.len() as f64,
                 });
             }
         }

@@ -80,8 +80,20 @@ pub struct TargetGroup {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Window {
+    #[serde(deserialize_with = "date")]
     pub from: NaiveDate,
+    #[serde(deserialize_with = "date")]
     pub to: NaiveDate,
+}
+
+/// A TOML date (`2023-01-01`, unquoted) as a NaiveDate.
+fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    let dt = toml::value::Datetime::deserialize(d)?;
+    match (dt.date, dt.time) {
+        (Some(x), None) => NaiveDate::from_ymd_opt(i32::from(x.year), u32::from(x.month), u32::from(x.day))
+            .ok_or_else(|| serde::de::Error::custom(format!("{dt} is not a calendar date"))),
+        _ => Err(serde::de::Error::custom(format!("{dt}: write a date without a time, e.g. 2023-01-01"))),
+    }
 }
 
 /// Which interventions are the service.
@@ -190,7 +202,9 @@ fn default_currency() -> String {
 #[serde(deny_unknown_fields)]
 pub struct PaymentPeriod {
     pub id: String,
+    #[serde(deserialize_with = "date")]
     pub from: NaiveDate,
+    #[serde(deserialize_with = "date")]
     pub to: NaiveDate,
     /// Planned outcome payments in the period (optional).
     #[serde(default)]
@@ -282,8 +296,11 @@ fn default_seed() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Simulation {
+    /// The outcome metric the assumed effects act on (default: the first).
+    #[serde(default)]
+    pub metric: Option<String>,
     /// Assumed effects: percentage-point increases (0.05 = 5 points) in the
-    /// share of participants achieving the first metric.
+    /// share of participants achieving that metric.
     pub effects: Vec<f64>,
     /// Shares of the eligible who enrol.
     pub take_up: Vec<f64>,
@@ -296,6 +313,13 @@ pub struct Simulation {
     pub seed: u64,
 }
 
+impl Simulation {
+    /// Index of the metric the effects act on.
+    pub fn metric_index(&self, spec: &Spec) -> usize {
+        self.metric.as_ref().and_then(|m| spec.outcome_metrics.iter().position(|x| &x.id == m)).unwrap_or(0)
+    }
+}
+
 fn default_sim_replications() -> usize {
     400
 }
@@ -303,7 +327,8 @@ fn default_sim_replications() -> usize {
 impl Spec {
     pub fn read(path: &std::path::Path) -> Result<Spec, SpecError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Parse { file: file.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SpecError::Parse { file: file.clone(), message: e.to_string() })?;
         Spec::parse(&text, &file)
     }
 
@@ -362,7 +387,10 @@ impl Spec {
         if t.area != "financial_assistance" {
             return Err(self.invalid(
                 "target_group.area",
-                format!("`{}`: enrolments are spells of income support; only `financial_assistance` is supported", t.area),
+                format!(
+                    "`{}`: enrolments are spells of income support; only `financial_assistance` is supported",
+                    t.area
+                ),
             ));
         }
         if t.consecutive_months == 0 {
@@ -418,7 +446,9 @@ impl Spec {
             };
             match m.kind {
                 MetricKind::Observation => match &m.outcome_type {
-                    None => return Err(self.invalid(at("outcome_type"), "an observation metric names its outcome_type")),
+                    None => {
+                        return Err(self.invalid(at("outcome_type"), "an observation metric names its outcome_type"));
+                    }
                     Some(o) if !outcome_types.contains(&o.as_str()) => {
                         return Err(self.invalid(
                             at("outcome_type"),
@@ -429,7 +459,10 @@ impl Spec {
                 },
                 MetricKind::OffIncomeSupport => {
                     if m.outcome_type.is_some() {
-                        return Err(self.invalid(at("outcome_type"), "off_income_support is read from payments; remove outcome_type"));
+                        return Err(self.invalid(
+                            at("outcome_type"),
+                            "off_income_support is read from payments; remove outcome_type",
+                        ));
                     }
                     if !matches!(span, Span::Months(n) if n > 0) {
                         return Err(self.invalid(
@@ -479,7 +512,9 @@ impl Spec {
         let mut periods: Vec<(usize, &PaymentPeriod)> = self.outcome_payment_periods.iter().enumerate().collect();
         for (i, p) in &periods {
             if p.from > p.to {
-                return Err(self.invalid(format!("outcome_payment_periods[{i}].to"), "the period ends before it starts"));
+                return Err(
+                    self.invalid(format!("outcome_payment_periods[{i}].to"), "the period ends before it starts")
+                );
             }
         }
         periods.sort_by_key(|(_, p)| p.from);
@@ -487,7 +522,10 @@ impl Spec {
             if w[1].1.from <= w[0].1.to {
                 return Err(self.invalid(
                     format!("outcome_payment_periods[{}]", w[1].0),
-                    format!("`{}` ({}..{}) overlaps `{}` ({}..{})", w[1].1.id, w[1].1.from, w[1].1.to, w[0].1.id, w[0].1.from, w[0].1.to),
+                    format!(
+                        "`{}` ({}..{}) overlaps `{}` ({}..{})",
+                        w[1].1.id, w[1].1.from, w[1].1.to, w[0].1.id, w[0].1.from, w[0].1.to
+                    ),
                 ));
             }
         }
@@ -514,9 +552,11 @@ impl Spec {
             }
         }
         if v.method == Method::MatchedComparison && v.covariates.is_empty() {
-            return Err(self.invalid("validation.covariates", "a matched comparison needs covariates for its propensity model"));
+            return Err(
+                self.invalid("validation.covariates", "a matched comparison needs covariates for its propensity model")
+            );
         }
-        if !(v.caliper_sd > 0.0) {
+        if v.caliper_sd.is_nan() || v.caliper_sd <= 0.0 {
             return Err(self.invalid("validation.caliper_sd", "must be positive"));
         }
         if v.bootstrap_replicates < 50 {
@@ -532,28 +572,40 @@ impl Spec {
             (Some(h), Method::HistoricalComparison) if h.to >= self.enrolment.from => {
                 return Err(self.invalid(
                     "validation.historical",
-                    format!("the historical cohort ({}..{}) overlaps the enrolment window from {}", h.from, h.to, self.enrolment.from),
+                    format!(
+                        "the historical cohort ({}..{}) overlaps the enrolment window from {}",
+                        h.from, h.to, self.enrolment.from
+                    ),
                 ));
             }
             _ => {}
         }
         if let Some(s) = &self.simulation {
-            for (field, empty) in
-                [("effects", s.effects.is_empty()), ("take_up", s.take_up.is_empty()), ("follow_up_months", s.follow_up_months.is_empty())]
-            {
+            for (field, empty) in [
+                ("effects", s.effects.is_empty()),
+                ("take_up", s.take_up.is_empty()),
+                ("follow_up_months", s.follow_up_months.is_empty()),
+            ] {
                 if empty {
                     return Err(self.invalid(format!("simulation.{field}"), "give at least one value"));
                 }
             }
             for (i, e) in s.effects.iter().enumerate() {
                 if !(-1.0..=1.0).contains(e) {
-                    return Err(self.invalid(format!("simulation.effects[{i}]"), "a share between -1 and 1 (0.05 = 5 points)"));
+                    return Err(
+                        self.invalid(format!("simulation.effects[{i}]"), "a share between -1 and 1 (0.05 = 5 points)")
+                    );
                 }
             }
             for (i, t) in s.take_up.iter().enumerate() {
                 if !(*t > 0.0 && *t <= 1.0) {
                     return Err(self.invalid(format!("simulation.take_up[{i}]"), "a share above 0 and at most 1"));
                 }
+            }
+            if let Some(m) = &s.metric
+                && !self.outcome_metrics.iter().any(|x| &x.id == m)
+            {
+                return Err(self.invalid("simulation.metric", format!("unknown outcome metric `{m}`")));
             }
             if s.replications < 10 {
                 return Err(self.invalid("simulation.replications", "use at least 10"));

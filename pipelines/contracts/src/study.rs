@@ -119,14 +119,9 @@ impl Study {
             .collect()?;
         let services = scan(dir, "interventions")?
             .filter(in_list(col("type"), &spec.service.intervention_types).and(col("granted").eq(lit(true))))
-            .select([
-                col("case_id"),
-                col("client_id"),
-                col("started").fill_null(col("decided")).alias("start"),
-            ])
+            .select([col("case_id"), col("client_id"), col("started").fill_null(col("decided")).alias("start")])
             .collect()?;
-        let mut types: BTreeSet<String> =
-            spec.outcome_metrics.iter().filter_map(|m| m.outcome_type.clone()).collect();
+        let mut types: BTreeSet<String> = spec.outcome_metrics.iter().filter_map(|m| m.outcome_type.clone()).collect();
         types.insert(spec.validation.outcome_type.clone());
         let types: Vec<String> = types.into_iter().collect();
         let outcomes = scan(dir, "outcomes")?
@@ -227,10 +222,8 @@ impl Study {
                 .unwrap_or(0);
             let household = p_household[distinct[0].1].clone();
             let household = if household.is_empty() { c.household.clone() } else { household };
-            let months_on_support_12m = paid_months
-                .get(&household)
-                .map(|s| s.range(first - 12..first).count() as u32)
-                .unwrap_or(0);
+            let months_on_support_12m =
+                paid_months.get(&household).map(|s| s.range(first - 12..first).count() as u32).unwrap_or(0);
             let reason = p_reason[distinct[need as usize - 1].1].clone();
             let latest_start = index + chrono::Duration::days(spec.service.max_days_to_start);
             let start = service_by_case
@@ -273,11 +266,8 @@ impl Study {
         let sort = |v: &mut Vec<Enrolment>| v.sort_by(|a, b| (a.index, &a.case_id).cmp(&(b.index, &b.case_id)));
         let mut enrolments: Vec<Enrolment> = all.iter().filter(|e| keep(e, &spec.enrolment)).cloned().collect();
         sort(&mut enrolments);
-        let mut pool: Vec<Enrolment> = all
-            .iter()
-            .filter(|e| keep(e, &Window { from: NaiveDate::MIN, to: NaiveDate::MAX }))
-            .cloned()
-            .collect();
+        let mut pool: Vec<Enrolment> =
+            all.iter().filter(|e| keep(e, &Window { from: NaiveDate::MIN, to: NaiveDate::MAX })).cloned().collect();
         sort(&mut pool);
         let mut historical: Vec<Enrolment> = match &spec.validation.historical {
             Some(h) => all.iter().filter(|e| keep(e, h)).cloned().collect(),

@@ -1,0 +1,287 @@
+//! A rate card worked by hand: Fair-Chance-Fund-style triggers (entry, then
+//! sustained 13 weeks; off income support 3 and 12 months), a participant
+//! cap, a total cap and three payment periods. Every figure below was
+//! computed on paper first; the test reproduces it exactly.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+
+use crate::ratecard::{self, Achievement, Events, PaymentLine, PeriodTotal};
+use crate::spec::Spec;
+use crate::study::month_no;
+
+const SPEC: &str = r#"
+id = "hand"
+title = "Hand-worked rate card"
+follow_up_months = 18
+
+[target_group]
+description = "test"
+area = "financial_assistance"
+consecutive_months = 3
+
+[enrolment]
+from = 2023-01-01
+to = 2024-12-31
+
+[service]
+description = "test"
+intervention_types = ["employment_support"]
+
+[[outcome_metrics]]
+id = "entry"
+definition = "employed at a match"
+kind = "observation"
+outcome_type = "employment_status"
+price_per_unit = 700
+
+[[outcome_metrics]]
+id = "sustained_13w"
+definition = "employed at every match for 13 weeks"
+kind = "observation"
+outcome_type = "employment_status"
+sustained = "13 weeks"
+price_per_unit = 2000
+
+[[outcome_metrics]]
+id = "off_3m"
+definition = "no income support for 3 months"
+kind = "off_income_support"
+sustained = "3 months"
+price_per_unit = 1500
+
+[[outcome_metrics]]
+id = "off_12m"
+definition = "no income support for 12 months"
+kind = "off_income_support"
+sustained = "12 months"
+price_per_unit = 6000
+
+[pricing]
+cap_per_participant = 8000
+cap_total = 12000
+
+[[outcome_payment_periods]]
+id = "2023H1"
+from = 2023-01-01
+to = 2023-06-30
+
+[[outcome_payment_periods]]
+id = "2023H2"
+from = 2023-07-01
+to = 2023-12-31
+
+[[outcome_payment_periods]]
+id = "2024H1"
+from = 2024-01-01
+to = 2024-06-30
+
+[validation]
+method = "difference_in_differences"
+outcome_type = "employment_status"
+post_quarters = [1, 4]
+"#;
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+fn months(list: &[(i32, u32)]) -> BTreeSet<i32> {
+    list.iter().map(|(y, m)| month_no(d(*y, *m, 1))).collect()
+}
+
+#[test]
+fn hand_worked_rate_card_with_caps_and_sustainment_windows() {
+    let spec = Spec::parse(SPEC, "hand.toml").unwrap();
+    let as_of = d(2025, 12, 31);
+    // (enrolled, employment-status observations, household's paid months)
+    let p0_paid = months(&[(2023, 1), (2023, 2)]);
+    let p1_paid = months(&[(2023, 1)]);
+    let p2_paid: BTreeSet<i32> = (0..13).map(|k| month_no(d(2023, 6, 1)) + k).collect(); // Jun 2023 - Jun 2024
+    let p3_paid = months(&[
+        (2024, 1),
+        (2024, 2),
+        (2024, 3),
+        (2024, 4),
+        (2024, 5),
+        (2024, 6),
+        (2024, 7),
+        (2024, 8),
+        (2024, 9),
+        (2024, 10),
+        (2024, 11),
+        (2024, 12),
+        (2025, 1),
+        (2025, 2),
+        (2025, 3),
+        (2025, 4),
+        (2025, 5),
+        (2025, 6),
+        (2025, 7),
+        (2025, 8),
+    ]);
+    type Participant = (NaiveDate, Vec<(NaiveDate, f64)>, BTreeSet<i32>);
+    let participants: Vec<Participant> = vec![
+        // P0: employed at the March and June matches, not in September. Paid
+        // Jan-Feb: off from March (3 months by 31 May, 12 by 29 Feb 2024).
+        (d(2023, 1, 15), vec![(d(2023, 3, 31), 1.0), (d(2023, 6, 30), 1.0), (d(2023, 9, 30), 0.0)], p0_paid),
+        // P1: employed at every match; enrolled in February, paid in January only.
+        (
+            d(2023, 2, 1),
+            vec![(d(2023, 3, 31), 1.0), (d(2023, 6, 30), 1.0), (d(2023, 9, 30), 1.0), (d(2023, 12, 31), 1.0)],
+            p1_paid,
+        ),
+        // P2: a match before enrolment does not count; employed in June, not in
+        // September (no 13 weeks). Paid June 2023 - June 2024: off July-September
+        // 2024, after the last payment period.
+        (d(2023, 6, 1), vec![(d(2023, 5, 31), 1.0), (d(2023, 6, 30), 1.0), (d(2023, 9, 30), 0.0)], p2_paid),
+        // P3: employed at the September 2024 match, after the last period.
+        (d(2024, 3, 1), vec![(d(2024, 6, 30), 0.0), (d(2024, 9, 30), 1.0), (d(2024, 12, 31), 0.0)], p3_paid),
+    ];
+    let mut achievements = Vec::new();
+    for (p, (enrolled, obs, paid)) in participants.iter().enumerate() {
+        let until = enrolled.checked_add_months(chrono::Months::new(spec.follow_up_months)).unwrap().min(as_of);
+        let events = Events { observations: obs, paid_months: Some(paid) };
+        for (m, metric) in spec.outcome_metrics.iter().enumerate() {
+            if let Some(date) = ratecard::achieved(metric, spec.span(m), &events, *enrolled, until) {
+                achievements.push(Achievement { participant: p, metric: m, date });
+            }
+        }
+    }
+    // Achieved, by hand:
+    //   P0 entry 2023-03-31; 13 weeks from 2023-03-31 is 2023-06-30, reached by
+    //      the June match; off 3 months (Mar-May) 2023-05-31; off 12 months
+    //      (Mar 2023 - Feb 2024) 2024-02-29, within 18 months of 2023-01-15.
+    //   P1 the same four, on the same dates (its run of months off also starts in March).
+    //   P2 entry 2023-06-30; off 3 months 2024-09-30 (Jul-Sep 2024).
+    //   P3 entry 2024-09-30. Its household is paid through August 2025: no months off
+    //      within 18 months of 2024-03-01.
+    let mut got: Vec<(usize, usize, NaiveDate)> =
+        achievements.iter().map(|a| (a.participant, a.metric, a.date)).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (0, 0, d(2023, 3, 31)),
+            (0, 1, d(2023, 6, 30)),
+            (0, 2, d(2023, 5, 31)),
+            (0, 3, d(2024, 2, 29)),
+            (1, 0, d(2023, 3, 31)),
+            (1, 1, d(2023, 6, 30)),
+            (1, 2, d(2023, 5, 31)),
+            (1, 3, d(2024, 2, 29)),
+            (2, 0, d(2023, 6, 30)),
+            (2, 2, d(2024, 9, 30)),
+            (3, 0, d(2024, 9, 30)),
+        ]
+    );
+    let prices: Vec<f64> = spec.outcome_metrics.iter().map(|m| m.price_per_unit).collect();
+    let (lines, totals) = ratecard::pay(
+        &achievements,
+        &prices,
+        &spec.outcome_payment_periods,
+        spec.pricing.cap_per_participant,
+        spec.pricing.cap_total,
+    );
+    // Paid in date order, then metric, then participant; running totals (P0, P1, P2 | total):
+    //   2023-03-31 entry P0 700, entry P1 700                 ->  700  700    0 |  1400
+    //   2023-05-31 off_3m P0 1500, off_3m P1 1500             -> 2200 2200    0 |  4400
+    //   2023-06-30 entry P2 700, 13w P0 2000, 13w P1 2000     -> 4200 4200  700 |  9100
+    //   2024-02-29 off_12m P0: room 3800 under its cap, 2900 under the total cap -> 2900
+    //              off_12m P1: nothing left under the total cap -> 0
+    //   2024-09-30 entry P3, off_3m P2: after the last period -> not paid
+    let line = |participant, metric, date, period, price, paid, note| PaymentLine {
+        participant,
+        metric,
+        date,
+        period,
+        price,
+        paid,
+        note,
+    };
+    assert_eq!(
+        lines,
+        vec![
+            line(0, 0, d(2023, 3, 31), Some(0), 700.0, 700.0, "paid"),
+            line(1, 0, d(2023, 3, 31), Some(0), 700.0, 700.0, "paid"),
+            line(0, 2, d(2023, 5, 31), Some(0), 1500.0, 1500.0, "paid"),
+            line(1, 2, d(2023, 5, 31), Some(0), 1500.0, 1500.0, "paid"),
+            line(2, 0, d(2023, 6, 30), Some(0), 700.0, 700.0, "paid"),
+            line(0, 1, d(2023, 6, 30), Some(0), 2000.0, 2000.0, "paid"),
+            line(1, 1, d(2023, 6, 30), Some(0), 2000.0, 2000.0, "paid"),
+            line(0, 3, d(2024, 2, 29), Some(2), 6000.0, 2900.0, "reduced by the total cap"),
+            line(1, 3, d(2024, 2, 29), Some(2), 6000.0, 0.0, "reduced by the total cap"),
+            line(3, 0, d(2024, 9, 30), None, 700.0, 0.0, "outside the payment periods"),
+            line(2, 2, d(2024, 9, 30), None, 1500.0, 0.0, "outside the payment periods"),
+        ]
+    );
+    let total = |period, outcomes, gross, paid, cumulative| PeriodTotal { period, outcomes, gross, paid, cumulative };
+    assert_eq!(
+        totals,
+        vec![total(0, 7, 9100.0, 9100.0, 9100.0), total(1, 0, 0.0, 0.0, 9100.0), total(2, 2, 12000.0, 2900.0, 12000.0)]
+    );
+}
+
+#[test]
+fn the_participant_cap_binds_before_the_total_cap() {
+    // One participant achieving all four outcomes on one day: 700 + 2000 + 1500 + 6000 = 10200,
+    // capped at 8000: the fourth (by metric order) gets 8000 - 4200 = 3800.
+    let spec = Spec::parse(SPEC, "hand.toml").unwrap();
+    let day = d(2023, 6, 30);
+    let achievements: Vec<Achievement> = (0..4).map(|m| Achievement { participant: 0, metric: m, date: day }).collect();
+    let prices: Vec<f64> = spec.outcome_metrics.iter().map(|m| m.price_per_unit).collect();
+    let (lines, totals) = ratecard::pay(&achievements, &prices, &spec.outcome_payment_periods, 8000.0, 12000.0);
+    let paid: Vec<(f64, &str)> = lines.iter().map(|l| (l.paid, l.note)).collect();
+    assert_eq!(
+        paid,
+        vec![(700.0, "paid"), (2000.0, "paid"), (1500.0, "paid"), (3800.0, "reduced by the participant cap")]
+    );
+    assert_eq!(totals[0].paid, 8000.0);
+    assert_eq!(totals[0].gross, 10200.0);
+}
+
+fn spec_error(edit: impl Fn(String) -> String) -> String {
+    match Spec::parse(&edit(SPEC.to_string()), "edited.toml") {
+        Ok(_) => panic!("the edited spec was accepted"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn specification_errors_name_the_field() {
+    let unknown = spec_error(|s| {
+        s.replace(
+            "outcome_type = \"employment_status\"\nsustained = \"13 weeks\"",
+            "outcome_type = \"employment\"\nsustained = \"13 weeks\"",
+        )
+    });
+    assert!(
+        unknown.contains("outcome_metrics[1].outcome_type") && unknown.contains("unknown outcome type `employment`"),
+        "{unknown}"
+    );
+    let overlap = spec_error(|s| s.replace("from = 2023-07-01", "from = 2023-06-01"));
+    assert!(overlap.contains("outcome_payment_periods[1]") && overlap.contains("overlaps `2023H1`"), "{overlap}");
+    let cap = spec_error(|s| s.replace("cap_per_participant = 8000", "cap_per_participant = 5000"));
+    assert!(cap.contains("pricing.cap_per_participant") && cap.contains("off_12m"), "{cap}");
+    let same = spec_error(|s| s.replace("sustained = \"12 months\"", "sustained = \"3 months\""));
+    assert!(
+        same.contains("outcome_metrics[3].sustained")
+            && same.contains("same definition and sustainment window as `off_3m`"),
+        "{same}"
+    );
+    let span = spec_error(|s| s.replace("sustained = \"13 weeks\"", "sustained = \"13 fortnights\""));
+    assert!(span.contains("outcome_metrics[1].sustained"), "{span}");
+    let weeks = spec_error(|s| s.replace("sustained = \"3 months\"", "sustained = \"13 weeks\""));
+    assert!(weeks.contains("outcome_metrics[2].sustained") && weeks.contains("paid by month"), "{weeks}");
+    let covariate =
+        spec_error(|s| s.replace("post_quarters = [1, 4]", "post_quarters = [1, 4]\ncovariates = [\"income\"]"));
+    assert!(
+        covariate.contains("validation.covariates[0]") && covariate.contains("unknown covariate `income`"),
+        "{covariate}"
+    );
+    let service = spec_error(|s| s.replace("[\"employment_support\"]", "[\"jobs\"]"));
+    assert!(service.contains("service.intervention_types[0]"), "{service}");
+    let field = spec_error(|s| s.replace("follow_up_months = 18", "follow_up_months = 18\nfollowup = 3"));
+    assert!(field.contains("followup"), "{field}");
+}
