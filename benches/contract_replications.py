@@ -32,7 +32,8 @@ from pathlib import Path
 
 import pandas as pd
 
-SPEC = Path(__file__).resolve().parent.parent / "pipelines/contracts/specs/jobbsteget.toml"
+SHIPPED_SPEC = Path(__file__).resolve().parent.parent / "pipelines/contracts/specs/jobbsteget.toml"
+SPEC = SHIPPED_SPEC  # copied into WORKDIR at the start, so that edits during a run do not matter
 METHODS = ["matched_comparison", "difference_in_differences"]
 
 
@@ -93,19 +94,31 @@ def main():
     a.add_argument("--reduced", action="store_true")
     args = a.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    global SPEC
+    SPEC = args.work / "spec.toml"
+    shutil.copyfile(SHIPPED_SPEC, SPEC)
     start = time.time()
     rows = []
+    errors = []
     seeds = range(args.first_seed, args.first_seed + args.replications)
     with cf.ThreadPoolExecutor(args.jobs) as pool:
         futures = [pool.submit(replicate, args.utfall, args.work, s, args.clients, args.bootstrap) for s in seeds]
         for i, f in enumerate(cf.as_completed(futures), 1):
-            rows.extend(f.result())
+            try:
+                rows.extend(f.result())
+            except Exception as e:  # a failed replication fails the run, after the others finish
+                errors.append(str(e))
             if i % 10 == 0:
                 print(f"  {i}/{args.replications} replications, {time.time() - start:.0f} s", flush=True)
+    for e in errors:
+        print(f"replication failed: {e}")
+    if not rows:
+        print(f"contract-replications: 0 passed, {len(errors)} failed")
+        sys.exit(1)
     df = pd.DataFrame(rows).sort_values(["method", "seed"])
     df.to_csv(args.work / "replications.csv", index=False)
     r = args.replications
-    passed = failed = 0
+    passed, failed = 0, len(errors)
     print(f"{r} replications of {args.clients} clients, {args.bootstrap} bootstrap replicates each, "
           f"{time.time() - start:.0f} s")
     for m in METHODS:

@@ -529,12 +529,12 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
         }
         let _ = write!(
             o,
-            "</tbody></table><h3>Balance before and after matching</h3><p>Standardised mean difference (SMD; denominator: the pooled SD before matching) and variance ratio (participants / comparison). |SMD| below 0.1 and variance ratios between 0.5 and 2 are the usual marks of balance.</p><table><thead><tr><th>Covariate</th><th class=\"num\">Mean, participants</th><th class=\"num\">Mean, comparison</th><th class=\"num\">SMD before</th><th class=\"num\">SMD after</th><th class=\"num\">Variance ratio before</th><th class=\"num\">Variance ratio after</th></tr></thead><tbody>"
+            "</tbody></table><h3>Balance before and after matching</h3><p>Standardised mean difference (SMD; denominator: the pooled SD before matching) and variance ratio (participants / comparison). |SMD| below 0.1 and variance ratios between 0.5 and 2 are the usual marks of balance.</p><table><thead><tr><th>Covariate</th><th class=\"num\">Mean, participants</th><th class=\"num\">Mean, comparison: before → after</th><th class=\"num\">SMD: before → after</th><th class=\"num\">Variance ratio: before → after</th></tr></thead><tbody>"
         );
         for b in &m.balance {
             let _ = write!(
                 o,
-                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} → {}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} → {}</td><td class=\"num\">{} → {}</td><td class=\"num\">{} → {}</td></tr>",
                 escape(&b.covariate),
                 f3(b.before.mean_t),
                 f3(b.before.mean_c),
