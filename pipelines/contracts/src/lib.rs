@@ -275,14 +275,19 @@ pub struct Evaluation {
     pub effect: Effect,
 }
 
-/// Every achievement of the participants (indices into `enrolments`).
-pub fn achievements(spec: &Spec, study: &Study, participants: &[&Enrolment]) -> Vec<Achievement> {
-    let mut out = Vec::new();
-    for (p, e) in participants.iter().enumerate() {
-        let from = e.enrolled();
-        let end = from.checked_add_months(chrono::Months::new(spec.follow_up_months)).expect("date");
-        let until = end.min(study.as_of);
-        for (m, metric) in spec.outcome_metrics.iter().enumerate() {
+/// When one enrolment achieves each of the spec's metrics, counting from
+/// `from` until `until`.
+pub fn achieved_metrics(
+    spec: &Spec,
+    study: &Study,
+    e: &Enrolment,
+    from: NaiveDate,
+    until: NaiveDate,
+) -> Vec<Option<NaiveDate>> {
+    spec.outcome_metrics
+        .iter()
+        .enumerate()
+        .map(|(m, metric)| {
             let events = Events {
                 observations: metric
                     .outcome_type
@@ -291,8 +296,21 @@ pub fn achievements(spec: &Spec, study: &Study, participants: &[&Enrolment]) -> 
                     .unwrap_or(&[]),
                 paid_months: study.paid_months.get(&e.household_id),
             };
-            if let Some(date) = ratecard::achieved(metric, spec.span(m), &events, from, until) {
-                out.push(Achievement { participant: p, metric: m, date });
+            ratecard::achieved(metric, spec.span(m), &events, from, until)
+        })
+        .collect()
+}
+
+/// Every achievement of the participants (indices into `enrolments`).
+pub fn achievements(spec: &Spec, study: &Study, participants: &[&Enrolment]) -> Vec<Achievement> {
+    let mut out = Vec::new();
+    for (p, e) in participants.iter().enumerate() {
+        let from = e.enrolled();
+        let end = from.checked_add_months(chrono::Months::new(spec.follow_up_months)).expect("date");
+        let until = end.min(study.as_of);
+        for (metric, date) in achieved_metrics(spec, study, e, from, until).into_iter().enumerate() {
+            if let Some(date) = date {
+                out.push(Achievement { participant: p, metric, date });
             }
         }
     }

@@ -17,7 +17,7 @@ use chrono::{Months, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::ratecard::{self, Achievement, Events};
+use crate::ratecard::{self, Achievement};
 use crate::spec::Spec;
 use crate::study::Study;
 use crate::{ContractError, read_study};
@@ -60,20 +60,9 @@ fn histories(spec: &Spec, study: &Study, follow_up: u32) -> Vec<History> {
         .filter(|e| e.index.checked_add_months(Months::new(follow_up)).is_some_and(|end| end <= study.as_of))
         .map(|e| {
             let until = e.index.checked_add_months(Months::new(follow_up)).expect("checked");
-            spec.outcome_metrics
-                .iter()
-                .enumerate()
-                .map(|(m, metric)| {
-                    let events = Events {
-                        observations: metric
-                            .outcome_type
-                            .as_deref()
-                            .map(|t| study.observations(&e.client_id, t))
-                            .unwrap_or(&[]),
-                        paid_months: study.paid_months.get(&e.household_id),
-                    };
-                    ratecard::achieved(metric, spec.span(m), &events, e.index, until).map(|d| (d - e.index).num_days())
-                })
+            crate::achieved_metrics(spec, study, e, e.index, until)
+                .into_iter()
+                .map(|d| d.map(|d| (d - e.index).num_days()))
                 .collect()
         })
         .collect()
