@@ -1,6 +1,7 @@
 //! Effect estimates: the propensity model and nearest-neighbour matching,
 //! difference-in-differences, pre-post and historical comparison, each with
-//! a percentile bootstrap interval that resamples households.
+//! a bootstrap that resamples whole households (its standard error makes
+//! the 95% interval; see `Estimate`).
 
 use std::collections::BTreeSet;
 
@@ -276,7 +277,7 @@ pub fn placebo(units: &[&Unit], split: usize, end: usize) -> Option<f64> {
     Some(change(true)? - change(false)?)
 }
 
-/// Percentile bootstrap over households: `stat` is recomputed on `replicates`
+/// Bootstrap over households: `stat` is recomputed on `replicates`
 /// samples of whole households drawn with replacement. Returns, per
 /// statistic, the sorted replicate values (a failed replicate is skipped).
 pub fn bootstrap<F>(units: &[Unit], replicates: usize, seed: u64, stat: F) -> Vec<Vec<f64>>

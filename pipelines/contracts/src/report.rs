@@ -117,6 +117,8 @@ pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
             Column::new("ci_low".into(), vec![e.estimate.ci_low]),
             Column::new("ci_high".into(), vec![e.estimate.ci_high]),
             Column::new("bootstrap_se".into(), vec![e.estimate.se]),
+            Column::new("percentile_low".into(), vec![e.estimate.percentile_low]),
+            Column::new("percentile_high".into(), vec![e.estimate.percentile_high]),
             Column::new("participants".into(), vec![e.n_treated as u64]),
             Column::new("comparisons".into(), vec![e.n_comparison as u64]),
             Column::new("matched_pairs".into(), vec![e.matching.as_ref().map(|m| m.result.pairs.len() as u64)]),
@@ -319,7 +321,9 @@ pub fn indigo(ev: &Evaluation) -> Value {
             "outcome": e.outcome,
             "estimate": e.estimate.estimate,
             "ci95": [e.estimate.ci_low, e.estimate.ci_high],
-            "interval": format!("percentile bootstrap, {} replicates resampling households, seed {}", e.replicates, spec.validation.seed),
+            "interval": format!("estimate ± 1.96 bootstrap standard errors; {} replicates resampling households, seed {}", e.replicates, spec.validation.seed),
+            "bootstrap_se": e.estimate.se,
+            "percentile_interval": [e.estimate.percentile_low, e.estimate.percentile_high],
             "participants": e.n_treated,
             "comparisons": e.n_comparison,
         },
@@ -506,15 +510,18 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
     let e = &ev.effect;
     let _ = write!(
         o,
-        "<h2>Effect estimate: {}</h2><p class=\"summary\">Estimand: {}.<br>Outcome: {}.<br>Estimate <strong>{:+.3}</strong> (95% CI {:+.3} to {:+.3}; percentile bootstrap over households, {} replicates, seed {}), {} participants and {} comparison enrolments.</p>",
+        "<h2>Effect estimate: {}</h2><p class=\"summary\">Estimand: {}.<br>Outcome: {}.<br>Estimate <strong>{:+.3}</strong> (95% CI {:+.3} to {:+.3}: the estimate ± 1.96 bootstrap standard errors ({:.4}), resampling whole households, {} replicates, seed {}; percentile interval {:+.3} to {:+.3}), {} participants and {} comparison enrolments.</p>",
         e.method.name().replace('_', " "),
         escape(&e.estimand),
         escape(&e.outcome),
         e.estimate.estimate,
         e.estimate.ci_low,
         e.estimate.ci_high,
+        e.estimate.se,
         e.replicates,
         spec.validation.seed,
+        e.estimate.percentile_low,
+        e.estimate.percentile_high,
         count(e.n_treated),
         count(e.n_comparison)
     );
@@ -582,7 +589,7 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
         let chart = event_chart(d, "Event-time estimates with 95% intervals").map_err(ContractError::Write)?;
         let _ = write!(
             o,
-            "<h3>Event time</h3><p>Per quarter from the index quarter: the participants' mean minus the comparison mean, relative to the same difference in the last pre-period quarter, with a 95% bootstrap interval.</p><figure>{chart}</figure><table><thead><tr><th class=\"num\">Quarter</th><th class=\"num\">Participants</th><th class=\"num\">Comparison</th><th class=\"num\">Estimate</th><th class=\"num\">95% CI</th></tr></thead><tbody>"
+            "<h3>Event time</h3><p>Per quarter from the index quarter: the participants' mean minus the comparison mean, relative to the same difference in the last pre-period quarter, with a 95% interval (± 1.96 bootstrap standard errors).</p><figure>{chart}</figure><table><thead><tr><th class=\"num\">Quarter</th><th class=\"num\">Participants</th><th class=\"num\">Comparison</th><th class=\"num\">Estimate</th><th class=\"num\">95% CI</th></tr></thead><tbody>"
         );
         for r in &d.event_time {
             let _ = write!(
