@@ -210,7 +210,14 @@ pub struct MatchResult {
     pub pairs: Vec<(usize, usize)>,
     pub caliper: f64,
     pub logit: Vec<f64>,
+    /// The bias-adjusted matched difference (the estimate).
     pub att: f64,
+    /// The plain matched difference: mean over pairs of participant minus comparison.
+    pub unadjusted: f64,
+    /// The adjustment's regression of the outcome on the covariates among the
+    /// matched comparisons: intercept, then one coefficient per covariate (0
+    /// for a covariate without variation there).
+    pub adjustment: Vec<f64>,
 }
 
 pub fn matched(units: &[&Unit], caliper_sd: f64) -> Result<MatchResult, String> {
@@ -221,9 +228,52 @@ pub fn matched(units: &[&Unit], caliper_sd: f64) -> Result<MatchResult, String> 
     if pairs.is_empty() {
         return Err("no participant has a comparison enrolment within the caliper".into());
     }
-    let att = pairs.iter().map(|(t, c)| units[*t].y_post.unwrap() - units[*c].y_post.unwrap()).sum::<f64>()
-        / pairs.len() as f64;
-    Ok(MatchResult { propensity, pairs, caliper, logit, att })
+    let y = |i: usize| units[i].y_post.expect("units with an outcome");
+    let n = pairs.len() as f64;
+    let unadjusted = pairs.iter().map(|(t, c)| y(*t) - y(*c)).sum::<f64>() / n;
+    // Bias adjustment (Abadie and Imbens 2011): what is left of the
+    // covariates' imbalance within pairs, priced by a linear regression of
+    // the outcome on them among the matched comparisons. Without it the
+    // residual imbalance of a 0.2-SD caliper biased the estimate by +3% of
+    // the effect, more than its standard error at 1,000,000 clients (issue 7).
+    let controls: Vec<usize> = pairs.iter().map(|p| p.1).collect();
+    let adjustment = ols(units, &controls).unwrap_or_else(|| vec![0.0; units[0].x.len() + 1]);
+    let att = pairs
+        .iter()
+        .map(|(t, c)| {
+            let gap: f64 =
+                units[*t].x.iter().zip(&units[*c].x).zip(&adjustment[1..]).map(|((a, b), k)| (a - b) * k).sum();
+            y(*t) - y(*c) - gap
+        })
+        .sum::<f64>()
+        / n;
+    Ok(MatchResult { propensity, pairs, caliper, logit, att, unadjusted, adjustment })
+}
+
+/// Least squares of `y_post` on an intercept and the covariates over the
+/// units `rows`; a covariate without variation among them gets 0.
+fn ols(units: &[&Unit], rows: &[usize]) -> Option<Vec<f64>> {
+    let p = units[0].x.len();
+    let n = rows.len() as f64;
+    let varies: Vec<usize> = (0..p)
+        .filter(|j| {
+            let first = units[rows[0]].x[*j];
+            rows.iter().any(|r| units[*r].x[*j] != first)
+        })
+        .collect();
+    let k = varies.len() + 1;
+    let x = Array2::from_shape_fn((rows.len(), k), |(i, c)| if c == 0 { 1.0 } else { units[rows[i]].x[varies[c - 1]] });
+    let y: Array1<f64> = rows.iter().map(|r| units[*r].y_post.unwrap_or(f64::NAN)).collect();
+    if n < (k + 1) as f64 {
+        return None;
+    }
+    let beta = solve_spd(&x.t().dot(&x), &x.t().dot(&y))?;
+    let mut out = vec![0.0; p + 1];
+    out[0] = beta[0];
+    for (c, j) in varies.iter().enumerate() {
+        out[j + 1] = beta[c + 1];
+    }
+    Some(out)
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {

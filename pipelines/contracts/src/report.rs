@@ -122,6 +122,7 @@ pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
             Column::new("participants".into(), vec![e.n_treated as u64]),
             Column::new("comparisons".into(), vec![e.n_comparison as u64]),
             Column::new("matched_pairs".into(), vec![e.matching.as_ref().map(|m| m.result.pairs.len() as u64)]),
+            Column::new("matched_difference".into(), vec![e.matching.as_ref().map(|m| m.result.unadjusted)]),
             Column::new("bootstrap_replicates".into(), vec![e.replicates as u64]),
             Column::new("seed".into(), vec![spec.validation.seed]),
             Column::new("spec_sha256".into(), vec![spec.sha256.clone()]),
@@ -182,7 +183,11 @@ pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
         write(
             dir,
             "contract_propensity.parquet",
-            frame(vec![Column::new("term".into(), terms), Column::new("coefficient".into(), coef)])?,
+            frame(vec![
+                Column::new("term".into(), terms),
+                Column::new("coefficient".into(), coef),
+                Column::new("adjustment_coefficient".into(), m.result.adjustment.clone()),
+            ])?,
         )?;
     }
     if let Some(d) = &e.did {
@@ -528,8 +533,8 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
     if let Some(m) = &e.matching {
         let _ = write!(
             o,
-            "<h3>Propensity model</h3><p>Logistic regression (unpenalised maximum likelihood) of taking part on the covariates at the index month. Matching: 1:1 nearest neighbour on the logit of the score, without replacement, participants with the highest score first, caliper {} SD of the logit ({:.3}).</p><table><thead><tr><th>Term</th><th class=\"num\">Coefficient</th></tr></thead><tbody><tr><td>intercept</td><td class=\"num\">{:.4}</td></tr>",
-            spec.validation.caliper_sd, m.result.caliper, m.result.propensity.intercept
+            "<h3>Propensity model</h3><p>Logistic regression (unpenalised maximum likelihood) of taking part on the covariates at the index month. Matching: 1:1 nearest neighbour on the logit of the score, without replacement, participants with the highest score first, caliper {} SD of the logit ({:.3}). The estimate is the matched difference ({:+.4}) adjusted for what is left of the covariates' imbalance within pairs, by a linear regression of the outcome on the covariates among the matched comparisons (Abadie and Imbens 2011).</p><table><thead><tr><th>Term</th><th class=\"num\">Coefficient</th></tr></thead><tbody><tr><td>intercept</td><td class=\"num\">{:.4}</td></tr>",
+            spec.validation.caliper_sd, m.result.caliper, m.result.unadjusted, m.result.propensity.intercept
         );
         for (n, c) in m.names.iter().zip(&m.result.propensity.coefficients) {
             let _ = write!(o, "<tr><td>{}</td><td class=\"num\">{c:.4}</td></tr>", escape(n));
