@@ -176,14 +176,7 @@ fn hand_worked_rate_card_with_caps_and_sustainment_windows() {
             (3, 0, d(2024, 9, 30)),
         ]
     );
-    let prices: Vec<f64> = spec.outcome_metrics.iter().map(|m| m.price_per_unit).collect();
-    let (lines, totals) = ratecard::pay(
-        &achievements,
-        &prices,
-        &spec.outcome_payment_periods,
-        spec.pricing.cap_per_participant,
-        spec.pricing.cap_total,
-    );
+    let (lines, totals) = crate::pay(&spec, &achievements);
     // Paid in date order, then metric, then participant; running totals (P0, P1, P2 | total):
     //   2023-03-31 entry P0 700, entry P1 700                 ->  700  700    0 |  1400
     //   2023-05-31 off_3m P0 1500, off_3m P1 1500             -> 2200 2200    0 |  4400

@@ -524,20 +524,25 @@ fn matching_details(names: &[String], units: &[&Unit], result: MatchResult) -> M
     MatchingDetails { names: names.to_vec(), result, balance, outside_support, unmatched, range_t, range_c, scores }
 }
 
+/// The spec's rate card (its prices, payment periods and caps) applied to achievements.
+pub fn pay(spec: &Spec, achievements: &[Achievement]) -> (Vec<PaymentLine>, Vec<PeriodTotal>) {
+    let prices: Vec<f64> = spec.outcome_metrics.iter().map(|m| m.price_per_unit).collect();
+    ratecard::pay(
+        achievements,
+        &prices,
+        &spec.outcome_payment_periods,
+        spec.pricing.cap_per_participant,
+        spec.pricing.cap_total,
+    )
+}
+
 /// `utfall contract evaluate`.
 pub fn evaluate(spec: &Spec, register: &Path) -> Result<Evaluation, ContractError> {
     let study = read_study(spec, register, true)?;
     let participants: Vec<usize> = (0..study.enrolments.len()).filter(|i| study.enrolments[*i].treated()).collect();
     let refs: Vec<&Enrolment> = participants.iter().map(|i| &study.enrolments[*i]).collect();
     let achievements = achievements(spec, &study, &refs);
-    let prices: Vec<f64> = spec.outcome_metrics.iter().map(|m| m.price_per_unit).collect();
-    let (lines, totals) = ratecard::pay(
-        &achievements,
-        &prices,
-        &spec.outcome_payment_periods,
-        spec.pricing.cap_per_participant,
-        spec.pricing.cap_total,
-    );
+    let (lines, totals) = pay(spec, &achievements);
     let effect = estimate_effect(spec, &study)?;
     Ok(Evaluation {
         spec: spec.clone(),
