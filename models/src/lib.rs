@@ -29,7 +29,6 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utfall_register::store::{Manifest, Store};
 
 use crate::features::{Register, feature};
 use crate::metrics::{Reference, Values};
@@ -195,25 +194,17 @@ impl Artefact {
     }
 }
 
-/// The current build of a register, its manifest and as-of date.
-pub struct Build {
-    pub dir: PathBuf,
-    pub manifest: Manifest,
-    pub manifest_sha256: String,
-    pub as_of: NaiveDate,
-}
+/// The register build a model trains on or scores (opened once).
+pub use utfall_register::store::CurrentBuild as Build;
 
-impl Build {
-    pub fn open(register: &Path) -> Result<Build, ModelError> {
-        let store = Store::new(register).map_err(ModelError::io(register))?;
-        let dir = store.current().ok_or_else(|| ModelError::NoRegister(register.to_path_buf()))?;
-        let path = dir.join(Manifest::FILE);
-        let bytes = std::fs::read(&path).map_err(ModelError::io(&path))?;
-        let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|e| ModelError::Data(format!("{}: {e}", path.display())))?;
-        let as_of = NaiveDate::parse_from_str(&manifest.as_of, "%Y-%m-%d")
-            .map_err(|e| ModelError::Data(format!("{}: as_of: {e}", path.display())))?;
-        Ok(Build { dir, manifest, manifest_sha256: hex::encode(Sha256::digest(&bytes)), as_of })
+impl From<utfall_register::store::OpenError> for ModelError {
+    fn from(e: utfall_register::store::OpenError) -> ModelError {
+        use utfall_register::store::OpenError;
+        match e {
+            OpenError::Io { path, source } => ModelError::Io { path, source },
+            OpenError::NoRegister(p) => ModelError::NoRegister(p),
+            e @ OpenError::Manifest { .. } => ModelError::Data(e.to_string()),
+        }
     }
 }
 

@@ -21,8 +21,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use sha2::{Digest, Sha256};
-use utfall_register::store::{Manifest, Store};
+use utfall_register::store::{CurrentBuild, OpenError};
 
 use estimate::{Balance, MatchResult, Unit};
 use ratecard::{Achievement, Events, PaymentLine, PeriodTotal};
@@ -35,8 +34,8 @@ pub enum ContractError {
     Spec(#[from] SpecError),
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("no register at {0}: run `utfall build` first")]
-    NoRegister(PathBuf),
+    #[error(transparent)]
+    Register(#[from] OpenError),
     #[error("reading the register: {0}")]
     Study(#[from] study::StudyError),
     #[error("{file}: field `{field}`: {message}")]
@@ -55,30 +54,20 @@ impl ContractError {
     /// 2 for a specification the register cannot satisfy or a bad spec, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            ContractError::Spec(_) | ContractError::Empty { .. } | ContractError::NoRegister(_) => 2,
+            ContractError::Spec(_)
+            | ContractError::Empty { .. }
+            | ContractError::Register(OpenError::NoRegister(_)) => 2,
             _ => 1,
         }
     }
 }
 
-/// The current register build: its folder, export date and manifest hash.
-pub fn open_register(register: &Path) -> Result<(PathBuf, NaiveDate, String), ContractError> {
-    let store = Store::new(register).map_err(ContractError::io(register))?;
-    let dir = store.current().ok_or_else(|| ContractError::NoRegister(register.to_path_buf()))?;
-    let path = dir.join(Manifest::FILE);
-    let bytes = std::fs::read(&path).map_err(ContractError::io(&path))?;
-    let manifest: Manifest =
-        serde_json::from_slice(&bytes).map_err(|e| ContractError::Write(format!("{}: {e}", path.display())))?;
-    let as_of = NaiveDate::parse_from_str(&manifest.as_of, "%Y-%m-%d")
-        .map_err(|e| ContractError::Write(format!("{}: as_of: {e}", path.display())))?;
-    Ok((dir, as_of, hex::encode(Sha256::digest(&bytes))))
-}
-
 /// Read the study population and refuse an empty target group or (when
 /// evaluating) no participants.
 pub fn read_study(spec: &Spec, register: &Path, evaluating: bool) -> Result<Study, ContractError> {
-    let (dir, as_of, sha) = open_register(register)?;
-    let study = Study::read(spec, &dir, as_of, sha)?;
+    let build = CurrentBuild::open(register)?;
+    let as_of = build.as_of;
+    let study = Study::read(spec, &build.dir, as_of, build.manifest_sha256)?;
     let empty = |field: &str, message: String| ContractError::Empty {
         file: spec.file.clone(),
         field: field.to_string(),

@@ -30,6 +30,46 @@ pub fn write_parquet(df: &mut DataFrame, file: fs::File) -> PolarsResult<()> {
     Ok(())
 }
 
+/// The current build of a register, opened once: its folder, its manifest,
+/// the manifest's SHA-256 (what results record as their provenance) and the
+/// export date. Used by every stage that reads a register it did not build.
+#[derive(Debug, Clone)]
+pub struct CurrentBuild {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub manifest_sha256: String,
+    pub as_of: chrono::NaiveDate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("no register at {0} (run `utfall build` or `utfall demo` first)")]
+    NoRegister(PathBuf),
+    #[error("{path}: {message}")]
+    Manifest { path: PathBuf, message: String },
+}
+
+impl CurrentBuild {
+    pub fn open(register: &Path) -> Result<CurrentBuild, OpenError> {
+        use sha2::{Digest, Sha256};
+        let io_err = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| OpenError::Io { path, source }
+        };
+        let store = Store::new(register).map_err(io_err(register))?;
+        let dir = store.current().ok_or_else(|| OpenError::NoRegister(register.to_path_buf()))?;
+        let path = dir.join(Manifest::FILE);
+        let bytes = fs::read(&path).map_err(io_err(&path))?;
+        let bad = |message: String| OpenError::Manifest { path: path.clone(), message };
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        let as_of =
+            chrono::NaiveDate::parse_from_str(&manifest.as_of, "%Y-%m-%d").map_err(|e| bad(format!("as_of: {e}")))?;
+        Ok(CurrentBuild { dir, manifest, manifest_sha256: hex::encode(Sha256::digest(&bytes)), as_of })
+    }
+}
+
 /// How many complete builds are kept (the current one and the one before, for rollback).
 pub const KEEP_BUILDS: usize = 2;
 
