@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 clients=${1:-1000000}
 work=${2:-target/bench-data/contract-$clients}
 runs=${3:-3}
-spec=pipelines/contracts/specs/jobbsteget.toml
+spec=models/contracts/specs/jobbsteget.toml
 source benches/setup.sh
 synth_once "$work" "$clients"
 register_once "$work" --no-indicators

@@ -4,7 +4,7 @@
 Each replication generates a synthetic municipality with its own seed
 (`utfall synth`; the planted employment programme's effect on the treated is
 in truth/truth.json), builds its register (`utfall build`), and evaluates the
-shipped contract (pipelines/contracts/specs/jobbsteget.toml) twice: by matched
+shipped contract (models/contracts/specs/jobbsteget.toml) twice: by matched
 comparison and by difference-in-differences (`--method`). Per method it
 reports the bias of the estimate against the planted effect and the share of
 95% bootstrap intervals that cover it.
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-SHIPPED_SPEC = Path(__file__).resolve().parent.parent / "pipelines/contracts/specs/jobbsteget.toml"
+SHIPPED_SPEC = Path(__file__).resolve().parent.parent / "models/contracts/specs/jobbsteget.toml"
 SPEC = SHIPPED_SPEC  # copied into WORKDIR at the start, so that edits during a run do not matter
 METHODS = ["matched_comparison", "difference_in_differences"]
 

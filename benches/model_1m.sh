@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 clients=${1:-1000000}
 work=${2:-target/bench-data/$clients}
 runs=${3:-3}
-spec=${4:-models/rereferral_12m.toml}
+spec=${4:-models/risk/specs/rereferral_12m.toml}
 source benches/setup.sh
 synth_once "$work" "$clients" --dirty-rate 0.01
 register_once "$work" --no-indicators

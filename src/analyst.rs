@@ -74,6 +74,10 @@ pub enum NotebookCommand {
         /// "UNSUPPRESSED - not for distribution" on every page.
         #[arg(long)]
         unsuppressed: bool,
+        /// Disclosure threshold (default: the one the register's indicators were
+        /// published under; it can be raised, not lowered).
+        #[arg(long)]
+        threshold: Option<u32>,
     },
 }
 
@@ -196,10 +200,10 @@ pub fn shell(args: ShellArgs) -> anyhow::Result<()> {
 }
 
 pub fn notebook(command: NotebookCommand, quiet: bool) -> anyhow::Result<()> {
-    let NotebookCommand::Run { notebook, register, params, out, unsuppressed } = command;
+    let NotebookCommand::Run { notebook, register, params, out, unsuppressed, threshold } = command;
     let given = params.iter().map(|p| split_assignment(p)).collect::<Result<Vec<_>, _>>()?;
     let session = Session::open(&register_path(register)?)?;
-    let options = RunOptions { params: given, unsuppressed };
+    let options = RunOptions { params: given, unsuppressed, threshold };
     let report = utfall_notebooks::run(&notebook, &session, &options)?;
     let out = out.unwrap_or_else(|| notebook.with_extension("html"));
     write_atomically(&out, |w| Ok(w.write_all(report.html.as_bytes())?))?;
@@ -219,26 +223,17 @@ pub fn notebook(command: NotebookCommand, quiet: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Write a file through a temporary beside it and a rename: a failed run
-/// leaves the previous file as it was.
+/// Write a file through a temporary beside it and a rename (the register's
+/// one atomic write): a failed run leaves the previous file as it was.
 fn write_atomically<T>(
     path: &Path,
     write: impl FnOnce(&mut (dyn Write + Send)) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing {}", path.display()))?;
-    let value = {
-        let mut buffered = std::io::BufWriter::new(temp.as_file_mut());
+    utfall_register::store::write_atomically(path, |file| {
+        let mut buffered = std::io::BufWriter::new(file);
         let value = write(&mut buffered)?;
         buffered.flush()?;
-        value
-    };
-    // Reports and results are for sharing: readable as any file the user makes.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        temp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    }
-    temp.persist(path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(value)
+        Ok::<_, anyhow::Error>(value)
+    })
+    .with_context(|| format!("writing {}", path.display()))
 }

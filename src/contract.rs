@@ -31,6 +31,9 @@ pub enum ContractCommand {
         /// Override the specification's bootstrap seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Disclosure threshold of the report (default: the register's; it can be raised, not lowered).
+        #[arg(long)]
+        threshold: Option<u32>,
     },
     /// Before signing: payments and investor return under the specification's
     /// assumed effects, take-up and follow-up windows (table and chart in OUT).
@@ -40,12 +43,15 @@ pub enum ContractCommand {
         register: PathBuf,
         #[arg(long, default_value = "contract-simulation")]
         out: PathBuf,
+        /// Disclosure threshold of the report (default: the register's; it can be raised, not lowered).
+        #[arg(long)]
+        threshold: Option<u32>,
     },
 }
 
 pub fn run(command: ContractCommand, quiet: bool) -> anyhow::Result<()> {
     match command {
-        ContractCommand::Evaluate { spec, register, out, bootstrap, method, seed } => {
+        ContractCommand::Evaluate { spec, register, out, bootstrap, method, seed, threshold } => {
             let mut overrides = Vec::new();
             if let Some(b) = bootstrap {
                 overrides.push(("bootstrap_replicates", toml::Value::Integer(b as i64)));
@@ -57,7 +63,7 @@ pub fn run(command: ContractCommand, quiet: bool) -> anyhow::Result<()> {
                 overrides.push(("seed", toml::Value::Integer(x as i64)));
             }
             let spec = Spec::read_with(&spec, &overrides).map_err(ContractError::from)?;
-            let ev = evaluate(&spec, &register)?;
+            let ev = evaluate(&spec, &register, threshold)?;
             report::write_evaluation(&out, &ev)?;
             if !quiet {
                 let e = &ev.effect;
@@ -84,9 +90,9 @@ pub fn run(command: ContractCommand, quiet: bool) -> anyhow::Result<()> {
                 println!("  wrote {}", out.join("report.html").display());
             }
         }
-        ContractCommand::Simulate { spec, register, out } => {
+        ContractCommand::Simulate { spec, register, out, threshold } => {
             let spec = Spec::read(&spec).map_err(ContractError::from)?;
-            let s = simulate::simulate(&spec, &register)?;
+            let s = simulate::simulate(&spec, &register, threshold)?;
             report::write_simulation(&out, &spec, &s)?;
             if !quiet {
                 println!("effect  take-up  follow-up  participants  investment  expected payments  multiple  P(loss)");

@@ -42,6 +42,9 @@ enum Command {
         /// Share of export rows with an injected fault, to show the quarantine.
         #[arg(long, default_value_t = 0.01)]
         dirty_rate: f64,
+        /// Disclosure threshold (default: the catalogue's, 5).
+        #[arg(long)]
+        threshold: Option<u32>,
     },
     /// Write a seeded synthetic municipality: exports, mapping file and ground truth.
     Synth {
@@ -126,6 +129,10 @@ struct IndicatorArgs {
     /// Targets file (TOML) of client-centred targets per unit.
     #[arg(long)]
     targets: Option<PathBuf>,
+    /// Disclosure threshold: counts below it are withheld from managers
+    /// (overrides the catalogue's `settings.threshold`; recorded in the manifest).
+    #[arg(long)]
+    threshold: Option<u32>,
 }
 
 impl IndicatorArgs {
@@ -133,6 +140,10 @@ impl IndicatorArgs {
         let cat = match &self.catalogue {
             Some(p) => Catalogue::load(p).map_err(|e| BadUsage(e.to_string()))?,
             None => Catalogue::builtin(),
+        };
+        let cat = match self.threshold {
+            Some(t) => cat.with_threshold(t).map_err(|e| BadUsage(e.to_string()))?,
+            None => cat,
         };
         let targets = match &self.targets {
             Some(p) => Targets::load(p, &cat).map_err(|e| BadUsage(e.to_string()))?,
@@ -224,7 +235,7 @@ fn main() -> ExitCode {
                 .or_else(|| {
                     e.downcast_ref::<utfall_notebooks::NotebookError>().map(utfall_notebooks::NotebookError::exit_code)
                 })
-                .or_else(|| e.downcast_ref::<utfall_models::ModelError>().map(utfall_models::ModelError::exit_code))
+                .or_else(|| e.downcast_ref::<utfall_risk::ModelError>().map(utfall_risk::ModelError::exit_code))
                 .or_else(|| {
                     e.downcast_ref::<utfall_contracts::ContractError>().map(utfall_contracts::ContractError::exit_code)
                 })
@@ -278,7 +289,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (cat, targets) = indicators.load()?;
             compute_indicators(&register, &cat, &targets, quiet)?;
         }
-        Command::Demo { out, clients, dirty_rate } => demo(&out, clients, dirty_rate, quiet)?,
+        Command::Demo { out, clients, dirty_rate, threshold } => demo(&out, clients, dirty_rate, threshold, quiet)?,
         Command::Query(args) => analyst::query(args)?,
         Command::Sql(args) => analyst::shell(args)?,
         Command::Notebook { command } => analyst::notebook(command, quiet)?,
@@ -386,7 +397,7 @@ fn print_indicators(manifest: &utfall_register::Manifest, warnings: &[String], q
     );
 }
 
-fn demo(out: &Path, clients: usize, dirty_rate: f64, quiet: bool) -> anyhow::Result<()> {
+fn demo(out: &Path, clients: usize, dirty_rate: f64, threshold: Option<u32>, quiet: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let summary = synth(out, clients, 2021, dirty_rate, quiet)?;
     let key = out.join("demo.key");
@@ -404,7 +415,10 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, quiet: bool) -> anyhow::Res
     let targets_path = out.join("targets.toml");
     std::fs::write(&targets_path, utfall_indicators::targets::DEMO_TARGETS)
         .with_context(|| format!("writing {}", targets_path.display()))?;
-    let cat = Catalogue::builtin();
+    let cat = match threshold {
+        Some(t) => Catalogue::builtin().with_threshold(t).map_err(|e| BadUsage(e.to_string()))?,
+        None => Catalogue::builtin(),
+    };
     let targets = Targets::load(&targets_path, &cat)?;
     build(&opts, Some((&cat, &targets)), quiet)?;
     let args = DashboardArgs {

@@ -3,16 +3,16 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use utfall_models::score::{explain, score};
-use utfall_models::spec::Spec;
-use utfall_models::{Artefact, TrainOptions, train};
+use utfall_risk::score::{explain, score};
+use utfall_risk::spec::Spec;
+use utfall_risk::{Artefact, TrainOptions, train};
 
 #[derive(Subcommand)]
 pub enum ModelCommand {
     /// Train a model from its specification on the current register; write its
     /// versioned artefact, evaluation tables and model card to OUT/VERSION/.
     Train {
-        /// The model specification (TOML), e.g. models/rereferral_12m.toml.
+        /// The model specification (TOML), e.g. models/risk/specs/rereferral_12m.toml.
         #[arg(long)]
         spec: PathBuf,
         /// Register path (made by `utfall build` or `utfall demo`).
@@ -25,6 +25,10 @@ pub enum ModelCommand {
         /// matrices with labels (row-level data: keep it with the register).
         #[arg(long)]
         export_design: bool,
+        /// Disclosure threshold of the model card: counts below it are
+        /// withheld (default: the threshold the register's indicators use).
+        #[arg(long)]
+        threshold: Option<u32>,
     },
     /// Score the current population (outcome not yet known) and write the
     /// scores, score_drift and score_overrides tables into a new build of the register.
@@ -53,9 +57,9 @@ fn ci(v: f64, lo: f64, hi: f64) -> String {
 
 pub fn run(command: ModelCommand, quiet: bool) -> anyhow::Result<()> {
     match command {
-        ModelCommand::Train { spec, register, out, export_design } => {
-            let spec = Spec::load(&spec).map_err(utfall_models::ModelError::from)?;
-            let t = train(&spec, &register, &out, &TrainOptions { export_design })?;
+        ModelCommand::Train { spec, register, out, export_design, threshold } => {
+            let spec = Spec::load(&spec).map_err(utfall_risk::ModelError::from)?;
+            let t = train(&spec, &register, &out, &TrainOptions { export_design, threshold })?;
             let e = &t.evaluation;
             let h = &t.artefact.headline;
             let s = &t.artefact.split;

@@ -5,7 +5,7 @@
 //! a line style, a shape or the table beside the chart.
 
 use plotters::prelude::*;
-use utfall_notebooks::chart::{FONT, PALETTE, legend, padded, plot_error, svg_image};
+use utfall_report::chart::{FONT, PALETTE, legend, padded, plot_error, short, svg_image};
 
 use crate::Lang;
 
@@ -37,7 +37,7 @@ impl Scale {
     pub fn axis(self, v: f64, lang: Lang) -> String {
         match self {
             Scale::Share => lang.number(&format!("{:.0}", v * 100.0)) + lang.percent_sign(),
-            Scale::Number => lang.number(&utfall_notebooks::chart::short(v)),
+            Scale::Number => lang.number(&short(v)),
         }
     }
 }

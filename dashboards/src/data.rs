@@ -1,7 +1,7 @@
 //! The dashboard's figures, read from the register through DataFusion:
 //! `indicators_public` and `target_status` (already suppressed), and the
 //! baseline/follow-up distributions binned from `baselines` and suppressed
-//! here (see [`suppress_bins`]).
+//! here (see `utfall_disclosure::bins`).
 
 use std::collections::BTreeMap;
 
@@ -10,6 +10,7 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use datafusion::common::ScalarValue;
+use utfall_disclosure::Policy;
 use utfall_queries::{Answer, Session};
 use utfall_register::schema;
 
@@ -70,14 +71,7 @@ pub struct TargetRow {
     pub trend: String,
 }
 
-/// Bin counts at baseline and at follow-up; None where withheld.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Bins {
-    pub baseline: Vec<Option<u64>>,
-    pub follow_up: Vec<Option<u64>>,
-    /// Clients (pairs) counted; None when fewer than the threshold.
-    pub n: Option<u64>,
-}
+pub use utfall_disclosure::bins::Bins;
 
 /// A distribution's raw counts per unit: unit -> (baseline bins, follow-up bins).
 pub type RawBins = BTreeMap<String, (Vec<u64>, Vec<u64>)>;
@@ -99,13 +93,14 @@ pub struct Data {
     pub distributions: Vec<DistributionData>,
     /// Every unit with a published cell or a target, sorted.
     pub units: Vec<String>,
-    pub threshold: u32,
+    /// The build's disclosure policy (what `indicators_public` was suppressed under).
+    pub policy: Policy,
 }
 
 /// Read the figures the spec names.
 pub fn load(session: &Session, spec: &Spec) -> Result<Data, DashboardError> {
     let run = session.manifest().indicators.as_ref().ok_or(DashboardError::NoIndicators)?;
-    let threshold = run.threshold;
+    let policy = Policy::for_build(session.manifest(), None).map_err(|e| DashboardError::Register(e.to_string()))?;
     // Derived tables written by an older utfall lack columns read here.
     for table in [&schema::INDICATORS_PUBLIC, &schema::TARGET_STATUS, &schema::BASELINES] {
         let have: Vec<String> = session.columns(table.name)?.into_iter().map(|(name, _)| name).collect();
@@ -205,7 +200,7 @@ pub fn load(session: &Session, spec: &Spec) -> Result<Data, DashboardError> {
     for d in &spec.distributions {
         distributions.push(DistributionData { spec: d.clone(), from, to, raw: load_bins(session, d, from, to)? });
     }
-    Ok(Data { cells, targets, distributions, units, threshold })
+    Ok(Data { cells, targets, distributions, units, policy })
 }
 
 fn load_targets(session: &Session) -> Result<Vec<TargetRow>, DashboardError> {
@@ -297,47 +292,6 @@ pub fn municipality(raw: &RawBins, bins: usize) -> (Vec<u64>, Vec<u64>) {
     total
 }
 
-/// Withhold small bins of one distribution so no count of fewer than
-/// `threshold` clients can be read or recomputed:
-/// - primary: a bin with a count below the threshold, 0 included (as
-///   everywhere a manager looks: `..` may hide a 0);
-/// - `rest`: when the page also shows a larger population (the municipality
-///   beside a unit), a bin whose difference to it is 0 < rest < threshold;
-/// - complementary: a series with exactly one withheld bin also withholds its
-///   smallest shown bin, so the withheld one cannot be recomputed
-///   from the series' total;
-/// - a distribution of fewer than `threshold` clients is withheld whole.
-pub fn suppress_bins(counts: &(Vec<u64>, Vec<u64>), rest_of: Option<&(Vec<u64>, Vec<u64>)>, threshold: u32) -> Bins {
-    let t = threshold as u64;
-    let n: u64 = counts.0.iter().sum();
-    let series = |own: &[u64], wider: Option<&Vec<u64>>| -> Vec<Option<u64>> {
-        if n < t {
-            return vec![None; own.len()];
-        }
-        let mut out: Vec<Option<u64>> = own
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| {
-                let small = c < t;
-                let rest = wider.map(|w| w[i].saturating_sub(c)).is_some_and(|r| r > 0 && r < t);
-                (!(small || rest)).then_some(c)
-            })
-            .collect();
-        if out.iter().filter(|c| c.is_none()).count() == 1 {
-            let smallest = out.iter().enumerate().filter(|(_, c)| c.is_some()).min_by_key(|(_, c)| **c);
-            if let Some((i, _)) = smallest {
-                out[i] = None;
-            }
-        }
-        out
-    };
-    Bins {
-        baseline: series(&counts.0, rest_of.map(|r| &r.0)),
-        follow_up: series(&counts.1, rest_of.map(|r| &r.1)),
-        n: (n >= t).then_some(n),
-    }
-}
-
 /// Typed columns of an answer (one batch or many).
 struct Columns<'a>(&'a Answer);
 
@@ -387,31 +341,5 @@ impl Columns<'_> {
             out.extend(a.as_primitive::<Date32Type>().iter().map(|d| d.map(|d| epoch + chrono::Days::new(d as u64))));
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn small_bins_are_withheld_with_a_complement() {
-        let counts = (vec![0, 3, 20, 30, 12], vec![10, 40, 15, 0, 0]);
-        let b = suppress_bins(&counts, None, 5);
-        // 0 and 3 are withheld; two withheld bins need no complement.
-        assert_eq!(b.baseline, [None, None, Some(20), Some(30), Some(12)]);
-        assert_eq!(b.follow_up, [Some(10), Some(40), Some(15), None, None]);
-        assert_eq!(b.n, Some(65));
-        // A lone withheld bin takes the smallest shown bin with it.
-        let lone = suppress_bins(&(vec![7, 3, 20, 30, 12], vec![6, 40, 15, 9, 2]), None, 5);
-        assert_eq!(lone.baseline, [None, None, Some(20), Some(30), Some(12)]);
-        assert_eq!(lone.follow_up, [None, Some(40), Some(15), Some(9), None]);
-        // Beside the municipality: a bin whose rest (municipality - unit) is small is withheld too.
-        let muni = (vec![0, 3, 22, 60, 12], vec![10, 45, 15, 0, 0]);
-        let b = suppress_bins(&counts, Some(&muni), 5);
-        assert_eq!(b.baseline, [None, None, None, Some(30), Some(12)]);
-        assert_eq!(b.follow_up, [Some(10), Some(40), Some(15), None, None]);
-        let tiny = suppress_bins(&(vec![1, 2], vec![3, 0]), None, 5);
-        assert_eq!((tiny.baseline, tiny.n), (vec![None, None], None));
     }
 }

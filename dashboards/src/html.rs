@@ -7,16 +7,16 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use utfall_notebooks::{STYLE, escape};
+use utfall_disclosure::{WITHHELD, bins};
+use utfall_report::{Page as Shell, escape};
 use utfall_register::store::Manifest;
 
 use crate::chart::{self, Estimate, FunnelPoint, Scale, Series};
-use crate::data::{Bins, Cell, Data, DistributionData, TargetRow, municipality, suppress_bins};
+use crate::data::{Bins, Cell, Data, DistributionData, TargetRow, municipality};
 use crate::funnel::{Centre, LEVELS, Position};
 use crate::spec::{IndicatorRef, Spec};
 use crate::{DashboardError, Lang, Scope};
 
-const WITHHELD: &str = "..";
 /// The municipality's rows in `data-unit`.
 const ALL: &str = "*";
 const EXTRA_STYLE: &str = include_str!("dashboard.css");
@@ -77,8 +77,9 @@ impl Page<'_> {
         ci.map_or_else(|| WITHHELD.into(), |(l, h)| format!("{} – {}", self.value(l, share), self.value(h, share)))
     }
 
+    /// A published count (marked for the disclosure audit), or `..`.
     fn count(&self, n: Option<i64>) -> String {
-        n.map_or_else(|| WITHHELD.into(), |n| n.to_string())
+        format!("<span class=\"count\">{}</span>", n.map_or_else(|| WITHHELD.into(), |n| n.to_string()))
     }
 
     /// "Definition x v1 · period · register as of".
@@ -580,7 +581,7 @@ impl Page<'_> {
                  Bars with fewer clients than the threshold are not shown (..)."
             )
         );
-        let threshold = self.data.threshold;
+        let policy = &self.data.policy;
         for d in &self.data.distributions {
             let bins = d.spec.bins();
             let all = municipality(&d.raw, bins);
@@ -590,9 +591,9 @@ impl Page<'_> {
                 if own.0.iter().sum::<u64>() == 0 {
                     continue;
                 }
-                shown.push((u.clone(), suppress_bins(&own, Some(&all), threshold)));
+                shown.push((u.clone(), bins::suppress(policy, &own, Some(&all))));
             }
-            shown.push((ALL.to_string(), suppress_bins(&all, None, threshold)));
+            shown.push((ALL.to_string(), bins::suppress(policy, &all, None)));
             for (who, b) in shown {
                 self.distribution(d, &who, &b)?;
             }
@@ -624,7 +625,9 @@ impl Page<'_> {
             self.l("vid start", "at baseline"),
             self.l("vid uppföljning", "at follow-up")
         );
-        let cell = |c: Option<u64>| c.map_or_else(|| WITHHELD.to_string(), |c| c.to_string());
+        let cell = |c: Option<u64>| {
+            format!("<span class=\"count\">{}</span>", c.map_or_else(|| WITHHELD.to_string(), |c| c.to_string()))
+        };
         for (i, label) in labels.iter().enumerate() {
             let _ = write!(
                 t,
@@ -638,7 +641,7 @@ impl Page<'_> {
         t.push_str("</tbody></table>");
         let caption = format!(
             "n = {} {}. {} <code>baselines</code> ({} {}) · {} {period} · {} {}",
-            b.n.map_or_else(|| WITHHELD.into(), |n| n.to_string()),
+            self.count(b.n.map(|n| n as i64)),
             self.l("klienter", "clients"),
             self.l("Källa: tabellen", "Source: the table"),
             self.l("katalog", "catalogue"),
@@ -727,23 +730,16 @@ fn wrap(page: &Page, spec: &Spec, manifest: &Manifest) -> String {
         Scope::Unit(u) => format!(
             "{} {} {}",
             lang.pick("Enhet", "Unit"),
-            escape(u),
+            u,
             lang.pick("och kommunens totaler", "and the municipality's totals")
         ),
     };
     let mut html = String::new();
     let _ = write!(
         html,
-        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"generator\" content=\"utfall {}\">\n<title>{} · {}</title>\n\
-         <link rel=\"icon\" href=\"data:,\">\n<style>\n{STYLE}{EXTRA_STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{}</h1>\n\
-         <p class=\"summary\">{scope}</p>\n<table class=\"stamp-table\"><tbody>\n",
-        lang.code(),
-        env!("CARGO_PKG_VERSION"),
+        "<header>\n<h1>{}</h1>\n<p class=\"summary\">{}</p>\n<table class=\"stamp-table\"><tbody>\n",
         escape(title),
-        scope,
-        escape(title),
+        escape(&scope),
     );
     let mut row = |k: &str, v: String| {
         let _ = writeln!(html, "<tr><th>{}</th><td>{v}</td></tr>", escape(k));
@@ -766,7 +762,7 @@ fn wrap(page: &Page, spec: &Spec, manifest: &Manifest) -> String {
         format!(
             "{} {} {} <code>{WITHHELD}</code>",
             lang.pick("Färre än", "Fewer than"),
-            page.data.threshold,
+            page.data.policy.threshold,
             lang.pick(
                 "klienter, och celler som annars kunde räknas fram, visas som",
                 "clients, and cells that could otherwise be worked out, are shown as"
@@ -825,6 +821,7 @@ fn wrap(page: &Page, spec: &Spec, manifest: &Manifest) -> String {
         )
         .to_string(),
     );
-    html.push_str("</dl>\n</footer>\n</body>\n</html>\n");
-    html
+    html.push_str("</dl>\n</footer>\n");
+    let title = format!("{title} · {scope}");
+    Shell { lang: lang.code(), title: &title, extra_style: EXTRA_STYLE }.render(&html)
 }

@@ -8,7 +8,7 @@
 //! Figures come from the register through DataFusion: `indicators_public`
 //! and `target_status` (suppressed by the indicator pipeline) and the
 //! distributions binned from `baselines` and suppressed here
-//! ([`data::suppress_bins`]). `--per-unit` writes one page per unit with only
+//! (`utfall_disclosure::bins`). `--per-unit` writes one page per unit with only
 //! that unit's figures and the municipality's aggregates.
 
 use std::path::{Path, PathBuf};
@@ -53,49 +53,9 @@ impl DashboardError {
     }
 }
 
-/// The language of the labels. Swedish is the users' language and the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    #[default]
-    Sv,
-    En,
-}
-
-impl Lang {
-    pub fn parse(text: &str) -> Option<Lang> {
-        match text {
-            "sv" => Some(Lang::Sv),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Sv => "sv",
-            Lang::En => "en",
-        }
-    }
-
-    pub fn pick(self, sv: &'static str, en: &'static str) -> &'static str {
-        match self {
-            Lang::Sv => sv,
-            Lang::En => en,
-        }
-    }
-
-    /// A number written with the language's decimal sign.
-    pub fn number(self, text: &str) -> String {
-        match self {
-            Lang::Sv => text.replace('.', ",").replace('-', "\u{2212}"),
-            Lang::En => text.to_string(),
-        }
-    }
-
-    pub fn percent_sign(self) -> &'static str {
-        self.pick("\u{a0}%", "%")
-    }
-}
+/// The language of the labels (the report kit's). Swedish is the users'
+/// language and the default.
+pub use utfall_report::Lang;
 
 /// Whose figures a page holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,25 +118,8 @@ pub fn write(session: &Session, out: &Path, options: &Options) -> Result<Written
         }
     }
     for (path, html) in &pages {
-        write_atomically(path, html.as_bytes())?;
+        utfall_register::store::write_bytes_atomically(path, html.as_bytes())
+            .map_err(|e| DashboardError::Write { path: path.display().to_string(), message: e.to_string() })?;
     }
     Ok(Written { index: pages.swap_remove(0).0, units })
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), DashboardError> {
-    use std::io::Write as _;
-    let fail =
-        |e: &dyn std::fmt::Display| DashboardError::Write { path: path.display().to_string(), message: e.to_string() };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
-    let mut file = tempfile::Builder::new().prefix(".dashboard").tempfile_in(dir).map_err(|e| fail(&e))?;
-    file.write_all(bytes).map_err(|e| fail(&e))?;
-    file.as_file().sync_all().map_err(|e| fail(&e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644)).map_err(|e| fail(&e))?;
-    }
-    file.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
 }

@@ -16,13 +16,14 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
 use plotters::prelude::*;
 use serde::Deserialize;
+use utfall_disclosure::Policy;
 use utfall_queries::Answer;
+use utfall_report::chart::{FONT, PALETTE, date_label, legend, padded, plot_error, short};
 
 use crate::suppress::Suppression;
 
@@ -109,20 +110,6 @@ impl ChartSpec {
 
 const WIDTH: u32 = 760;
 const HEIGHT: u32 = 360;
-pub const FONT: &str = "sans-serif";
-
-/// Okabe-Ito: distinguishable with the common colour-vision deficiencies.
-pub const PALETTE: [RGBColor; 8] = [
-    RGBColor(0, 114, 178),
-    RGBColor(230, 159, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(86, 180, 233),
-    RGBColor(213, 94, 0),
-    RGBColor(120, 120, 120),
-    RGBColor(0, 0, 0),
-];
-
 /// A drawn chart and what the reader must be told about it.
 #[derive(Debug)]
 pub struct Drawn {
@@ -176,64 +163,9 @@ fn column_index(answer: &Answer, name: &str) -> Result<usize, String> {
     })
 }
 
-pub fn date_label(days: f64, month_only: bool) -> String {
-    let date = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid") + chrono::Duration::days(days.round() as i64);
-    if month_only { date.format("%Y-%m").to_string() } else { date.format("%Y-%m-%d").to_string() }
-}
-
-/// Round-number bounds with a little room.
-pub fn padded(min: f64, max: f64) -> (f64, f64) {
-    if !(min.is_finite() && max.is_finite()) {
-        return (0.0, 1.0);
-    }
-    if (max - min).abs() < f64::EPSILON {
-        let pad = if min == 0.0 { 1.0 } else { min.abs() * 0.1 };
-        return (min - pad, max + pad);
-    }
-    let pad = (max - min) * 0.05;
-    (min - pad, max + pad)
-}
-
-/// The series' legend in a corner, on a light box.
-pub fn legend<'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
-    position: SeriesLabelPosition,
-) -> Result<(), String> {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .label_font((FONT, 12))
-        .draw()
-        .map_err(plot_error)
-}
-
-/// An SVG drawn by `draw` on a white `width` x `height` canvas, with
-/// `role="img"` and `alt` as its accessible name.
-pub fn svg_image(
-    width: u32,
-    height: u32,
-    alt: &str,
-    draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
-) -> Result<String, String> {
-    let mut out = String::new();
-    {
-        let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_error)?;
-        draw(&root)?;
-        root.present().map_err(plot_error)?;
-    }
-    let alt = crate::escape(alt);
-    Ok(out.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{alt}\" "), 1))
-}
-
-pub fn plot_error<E: std::fmt::Debug>(e: E) -> String {
-    format!("drawing the chart: {e:?}")
-}
-
 /// Draw a chart from its rows; withheld rows are left out and said so.
-pub fn draw(spec: &ChartSpec, answer: &Answer, suppression: &Suppression, threshold: u32) -> Result<Drawn, String> {
+pub fn draw(spec: &ChartSpec, answer: &Answer, suppression: &Suppression, policy: &Policy) -> Result<Drawn, String> {
+    let threshold = policy.threshold;
     for c in spec.columns() {
         column_index(answer, c)?;
     }
@@ -263,7 +195,7 @@ pub fn draw(spec: &ChartSpec, answer: &Answer, suppression: &Suppression, thresh
             match spec.kind {
                 ChartKind::Line | ChartKind::Scatter => xy(spec, answer, &keep, &root)?,
                 ChartKind::Bar => bar(spec, answer, &keep, &root)?,
-                ChartKind::Histogram => notes.extend(histogram(spec, answer, &keep, &root, threshold, suppression)?),
+                ChartKind::Histogram => notes.extend(histogram(spec, answer, &keep, &root, policy, suppression)?),
             }
         }
         root.present().map_err(plot_error)?;
@@ -470,7 +402,7 @@ fn histogram(
     answer: &Answer,
     keep: &[bool],
     root: &Area,
-    threshold: u32,
+    policy: &Policy,
     suppression: &Suppression,
 ) -> Result<Vec<String>, String> {
     let (x, x_is_date) = numbers(answer, &spec.x)?;
@@ -491,9 +423,10 @@ fn histogram(
     // unless the analyst asked for the unsuppressed copy (no rows flagged, no threshold applied).
     let mut notes = Vec::new();
     if suppression.active {
-        let small = counts.iter().filter(|c| **c > 0 && **c < threshold as u64).count();
+        let threshold = policy.threshold;
+        let small = counts.iter().filter(|c| **c > 0 && policy.is_small(**c)).count();
         if small > 0 {
-            for c in counts.iter_mut().filter(|c| **c < threshold as u64) {
+            for c in counts.iter_mut().filter(|c| policy.is_small(**c)) {
                 *c = 0;
             }
             notes.push(format!(
@@ -538,20 +471,6 @@ fn distinct(xs: impl Iterator<Item = f64>) -> Vec<f64> {
     values
 }
 
-/// A compact axis label.
-pub fn short(v: f64) -> String {
-    let a = v.abs();
-    if a >= 1e6 {
-        format!("{:.1} M", v / 1e6)
-    } else if a >= 100.0 || v.fract().abs() < 1e-9 {
-        format!("{v:.0}")
-    } else if a >= 1.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,36 +511,31 @@ mod tests {
     #[test]
     fn every_kind_draws_and_withheld_rows_are_left_out_and_said() {
         let a = answer();
-        let s = crate::suppress::small_counts(&a, Some(&["n".to_string()]), 5).unwrap();
+        let policy = Policy::new(5, utfall_disclosure::Source::Default).unwrap();
+        let s = crate::suppress::small_counts(&a, Some(&["n".to_string()]), &policy).unwrap();
         let scatter = spec("type = \"scatter\"\ndata = \"d\"\nx = \"n\"\ny = \"value\"");
-        let drawn = draw(&scatter, &a, &s, 5).unwrap();
+        let drawn = draw(&scatter, &a, &s, &policy).unwrap();
         assert_eq!(drawn.svg.matches("<circle").count(), 2, "the withheld row is not drawn");
         assert_eq!(drawn.notes, ["1 of 3 rows withheld (counts below 5)."]);
-        let unsuppressed = draw(&scatter, &a, &Suppression::default(), 5).unwrap();
+        let unsuppressed = draw(&scatter, &a, &Suppression::default(), &policy).unwrap();
         assert_eq!(unsuppressed.svg.matches("<circle").count(), 3);
         assert!(unsuppressed.notes.is_empty());
 
         let line = spec("type = \"line\"\ndata = \"d\"\nx = \"day\"\ny = \"value\"\nlow = \"low\"\nhigh = \"high\"");
-        let drawn = draw(&line, &a, &Suppression::default(), 5).unwrap();
+        let drawn = draw(&line, &a, &Suppression::default(), &policy).unwrap();
         assert!(drawn.svg.contains("<polygon") && drawn.svg.contains("<polyline"), "band and line");
         assert!(drawn.svg.contains("2024-01") && drawn.svg.contains("2024-03"), "month labels");
 
         let bar = spec("type = \"bar\"\ndata = \"d\"\nx = \"unit\"\ny = \"value\"\nlow = \"low\"\nhigh = \"high\"");
-        let drawn = draw(&bar, &a, &s, 5).unwrap();
+        let drawn = draw(&bar, &a, &s, &policy).unwrap();
         let label = |l: &str| drawn.svg.contains(&format!(">\n{l}\n</text>"));
         assert!(label("a") && label("c") && !label("b"), "the withheld unit has no bar: {}", drawn.svg);
 
         let histogram = spec("type = \"histogram\"\ndata = \"d\"\nx = \"value\"\nbins = 2");
-        let drawn = draw(&histogram, &a, &Suppression::default(), 5).unwrap();
+        let drawn = draw(&histogram, &a, &Suppression::default(), &policy).unwrap();
         assert!(drawn.svg.contains("<rect"));
-        let err = draw(&spec("type = \"bar\"\ndata = \"d\"\nx = \"unit\"\ny = \"nope\""), &a, &s, 5).unwrap_err();
+        let err = draw(&spec("type = \"bar\"\ndata = \"d\"\nx = \"unit\"\ny = \"nope\""), &a, &s, &policy).unwrap_err();
         assert!(err.contains("no column 'nope'"), "{err}");
     }
 
-    #[test]
-    fn labels() {
-        assert_eq!(short(1234567.0), "1.2 M");
-        assert_eq!(short(0.256), "0.26");
-        assert_eq!(date_label(19723.0, true), "2024-01");
-    }
 }

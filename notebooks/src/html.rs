@@ -7,28 +7,24 @@ use std::fmt::Write as _;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use pulldown_cmark::{Options, Parser, html::push_html};
 use sha2::{Digest, Sha256};
+use utfall_disclosure::{Policy, WITHHELD};
 use utfall_queries::params::{Bound, bind, placeholders};
 use utfall_queries::{Answer, QueryError, Session};
+use utfall_report::format::number;
+use utfall_report::{Page, escape, markdown};
 
 use crate::chart;
 use crate::parse::{Cell, CellKind, Notebook, Part, SqlOptions};
 use crate::suppress::{Suppression, small_counts};
 use crate::{NotebookError, Report, RunOptions};
 
-/// The report style sheet (screen and A4 print), shared with the dashboards.
-pub const STYLE: &str = include_str!("report.css");
-
-/// Shown in place of a withheld value (as Kolada shows it).
-pub const WITHHELD: &str = "..";
-
 pub fn render(
     notebook: &Notebook,
     source: &str,
     session: &Session,
     options: &RunOptions,
-    threshold: u32,
+    policy: &Policy,
 ) -> Result<Report, NotebookError> {
     let bound = bind(&notebook.front.params, &options.params, &notebook.name)?;
     let mut body = String::new();
@@ -37,19 +33,17 @@ pub fn render(
     let mut suppressed_values = 0;
     for part in &notebook.parts {
         match part {
-            Part::Prose(markdown) => {
-                push_html(&mut body, Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES))
-            }
+            Part::Prose(text) => body.push_str(&markdown(text)),
             Part::Cell(cell) => {
                 cells += 1;
                 let fail = |message: String, line: usize| cell_error(notebook, cell, line, message);
                 match &cell.kind {
                     CellKind::Sql(sql_options) => {
                         let answer = run_cell(session, notebook, cell, &cell.text, cell.line + 1, &bound)?;
-                        let suppression = suppression(&answer, sql_options.counts.as_deref(), options, threshold)
+                        let suppression = suppression(&answer, sql_options.counts.as_deref(), options, policy)
                             .map_err(|m| fail(m, cell.line))?;
                         suppressed_values += suppression.values();
-                        table(&mut body, &answer, &suppression, sql_options, &cell.text, threshold);
+                        table(&mut body, &answer, &suppression, sql_options, &cell.text, policy.threshold);
                         if let Some(name) = &sql_options.name {
                             results.insert(name.clone(), (answer, suppression));
                         }
@@ -67,7 +61,7 @@ pub fn render(
                                     + 1
                                     + cell.text.lines().position(|l| l.trim_start().starts_with("sql")).unwrap_or(0);
                                 let answer = run_cell(session, notebook, cell, sql, line, &bound)?;
-                                let s = suppression(&answer, spec.counts.as_deref(), options, threshold)
+                                let s = suppression(&answer, spec.counts.as_deref(), options, policy)
                                     .map_err(|m| fail(m, line))?;
                                 own = (answer, s);
                                 (&own.0, &own.1)
@@ -75,7 +69,7 @@ pub fn render(
                             (None, None) => unreachable!("checked when parsed"),
                         };
                         let drawn =
-                            chart::draw(spec, answer, suppression, threshold).map_err(|m| fail(m, cell.line))?;
+                            chart::draw(spec, answer, suppression, policy).map_err(|m| fail(m, cell.line))?;
                         body.push_str("<figure class=\"chart\">");
                         body.push_str(&drawn.svg);
                         let mut caption = spec.caption.clone().map(|c| escape(&c)).unwrap_or_default();
@@ -91,17 +85,17 @@ pub fn render(
             }
         }
     }
-    let html = page(notebook, source, session, options, &bound, threshold, &body);
-    Ok(Report { html, cells, suppressed_values, threshold })
+    let html = page(notebook, source, session, options, &bound, policy, &body);
+    Ok(Report { html, cells, suppressed_values, threshold: policy.threshold })
 }
 
 fn suppression(
     answer: &Answer,
     counts: Option<&[String]>,
     options: &RunOptions,
-    threshold: u32,
+    policy: &Policy,
 ) -> Result<Suppression, String> {
-    if options.unsuppressed { Ok(Suppression::default()) } else { small_counts(answer, counts, threshold) }
+    if options.unsuppressed { Ok(Suppression::default()) } else { small_counts(answer, counts, policy) }
 }
 
 /// Run one cell's SQL; an error names the notebook, the cell and the line
@@ -191,9 +185,12 @@ fn table(
             for (c, num) in numeric.iter().enumerate() {
                 let hidden = withheld && suppression.hidden_columns.contains(&c);
                 let text = if hidden { WITHHELD.to_string() } else { escape(cells[c]) };
-                let class = match (*num, hidden) {
-                    (true, true) => " class=\"num withheld\"",
-                    (true, false) => " class=\"num\"",
+                let count = suppression.count_columns.contains(&c);
+                let class = match (*num, hidden, count) {
+                    (true, true, true) => " class=\"num count withheld\"",
+                    (true, true, false) => " class=\"num withheld\"",
+                    (true, false, true) => " class=\"num count\"",
+                    (true, false, false) => " class=\"num\"",
                     _ => "",
                 };
                 let _ = write!(body, "<td{class}>{text}</td>");
@@ -260,52 +257,19 @@ fn column_text(column: &ArrayRef) -> Vec<String> {
     }
 }
 
-/// Three significant decimals for small numbers, one for large.
-fn number(v: f64) -> String {
-    if !v.is_finite() {
-        return v.to_string();
-    }
-    let text = if v.abs() >= 1000.0 { format!("{v:.1}") } else { format!("{v:.3}") };
-    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text };
-    if text == "-0" { "0".into() } else { text }
-}
-
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn page(
     notebook: &Notebook,
     source: &str,
     session: &Session,
     options: &RunOptions,
     bound: &Bound,
-    threshold: u32,
+    policy: &Policy,
     body: &str,
 ) -> String {
     let front = &notebook.front;
     let manifest = session.manifest();
+    let threshold = policy.threshold;
     let mut html = String::new();
-    let _ = write!(
-        html,
-        "<!DOCTYPE html>\n<html lang=\"sv\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"generator\" content=\"utfall {}\">\n<title>{}</title>\n\
-         <link rel=\"icon\" href=\"data:,\">\n<style>\n{STYLE}</style>\n</head>\n<body>\n",
-        env!("CARGO_PKG_VERSION"),
-        escape(&front.title)
-    );
     if options.unsuppressed {
         html.push_str(
             "<div class=\"stamp\">OMASKERAD: små antal visas. Ej för spridning \
@@ -395,21 +359,14 @@ fn page(
         "generated",
         format!("{} by utfall {}", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"), env!("CARGO_PKG_VERSION")),
     );
-    html.push_str("</dl>\n</footer>\n</body>\n</html>\n");
-    html
+    item("röjandeskydd (disclosure control)", escape(&policy.describe()));
+    html.push_str("</dl>\n</footer>\n");
+    Page { lang: "sv", title: &front.title, extra_style: "" }.render(&html)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(number(0.123456), "0.123");
-        assert_eq!(number(45.0), "45");
-        assert_eq!(number(12345.678), "12345.7");
-        assert_eq!(number(-0.0001), "0");
-    }
 
     #[test]
     fn parser_lines_are_found() {
@@ -419,10 +376,5 @@ mod tests {
         assert_eq!(named_line("unknown table 'casse'\ntables: ...", sql), Some(2));
         assert_eq!(word_line(sql, "$unit"), Some(3));
         assert_eq!(word_line(sql, "cass"), None);
-    }
-
-    #[test]
-    fn escaping() {
-        assert_eq!(escape("<b>\"a\" & 'b'</b>"), "&lt;b&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/b&gt;");
     }
 }

@@ -13,6 +13,7 @@
 
 use std::path::Path;
 
+use utfall_disclosure::Policy;
 use utfall_queries::{QueryError, Session};
 
 pub mod chart;
@@ -20,7 +21,6 @@ mod html;
 mod parse;
 pub mod suppress;
 
-pub use html::{STYLE, escape};
 pub use parse::{Cell, CellKind, Notebook};
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +54,8 @@ pub struct RunOptions {
     pub params: Vec<(String, String)>,
     /// Show small counts (the analyst's working copy; stamped on the output).
     pub unsuppressed: bool,
+    /// Disclosure threshold (default: the one the build's indicators use).
+    pub threshold: Option<u32>,
 }
 
 /// A rendered report.
@@ -72,10 +74,7 @@ pub fn run(path: &Path, session: &Session, options: &RunOptions) -> Result<Repor
     let text = std::fs::read_to_string(path)
         .map_err(|e| NotebookError::Read { path: path.display().to_string(), message: e.to_string() })?;
     let notebook = Notebook::parse(&path.display().to_string(), &text)?;
-    let threshold = session
-        .manifest()
-        .indicators
-        .as_ref()
-        .map_or_else(|| utfall_indicators::Catalogue::builtin().settings.threshold, |run| run.threshold);
-    html::render(&notebook, &text, session, options, threshold)
+    let policy = Policy::for_build(session.manifest(), options.threshold)
+        .map_err(|e| NotebookError::Read { path: "--threshold".into(), message: e.to_string() })?;
+    html::render(&notebook, &text, session, options, &policy)
 }

@@ -4,14 +4,16 @@
 //! for every other number in it (a mean over three people is about those
 //! three). Labels (text, dates, booleans) stay. Charts leave such rows out.
 //!
-//! This is primary suppression row by row. Protection against recovering a
-//! hidden cell by subtraction from a total is the job of the indicator
-//! pipeline's disclosure control: reports for distribution read the
-//! `indicators_public` table, which has both.
+//! This is primary suppression row by row, under the one disclosure policy
+//! (`utfall_disclosure`). Protection against recovering a hidden cell by
+//! subtraction from a total is the job of the indicator pipeline's
+//! disclosure control: reports for distribution read the `indicators_public`
+//! table, which has both.
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
+use utfall_disclosure::Policy;
 use utfall_queries::Answer;
 
 /// Which rows of a result are withheld.
@@ -23,6 +25,8 @@ pub struct Suppression {
     pub withheld: Vec<bool>,
     /// Columns blanked in a withheld row (counts and every other number).
     pub hidden_columns: Vec<usize>,
+    /// The count columns (marked as counts on the page).
+    pub count_columns: Vec<usize>,
 }
 
 impl Suppression {
@@ -38,7 +42,7 @@ impl Suppression {
 
 /// Find the rows to withhold. `counts` names the count columns; `None` means
 /// every integer column.
-pub fn small_counts(answer: &Answer, counts: Option<&[String]>, threshold: u32) -> Result<Suppression, String> {
+pub fn small_counts(answer: &Answer, counts: Option<&[String]>, policy: &Policy) -> Result<Suppression, String> {
     let fields = answer.schema.fields();
     let count_columns: Vec<usize> = match counts {
         Some(names) => names
@@ -66,14 +70,14 @@ pub fn small_counts(answer: &Answer, counts: Option<&[String]>, threshold: u32) 
             let values = cast(batch.column(c), &DataType::Float64).map_err(|e| e.to_string())?;
             let values = values.as_primitive::<Float64Type>();
             for (r, flag) in flags.iter_mut().enumerate() {
-                if values.is_valid(r) && values.value(r) < threshold as f64 {
+                if values.is_valid(r) && values.value(r) < f64::from(policy.threshold) {
                     *flag = true;
                 }
             }
         }
         withheld.extend(flags);
     }
-    Ok(Suppression { active: true, withheld, hidden_columns })
+    Ok(Suppression { active: true, withheld, hidden_columns, count_columns })
 }
 
 #[cfg(test)]
@@ -84,6 +88,11 @@ mod tests {
     use datafusion::arrow::record_batch::RecordBatch;
 
     use super::*;
+    use utfall_disclosure::Source;
+
+    fn at(t: u32) -> Policy {
+        Policy::new(t, Source::Override).unwrap()
+    }
 
     fn answer(columns: Vec<(&str, ArrayRef)>) -> Answer {
         let batch = RecordBatch::try_from_iter(columns).unwrap();
@@ -97,12 +106,12 @@ mod tests {
             ("clients", Arc::new(Int64Array::from(vec![Some(12), Some(4), Some(0), None])) as ArrayRef),
             ("mean_days", Arc::new(Float64Array::from(vec![3.5, 2.0, 1.0, 9.0])) as ArrayRef),
         ]);
-        let s = small_counts(&a, None, 5).unwrap();
+        let s = small_counts(&a, None, &at(5)).unwrap();
         assert_eq!(s.withheld, vec![false, true, true, false]);
         assert_eq!(s.hidden_columns, vec![1, 2]);
         assert_eq!(s.values(), 4);
         // Exactly at the threshold is shown.
-        let s = small_counts(&a, None, 4).unwrap();
+        let s = small_counts(&a, None, &at(4)).unwrap();
         assert_eq!(s.withheld, vec![false, false, true, false]);
     }
 
@@ -113,10 +122,10 @@ mod tests {
             ("n", Arc::new(Int64Array::from(vec![30, 3])) as ArrayRef),
         ]);
         // By default the version (1) looks like a small count: everything is withheld.
-        assert_eq!(small_counts(&a, None, 5).unwrap().withheld, vec![true, true]);
-        let s = small_counts(&a, Some(&["n".to_string()]), 5).unwrap();
+        assert_eq!(small_counts(&a, None, &at(5)).unwrap().withheld, vec![true, true]);
+        let s = small_counts(&a, Some(&["n".to_string()]), &at(5)).unwrap();
         assert_eq!(s.withheld, vec![false, true]);
-        let e = small_counts(&a, Some(&["m".to_string()]), 5).unwrap_err();
+        let e = small_counts(&a, Some(&["m".to_string()]), &at(5)).unwrap_err();
         assert!(e.contains("counts=m: no such column"), "{e}");
     }
 }

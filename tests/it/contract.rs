@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use crate::support::{build_with, ok, read_parquet, run, s};
 
-const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/pipelines/contracts/specs/jobbsteget.toml");
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/contracts/specs/jobbsteget.toml");
 
 struct Study {
     work: PathBuf,

@@ -21,7 +21,7 @@ struct Trained {
 /// Held by the tests that publish into (or watch) the shared register.
 static REGISTER: Mutex<()> = Mutex::new(());
 
-const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/rereferral_12m.toml");
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/risk/specs/rereferral_12m.toml");
 
 /// Synthetic municipality (seed 2021, 100,000 clients, 1% faulty rows),
 /// its register and the shipped re-referral model trained on it, once.
@@ -256,8 +256,8 @@ fn scores_drift_and_overrides_go_into_the_register_and_explanations_add_up() {
     // Explanations: the intercept plus the contributions is the score's log-odds.
     let client = query(&t.register, "SELECT client_id FROM scores ORDER BY score DESC LIMIT 1");
     let client = client.lines().nth(1).unwrap();
-    let a = utfall_models::Artefact::read(&t.artefact).unwrap();
-    let explained = utfall_models::score::explain(&a, &t.register, client).unwrap();
+    let a = utfall_risk::Artefact::read(&t.artefact).unwrap();
+    let explained = utfall_risk::score::explain(&a, &t.register, client).unwrap();
     assert!(!explained.is_empty());
     for e in &explained {
         let sum: f64 = e.contributions.iter().map(|c| c.2).sum();
@@ -340,7 +340,7 @@ fn labels_and_features_equal_an_independent_sql_computation() {
     // The second outcome: a household-year's label is 10 or more months with
     // support in the next year, by SQL over the payments.
     let out = t.work.join("models-lta");
-    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/models/long_term_assistance.toml");
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/models/risk/specs/long_term_assistance.toml");
     let printed = ok(&[
         "model",
         "train",

@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 utfall, register, out = sys.argv[1:4]
-spec = sys.argv[4] if len(sys.argv) > 4 else "models/rereferral_12m.toml"
+spec = sys.argv[4] if len(sys.argv) > 4 else "models/risk/specs/rereferral_12m.toml"
 printed = subprocess.run(
     [utfall, "model", "train", "--spec", spec, "--register", register, "--out", out, "--export-design", "--quiet"],
     check=True, capture_output=True, text=True).stdout

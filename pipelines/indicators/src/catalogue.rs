@@ -13,6 +13,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+pub use utfall_register::schema::{PeriodType, Split};
+use utfall_disclosure::{Policy, Source};
+
 /// The catalogue shipped with utfall (`pipelines/indicators/catalogue.toml`).
 pub const DEFAULT_CATALOGUE: &str = include_str!("../catalogue.toml");
 
@@ -25,54 +28,6 @@ pub struct CatalogueError {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PeriodType {
-    Month,
-    Quarter,
-    Year,
-}
-
-impl PeriodType {
-    pub const ALL: [PeriodType; 3] = [PeriodType::Month, PeriodType::Quarter, PeriodType::Year];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PeriodType::Month => "month",
-            PeriodType::Quarter => "quarter",
-            PeriodType::Year => "year",
-        }
-    }
-
-    /// Months in one period.
-    pub fn months(self) -> i32 {
-        match self {
-            PeriodType::Month => 1,
-            PeriodType::Quarter => 3,
-            PeriodType::Year => 12,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Split {
-    Unit,
-    District,
-    Sex,
-    AgeBand,
-}
-
-impl Split {
-    pub fn name(self) -> &'static str {
-        match self {
-            Split::Unit => "unit",
-            Split::District => "district",
-            Split::Sex => "sex",
-            Split::AgeBand => "age_band",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,8 +37,21 @@ pub struct Settings {
     pub periods: Vec<PeriodType>,
     pub splits: Vec<Split>,
     pub age_bands: Vec<i32>,
+    /// Disclosure control: counts below it are withheld from managers (and
+    /// from every report made from the build: see `utfall_disclosure`).
     #[serde(default = "default_threshold")]
     pub threshold: u32,
+    /// Set when `--threshold` replaced the catalogue's value.
+    #[serde(skip)]
+    pub threshold_overridden: bool,
+}
+
+impl Settings {
+    /// The disclosure policy of this catalogue (with any override).
+    pub fn policy(&self) -> Policy {
+        let source = if self.threshold_overridden { Source::Override } else { Source::Catalogue };
+        Policy::new(self.threshold, source).expect("checked when the catalogue was read")
+    }
 }
 
 fn default_confidence() -> f64 {
@@ -91,7 +59,7 @@ fn default_confidence() -> f64 {
 }
 
 fn default_threshold() -> u32 {
-    5
+    utfall_disclosure::DEFAULT_THRESHOLD
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -362,6 +330,26 @@ pub struct Catalogue {
 
 impl Catalogue {
     /// The catalogue shipped with utfall.
+    /// The catalogue with its disclosure threshold replaced (`--threshold`).
+    pub fn with_threshold(mut self, threshold: u32) -> Result<Catalogue, CatalogueError> {
+        if threshold == 0 {
+            return Err(CatalogueError { file: "--threshold".into(), line: 0, message: "must be at least 1".into() });
+        }
+        self.settings.threshold = threshold;
+        self.settings.threshold_overridden = true;
+        Ok(self)
+    }
+
+    /// The `min_months` of the catalogue's long-term assistance definition
+    /// (the first `long_term_assistance` indicator; Socialstyrelsen's 10 when
+    /// the catalogue has none).
+    pub fn long_term_min_months(&self) -> u32 {
+        self.indicators
+            .iter()
+            .find_map(|i| if let Spec::LongTermAssistance { min_months } = i.spec { Some(min_months) } else { None })
+            .unwrap_or(10)
+    }
+
     pub fn builtin() -> Catalogue {
         Catalogue::parse(DEFAULT_CATALOGUE, "catalogue.toml (built in)").expect("the built-in catalogue is valid")
     }

@@ -18,6 +18,10 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
 
+pub(crate) use utfall_register::scan::one_of;
+use utfall_register::scan::scan;
+use utfall_register::schema;
+
 use crate::catalogue::{Catalogue, Indicator, Limit, RcOutcome, Spec, Step};
 
 /// The entity tables the indicators read, as lazy scans of the register.
@@ -51,19 +55,15 @@ impl Tables {
     }
 
     pub fn scan(dir: &Path, as_of: NaiveDate) -> PolarsResult<Tables> {
-        let scan = |name: &str| {
-            let path = dir.join(format!("{name}.parquet"));
-            LazyFrame::scan_parquet(PlRefPath::try_from_path(&path)?, ScanArgsParquet::default())
-        };
         Ok(Tables {
-            clients: scan("clients")?,
-            cases: scan("cases")?,
-            reports: scan("reports")?,
-            assessments: scan("assessments")?,
-            goals: scan("goals")?,
-            payments: scan("payments")?,
-            contacts: scan("contacts")?,
-            contact_counts: scan("contacts")?
+            clients: scan(dir, &schema::CLIENTS)?,
+            cases: scan(dir, &schema::CASES)?,
+            reports: scan(dir, &schema::REPORTS)?,
+            assessments: scan(dir, &schema::ASSESSMENTS)?,
+            goals: scan(dir, &schema::GOALS)?,
+            payments: scan(dir, &schema::PAYMENTS)?,
+            contacts: scan(dir, &schema::CONTACTS)?,
+            contact_counts: scan(dir, &schema::CONTACTS)?
                 .group_by([col("case_id"), col("channel")])
                 .agg([len().cast(DataType::Int64).alias("contacts")]),
             as_of,
@@ -71,10 +71,6 @@ impl Tables {
     }
 }
 
-/// `e` is one of `values`.
-pub(crate) fn one_of(e: Expr, values: &[String]) -> Expr {
-    e.is_in(lit(Series::new("values".into(), values)).implode(false), false)
-}
 
 fn null_str() -> Expr {
     lit(NULL).cast(DataType::String)
@@ -222,6 +218,35 @@ pub fn goal_attainment(t: &Tables, rho: f64) -> LazyFrame {
         .sort(["client_id", "case_id"], SortMultipleOptions::default())
 }
 
+/// Months with income support per household and calendar year, for the
+/// years that have ended by the as-of date: `household_id`, `year`,
+/// `months`, `client_id` and `case_id` of the year's latest payment (the
+/// household is counted under them), `anchor` (1 January). Sorted by month
+/// (then id) before grouping, so "latest" is well defined. The rows behind
+/// the `long_term_assistance` indicators and the risk model's household-years.
+pub fn assistance_years(t: &Tables) -> LazyFrame {
+    let last_year = (last_complete_month(t.as_of) + 1).div_euclid(12) - 1;
+    t.payments
+        .clone()
+        .select([col("household_id"), col("month"), col("payment_id"), col("client_id"), col("case_id")])
+        .with_columns([col("month").dt().year().cast(DataType::Int32).alias("year")])
+        .filter(col("year").lt_eq(lit(last_year)))
+        .sort(["household_id", "month", "payment_id"], SortMultipleOptions::default())
+        .group_by([col("household_id"), col("year")])
+        .agg([
+            col("month").n_unique().alias("months"),
+            col("client_id").last(),
+            col("case_id").last(),
+            col("month").first().dt().truncate(lit("1y")).alias("anchor"),
+        ])
+}
+
+/// Long-term financial assistance (Socialstyrelsen): support in at least
+/// `min_months` of a year's 12 months (the catalogue's `min_months`, 10).
+pub fn long_term(months: Expr, min_months: u32) -> Expr {
+    months.gt_eq(lit(min_months))
+}
+
 /// Case attributes joined onto rows that carry `case_id`.
 /// The cases of `closed` (columns `case_id`, `client_id`, `area`, `closed`)
 /// whose client came back within `window_months` of closure: a new case
@@ -296,26 +321,9 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                 col("__back").is_null(),
             )))
         }
-        Spec::LongTermAssistance { min_months } => {
-            let last_year = (last_complete_month(as_of) + 1).div_euclid(12) - 1;
-            // Sorted by month (then id): the last row of a household-year is
-            // its latest payment, whose client and case the household is counted under.
-            Ok(t.payments
-                .clone()
-                .select([col("household_id"), col("month"), col("payment_id"), col("client_id"), col("case_id")])
-                .with_columns([col("month").dt().year().cast(DataType::Int32).alias("__year")])
-                .filter(col("__year").lt_eq(lit(last_year)))
-                .sort(["household_id", "month", "payment_id"], SortMultipleOptions::default())
-                .group_by([col("household_id"), col("__year")])
-                .agg([
-                    col("month").n_unique().alias("__months"),
-                    col("client_id").last(),
-                    col("case_id").last(),
-                    col("month").first().dt().truncate(lit("1y")).alias("anchor"),
-                ])
-                .join(case_attrs(t), [col("case_id")], [col("case_id")], inner())
-                .select(standard(null_str(), null_str(), col("__months").gt_eq(lit(*min_months)))))
-        }
+        Spec::LongTermAssistance { min_months } => Ok(assistance_years(t)
+            .join(case_attrs(t), [col("case_id")], [col("case_id")], inner())
+            .select(standard(null_str(), null_str(), long_term(col("months"), *min_months)))),
         Spec::SelfSufficiency { months: n } => {
             let n = *n as i32;
             let same_household = col("household_id").eq(col("household_id").shift(lit(-1)));

@@ -9,13 +9,12 @@
 //!    age band) into n, sum and sum of squares.
 //! 3. **Estimates** (`stats.rs`): Wilson intervals for proportions, t
 //!    intervals for means.
-//! 4. **Disclosure control** (`disclosure.rs`) for `indicators_public`, and
+//! 4. **Disclosure control** (`utfall_disclosure`) for `indicators_public`, and
 //!    **targets** (`targets.rs`) from the suppressed values.
 //! 5. **Publish**: a new build holding the entity tables of the current one
 //!    (hard links) and the derived tables, swapped in atomically.
 
 pub mod catalogue;
-pub mod disclosure;
 pub mod entities;
 pub mod stats;
 pub mod targets;
@@ -27,12 +26,14 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use utfall_register::schema::{self, DerivedTable};
-use utfall_register::store::{IndicatorRun, Manifest, Store};
+use utfall_register::scan::conform;
+use utfall_register::schema;
+use utfall_register::store::{self, CurrentBuild, IndicatorRun, Manifest, OpenError};
 
 pub use catalogue::{Catalogue, CatalogueError};
 use catalogue::{Indicator, Measure, PeriodType, Spec, Split};
-use disclosure::{CellKey, Suppression};
+use utfall_disclosure::cells::{self as disclosure, CellKey, Suppression};
+use utfall_disclosure::Policy;
 use entities::Tables;
 pub use targets::Targets;
 
@@ -46,6 +47,18 @@ pub enum IndicatorError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("computing the indicators: {0}")]
     Polars(#[from] PolarsError),
+}
+
+impl From<OpenError> for IndicatorError {
+    fn from(e: OpenError) -> IndicatorError {
+        match e {
+            OpenError::Io { path, source } => IndicatorError::Io { path, source },
+            OpenError::NoRegister(p) => IndicatorError::NoRegister(p),
+            OpenError::Manifest { path, message } => {
+                IndicatorError::Io { path, source: std::io::Error::new(std::io::ErrorKind::InvalidData, message) }
+            }
+        }
+    }
 }
 
 impl IndicatorError {
@@ -160,7 +173,7 @@ pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs
     drop(shared);
     let clock = Instant::now();
     let results = estimate(&cells, cat);
-    let (suppression, primary, complementary) = suppress_all(&cells, &results, cat);
+    let (suppression, primary, complementary) = suppress_all(&cells, &results, &cat.settings.policy());
     tracing::info!(seconds = clock.elapsed().as_secs_f64(), primary, complementary, "estimates and disclosure control");
     let indicators = results_frame(&cells, &results, None, cat)?;
     let indicators_public = results_frame(&cells, &results, Some(&suppression), cat)?;
@@ -175,11 +188,6 @@ pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs
         suppressed_complementary: complementary,
         warnings,
     })
-}
-
-/// Select a derived table's columns in order, with its types.
-fn conform(df: DataFrame, table: &DerivedTable) -> PolarsResult<DataFrame> {
-    df.lazy().select(table.columns.iter().map(|c| col(c.name).cast(c.dtype.clone())).collect::<Vec<_>>()).collect()
 }
 
 fn every(p: PeriodType) -> &'static str {
@@ -467,8 +475,7 @@ type Stratum<'a> = (usize, Option<&'a str>, Option<&'a str>);
 /// Disclosure control over every indicator; indicators with identical
 /// populations are suppressed together. Returns the state per cell and the
 /// primary and complementary counts.
-fn suppress_all(cells: &[Cell], est: &[Estimate], cat: &Catalogue) -> (Vec<Suppression>, u64, u64) {
-    let threshold = u64::from(cat.settings.threshold);
+fn suppress_all(cells: &[Cell], est: &[Estimate], policy: &Policy) -> (Vec<Suppression>, u64, u64) {
     // Systems: one per indicator, instrument and domain.
     let mut systems: HashMap<Stratum, Vec<usize>> = HashMap::new();
     for (i, c) in cells.iter().enumerate() {
@@ -505,14 +512,14 @@ fn suppress_all(cells: &[Cell], est: &[Estimate], cat: &Catalogue) -> (Vec<Suppr
             let keys: Vec<CellKey> = layout.iter().map(|&i| cells[i].key.clone()).collect();
             let n: Vec<u64> = layout.iter().map(|&i| cells[i].n).collect();
             let primary: Vec<bool> = (0..layout.len())
-                .map(|j| batch.iter().any(|s| disclosure::primary(cells[s[j]].n, est[s[j]].numerator, threshold)))
+                .map(|j| batch.iter().any(|s| policy.primary(cells[s[j]].n, est[s[j]].numerator)))
                 .collect();
             let result = disclosure::suppress(&keys, &n, &primary);
             for s in &batch {
                 for (j, &i) in s.iter().enumerate() {
                     state[i] = match result[j] {
                         // Primary for this indicator only where its own counts are small.
-                        Suppression::Primary if !disclosure::primary(cells[i].n, est[i].numerator, threshold) => {
+                        Suppression::Primary if !policy.primary(cells[i].n, est[i].numerator) => {
                             Suppression::Complementary
                         }
                         r => r,
@@ -788,6 +795,7 @@ pub fn compute_into(
         definitions: cat.indicators.iter().map(|i| (i.id.clone(), i.version)).collect(),
         targets_sha256: targets.sha256.clone(),
         threshold: cat.settings.threshold,
+        threshold_overridden: cat.settings.threshold_overridden,
         tables: table_rows,
         suppressed_primary: out.suppressed_primary,
         suppressed_complementary: out.suppressed_complementary,
@@ -799,19 +807,16 @@ pub fn compute_into(
 /// new build (the entity tables are hard-linked, not copied). A failure
 /// leaves the current register as it was.
 pub fn run(register: &Path, cat: &Catalogue, targets: &Targets) -> Result<Report, IndicatorError> {
-    let store = Store::new(register).map_err(IndicatorError::io(register))?;
-    let current = store.current().ok_or_else(|| IndicatorError::NoRegister(register.to_path_buf()))?;
-    let mut manifest = Manifest::read(&current).map_err(IndicatorError::io(&current))?;
-    let build_id = Store::new_build_id();
-    let staging = store.begin(&build_id).map_err(IndicatorError::io(register))?;
     let derived: Vec<String> = schema::DERIVED.iter().map(|t| t.file_name()).collect();
-    staging.link_from(&current, &derived).map_err(IndicatorError::io(staging.dir()))?;
-    let based_on = std::mem::replace(&mut manifest.build_id, build_id);
-    let based_on = manifest.indicators.as_ref().map(|r| r.based_on_build.clone()).unwrap_or(based_on);
-    let warnings = compute_into(staging.dir(), &mut manifest, based_on, cat, targets)?;
-    manifest.write(staging.dir()).map_err(IndicatorError::io(staging.dir()))?;
-    let build_dir = staging.publish().map_err(IndicatorError::io(register))?;
-    Ok(Report { build_dir, manifest, warnings })
+    let mut warnings = Vec::new();
+    let current = CurrentBuild::open(register)?;
+    let m = &current.manifest;
+    let published = store::derive(register, &current, &derived, |dir, manifest| {
+        let based_on = m.indicators.as_ref().map_or_else(|| m.build_id.clone(), |r| r.based_on_build.clone());
+        warnings = compute_into(dir, manifest, based_on, cat, targets)?;
+        Ok::<_, IndicatorError>(())
+    })?;
+    Ok(Report { build_dir: published.build_dir, manifest: published.manifest, warnings })
 }
 
 #[cfg(test)]

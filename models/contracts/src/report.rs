@@ -1,0 +1,778 @@
+//! What `evaluate` and `simulate` write: Parquet tables, the INDIGO-shaped
+//! JSON export and an HTML report with its charts.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use chrono::NaiveDate;
+use plotters::prelude::*;
+use polars::prelude::*;
+use serde_json::{Value, json};
+use utfall_disclosure::Policy;
+use utfall_register::store::{write_atomically, write_bytes_atomically, write_parquet};
+use utfall_report::chart::{FONT, PALETTE, legend, padded, plot_error, svg_image};
+use utfall_report::format::{fixed3 as f3, money};
+use utfall_report::{Page, count_span, escape};
+
+use crate::simulate::Simulated;
+use crate::spec::{Method, Spec};
+use crate::{ContractError, Evaluation};
+
+fn write(dir: &Path, name: &str, mut df: DataFrame) -> Result<(), ContractError> {
+    let path = dir.join(name);
+    write_atomically(&path, |f| write_parquet(&mut df, f.try_clone()?).map_err(std::io::Error::other))
+        .map_err(|e| ContractError::Write(format!("{}: {e}", path.display())))
+}
+
+fn date_col(name: &str, v: Vec<Option<NaiveDate>>) -> Result<Column, ContractError> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    let days: Vec<Option<i32>> = v.into_iter().map(|d| d.map(|d| (d - epoch).num_days() as i32)).collect();
+    Column::new(name.into(), days).cast(&DataType::Date).map_err(|e| ContractError::Write(e.to_string()))
+}
+
+fn frame(columns: Vec<Column>) -> Result<DataFrame, ContractError> {
+    DataFrame::new_infer_height(columns).map_err(|e| ContractError::Write(e.to_string()))
+}
+
+/// A count as the policy lets it be shown (marked for the disclosure audit).
+fn count(p: &Policy, n: usize) -> String {
+    count_span(p, n as u64)
+}
+
+/// The Parquet tables of an evaluation.
+pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
+    let spec = &ev.spec;
+    let part = |p: usize| &ev.enrolments[ev.participants[p]];
+    // Per participant and metric achieved: when, and what it paid.
+    let l = &ev.lines;
+    write(
+        dir,
+        "contract_outcomes.parquet",
+        frame(vec![
+            Column::new("contract_id".into(), vec![spec.id.clone(); l.len()]),
+            Column::new(
+                "client_id".into(),
+                l.iter().map(|x| part(x.participant).client_id.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new("case_id".into(), l.iter().map(|x| part(x.participant).case_id.clone()).collect::<Vec<_>>()),
+            date_col("enrolled", l.iter().map(|x| Some(part(x.participant).enrolled())).collect())?,
+            Column::new(
+                "outcome_metric_id".into(),
+                l.iter().map(|x| spec.outcome_metrics[x.metric].id.clone()).collect::<Vec<_>>(),
+            ),
+            date_col("achieved", l.iter().map(|x| Some(x.date)).collect())?,
+            Column::new(
+                "payment_period".into(),
+                l.iter().map(|x| x.period.map(|p| spec.outcome_payment_periods[p].id.clone())).collect::<Vec<_>>(),
+            ),
+            Column::new("price".into(), l.iter().map(|x| x.price).collect::<Vec<_>>()),
+            Column::new("paid".into(), l.iter().map(|x| x.paid).collect::<Vec<_>>()),
+            Column::new("note".into(), l.iter().map(|x| x.note.to_string()).collect::<Vec<_>>()),
+        ])?,
+    )?;
+    let periods = &spec.outcome_payment_periods;
+    let t = &ev.totals;
+    write(
+        dir,
+        "contract_payments.parquet",
+        frame(vec![
+            Column::new("contract_id".into(), vec![spec.id.clone(); t.len()]),
+            Column::new("payment_period".into(), t.iter().map(|x| periods[x.period].id.clone()).collect::<Vec<_>>()),
+            date_col("period_start", t.iter().map(|x| Some(periods[x.period].from)).collect())?,
+            date_col("period_end", t.iter().map(|x| Some(periods[x.period].to)).collect())?,
+            Column::new("outcomes".into(), t.iter().map(|x| x.outcomes as u64).collect::<Vec<_>>()),
+            Column::new("gross".into(), t.iter().map(|x| x.gross).collect::<Vec<_>>()),
+            Column::new("paid".into(), t.iter().map(|x| x.paid).collect::<Vec<_>>()),
+            Column::new("cumulative_paid".into(), t.iter().map(|x| x.cumulative).collect::<Vec<_>>()),
+            Column::new("planned".into(), t.iter().map(|x| periods[x.period].planned).collect::<Vec<_>>()),
+            Column::new("currency".into(), vec![spec.pricing.currency.clone(); t.len()]),
+        ])?,
+    )?;
+    let e = &ev.effect;
+    write(
+        dir,
+        "contract_effect.parquet",
+        frame(vec![
+            Column::new("contract_id".into(), vec![spec.id.clone()]),
+            Column::new("method".into(), vec![e.method.name().to_string()]),
+            Column::new("estimand".into(), vec![e.estimand.clone()]),
+            Column::new("outcome".into(), vec![e.outcome.clone()]),
+            Column::new("estimate".into(), vec![e.estimate.estimate]),
+            Column::new("ci_low".into(), vec![e.estimate.ci_low]),
+            Column::new("ci_high".into(), vec![e.estimate.ci_high]),
+            Column::new("bootstrap_se".into(), vec![e.estimate.se]),
+            Column::new("percentile_low".into(), vec![e.estimate.percentile_low]),
+            Column::new("percentile_high".into(), vec![e.estimate.percentile_high]),
+            Column::new("participants".into(), vec![e.n_treated as u64]),
+            Column::new("comparisons".into(), vec![e.n_comparison as u64]),
+            Column::new("matched_pairs".into(), vec![e.matching.as_ref().map(|m| m.result.pairs.len() as u64)]),
+            Column::new("matched_difference".into(), vec![e.matching.as_ref().map(|m| m.result.unadjusted)]),
+            Column::new("bootstrap_replicates".into(), vec![e.replicates as u64]),
+            Column::new("seed".into(), vec![spec.validation.seed]),
+            Column::new("spec_sha256".into(), vec![spec.sha256.clone()]),
+            Column::new("register_manifest_sha256".into(), vec![ev.manifest_sha256.clone()]),
+        ])?,
+    )?;
+    // The estimation units: one row per enrolment used.
+    let u = &e.units;
+    let enrol = |i: usize| {
+        let k = e.enrolment[i];
+        if k < ev.enrolments.len() { &ev.enrolments[k] } else { &ev.historical[k - ev.enrolments.len()] }
+    };
+    let mut columns = vec![
+        Column::new("client_id".into(), (0..u.len()).map(|i| enrol(i).client_id.clone()).collect::<Vec<_>>()),
+        Column::new("household_id".into(), (0..u.len()).map(|i| enrol(i).household_id.clone()).collect::<Vec<_>>()),
+        Column::new("case_id".into(), (0..u.len()).map(|i| enrol(i).case_id.clone()).collect::<Vec<_>>()),
+        date_col("index_month", (0..u.len()).map(|i| Some(enrol(i).index)).collect())?,
+        Column::new("treated".into(), u.iter().map(|x| x.treated).collect::<Vec<_>>()),
+        Column::new("cluster".into(), u.iter().map(|x| x.cluster as u64).collect::<Vec<_>>()),
+        Column::new("y_pre".into(), u.iter().map(|x| x.y_pre).collect::<Vec<_>>()),
+        Column::new("y_post".into(), u.iter().map(|x| x.y_post).collect::<Vec<_>>()),
+        Column::new("propensity_logit".into(), e.logit.clone()),
+        Column::new("matched_row".into(), e.partner.iter().map(|p| p.map(|p| p as u64)).collect::<Vec<_>>()),
+    ];
+    if let Some(m) = &e.matching {
+        for (j, name) in m.names.iter().enumerate() {
+            columns.push(Column::new(format!("x_{name}").into(), u.iter().map(|x| x.x[j]).collect::<Vec<_>>()));
+        }
+    }
+    write(dir, "contract_study.parquet", frame(columns)?)?;
+    if let Some(m) = &e.matching {
+        let b = &m.balance;
+        write(
+            dir,
+            "contract_balance.parquet",
+            frame(vec![
+                Column::new("covariate".into(), b.iter().map(|r| r.covariate.clone()).collect::<Vec<_>>()),
+                Column::new("mean_treated_before".into(), b.iter().map(|r| r.before.mean_t).collect::<Vec<_>>()),
+                Column::new("mean_comparison_before".into(), b.iter().map(|r| r.before.mean_c).collect::<Vec<_>>()),
+                Column::new("smd_before".into(), b.iter().map(|r| r.before.smd(r.pooled_sd)).collect::<Vec<_>>()),
+                Column::new(
+                    "variance_ratio_before".into(),
+                    b.iter().map(|r| r.before.variance_ratio()).collect::<Vec<_>>(),
+                ),
+                Column::new("mean_treated_after".into(), b.iter().map(|r| r.after.mean_t).collect::<Vec<_>>()),
+                Column::new("mean_comparison_after".into(), b.iter().map(|r| r.after.mean_c).collect::<Vec<_>>()),
+                Column::new("smd_after".into(), b.iter().map(|r| r.after.smd(r.pooled_sd)).collect::<Vec<_>>()),
+                Column::new(
+                    "variance_ratio_after".into(),
+                    b.iter().map(|r| r.after.variance_ratio()).collect::<Vec<_>>(),
+                ),
+            ])?,
+        )?;
+        let mut terms = vec!["intercept".to_string()];
+        terms.extend(m.names.iter().cloned());
+        let mut coef = vec![m.result.propensity.intercept];
+        coef.extend(m.result.propensity.coefficients.iter().copied());
+        write(
+            dir,
+            "contract_propensity.parquet",
+            frame(vec![
+                Column::new("term".into(), terms),
+                Column::new("coefficient".into(), coef),
+                Column::new("adjustment_coefficient".into(), m.result.adjustment.clone()),
+            ])?,
+        )?;
+    }
+    if let Some(d) = &e.did {
+        let r = &d.event_time;
+        let est = |f: fn(&crate::Estimate) -> f64| r.iter().map(|x| x.estimate.as_ref().map(f)).collect::<Vec<_>>();
+        write(
+            dir,
+            "contract_event_time.parquet",
+            frame(vec![
+                Column::new("event_quarter".into(), r.iter().map(|x| x.quarter).collect::<Vec<_>>()),
+                Column::new("mean_treated".into(), r.iter().map(|x| x.mean_treated).collect::<Vec<_>>()),
+                Column::new("mean_comparison".into(), r.iter().map(|x| x.mean_comparison).collect::<Vec<_>>()),
+                Column::new("n_treated".into(), r.iter().map(|x| x.n_treated as u64).collect::<Vec<_>>()),
+                Column::new("n_comparison".into(), r.iter().map(|x| x.n_comparison as u64).collect::<Vec<_>>()),
+                Column::new("estimate".into(), est(|e| e.estimate)),
+                Column::new("ci_low".into(), est(|e| e.ci_low)),
+                Column::new("ci_high".into(), est(|e| e.ci_high)),
+            ])?,
+        )?;
+    }
+    Ok(())
+}
+
+fn v(x: impl Into<Value>) -> Value {
+    json!({ "value": x.into() })
+}
+
+/// The contract, its results and payments in the shape of the INDIGO data
+/// standard's project (`outcome_metrics`, `outcome_pricings`, `results`,
+/// `outcome_payment_commitments`, `transactions`), values as `{"value": ...}`.
+pub fn indigo(ev: &Evaluation) -> Value {
+    let spec = &ev.spec;
+    let cur = &spec.pricing.currency;
+    let achieved_by = |m: usize| {
+        let mut who: Vec<usize> = ev.achievements.iter().filter(|a| a.metric == m).map(|a| a.participant).collect();
+        who.sort();
+        who.dedup();
+        who.len()
+    };
+    let metrics: Vec<Value> = spec
+        .outcome_metrics
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "definition": v(m.definition.clone()),
+                "target_population": v(spec.target_group.description.clone()),
+                "unit_type_of_targeted_service_users_or_beneficiaries": v("Individual"),
+                "outcome_validation_method": v(spec.validation.method.indigo()),
+                "data_source_for_outcome_validation": v(match m.kind {
+                    crate::spec::MetricKind::Observation => format!("Administrative data: utfall register, outcomes of type {}", m.outcome_type.clone().unwrap_or_default()),
+                    crate::spec::MetricKind::OffIncomeSupport => "Administrative data: utfall register, income-support payments".to_string(),
+                }),
+                "notes": format!("sustained: {}; follow-up {} months from enrolment", m.sustained, spec.follow_up_months),
+            })
+        })
+        .collect();
+    let pricings: Vec<Value> = spec
+        .outcome_metrics
+        .iter()
+        .map(|m| {
+            json!({
+                "outcome_metric_id": v(m.id.clone()),
+                "currency": v(cur.clone()),
+                "price_per_unit": { "amount": v(m.price_per_unit) },
+                "maximum_price_if_all_targets_achieved": { "amount": v(format!("{}", spec.pricing.cap_per_participant)) },
+                "price_description": v(format!("paid once per participant; at most {} per participant over all outcomes and {} in total", spec.pricing.cap_per_participant, spec.pricing.cap_total)),
+            })
+        })
+        .collect();
+    let (first, last) = (spec.enrolment.from, ev.as_of);
+    let results: Vec<Value> = spec
+        .outcome_metrics
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            json!({
+                "outcome_metric_id": v(m.id.clone()),
+                "result_level": v("Outcome level"),
+                "result_type": v(if ev.as_of >= spec.outcome_payment_periods.iter().map(|p| p.to).max().unwrap_or(ev.as_of) { "Final" } else { "Interim" }),
+                "period": { "start_date": v(first.to_string()), "end_date": v(last.to_string()) },
+                "number_engaged_in_impact_bond": v(ev.participants.len()),
+                "number_with_positive_social_outcomes": v(achieved_by(i)),
+            })
+        })
+        .collect();
+    let commitments: Vec<Value> = ev
+        .totals
+        .iter()
+        .map(|t| {
+            let p = &spec.outcome_payment_periods[t.period];
+            json!({
+                "organisation_id": v(spec.parties.outcome_payer.clone()),
+                "maximum_potential_outcome_payment": { "currency": v(cur.clone()), "amount": v(spec.pricing.cap_total) },
+                "result_type": v("Interim"),
+                "period": { "start_date": v(p.from.to_string()), "end_date": v(p.to.to_string()) },
+                "total_outcome_payments": { "currency": v(cur.clone()), "amount": v(t.paid) },
+                "notes": format!("payment period {}; planned {}; outcomes {}; before caps {}", p.id, p.planned.map(|x| x.to_string()).unwrap_or_else(|| "not given".into()), t.outcomes, t.gross),
+            })
+        })
+        .collect();
+    // One outcome-payment transaction per metric and period.
+    let mut transactions = Vec::new();
+    for (pi, p) in spec.outcome_payment_periods.iter().enumerate() {
+        for (mi, m) in spec.outcome_metrics.iter().enumerate() {
+            let paid: f64 = ev.lines.iter().filter(|l| l.period == Some(pi) && l.metric == mi).map(|l| l.paid).sum();
+            if paid > 0.0 {
+                transactions.push(json!({
+                    "outcome_metric_id": v(m.id.clone()),
+                    "date": v(p.to.to_string()),
+                    "sending_organisation_id": v(spec.parties.outcome_payer.clone()),
+                    "receiving_organisation_id": v(spec.parties.investor.clone()),
+                    "transaction_type": v("Outcome Payment"),
+                    "money": { "currency": v(cur.clone()), "amount": v(paid) },
+                }));
+            }
+        }
+    }
+    let e = &ev.effect;
+    json!({
+        "id": spec.id,
+        "name": v(spec.title.clone()),
+        "purpose_and_classifications": { "policy_sector": v("Employment and training") },
+        "service_and_beneficiaries": {
+            "target_population": v(spec.target_group.description.clone()),
+            "intervention": v(spec.service.description.clone()),
+        },
+        "outcome_metrics": metrics,
+        "outcome_pricings": pricings,
+        "results": results,
+        "outcome_payment_commitments": commitments,
+        "transactions": transactions,
+        "evaluation": {
+            "method": e.method.name(),
+            "estimand": e.estimand,
+            "outcome": e.outcome,
+            "estimate": e.estimate.estimate,
+            "ci95": [e.estimate.ci_low, e.estimate.ci_high],
+            "interval": format!("estimate ± 1.96 bootstrap standard errors; {} replicates resampling households, seed {}", e.replicates, spec.validation.seed),
+            "bootstrap_se": e.estimate.se,
+            "percentile_interval": [e.estimate.percentile_low, e.estimate.percentile_high],
+            "participants": e.n_treated,
+            "comparisons": e.n_comparison,
+        },
+        "notes": format!("Generated by utfall from register manifest {} (as of {}), specification {} (sha256 {}).", ev.manifest_sha256, ev.as_of, spec.file, spec.sha256),
+    })
+}
+
+fn event_chart(d: &crate::DidDetails, alt: &str) -> Result<String, String> {
+    let pts: Vec<(i32, f64, f64, f64)> = d
+        .event_time
+        .iter()
+        .filter_map(|r| r.estimate.as_ref().map(|e| (r.quarter, e.estimate, e.ci_low, e.ci_high)))
+        .collect();
+    let (lo, hi) = padded(pts.iter().map(|p| p.2).fold(0.0, f64::min), pts.iter().map(|p| p.3).fold(0.0, f64::max));
+    let (x0, x1) =
+        (pts.first().map(|p| p.0).unwrap_or(-1) as f64 - 0.5, pts.last().map(|p| p.0).unwrap_or(1) as f64 + 0.5);
+    svg_image(640, 380, alt, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, lo..hi)
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("quarters from the index quarter")
+            .y_desc("participants − comparison, vs quarter before")
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:+.2}"))
+            .light_line_style(RGBColor(235, 235, 235))
+            .label_style((FONT, 12))
+            .draw()
+            .map_err(plot_error)?;
+        chart
+            .draw_series(DashedLineSeries::new([(x0, 0.0), (x1, 0.0)], 6, 4, PALETTE[6].stroke_width(1)))
+            .map_err(plot_error)?;
+        chart
+            .draw_series(
+                pts.iter()
+                    .map(|p| PathElement::new(vec![(p.0 as f64, p.2), (p.0 as f64, p.3)], PALETTE[0].stroke_width(2))),
+            )
+            .map_err(plot_error)?
+            .label("95% bootstrap interval")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], PALETTE[0].stroke_width(2)));
+        chart
+            .draw_series(pts.iter().map(|p| Circle::new((p.0 as f64, p.1), 4, PALETTE[0].filled())))
+            .map_err(plot_error)?
+            .label("estimate")
+            .legend(|(x, y)| Circle::new((x + 9, y), 4, PALETTE[0].filled()));
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    })
+}
+
+fn support_chart(m: &crate::MatchingDetails, alt: &str) -> Result<String, String> {
+    const BINS: usize = 20;
+    let hist = |t: bool| {
+        let mut h = [0.0; BINS];
+        let n = m.scores.iter().filter(|s| s.0 == t).count().max(1) as f64;
+        for (_, p) in m.scores.iter().filter(|s| s.0 == t) {
+            h[((p * BINS as f64) as usize).min(BINS - 1)] += 1.0 / n;
+        }
+        h
+    };
+    let (ht, hc) = (hist(true), hist(false));
+    let top = ht.iter().chain(hc.iter()).fold(0.0_f64, |a, b| a.max(*b)) * 1.1;
+    svg_image(640, 340, alt, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(60)
+            .build_cartesian_2d(0.0..1.0, 0.0..top.max(0.01))
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("propensity score")
+            .y_desc("share of the group")
+            .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+            .light_line_style(RGBColor(235, 235, 235))
+            .label_style((FONT, 12))
+            .draw()
+            .map_err(plot_error)?;
+        for (h, colour, label, off) in
+            [(&hc, PALETTE[6], "comparison pool", 0.0), (&ht, PALETTE[0], "participants", 0.5)]
+        {
+            let w = 1.0 / BINS as f64;
+            chart
+                .draw_series(h.iter().enumerate().map(|(i, y)| {
+                    let x = i as f64 * w + off * w;
+                    Rectangle::new([(x, 0.0), (x + w / 2.0, *y)], colour.filled())
+                }))
+                .map_err(plot_error)?
+                .label(label)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
+    })
+}
+
+/// The HTML report.
+pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
+    let spec = &ev.spec;
+    let policy = &ev.policy;
+    let p = policy;
+    let cur = &spec.pricing.currency;
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<main><h1>{t}</h1><p class=\"summary\">Outcome contract (socialt utfallskontrakt) <code>{id}</code>: {d}</p>",
+        t = escape(&spec.title),
+        id = escape(&spec.id),
+        d = escape(&spec.description)
+    );
+    let _ = write!(
+        o,
+        "<h2>Contract</h2><table><tbody>\
+         <tr><th>Target group</th><td>{}</td></tr><tr><th>Enrolment window</th><td>{} to {}</td></tr>\
+         <tr><th>Service</th><td>{} (intervention types: {})</td></tr><tr><th>Follow-up</th><td>{} months from enrolment</td></tr>\
+         <tr><th>Outcome payer / investor / provider / evaluator</th><td>{} / {} / {} / {}</td></tr>\
+         <tr><th>Caps</th><td>{} {cur} per participant, {} {cur} in total</td></tr></tbody></table>",
+        escape(&spec.target_group.description),
+        spec.enrolment.from,
+        spec.enrolment.to,
+        escape(&spec.service.description),
+        escape(&spec.service.intervention_types.join(", ")),
+        spec.follow_up_months,
+        escape(&spec.parties.outcome_payer),
+        escape(&spec.parties.investor),
+        escape(&spec.parties.provider),
+        escape(&spec.parties.evaluator),
+        money(spec.pricing.cap_per_participant),
+        money(spec.pricing.cap_total),
+    );
+    // Rate card and achievements.
+    let _ = write!(
+        o,
+        "<h2>Rate card and outcomes achieved</h2><p>{} enrolments in the target group, {} participants. Counts below {t} are shown as &lt;{t} ({policy}).</p>\
+         <table><thead><tr><th>Metric</th><th>Definition</th><th>Sustained</th><th class=\"num\">Price ({cur})</th><th class=\"num\">Participants achieving</th><th class=\"num\">Paid ({cur})</th></tr></thead><tbody>",
+        count(p, ev.enrolments.len()),
+        count(p, ev.participants.len()),
+        t = p.threshold,
+        policy = escape(&p.describe()),
+    );
+    for (i, m) in spec.outcome_metrics.iter().enumerate() {
+        let n = ev.achievements.iter().filter(|a| a.metric == i).count();
+        let paid: f64 = ev.lines.iter().filter(|l| l.metric == i).map(|l| l.paid).sum();
+        let _ = write!(
+            o,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(&m.id),
+            escape(&m.definition),
+            escape(&m.sustained),
+            money(m.price_per_unit),
+            count(p, n),
+            if p.is_small(n as u64) { "–".into() } else { money(paid) }
+        );
+    }
+    o.push_str("</tbody></table>");
+    let _ = write!(
+        o,
+        "<h2>Payments per period</h2><table><thead><tr><th>Period</th><th>From</th><th>To</th><th class=\"num\">Outcomes</th><th class=\"num\">Before caps</th><th class=\"num\">Paid</th><th class=\"num\">Cumulative</th><th class=\"num\">Planned</th></tr></thead><tbody>"
+    );
+    for t in &ev.totals {
+        let p = &spec.outcome_payment_periods[t.period];
+        let small = policy.is_small(t.outcomes as u64);
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(&p.id),
+            p.from,
+            p.to,
+            count(policy, t.outcomes),
+            if small { "–".into() } else { money(t.gross) },
+            if small { "–".into() } else { money(t.paid) },
+            money(t.cumulative),
+            p.planned.map(money).unwrap_or_else(|| "–".into())
+        );
+    }
+    let outside = ev.lines.iter().filter(|l| l.period.is_none()).count();
+    let total: f64 = ev.lines.iter().map(|l| l.paid).sum();
+    let _ = write!(
+        o,
+        "</tbody></table><p>Total paid: <strong>{} {cur}</strong>. Outcomes outside every payment period (not paid): {}.</p>",
+        money(total),
+        count(p, outside)
+    );
+    // The effect.
+    let e = &ev.effect;
+    let _ = write!(
+        o,
+        "<h2>Effect estimate: {}</h2><p class=\"summary\">Estimand: {}.<br>Outcome: {}.<br>Estimate <strong>{:+.3}</strong> (95% CI {:+.3} to {:+.3}: the estimate ± 1.96 bootstrap standard errors ({:.4}), resampling whole households, {} replicates, seed {}; percentile interval {:+.3} to {:+.3}), {} participants and {} comparison enrolments.</p>",
+        e.method.name().replace('_', " "),
+        escape(&e.estimand),
+        escape(&e.outcome),
+        e.estimate.estimate,
+        e.estimate.ci_low,
+        e.estimate.ci_high,
+        e.estimate.se,
+        e.replicates,
+        spec.validation.seed,
+        e.estimate.percentile_low,
+        e.estimate.percentile_high,
+        count(p, e.n_treated),
+        count(p, e.n_comparison)
+    );
+    if let Some(m) = &e.matching {
+        let _ = write!(
+            o,
+            "<h3>Propensity model</h3><p>Logistic regression (unpenalised maximum likelihood) of taking part on the covariates at the index month. Matching: 1:1 nearest neighbour on the logit of the score, without replacement, participants with the highest score first, caliper {} SD of the logit ({:.3}). The estimate is the matched difference ({:+.4}) adjusted for what is left of the covariates' imbalance within pairs, by a linear regression of the outcome on the covariates among the matched comparisons (Abadie and Imbens 2011).</p><table><thead><tr><th>Term</th><th class=\"num\">Coefficient</th></tr></thead><tbody><tr><td>intercept</td><td class=\"num\">{:.4}</td></tr>",
+            spec.validation.caliper_sd, m.result.caliper, m.result.unadjusted, m.result.propensity.intercept
+        );
+        for (n, c) in m.names.iter().zip(&m.result.propensity.coefficients) {
+            let _ = write!(o, "<tr><td>{}</td><td class=\"num\">{c:.4}</td></tr>", escape(n));
+        }
+        let _ = write!(
+            o,
+            "</tbody></table><h3>Balance before and after matching</h3><p>Standardised mean difference (SMD; denominator: the pooled SD before matching) and variance ratio (participants / comparison). |SMD| below 0.1 and variance ratios between 0.5 and 2 are the usual marks of balance.</p><table><thead><tr><th>Covariate</th><th class=\"num\">Mean, participants</th><th class=\"num\">Mean, comparison: before → after</th><th class=\"num\">SMD: before → after</th><th class=\"num\">Variance ratio: before → after</th></tr></thead><tbody>"
+        );
+        for b in &m.balance {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} → {}</td><td class=\"num\">{} → {}</td><td class=\"num\">{} → {}</td></tr>",
+                escape(&b.covariate),
+                f3(b.before.mean_t),
+                f3(b.before.mean_c),
+                f3(b.after.mean_c),
+                f3(b.before.smd(b.pooled_sd)),
+                f3(b.after.smd(b.pooled_sd)),
+                f3(b.before.variance_ratio()),
+                f3(b.after.variance_ratio())
+            );
+        }
+        let chart = support_chart(m, "Propensity scores of participants and the comparison pool")
+            .map_err(ContractError::Write)?;
+        let _ = write!(
+            o,
+            "</tbody></table><h3>Common support</h3><p>Score range (logit): participants {:.2} to {:.2}, comparison pool {:.2} to {:.2}. Participants outside the pool's range: {}; participants without a comparison within the caliper (left out of the estimate): {}. Matched pairs: {}.</p><figure>{chart}</figure>",
+            m.range_t.0,
+            m.range_t.1,
+            m.range_c.0,
+            m.range_c.1,
+            count(p, m.outside_support),
+            count(p, m.unmatched),
+            count(p, m.result.pairs.len())
+        );
+    }
+    if let Some(d) = &e.did {
+        match &d.placebo {
+            Some(p) => {
+                let _ = write!(
+                    o,
+                    "<h3>Pre-trend check</h3><p>Placebo difference-in-differences inside the pre-period (its late half against its early half): {:+.3} (95% CI {:+.3} to {:+.3}). {}</p>",
+                    p.estimate,
+                    p.ci_low,
+                    p.ci_high,
+                    if p.covers(0.0) {
+                        "The interval covers 0: no evidence that the groups' trends differed before enrolment."
+                    } else {
+                        "<strong>The interval excludes 0: the groups' trends differed before enrolment, and the parallel-trends assumption is in doubt.</strong>"
+                    }
+                );
+            }
+            None => o.push_str(
+                "<h3>Pre-trend check</h3><p>The pre-period has one quarter: no placebo test is possible.</p>",
+            ),
+        }
+        let chart = event_chart(d, "Event-time estimates with 95% intervals").map_err(ContractError::Write)?;
+        let _ = write!(
+            o,
+            "<h3>Event time</h3><p>Per quarter from the index quarter: the participants' mean minus the comparison mean, relative to the same difference in the last pre-period quarter, with a 95% interval (± 1.96 bootstrap standard errors).</p><figure>{chart}</figure><table><thead><tr><th class=\"num\">Quarter</th><th class=\"num\">Participants</th><th class=\"num\">Comparison</th><th class=\"num\">Estimate</th><th class=\"num\">95% CI</th></tr></thead><tbody>"
+        );
+        for r in &d.event_time {
+            let _ = write!(
+                o,
+                "<tr><td class=\"num\">{}</td><td class=\"num\">{} ({})</td><td class=\"num\">{} ({})</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                r.quarter,
+                r.mean_treated.map(f3).unwrap_or_else(|| "–".into()),
+                count(p, r.n_treated),
+                r.mean_comparison.map(f3).unwrap_or_else(|| "–".into()),
+                count(p, r.n_comparison),
+                r.estimate.as_ref().map(|e| f3(e.estimate)).unwrap_or_else(|| "–".into()),
+                r.estimate
+                    .as_ref()
+                    .map(|e| format!("{} to {}", f3(e.ci_low), f3(e.ci_high)))
+                    .unwrap_or_else(|| "–".into()),
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    let _ = write!(
+        o,
+        "<h2>Definitions and limits</h2><ul>\
+         <li>An enrolment is a spell (case) of income support reaching {} consecutive paid months; its index month is the last of them. People who had the service before are not in the target group. A comparison enrolment's outcomes are censored from the quarter its client later starts the service.</li>\
+         <li>Outcomes count after enrolment (the service's start) and within {} months, up to the register's date {}. Payments are made in date order against the participant cap and then the total cap; an outcome outside every payment period is not paid.</li>\
+         <li>{}</li>\
+         <li>Specification <code>{}</code> (sha256 {}); register manifest sha256 {}.</li></ul></main>\n",
+        spec.target_group.consecutive_months,
+        spec.follow_up_months,
+        ev.as_of,
+        match spec.validation.method {
+            Method::MatchedComparison =>
+                "A matched comparison removes differences in the covariates the propensity model holds, not in anything the register does not record.",
+            Method::DifferenceInDifferences =>
+                "Difference-in-differences removes fixed differences between the groups; it assumes their outcomes would have moved in parallel without the service.",
+            Method::PrePost =>
+                "Pre-post compares participants with themselves: any change would also be counted without the service.",
+            Method::HistoricalComparison =>
+                "A historical comparison assumes nothing but the service changed since the historical cohort.",
+        },
+        escape(&spec.file),
+        spec.sha256,
+        ev.manifest_sha256
+    );
+    Ok(Page { lang: "en", title: &spec.title, extra_style: "" }.render(&o))
+}
+
+/// Write everything `evaluate` produces into `dir`.
+pub fn write_evaluation(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
+    std::fs::create_dir_all(dir).map_err(ContractError::io(dir))?;
+    write_tables(dir, ev)?;
+    let json = serde_json::to_string_pretty(&indigo(ev)).map_err(|e| ContractError::Write(e.to_string()))?;
+    let path = dir.join("indigo.json");
+    write_bytes_atomically(&path, json.as_bytes()).map_err(ContractError::io(&path))?;
+    let path = dir.join("report.html");
+    write_bytes_atomically(&path, html(ev)?.as_bytes()).map_err(ContractError::io(&path))?;
+    Ok(())
+}
+
+fn simulation_chart(s: &Simulated, alt: &str) -> Result<String, String> {
+    let sc = &s.scenarios;
+    let top = sc.iter().map(|x| x.payments_p95.max(x.investment)).fold(0.0, f64::max) * 1.1 / 1e6;
+    let (x0, x1) = padded(
+        sc.iter().map(|x| x.effect).fold(f64::INFINITY, f64::min),
+        sc.iter().map(|x| x.effect).fold(f64::NEG_INFINITY, f64::max),
+    );
+    let mut keys: Vec<(u32, u64)> = sc.iter().map(|x| (x.follow_up_months, (x.take_up * 1e6) as u64)).collect();
+    keys.sort();
+    keys.dedup();
+    svg_image(680, 420, alt, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, 0.0..top.max(0.01))
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("assumed effect (percentage points)")
+            .y_desc("outcome payments (million)")
+            .x_label_formatter(&|v| format!("{:+.0}", v * 100.0))
+            .light_line_style(RGBColor(235, 235, 235))
+            .label_style((FONT, 12))
+            .draw()
+            .map_err(plot_error)?;
+        for (i, (f, t)) in keys.iter().enumerate() {
+            let colour = PALETTE[i % 6];
+            let rows: Vec<_> =
+                sc.iter().filter(|x| x.follow_up_months == *f && (x.take_up * 1e6) as u64 == *t).collect();
+            chart
+                .draw_series(LineSeries::new(
+                    rows.iter().map(|x| (x.effect, x.payments_mean / 1e6)),
+                    colour.stroke_width(2),
+                ))
+                .map_err(plot_error)?
+                .label(format!("{f} months, take-up {:.0}%", *t as f64 / 1e4))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+            chart
+                .draw_series(rows.iter().map(|x| {
+                    PathElement::new(
+                        vec![(x.effect, x.payments_p05 / 1e6), (x.effect, x.payments_p95 / 1e6)],
+                        colour.stroke_width(1),
+                    )
+                }))
+                .map_err(plot_error)?;
+            if let Some(r) = rows.first() {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        [(x0, r.investment / 1e6), (x1, r.investment / 1e6)],
+                        6,
+                        4,
+                        colour.stroke_width(1),
+                    ))
+                    .map_err(plot_error)?;
+            }
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    })
+}
+
+/// Write what `simulate` produces into `dir`.
+pub fn write_simulation(dir: &Path, spec: &Spec, s: &Simulated) -> Result<(), ContractError> {
+    std::fs::create_dir_all(dir).map_err(ContractError::io(dir))?;
+    let sc = &s.scenarios;
+    write(
+        dir,
+        "contract_simulation.parquet",
+        frame(vec![
+            Column::new("contract_id".into(), vec![spec.id.clone(); sc.len()]),
+            Column::new("effect".into(), sc.iter().map(|x| x.effect).collect::<Vec<_>>()),
+            Column::new("take_up".into(), sc.iter().map(|x| x.take_up).collect::<Vec<_>>()),
+            Column::new("follow_up_months".into(), sc.iter().map(|x| x.follow_up_months).collect::<Vec<_>>()),
+            Column::new("participants".into(), sc.iter().map(|x| x.participants as u64).collect::<Vec<_>>()),
+            Column::new("baseline_share".into(), sc.iter().map(|x| x.baseline_share).collect::<Vec<_>>()),
+            Column::new("investment".into(), sc.iter().map(|x| x.investment).collect::<Vec<_>>()),
+            Column::new("payments_mean".into(), sc.iter().map(|x| x.payments_mean).collect::<Vec<_>>()),
+            Column::new("payments_p05".into(), sc.iter().map(|x| x.payments_p05).collect::<Vec<_>>()),
+            Column::new("payments_p95".into(), sc.iter().map(|x| x.payments_p95).collect::<Vec<_>>()),
+            Column::new("multiple_mean".into(), sc.iter().map(|x| x.multiple_mean).collect::<Vec<_>>()),
+            Column::new("irr".into(), sc.iter().map(|x| x.irr).collect::<Vec<_>>()),
+            Column::new("probability_of_loss".into(), sc.iter().map(|x| x.probability_of_loss).collect::<Vec<_>>()),
+        ])?,
+    )?;
+    let cur = &spec.pricing.currency;
+    let sim = spec.simulation.as_ref().expect("checked by simulate");
+    let mut o = String::new();
+    let chart = simulation_chart(s, "Expected outcome payments by assumed effect").map_err(ContractError::Write)?;
+    let _ = write!(
+        o,
+        "<main><h1>Simulation: {t}</h1><p class=\"summary\">Before signing: outcome payments and investor return under assumed effects, take-up and follow-up windows. {} enrolments of the target group in the enrolment window; the investor funds {} {cur} per participant at enrolment. Each scenario: {} simulated contracts (seed {}). Lines: expected payments; whiskers: 5th to 95th percentile; dashed: the investment.</p><figure>{chart}</figure>\
+         <table><thead><tr><th class=\"num\">Effect (points)</th><th class=\"num\">Take-up</th><th class=\"num\">Follow-up (months)</th><th class=\"num\">Participants</th><th class=\"num\">Baseline share</th><th class=\"num\">Investment</th><th class=\"num\">Expected payments</th><th class=\"num\">5th–95th percentile</th><th class=\"num\">Multiple</th><th class=\"num\">IRR (annual)</th><th class=\"num\">P(loss)</th></tr></thead><tbody>",
+        count(&s.policy, s.eligible),
+        money(sim.investment_per_participant),
+        sim.replications,
+        sim.seed,
+        t = escape(&spec.title),
+    );
+    for x in sc {
+        let _ = write!(
+            o,
+            "<tr><td class=\"num\">{:+.1}</td><td class=\"num\">{:.0}%</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}%</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{} – {}</td><td class=\"num\">{:.2}</td><td class=\"num\">{}</td><td class=\"num\">{:.0}%</td></tr>",
+            x.effect * 100.0,
+            x.take_up * 100.0,
+            x.follow_up_months,
+            x.participants,
+            x.baseline_share * 100.0,
+            money(x.investment),
+            money(x.payments_mean),
+            money(x.payments_p05),
+            money(x.payments_p95),
+            x.multiple_mean,
+            x.irr.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "–".into()),
+            x.probability_of_loss * 100.0
+        );
+    }
+    let hist: Vec<String> =
+        s.histories.iter().map(|(f, n)| format!("{} with {f} months observed", count(&s.policy, *n))).collect();
+    let _ = write!(
+        o,
+        "</tbody></table><h2>How it is computed</h2><ul><li>Baseline histories: target-group enrolments in the register that did not take part ({}). A simulated participant draws one history; an assumed effect of d points turns a history that does not achieve <code>{}</code> into one that does with probability d / (1 − baseline share), keeping real timings and sustainment.</li><li>Participants = take-up × the enrolments in the enrolment window, each enrolling on a uniformly drawn day of the window; every outcome within the follow-up is payable, subject to the caps ({} {cur} per participant, {} {cur} in total).</li><li>Specification <code>{}</code> (sha256 {}); register as of {}, manifest sha256 {}.</li></ul></main>\n",
+        hist.join(", "),
+        escape(&spec.outcome_metrics[sim.metric_index(spec)].id),
+        money(spec.pricing.cap_per_participant),
+        money(spec.pricing.cap_total),
+        escape(&spec.file),
+        spec.sha256,
+        s.as_of,
+        s.manifest_sha256
+    );
+    let title = format!("Simulation: {}", spec.title);
+    let page = Page { lang: "en", title: &title, extra_style: "" }.render(&o);
+    let path = dir.join("simulation.html");
+    write_bytes_atomically(&path, page.as_bytes()).map_err(ContractError::io(&path))?;
+    Ok(())
+}

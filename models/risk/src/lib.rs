@@ -1,0 +1,384 @@
+//! The optional risk model (`utfall model train | score | explain`).
+//!
+//! Advisory only: a score ranks clients to help prioritise support and
+//! explains itself; a person decides. The rules it follows come from the
+//! field (domain brief §5): split by household and by time, calibration and
+//! error rates by group as a standing output, labels produced by the system
+//! itself flagged as such, overrides counted, and no claim that a score says
+//! what an intervention would do.
+//!
+//! - [`spec`]: the model specification (`models/NAME.toml`);
+//! - [`features`]: the rows and their labels, and the feature catalogue (polars, as of each row's prediction moment);
+//! - [`split`]: the time split grouped by household;
+//! - [`model`]: encoding, standardisation, linfa's logistic regression and tree;
+//! - [`metrics`]: AUC (household-clustered interval), Brier, calibration, error rates, PSI;
+//! - [`report`]: the evaluation tables and the model card (HTML, plotters);
+//! - [`score`]: scores, drift and overrides written into the register; explanations.
+
+pub mod features;
+pub mod metrics;
+pub mod model;
+pub mod report;
+pub mod score;
+pub mod spec;
+pub mod split;
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use utfall_disclosure::Policy;
+
+use crate::features::{Register, feature};
+use crate::metrics::{Reference, Values};
+use crate::model::{Encoding, Fitted};
+use crate::spec::{Algorithm, Bands, Drift, Outcome, Spec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Spec(#[from] spec::SpecError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("no register at {0} (run `utfall build` or `utfall demo` first)")]
+    NoRegister(PathBuf),
+    #[error("{0}")]
+    Data(String),
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+    #[error(transparent)]
+    Fit(#[from] model::FitError),
+    #[error("{path}: not a model artefact of this utfall: {message}")]
+    Artefact { path: PathBuf, message: String },
+    #[error("client {0} has no row to score (no closed case or year of support in the current population)")]
+    UnknownClient(String),
+}
+
+impl ModelError {
+    pub fn io(path: &Path) -> impl Fn(std::io::Error) -> ModelError + '_ {
+        move |source| ModelError::Io { path: path.to_path_buf(), source }
+    }
+
+    /// 2 for bad input (spec, artefact, unknown client), 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ModelError::Spec(_) | ModelError::Artefact { .. } | ModelError::UnknownClient(_) => 2,
+            ModelError::NoRegister(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The artefact's format; bumped when its fields change meaning.
+pub const ARTEFACT_FORMAT: u32 = 1;
+
+/// Where the training and test rows came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SplitSummary {
+    pub test_from: NaiveDate,
+    pub seed: u64,
+    pub train_rows: u64,
+    pub test_rows: u64,
+    pub train_households: u64,
+    pub test_households: u64,
+    /// Households with rows on both sides of the time split, each kept on one side.
+    pub households_assigned: u64,
+    pub train_first: Option<NaiveDate>,
+    pub train_last: Option<NaiveDate>,
+    pub test_first: Option<NaiveDate>,
+    pub test_last: Option<NaiveDate>,
+}
+
+/// Test-set headline figures, stored in the artefact.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Headline {
+    pub auc: f64,
+    pub auc_low: f64,
+    pub auc_high: f64,
+    pub brier: f64,
+    pub calibration_slope: Option<f64>,
+    pub calibration_intercept: Option<f64>,
+    pub ece: f64,
+    pub test_positive_rate: f64,
+}
+
+/// A trained model: everything `score` and `explain` need, and where it came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Artefact {
+    pub format: u32,
+    /// `NAME-vVERSION-HASH`: HASH is the first 12 hex digits of the SHA-256
+    /// of this artefact with `version` and `trained_at` empty (the same spec
+    /// on the same register gives the same version).
+    pub version: String,
+    pub name: String,
+    pub spec_version: u32,
+    pub title_sv: String,
+    pub title_en: String,
+    pub outcome: Outcome,
+    pub algorithm: Algorithm,
+    pub spec_sha256: String,
+    /// SHA-256 of the training build's `manifest.json`, and that build.
+    pub register_manifest_sha256: String,
+    pub register_build: String,
+    pub register_as_of: NaiveDate,
+    pub tool_version: String,
+    pub trained_at: String,
+    pub features: Vec<String>,
+    pub excluded: Vec<String>,
+    pub encoding: Encoding,
+    pub fitted: Fitted,
+    pub alpha: f64,
+    pub bands: Bands,
+    pub thresholds: Vec<f64>,
+    pub drift: Drift,
+    pub split: SplitSummary,
+    pub headline: Headline,
+    /// Training distributions of every raw feature column and of the score.
+    pub reference: Vec<Reference>,
+}
+
+impl Artefact {
+    pub const FILE: &'static str = "model.json";
+
+    pub fn read(path: &Path) -> Result<Artefact, ModelError> {
+        let file = if path.is_dir() { path.join(Artefact::FILE) } else { path.to_path_buf() };
+        let text = std::fs::read_to_string(&file).map_err(ModelError::io(&file))?;
+        let a: Artefact = serde_json::from_str(&text)
+            .map_err(|e| ModelError::Artefact { path: file.clone(), message: e.to_string() })?;
+        if a.format != ARTEFACT_FORMAT {
+            return Err(ModelError::Artefact {
+                path: file,
+                message: format!("format {} (this utfall reads {ARTEFACT_FORMAT}); train it again", a.format),
+            });
+        }
+        let value: serde_json::Value = serde_json::from_str(&text).expect("parsed above");
+        if a.version != Artefact::version_of(&value) {
+            return Err(ModelError::Artefact {
+                path: file,
+                message: "its content does not match its version hash (edited by hand?)".into(),
+            });
+        }
+        Ok(a)
+    }
+
+    fn computed_version(&self) -> String {
+        Self::version_of(&serde_json::to_value(self).expect("artefact serialises"))
+    }
+
+    /// The version an artefact's JSON should carry. Hashed from a parsed
+    /// `Value` (as read back from the file), so that a float's last digit
+    /// parsed one way at training and another at reading cannot differ.
+    fn version_of(value: &serde_json::Value) -> String {
+        let text = serde_json::to_string(value).expect("JSON value serialises");
+        let mut value: serde_json::Value = serde_json::from_str(&text).expect("own JSON parses");
+        value["version"] = serde_json::Value::String(String::new());
+        value["trained_at"] = serde_json::Value::String(String::new());
+        let hash = hex::encode(Sha256::digest(serde_json::to_vec(&value).expect("JSON value serialises")));
+        format!(
+            "{}-v{}-{}",
+            value["name"].as_str().unwrap_or_default(),
+            value["spec_version"].as_u64().unwrap_or_default(),
+            &hash[..12]
+        )
+    }
+
+    pub fn band(&self, p: f64) -> &'static str {
+        if p >= self.bands.high {
+            "high"
+        } else if p >= self.bands.medium {
+            "medium"
+        } else {
+            "low"
+        }
+    }
+}
+
+/// The register build a model trains on or scores (opened once).
+pub use utfall_register::store::CurrentBuild as Build;
+
+impl From<utfall_register::store::OpenError> for ModelError {
+    fn from(e: utfall_register::store::OpenError) -> ModelError {
+        use utfall_register::store::OpenError;
+        match e {
+            OpenError::Io { path, source } => ModelError::Io { path, source },
+            OpenError::NoRegister(p) => ModelError::NoRegister(p),
+            e @ OpenError::Manifest { .. } => ModelError::Data(e.to_string()),
+        }
+    }
+}
+
+/// Which rows of an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Population {
+    /// The rows whose outcome is known: the ones trained and evaluated on.
+    Known,
+    /// The rows whose outcome is not yet known: the ones scored.
+    Current,
+}
+
+/// Rows with their raw features, for an outcome and feature list.
+pub fn feature_frame(
+    build: &Build,
+    outcome: Outcome,
+    features: &[String],
+    population: Population,
+) -> Result<DataFrame, ModelError> {
+    let r = Register::scan(&build.dir, build.as_of)?;
+    let mut rows = features::rows(outcome, &r, population)?;
+    let known = col("observable");
+    rows = rows.lazy().filter(if population == Population::Known { known } else { known.not() }).collect()?;
+    // `intervention_decision` is always computed: overrides need `granted`.
+    let mut names = features.to_vec();
+    if !names.iter().any(|n| n == "intervention_decision") {
+        names.push("intervention_decision".into());
+    }
+    Ok(features::compute(&rows, &names, &r)?)
+}
+
+pub fn bools(df: &DataFrame, name: &str) -> PolarsResult<Vec<bool>> {
+    Ok(df.column(name)?.bool()?.iter().map(|v| v.unwrap_or(false)).collect())
+}
+
+/// Household ids as cluster numbers.
+pub fn clusters(df: &DataFrame) -> PolarsResult<Vec<u64>> {
+    let mut ids = std::collections::HashMap::new();
+    let col = df.column("household_id")?.str()?.clone();
+    Ok(col
+        .iter()
+        .map(|h| {
+            let next = ids.len() as u64;
+            *ids.entry(h.unwrap_or("").to_string()).or_insert(next)
+        })
+        .collect())
+}
+
+/// Reference distributions of every raw feature column of `spec`'s features and of the score.
+fn references(features: &[String], df: &DataFrame, scores: &[f64]) -> PolarsResult<Vec<Reference>> {
+    let mut out = Vec::new();
+    for name in features {
+        for c in feature(name).expect("spec checked").columns {
+            out.push(Reference::fit(c, &Values::of(df.column(c)?)?));
+        }
+    }
+    out.push(Reference::fit("score", &Values::scores(scores)));
+    Ok(out)
+}
+
+/// What `train` produced.
+pub struct Trained {
+    pub dir: PathBuf,
+    pub artefact: Artefact,
+    pub evaluation: metrics::Evaluation,
+}
+
+pub struct TrainOptions {
+    /// Also write `design.parquet`: the standardised design matrix of the
+    /// training and test rows with their labels (for an independent refit).
+    pub export_design: bool,
+    /// Disclosure threshold for the model card (default: the build's).
+    pub threshold: Option<u32>,
+}
+
+/// Train the spec's model on the current register and write its artefact
+/// folder `OUT/VERSION/` (model.json, model_card.html, evaluation tables).
+pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -> Result<Trained, ModelError> {
+    let build = Build::open(register)?;
+    let policy = Policy::for_build(&build.manifest, options.threshold).map_err(|e| ModelError::Data(e.to_string()))?;
+    let df = feature_frame(&build, spec.outcome, &spec.features, Population::Known)?;
+    let sp = split::split(&df, spec, build.as_of)?;
+    if sp.train.height() == 0 || sp.test.height() == 0 {
+        return Err(ModelError::Data(format!(
+            "the split leaves {} training and {} test rows (test from {}): the register needs rows whose outcome is known on both sides; set split.test_from in {}",
+            sp.train.height(),
+            sp.test.height(),
+            sp.summary.test_from,
+            spec.file
+        )));
+    }
+    for (side, frame) in [("training", &sp.train), ("test", &sp.test)] {
+        let y = bools(frame, "label")?;
+        if y.iter().all(|v| *v) || !y.iter().any(|v| *v) {
+            return Err(ModelError::Data(format!(
+                "the {side} set's {} rows all have the same outcome: nothing to learn or evaluate",
+                y.len()
+            )));
+        }
+    }
+    let encoding = Encoding::fit(spec, &sp.train)?;
+    let x_train = encoding.matrix(&sp.train)?;
+    let y_train = bools(&sp.train, "label")?;
+    let fitted = Fitted::fit(spec, &x_train, &y_train)?;
+    let x_test = encoding.matrix(&sp.test)?;
+    let y_test = bools(&sp.test, "label")?;
+    let p_test = fitted.predict(&x_test);
+    let p_train = fitted.predict(&x_train);
+    let evaluation = metrics::evaluate(&y_test, &p_test, &clusters(&sp.test)?, &spec.thresholds, spec.calibration_bins);
+    let auc = evaluation.auc.expect("test set has both classes (checked by the split)");
+    let mut artefact = Artefact {
+        format: ARTEFACT_FORMAT,
+        version: String::new(),
+        name: spec.name.clone(),
+        spec_version: spec.version,
+        title_sv: spec.title_sv.clone(),
+        title_en: spec.title_en.clone(),
+        outcome: spec.outcome,
+        algorithm: spec.algorithm,
+        spec_sha256: spec.sha256.clone(),
+        register_manifest_sha256: build.manifest_sha256.clone(),
+        register_build: build.manifest.build_id.clone(),
+        register_as_of: build.as_of,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        trained_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        features: spec.features.clone(),
+        excluded: spec.excluded.clone(),
+        encoding,
+        fitted,
+        alpha: spec.logistic.alpha,
+        bands: spec.bands.clone(),
+        thresholds: spec.thresholds.clone(),
+        drift: spec.drift.clone(),
+        split: sp.summary.clone(),
+        headline: Headline {
+            auc: auc.value,
+            auc_low: auc.low,
+            auc_high: auc.high,
+            brier: evaluation.brier.value,
+            calibration_slope: evaluation.slope.map(|e| e.value),
+            calibration_intercept: evaluation.intercept.map(|e| e.value),
+            ece: evaluation.ece,
+            test_positive_rate: evaluation.observed,
+        },
+        reference: references(&spec.features, &sp.train, &p_train)?,
+    };
+    artefact.version = artefact.computed_version();
+
+    // Write into a staging folder, then rename: a failed run leaves no half artefact.
+    std::fs::create_dir_all(out).map_err(ModelError::io(out))?;
+    let dir = out.join(&artefact.version);
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{}.", artefact.version))
+        .tempdir_in(out)
+        .map_err(ModelError::io(out))?;
+    let model_path = staging.path().join(Artefact::FILE);
+    std::fs::write(&model_path, serde_json::to_string_pretty(&artefact).expect("artefact serialises"))
+        .map_err(ModelError::io(&model_path))?;
+    let groups = report::group_evaluations(spec, &sp.test, &p_test)?;
+    let train_eval =
+        metrics::evaluate(&y_train, &p_train, &clusters(&sp.train)?, &spec.thresholds, spec.calibration_bins);
+    report::write_tables(staging.path(), &artefact, &evaluation, &train_eval, &groups)?;
+    let card = report::model_card(spec, &artefact, &evaluation, &train_eval, &groups, &policy);
+    let card_path = staging.path().join("model_card.html");
+    std::fs::write(&card_path, card).map_err(ModelError::io(&card_path))?;
+    if options.export_design {
+        report::write_design(staging.path(), &artefact, &sp.train, &x_train, &sp.test, &x_test)?;
+    }
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(ModelError::io(&dir))?;
+    }
+    let staged = staging.keep();
+    std::fs::rename(&staged, &dir).map_err(ModelError::io(&dir))?;
+    Ok(Trained { dir, artefact, evaluation })
+}

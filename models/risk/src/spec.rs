@@ -1,0 +1,314 @@
+//! The model specification (`models/risk/specs/NAME.toml`): outcome, features,
+//! excluded attributes, split, algorithm, thresholds, bands and drift limits.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::features::{FEATURES, GROUPS};
+
+pub use crate::features::Outcome;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    /// Logistic regression on standardised features with an L2 penalty (linfa-logistic).
+    Logistic,
+    /// A classification tree (linfa-trees); a leaf's probability is the
+    /// training share of positives in it (Laplace-smoothed).
+    Tree,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Split {
+    /// Rows predicted on or after this date (with a known label) are the test
+    /// set; rows whose label was known by this date are the training set.
+    /// Default: two horizons before the register's as-of date.
+    pub test_from: Option<NaiveDate>,
+    /// Seed of the household assignment: a household with rows on both
+    /// sides of the time split goes to one side, chosen by a keyed hash.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+impl Default for Split {
+    fn default() -> Split {
+        Split { test_from: None, seed: default_seed() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogisticParams {
+    /// L2 penalty: the loss is -sum log-likelihood + alpha/2 |w|^2 over the
+    /// standardised coefficients (not the intercept); scikit-learn's C = 1/alpha.
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    #[serde(default = "default_iterations")]
+    pub max_iterations: u64,
+}
+
+fn default_alpha() -> f64 {
+    1.0
+}
+fn default_iterations() -> u64 {
+    500
+}
+
+impl Default for LogisticParams {
+    fn default() -> Self {
+        LogisticParams { alpha: default_alpha(), max_iterations: default_iterations() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TreeParams {
+    #[serde(default = "default_depth")]
+    pub max_depth: usize,
+    /// Fewest training rows in a leaf.
+    #[serde(default = "default_min_leaf")]
+    pub min_leaf: usize,
+}
+
+fn default_depth() -> usize {
+    6
+}
+fn default_min_leaf() -> usize {
+    200
+}
+
+impl Default for TreeParams {
+    fn default() -> Self {
+        TreeParams { max_depth: default_depth(), min_leaf: default_min_leaf() }
+    }
+}
+
+/// Risk bands by predicted probability: low below `medium`, high from `high`.
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bands {
+    pub medium: f64,
+    pub high: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drift {
+    /// A population stability index at or above this is reported as moderate drift.
+    #[serde(default = "default_psi_moderate")]
+    pub psi_moderate: f64,
+    /// At or above this: drifted (a warning on every scoring run).
+    #[serde(default = "default_psi_drifted")]
+    pub psi_drifted: f64,
+}
+
+fn default_psi_moderate() -> f64 {
+    0.1
+}
+fn default_psi_drifted() -> f64 {
+    0.25
+}
+
+impl Default for Drift {
+    fn default() -> Self {
+        Drift { psi_moderate: default_psi_moderate(), psi_drifted: default_psi_drifted() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub name: String,
+    pub version: u32,
+    pub title_sv: String,
+    pub title_en: String,
+    pub outcome: Outcome,
+    #[serde(default = "default_algorithm")]
+    pub algorithm: Algorithm,
+    /// Feature names from the feature catalogue (`features::FEATURES`).
+    pub features: Vec<String>,
+    /// Attributes that must never be features (audited, and used only to
+    /// evaluate by group).
+    #[serde(default)]
+    pub excluded: Vec<String>,
+    /// Groups the evaluation is broken down by.
+    #[serde(default = "default_groups")]
+    pub groups: Vec<String>,
+    /// Probability thresholds for precision, recall and error rates.
+    pub thresholds: Vec<f64>,
+    pub bands: Bands,
+    /// Bins of the calibration curve (equal-frequency) and of the ECE.
+    #[serde(default = "default_bins")]
+    pub calibration_bins: usize,
+    #[serde(default)]
+    pub split: Split,
+    #[serde(default)]
+    pub logistic: LogisticParams,
+    #[serde(default)]
+    pub tree: TreeParams,
+    #[serde(default)]
+    pub drift: Drift,
+    /// Known caveats of the label, shown on the model card.
+    #[serde(default)]
+    pub label_caveats: Vec<String>,
+    /// Known limits, shown on the model card.
+    #[serde(default)]
+    pub limits: Vec<String>,
+    #[serde(skip)]
+    pub sha256: String,
+    #[serde(skip)]
+    pub file: String,
+}
+
+fn default_algorithm() -> Algorithm {
+    Algorithm::Logistic
+}
+fn default_groups() -> Vec<String> {
+    GROUPS.iter().map(|g| g.to_string()).collect()
+}
+fn default_bins() -> usize {
+    10
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{file}: {source}")]
+    Io { file: String, source: std::io::Error },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: {field}: {message}")]
+    Invalid { file: String, field: String, message: String },
+}
+
+impl Spec {
+    pub fn load(path: &Path) -> Result<Spec, SpecError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io { file: file.clone(), source })?;
+        Spec::parse(&text, &file)
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<Spec, SpecError> {
+        let mut spec: Spec =
+            toml::from_str(text).map_err(|e| SpecError::Parse { file: file.to_string(), message: e.to_string() })?;
+        spec.sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        spec.file = file.to_string();
+        spec.check()?;
+        Ok(spec)
+    }
+
+    fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> SpecError {
+        SpecError::Invalid { file: self.file.clone(), field: field.into(), message: message.into() }
+    }
+
+    fn check(&self) -> Result<(), SpecError> {
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(self.invalid("name", "use letters, digits, '_' and '-' only (it names the artefact's folder)"));
+        }
+        if self.features.is_empty() {
+            return Err(self.invalid("features", "name at least one feature"));
+        }
+        for (k, f) in self.features.iter().enumerate() {
+            let Some(def) = FEATURES.iter().find(|d| d.name == f) else {
+                let known: Vec<&str> = FEATURES.iter().map(|d| d.name).collect();
+                return Err(self
+                    .invalid(format!("features[{k}]"), format!("unknown feature '{f}'; known: {}", known.join(", "))));
+            };
+            if !def.outcomes.contains(&self.outcome) {
+                return Err(self.invalid(
+                    format!("features[{k}]"),
+                    format!("'{f}' is not defined for the outcome '{}'", self.outcome.name()),
+                ));
+            }
+            if self.features[..k].contains(f) {
+                return Err(self.invalid(format!("features[{k}]"), format!("'{f}' is listed twice")));
+            }
+            for x in &self.excluded {
+                if def.uses.contains(&x.as_str()) || f == x {
+                    return Err(self.invalid(
+                        format!("features[{k}]"),
+                        format!("'{f}' is computed from '{x}', which `excluded` rules out"),
+                    ));
+                }
+            }
+        }
+        for (k, g) in self.groups.iter().enumerate() {
+            if !GROUPS.contains(&g.as_str()) {
+                return Err(
+                    self.invalid(format!("groups[{k}]"), format!("unknown group '{g}'; known: {}", GROUPS.join(", ")))
+                );
+            }
+        }
+        if self.thresholds.is_empty() {
+            return Err(self.invalid("thresholds", "name at least one probability threshold"));
+        }
+        for (k, t) in self.thresholds.iter().enumerate() {
+            if !(*t > 0.0 && *t < 1.0) {
+                return Err(self.invalid(format!("thresholds[{k}]"), "a probability strictly between 0 and 1"));
+            }
+        }
+        let b = &self.bands;
+        if !(b.medium > 0.0 && b.medium < b.high && b.high < 1.0) {
+            return Err(self.invalid("bands", "need 0 < medium < high < 1"));
+        }
+        if self.calibration_bins < 2 {
+            return Err(self.invalid("calibration_bins", "at least 2"));
+        }
+        if !(self.logistic.alpha.is_finite() && self.logistic.alpha >= 0.0) {
+            return Err(self.invalid("logistic.alpha", "a non-negative number"));
+        }
+        if self.tree.max_depth == 0 || self.tree.min_leaf == 0 {
+            return Err(self.invalid("tree", "max_depth and min_leaf must be at least 1"));
+        }
+        if !(self.drift.psi_moderate > 0.0 && self.drift.psi_moderate < self.drift.psi_drifted) {
+            return Err(self.invalid("drift", "need 0 < psi_moderate < psi_drifted"));
+        }
+        Ok(())
+    }
+
+    /// `NAME-vVERSION`, the prefix of every artefact's version string.
+    pub fn label(&self) -> String {
+        format!("{}-v{}", self.name, self.version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHIPPED: &str = include_str!("../specs/rereferral_12m.toml");
+
+    #[test]
+    fn shipped_specs_parse() {
+        let s = Spec::parse(SHIPPED, "rereferral_12m.toml").unwrap();
+        assert_eq!(s.outcome, Outcome::Rereferral12m);
+        Spec::parse(include_str!("../specs/long_term_assistance.toml"), "long_term_assistance.toml").unwrap();
+    }
+
+    fn err(text: &str) -> String {
+        Spec::parse(text, "m.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = err(&SHIPPED.replace("\"prior_cases\"", "\"priors\""));
+        assert!(e.starts_with("m.toml: features[") && e.contains("unknown feature 'priors'"), "{e}");
+        let e = err(&SHIPPED.replace("excluded = [", "excluded = [\"unit\", "));
+        assert!(e.contains("features[") && e.contains("'unit'"), "{e}");
+        let e = err(&SHIPPED.replace("high = 0.5", "high = 0.1"));
+        assert!(e.contains("m.toml: bands:"), "{e}");
+        let e = err(&SHIPPED.replace("thresholds = [", "thresholds = [1.5, "));
+        assert!(e.contains("thresholds[0]"), "{e}");
+        let e = err(&format!("{SHIPPED}\nunknown_key = 1\n"));
+        assert!(e.contains("unknown field") && e.contains("unknown_key"), "{e}");
+        let e = err(&SHIPPED.replace("\"rereferral_12m\"\n", "\"long_term_assistance_next_year\"\n"));
+        assert!(e.contains("is not defined for the outcome"), "{e}");
+    }
+}
