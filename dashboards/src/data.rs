@@ -12,7 +12,7 @@ use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type}
 use datafusion::common::ScalarValue;
 use utfall_disclosure::Policy;
 use utfall_queries::{Answer, Session};
-use utfall_register::schema;
+use utfall_register::schema::{self, Measure, PeriodType, Split, SplitOf};
 
 use crate::DashboardError;
 use crate::spec::{Distribution, IndicatorRef, Spec};
@@ -24,12 +24,12 @@ pub struct Cell {
     pub version: i32,
     pub name_sv: String,
     pub name_en: String,
-    pub measure: String,
+    pub measure: Measure,
     pub higher_is_better: bool,
-    pub period_type: String,
+    pub period_type: PeriodType,
     pub period_start: NaiveDate,
     pub period: String,
-    pub split: String,
+    pub split: SplitOf,
     pub split_value: String,
     pub n: Option<i64>,
     pub value: Option<f64>,
@@ -41,7 +41,7 @@ pub struct Cell {
 
 impl Cell {
     pub fn is_proportion(&self) -> bool {
-        self.measure == "proportion"
+        self.measure == Measure::Proportion
     }
 }
 
@@ -53,7 +53,7 @@ pub struct TargetRow {
     pub indicator: IndicatorRef,
     pub version: i32,
     pub description: String,
-    pub period_type: String,
+    pub period_type: PeriodType,
     pub period_start: NaiveDate,
     pub period: String,
     pub at_least: bool,
@@ -117,7 +117,7 @@ pub fn load(session: &Session, spec: &Spec) -> Result<Data, DashboardError> {
          period_type, period_start, period, split, split_value, n, value, sd, ci_low, ci_high, suppression \
          FROM indicators_public WHERE period_type IN ('year', $trend) \
          ORDER BY indicator_id, instrument, domain, period_type, period_start, split, split_value",
-        &[("trend".into(), ScalarValue::Utf8(Some(spec.trend_period.clone())))],
+        &[("trend".into(), ScalarValue::Utf8(Some(spec.trend_period.name().to_string())))],
     )?;
     let c = Columns(&answer);
     let ids = c.strings("indicator_id");
@@ -147,12 +147,12 @@ pub fn load(session: &Session, spec: &Spec) -> Result<Data, DashboardError> {
             version: versions[r].unwrap_or_default() as i32,
             name_sv: names_sv[r].clone().unwrap_or_default(),
             name_en: names_en[r].clone().unwrap_or_default(),
-            measure: measures[r].clone().unwrap_or_default(),
+            measure: code("measure", &measures[r], Measure::parse)?,
             higher_is_better: hib[r].unwrap_or(true),
-            period_type: ptypes[r].clone().unwrap_or_default(),
+            period_type: code("period_type", &ptypes[r], PeriodType::parse)?,
             period_start: starts[r].unwrap_or_default(),
             period: periods[r].clone().unwrap_or_default(),
-            split: splits[r].clone().unwrap_or_default(),
+            split: code("split", &splits[r], SplitOf::parse)?,
             split_value: values_of_split[r].clone().unwrap_or_default(),
             n: ns[r],
             value: values[r],
@@ -182,7 +182,7 @@ pub fn load(session: &Session, spec: &Spec) -> Result<Data, DashboardError> {
     let targets = load_targets(session)?;
     let mut units: Vec<String> = cells
         .iter()
-        .filter(|c| c.split == "unit")
+        .filter(|c| c.split == SplitOf::By(Split::Unit))
         .map(|c| c.split_value.clone())
         .chain(targets.iter().map(|t| t.unit.clone()))
         .collect();
@@ -219,33 +219,35 @@ fn load_targets(session: &Session) -> Result<Vec<TargetRow>, DashboardError> {
     let (status, reason, trend) = (c.strings("status"), c.strings("reason"), c.strings("trend"));
     let (suppression, measure) = (c.strings("suppression"), c.strings("measure"));
     let (change, change_low, change_high) = (c.f64s("change"), c.f64s("change_low"), c.f64s("change_high"));
-    Ok((0..answer.rows())
-        .map(|r| TargetRow {
-            target_id: ids[r].clone().unwrap_or_default(),
-            unit: units[r].clone().unwrap_or_default(),
-            indicator: IndicatorRef {
-                id: indicator[r].clone().unwrap_or_default(),
-                instrument: instruments[r].clone(),
-                domain: domains[r].clone(),
-            },
-            version: versions[r].unwrap_or_default() as i32,
-            description: descriptions[r].clone().unwrap_or_default(),
-            period_type: ptypes[r].clone().unwrap_or_default(),
-            period_start: starts[r].unwrap_or_default(),
-            period: periods[r].clone().unwrap_or_default(),
-            at_least: directions[r].as_deref() == Some("at_least"),
-            target: target[r].unwrap_or_default(),
-            n: ns[r],
-            value: values[r],
-            ci: lows[r].zip(highs[r]),
-            status: status[r].clone().unwrap_or_default(),
-            reason: reason[r].clone(),
-            suppression: suppression[r].clone(),
-            share: measure[r].as_deref() == Some("proportion"),
-            change: change[r].zip(change_low[r]).zip(change_high[r]).map(|((c, l), h)| (c, l, h)),
-            trend: trend[r].clone().unwrap_or_default(),
+    (0..answer.rows())
+        .map(|r| {
+            Ok(TargetRow {
+                target_id: ids[r].clone().unwrap_or_default(),
+                unit: units[r].clone().unwrap_or_default(),
+                indicator: IndicatorRef {
+                    id: indicator[r].clone().unwrap_or_default(),
+                    instrument: instruments[r].clone(),
+                    domain: domains[r].clone(),
+                },
+                version: versions[r].unwrap_or_default() as i32,
+                description: descriptions[r].clone().unwrap_or_default(),
+                period_type: code("period_type", &ptypes[r], PeriodType::parse)?,
+                period_start: starts[r].unwrap_or_default(),
+                period: periods[r].clone().unwrap_or_default(),
+                at_least: directions[r].as_deref() == Some("at_least"),
+                target: target[r].unwrap_or_default(),
+                n: ns[r],
+                value: values[r],
+                ci: lows[r].zip(highs[r]),
+                status: status[r].clone().unwrap_or_default(),
+                reason: reason[r].clone(),
+                suppression: suppression[r].clone(),
+                share: code("measure", &measure[r], Measure::parse)? == Measure::Proportion,
+                change: change[r].zip(change_low[r]).zip(change_high[r]).map(|((c, l), h)| (c, l, h)),
+                trend: trend[r].clone().unwrap_or_default(),
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Bin counts per unit of the paired clients whose latest assessment falls in [from, to].
@@ -290,6 +292,12 @@ pub fn municipality(raw: &RawBins, bins: usize) -> (Vec<u64>, Vec<u64>) {
         }
     }
     total
+}
+
+/// A code from a column of the register, as its closed type.
+fn code<T>(column: &str, value: &Option<String>, parse: fn(&str) -> Option<T>) -> Result<T, DashboardError> {
+    let text = value.as_deref().unwrap_or("");
+    parse(text).ok_or_else(|| DashboardError::Register(format!("{column} '{text}' is not a code utfall writes")))
 }
 
 /// Typed columns of an answer (one batch or many).

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use utfall_disclosure::{WITHHELD, bins};
-use utfall_report::{Page as Shell, escape};
+use utfall_register::schema::{PeriodType, Split, SplitOf};
 use utfall_register::store::Manifest;
+use utfall_report::{Page as Shell, escape};
 
 use crate::chart::{self, Estimate, FunnelPoint, Scale, Series};
 use crate::data::{Bins, Cell, Data, DistributionData, TargetRow, municipality};
@@ -221,7 +222,7 @@ impl Page<'_> {
         let Some(first) = cells.first().copied() else { return Ok(()) };
         // A unit's page leaves out indicators the unit has no rows for.
         if let Scope::Unit(u) = self.scope
-            && !cells.iter().any(|c| c.split == "unit" && &c.split_value == u)
+            && !cells.iter().any(|c| c.split == SplitOf::By(Split::Unit) && &c.split_value == u)
             && !self.data.targets.iter().any(|t| &t.indicator == which && &t.unit == u)
         {
             return Ok(());
@@ -242,7 +243,7 @@ impl Page<'_> {
         );
         // Trend.
         let period_type =
-            if cells.iter().any(|c| c.period_type == spec.trend_period) { spec.trend_period.as_str() } else { "year" };
+            if cells.iter().any(|c| c.period_type == spec.trend_period) { spec.trend_period } else { PeriodType::Year };
         let trend = trend_data(&cells, period_type, self.scope);
         let mut target_lines: Vec<(f64, String)> = Vec::new();
         for t in self.data.targets.iter().filter(|t| &t.indicator == which && self.scope.shows(&t.unit)) {
@@ -299,7 +300,7 @@ impl Page<'_> {
         // Funnel plot and splits for the latest year with a published municipality value.
         let year = cells
             .iter()
-            .filter(|c| c.period_type == "year" && c.split == "total" && c.value.is_some())
+            .filter(|c| c.period_type == PeriodType::Year && c.split == SplitOf::Total && c.value.is_some())
             .max_by_key(|c| c.period_start)
             .copied();
         if let Some(total) = year {
@@ -370,7 +371,11 @@ impl Page<'_> {
         let share = total.is_proportion();
         let units: Vec<&Cell> = cells
             .iter()
-            .filter(|c| c.split == "unit" && c.period_type == "year" && c.period_start == total.period_start)
+            .filter(|c| {
+                c.split == SplitOf::By(Split::Unit)
+                    && c.period_type == PeriodType::Year
+                    && c.period_start == total.period_start
+            })
             .filter(|c| self.scope.shows(&c.split_value))
             .copied()
             .collect();
@@ -494,11 +499,11 @@ impl Page<'_> {
     /// For the latest year with a published municipality value (`total`).
     fn splits(&mut self, cells: &[&Cell], total: &Cell, name: &str) -> Result<(), DashboardError> {
         let share = total.is_proportion();
-        let order = ["sex", "age_band", "district"];
+        let order = [SplitOf::By(Split::Sex), SplitOf::By(Split::AgeBand), SplitOf::By(Split::District)];
         let mut rows: Vec<&Cell> = cells
             .iter()
             .filter(|c| {
-                c.period_type == "year" && c.period_start == total.period_start && order.contains(&c.split.as_str())
+                c.period_type == PeriodType::Year && c.period_start == total.period_start && order.contains(&c.split)
             })
             .copied()
             .collect();
@@ -507,14 +512,14 @@ impl Page<'_> {
             return Ok(());
         }
         let label = |c: &Cell| {
-            let split = match c.split.as_str() {
-                "sex" => self.l("Kön", "Sex"),
-                "age_band" => self.l("Ålder", "Age"),
+            let split = match c.split {
+                SplitOf::By(Split::Sex) => self.l("Kön", "Sex"),
+                SplitOf::By(Split::AgeBand) => self.l("Ålder", "Age"),
                 _ => self.l("Distrikt", "District"),
             };
-            let value = match (c.split.as_str(), c.split_value.as_str()) {
-                ("sex", "F") => self.l("kvinnor", "women").to_string(),
-                ("sex", "M") => self.l("män", "men").to_string(),
+            let value = match (c.split, c.split_value.as_str()) {
+                (SplitOf::By(Split::Sex), "F") => self.l("kvinnor", "women").to_string(),
+                (SplitOf::By(Split::Sex), "M") => self.l("män", "men").to_string(),
                 (_, v) => v.to_string(),
             };
             format!("{split}: {value}")
@@ -536,7 +541,11 @@ impl Page<'_> {
             let _ = write!(
                 t,
                 "<tr data-unit=\"{ALL}\"><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-                escape(&if c.split == "total" { self.l("Kommunen", "Municipality").to_string() } else { label(c) }),
+                escape(&if c.split == SplitOf::Total {
+                    self.l("Kommunen", "Municipality").to_string()
+                } else {
+                    label(c)
+                }),
                 self.count(c.n),
                 c.value.map_or_else(|| WITHHELD.into(), |v| self.value(v, share)),
                 self.interval(c.ci, share),
@@ -669,7 +678,7 @@ struct Trend<'a> {
 }
 
 /// The cells a trend chart draws: the unit's (on a unit's page) and the municipality's.
-fn trend_data<'a>(cells: &[&'a Cell], period_type: &str, scope: &Scope) -> Trend<'a> {
+fn trend_data<'a>(cells: &[&'a Cell], period_type: PeriodType, scope: &Scope) -> Trend<'a> {
     let of_type: Vec<&Cell> = cells.iter().filter(|c| c.period_type == period_type).copied().collect();
     let mut periods: Vec<(chrono::NaiveDate, String)> =
         of_type.iter().map(|c| (c.period_start, c.period.clone())).collect();
@@ -688,7 +697,11 @@ fn trend_data<'a>(cells: &[&'a Cell], period_type: &str, scope: &Scope) -> Trend
                 .map(|(start, _)| {
                     of_type.iter().copied().find(|c| {
                         c.period_start == *start
-                            && if w == ALL { c.split == "total" } else { c.split == "unit" && c.split_value == w }
+                            && if w == ALL {
+                                c.split == SplitOf::Total
+                            } else {
+                                c.split == SplitOf::By(Split::Unit) && c.split_value == w
+                            }
                     })
                 })
                 .collect();
@@ -703,15 +716,15 @@ fn trend_data<'a>(cells: &[&'a Cell], period_type: &str, scope: &Scope) -> Trend
 fn latest_targets<'a>(rows: &'a [TargetRow], scope: &Scope) -> Vec<&'a TargetRow> {
     let mut out: Vec<&TargetRow> = Vec::new();
     for r in rows.iter().filter(|r| scope.shows(&r.unit)) {
-        let rank = |p: &str| match p {
-            "year" => 0,
-            "quarter" => 1,
-            _ => 2,
+        let rank = |p: PeriodType| match p {
+            PeriodType::Year => 0,
+            PeriodType::Quarter => 1,
+            PeriodType::Month => 2,
         };
         match out.iter_mut().find(|o| o.target_id == r.target_id && o.unit == r.unit) {
             Some(o) => {
-                if (rank(&r.period_type), std::cmp::Reverse(r.period_start))
-                    < (rank(&o.period_type), std::cmp::Reverse(o.period_start))
+                if (rank(r.period_type), std::cmp::Reverse(r.period_start))
+                    < (rank(o.period_type), std::cmp::Reverse(o.period_start))
                 {
                     *o = r;
                 }

@@ -537,5 +537,4 @@ mod tests {
         let err = draw(&spec("type = \"bar\"\ndata = \"d\"\nx = \"unit\"\ny = \"nope\""), &a, &s, &policy).unwrap_err();
         assert!(err.contains("no column 'nope'"), "{err}");
     }
-
 }

@@ -68,8 +68,7 @@ pub fn render(
                             }
                             (None, None) => unreachable!("checked when parsed"),
                         };
-                        let drawn =
-                            chart::draw(spec, answer, suppression, policy).map_err(|m| fail(m, cell.line))?;
+                        let drawn = chart::draw(spec, answer, suppression, policy).map_err(|m| fail(m, cell.line))?;
                         body.push_str("<figure class=\"chart\">");
                         body.push_str(&drawn.svg);
                         let mut caption = spec.caption.clone().map(|c| escape(&c)).unwrap_or_default();

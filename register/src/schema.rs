@@ -640,7 +640,7 @@ impl PeriodType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Split {
     Unit,
@@ -660,11 +660,62 @@ impl Split {
     }
 }
 
-/// The one-way splits of the derived tables (`split`); the total is `all`.
-impl Split {
-    pub const ALL: [Split; 4] = [Split::Unit, Split::District, Split::Sex, Split::AgeBand];
+impl PeriodType {
+    /// From the `period_type` column.
+    pub fn parse(text: &str) -> Option<PeriodType> {
+        PeriodType::ALL.into_iter().find(|p| p.name() == text)
+    }
 }
 
+/// The one-way splits of the derived tables (`split`).
+impl Split {
+    pub const ALL: [Split; 4] = [Split::Unit, Split::District, Split::Sex, Split::AgeBand];
+
+    pub fn parse(text: &str) -> Option<Split> {
+        Split::ALL.into_iter().find(|s| s.name() == text)
+    }
+}
+
+/// The `split` column of the derived tables: the total (`total`, with
+/// `split_value` `all`) or one of the one-way splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SplitOf {
+    Total,
+    By(Split),
+}
+
+impl SplitOf {
+    pub fn parse(text: &str) -> Option<SplitOf> {
+        if text == "total" { Some(SplitOf::Total) } else { Split::parse(text).map(SplitOf::By) }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SplitOf::Total => "total",
+            SplitOf::By(s) => s.name(),
+        }
+    }
+}
+
+/// What an indicator's value is (`measure`): a share or a mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    Proportion,
+    Mean,
+}
+
+impl Measure {
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::Proportion => "proportion",
+            Measure::Mean => "mean",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Measure> {
+        [Measure::Proportion, Measure::Mean].into_iter().find(|m| m.name() == text)
+    }
+}
 
 /// A table computed from the entity tables (by `utfall indicators`), written
 /// into the same build of the register.

@@ -8,7 +8,11 @@ use pulldown_cmark::{Options, Parser, html::push_html};
 pub fn markdown(text: &str) -> String {
     let mut raw = String::new();
     push_html(&mut raw, Parser::new_ext(text, Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES));
-    ammonia::Builder::default().add_tag_attributes("td", &["align"]).add_tag_attributes("th", &["align"]).clean(&raw).to_string()
+    ammonia::Builder::default()
+        .add_tag_attributes("td", &["align"])
+        .add_tag_attributes("th", &["align"])
+        .clean(&raw)
+        .to_string()
 }
 
 #[cfg(test)]

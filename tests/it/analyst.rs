@@ -405,3 +405,29 @@ fn shipped_notebooks_run_and_are_self_contained() {
         }
     }
 }
+
+#[test]
+fn a_notebook_cannot_put_a_script_into_its_page() {
+    // Markdown that carries HTML: a script, an event handler, a javascript:
+    // link, an iframe; and a value from the data that looks like HTML.
+    let d = dirty();
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "+++\ntitle = \"Hostile <b>title</b>\"\n+++\n\n# Rubrik\n\nVanlig text med **fetstil**.\n\n\
+                <script>alert(1)</script>\n\n<img src=x onerror=\"alert(2)\">\n\n[klick](javascript:alert(3))\n\n\
+                <iframe src=\"https://example.org\"></iframe>\n\n\
+                ```sql name=v counts=\nSELECT '<script>alert(4)</script>' AS label, 'x\" onmouseover=\"alert(5)' AS attr\n```\n";
+    let nb = notebook(tmp.path(), "hostile.md", text);
+    let out = tmp.path().join("hostile.html");
+    ok(&["notebook", "run", s(&nb), "--register", s(&d.register), "--out", s(&out)]);
+    let html = std::fs::read_to_string(&out).unwrap();
+    for live in ["<script", "onerror", "javascript:", "<iframe", "onmouseover=\"alert"] {
+        assert!(!html.contains(live), "{live} reached the page:\n{html}");
+    }
+    assert!(html.contains("<strong>fetstil</strong>"), "ordinary Markdown stays");
+    assert!(html.contains("&lt;script&gt;alert(4)&lt;/script&gt;"), "a value from the data is escaped");
+    assert!(html.contains("<title>Hostile &lt;b&gt;title&lt;/b&gt;</title>"));
+    assert!(
+        html.contains("http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'"),
+        "scripts are forbidden"
+    );
+}

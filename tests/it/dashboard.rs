@@ -337,9 +337,9 @@ fn no_page_shows_a_count_below_the_threshold() {
     let (mut counts, mut withheld) = (0, 0);
     for page in &pages {
         let html = std::fs::read_to_string(page).unwrap();
-        // Counts are the whole numbers in number cells (values are written with decimals).
-        for cell in html.split("<td class=\"num\">").skip(1) {
-            let text = &cell[..cell.find("</td>").unwrap()];
+        // Every count is marked by the report kit (values are not).
+        for cell in html.split("<span class=\"count\">").skip(1) {
+            let text = &cell[..cell.find("</span>").unwrap()];
             if text == ".." {
                 withheld += 1;
             } else if let Ok(count) = text.parse::<u64>() {

@@ -413,11 +413,24 @@ fn support_chart(m: &crate::MatchingDetails, alt: &str) -> Result<String, String
 
 /// The HTML report.
 pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
-    let spec = &ev.spec;
-    let policy = &ev.policy;
-    let p = policy;
-    let cur = &spec.pricing.currency;
     let mut o = String::new();
+    contract_section(&mut o, ev);
+    ratecard_section(&mut o, ev);
+    effect_section(&mut o, ev);
+    if let Some(m) = &ev.effect.matching {
+        matching_section(&mut o, &ev.spec, &ev.policy, m)?;
+    }
+    if let Some(d) = &ev.effect.did {
+        did_section(&mut o, &ev.policy, d)?;
+    }
+    definitions_section(&mut o, ev);
+    Ok(Page { lang: "en", title: &ev.spec.title, extra_style: "" }.render(&o))
+}
+
+/// The title and the contract's terms.
+fn contract_section(o: &mut String, ev: &Evaluation) {
+    let spec = &ev.spec;
+    let cur = &spec.pricing.currency;
     let _ = write!(
         o,
         "<main><h1>{t}</h1><p class=\"summary\">Outcome contract (socialt utfallskontrakt) <code>{id}</code>: {d}</p>",
@@ -445,6 +458,14 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
         money(spec.pricing.cap_per_participant),
         money(spec.pricing.cap_total),
     );
+}
+
+/// The rate card, what was achieved and paid, per metric and per period.
+fn ratecard_section(o: &mut String, ev: &Evaluation) {
+    let spec = &ev.spec;
+    let policy = &ev.policy;
+    let p = policy;
+    let cur = &spec.pricing.currency;
     // Rate card and achievements.
     let _ = write!(
         o,
@@ -498,6 +519,11 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
         money(total),
         count(p, outside)
     );
+}
+
+/// The effect estimate with its estimand and interval.
+fn effect_section(o: &mut String, ev: &Evaluation) {
+    let (spec, p) = (&ev.spec, &ev.policy);
     // The effect.
     let e = &ev.effect;
     let _ = write!(
@@ -517,90 +543,99 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
         count(p, e.n_treated),
         count(p, e.n_comparison)
     );
-    if let Some(m) = &e.matching {
+}
+
+/// The propensity model, balance and common support.
+fn matching_section(o: &mut String, spec: &Spec, p: &Policy, m: &crate::MatchingDetails) -> Result<(), ContractError> {
+    let _ = write!(
+        o,
+        "<h3>Propensity model</h3><p>Logistic regression (unpenalised maximum likelihood) of taking part on the covariates at the index month. Matching: 1:1 nearest neighbour on the logit of the score, without replacement, participants with the highest score first, caliper {} SD of the logit ({:.3}). The estimate is the matched difference ({:+.4}) adjusted for what is left of the covariates' imbalance within pairs, by a linear regression of the outcome on the covariates among the matched comparisons (Abadie and Imbens 2011).</p><table><thead><tr><th>Term</th><th class=\"num\">Coefficient</th></tr></thead><tbody><tr><td>intercept</td><td class=\"num\">{:.4}</td></tr>",
+        spec.validation.caliper_sd, m.result.caliper, m.result.unadjusted, m.result.propensity.intercept
+    );
+    for (n, c) in m.names.iter().zip(&m.result.propensity.coefficients) {
+        let _ = write!(o, "<tr><td>{}</td><td class=\"num\">{c:.4}</td></tr>", escape(n));
+    }
+    let _ = write!(
+        o,
+        "</tbody></table><h3>Balance before and after matching</h3><p>Standardised mean difference (SMD; denominator: the pooled SD before matching) and variance ratio (participants / comparison). |SMD| below 0.1 and variance ratios between 0.5 and 2 are the usual marks of balance.</p><table><thead><tr><th>Covariate</th><th class=\"num\">Mean, participants</th><th class=\"num\">Mean, comparison: before → after</th><th class=\"num\">SMD: before → after</th><th class=\"num\">Variance ratio: before → after</th></tr></thead><tbody>"
+    );
+    for b in &m.balance {
         let _ = write!(
             o,
-            "<h3>Propensity model</h3><p>Logistic regression (unpenalised maximum likelihood) of taking part on the covariates at the index month. Matching: 1:1 nearest neighbour on the logit of the score, without replacement, participants with the highest score first, caliper {} SD of the logit ({:.3}). The estimate is the matched difference ({:+.4}) adjusted for what is left of the covariates' imbalance within pairs, by a linear regression of the outcome on the covariates among the matched comparisons (Abadie and Imbens 2011).</p><table><thead><tr><th>Term</th><th class=\"num\">Coefficient</th></tr></thead><tbody><tr><td>intercept</td><td class=\"num\">{:.4}</td></tr>",
-            spec.validation.caliper_sd, m.result.caliper, m.result.unadjusted, m.result.propensity.intercept
-        );
-        for (n, c) in m.names.iter().zip(&m.result.propensity.coefficients) {
-            let _ = write!(o, "<tr><td>{}</td><td class=\"num\">{c:.4}</td></tr>", escape(n));
-        }
-        let _ = write!(
-            o,
-            "</tbody></table><h3>Balance before and after matching</h3><p>Standardised mean difference (SMD; denominator: the pooled SD before matching) and variance ratio (participants / comparison). |SMD| below 0.1 and variance ratios between 0.5 and 2 are the usual marks of balance.</p><table><thead><tr><th>Covariate</th><th class=\"num\">Mean, participants</th><th class=\"num\">Mean, comparison: before → after</th><th class=\"num\">SMD: before → after</th><th class=\"num\">Variance ratio: before → after</th></tr></thead><tbody>"
-        );
-        for b in &m.balance {
-            let _ = write!(
-                o,
-                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} → {}</td><td class=\"num\">{} → {}</td><td class=\"num\">{} → {}</td></tr>",
-                escape(&b.covariate),
-                f3(b.before.mean_t),
-                f3(b.before.mean_c),
-                f3(b.after.mean_c),
-                f3(b.before.smd(b.pooled_sd)),
-                f3(b.after.smd(b.pooled_sd)),
-                f3(b.before.variance_ratio()),
-                f3(b.after.variance_ratio())
-            );
-        }
-        let chart = support_chart(m, "Propensity scores of participants and the comparison pool")
-            .map_err(ContractError::Write)?;
-        let _ = write!(
-            o,
-            "</tbody></table><h3>Common support</h3><p>Score range (logit): participants {:.2} to {:.2}, comparison pool {:.2} to {:.2}. Participants outside the pool's range: {}; participants without a comparison within the caliper (left out of the estimate): {}. Matched pairs: {}.</p><figure>{chart}</figure>",
-            m.range_t.0,
-            m.range_t.1,
-            m.range_c.0,
-            m.range_c.1,
-            count(p, m.outside_support),
-            count(p, m.unmatched),
-            count(p, m.result.pairs.len())
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} → {}</td><td class=\"num\">{} → {}</td><td class=\"num\">{} → {}</td></tr>",
+            escape(&b.covariate),
+            f3(b.before.mean_t),
+            f3(b.before.mean_c),
+            f3(b.after.mean_c),
+            f3(b.before.smd(b.pooled_sd)),
+            f3(b.after.smd(b.pooled_sd)),
+            f3(b.before.variance_ratio()),
+            f3(b.after.variance_ratio())
         );
     }
-    if let Some(d) = &e.did {
-        match &d.placebo {
-            Some(p) => {
-                let _ = write!(
-                    o,
-                    "<h3>Pre-trend check</h3><p>Placebo difference-in-differences inside the pre-period (its late half against its early half): {:+.3} (95% CI {:+.3} to {:+.3}). {}</p>",
-                    p.estimate,
-                    p.ci_low,
-                    p.ci_high,
-                    if p.covers(0.0) {
-                        "The interval covers 0: no evidence that the groups' trends differed before enrolment."
-                    } else {
-                        "<strong>The interval excludes 0: the groups' trends differed before enrolment, and the parallel-trends assumption is in doubt.</strong>"
-                    }
-                );
-            }
-            None => o.push_str(
-                "<h3>Pre-trend check</h3><p>The pre-period has one quarter: no placebo test is possible.</p>",
-            ),
-        }
-        let chart = event_chart(d, "Event-time estimates with 95% intervals").map_err(ContractError::Write)?;
-        let _ = write!(
-            o,
-            "<h3>Event time</h3><p>Per quarter from the index quarter: the participants' mean minus the comparison mean, relative to the same difference in the last pre-period quarter, with a 95% interval (± 1.96 bootstrap standard errors).</p><figure>{chart}</figure><table><thead><tr><th class=\"num\">Quarter</th><th class=\"num\">Participants</th><th class=\"num\">Comparison</th><th class=\"num\">Estimate</th><th class=\"num\">95% CI</th></tr></thead><tbody>"
-        );
-        for r in &d.event_time {
+    let chart =
+        support_chart(m, "Propensity scores of participants and the comparison pool").map_err(ContractError::Write)?;
+    let _ = write!(
+        o,
+        "</tbody></table><h3>Common support</h3><p>Score range (logit): participants {:.2} to {:.2}, comparison pool {:.2} to {:.2}. Participants outside the pool's range: {}; participants without a comparison within the caliper (left out of the estimate): {}. Matched pairs: {}.</p><figure>{chart}</figure>",
+        m.range_t.0,
+        m.range_t.1,
+        m.range_c.0,
+        m.range_c.1,
+        count(p, m.outside_support),
+        count(p, m.unmatched),
+        count(p, m.result.pairs.len())
+    );
+    Ok(())
+}
+
+/// The pre-trend check and the event-time estimates.
+fn did_section(o: &mut String, policy: &Policy, d: &crate::DidDetails) -> Result<(), ContractError> {
+    let p = policy;
+    match &d.placebo {
+        Some(p) => {
             let _ = write!(
                 o,
-                "<tr><td class=\"num\">{}</td><td class=\"num\">{} ({})</td><td class=\"num\">{} ({})</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-                r.quarter,
-                r.mean_treated.map(f3).unwrap_or_else(|| "–".into()),
-                count(p, r.n_treated),
-                r.mean_comparison.map(f3).unwrap_or_else(|| "–".into()),
-                count(p, r.n_comparison),
-                r.estimate.as_ref().map(|e| f3(e.estimate)).unwrap_or_else(|| "–".into()),
-                r.estimate
-                    .as_ref()
-                    .map(|e| format!("{} to {}", f3(e.ci_low), f3(e.ci_high)))
-                    .unwrap_or_else(|| "–".into()),
+                "<h3>Pre-trend check</h3><p>Placebo difference-in-differences inside the pre-period (its late half against its early half): {:+.3} (95% CI {:+.3} to {:+.3}). {}</p>",
+                p.estimate,
+                p.ci_low,
+                p.ci_high,
+                if p.covers(0.0) {
+                    "The interval covers 0: no evidence that the groups' trends differed before enrolment."
+                } else {
+                    "<strong>The interval excludes 0: the groups' trends differed before enrolment, and the parallel-trends assumption is in doubt.</strong>"
+                }
             );
         }
-        o.push_str("</tbody></table>");
+        None => {
+            o.push_str("<h3>Pre-trend check</h3><p>The pre-period has one quarter: no placebo test is possible.</p>")
+        }
     }
+    let chart = event_chart(d, "Event-time estimates with 95% intervals").map_err(ContractError::Write)?;
+    let _ = write!(
+        o,
+        "<h3>Event time</h3><p>Per quarter from the index quarter: the participants' mean minus the comparison mean, relative to the same difference in the last pre-period quarter, with a 95% interval (± 1.96 bootstrap standard errors).</p><figure>{chart}</figure><table><thead><tr><th class=\"num\">Quarter</th><th class=\"num\">Participants</th><th class=\"num\">Comparison</th><th class=\"num\">Estimate</th><th class=\"num\">95% CI</th></tr></thead><tbody>"
+    );
+    for r in &d.event_time {
+        let _ = write!(
+            o,
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{} ({})</td><td class=\"num\">{} ({})</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            r.quarter,
+            r.mean_treated.map(f3).unwrap_or_else(|| "–".into()),
+            count(p, r.n_treated),
+            r.mean_comparison.map(f3).unwrap_or_else(|| "–".into()),
+            count(p, r.n_comparison),
+            r.estimate.as_ref().map(|e| f3(e.estimate)).unwrap_or_else(|| "–".into()),
+            r.estimate.as_ref().map(|e| format!("{} to {}", f3(e.ci_low), f3(e.ci_high))).unwrap_or_else(|| "–".into()),
+        );
+    }
+    o.push_str("</tbody></table>");
+    Ok(())
+}
+
+/// What the numbers mean and what they rest on.
+fn definitions_section(o: &mut String, ev: &Evaluation) {
+    let spec = &ev.spec;
     let _ = write!(
         o,
         "<h2>Definitions and limits</h2><ul>\
@@ -625,7 +660,6 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
         spec.sha256,
         ev.manifest_sha256
     );
-    Ok(Page { lang: "en", title: &spec.title, extra_style: "" }.render(&o))
 }
 
 /// Write everything `evaluate` produces into `dir`.

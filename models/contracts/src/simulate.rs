@@ -93,11 +93,7 @@ pub fn irr(flows: &[f64]) -> Option<f64> {
     Some((lo + hi) / 2.0)
 }
 
-pub fn simulate(
-    spec: &Spec,
-    register: &std::path::Path,
-    threshold: Option<u32>,
-) -> Result<Simulated, ContractError> {
+pub fn simulate(spec: &Spec, register: &std::path::Path, threshold: Option<u32>) -> Result<Simulated, ContractError> {
     let sim = spec.simulation.as_ref().ok_or_else(|| ContractError::Empty {
         file: spec.file.clone(),
         field: "simulation".into(),

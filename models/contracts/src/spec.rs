@@ -324,6 +324,14 @@ fn default_sim_replications() -> usize {
     400
 }
 
+/// The codes of one of the register's fixed code lists.
+fn codes(list: &str) -> Vec<&'static str> {
+    match schema::CODE_LISTS.iter().find(|c| c.name == list).map(|c| &c.codes) {
+        Some(Codes::Fixed(c)) => c.iter().map(|c| c.0).collect(),
+        _ => Vec::new(),
+    }
+}
+
 impl Spec {
     pub fn read(path: &std::path::Path) -> Result<Spec, SpecError> {
         let file = path.display().to_string();
@@ -377,12 +385,15 @@ impl Spec {
     }
 
     fn check(&self) -> Result<(), SpecError> {
-        let codes = |list: &str| -> Vec<&'static str> {
-            match schema::CODE_LISTS.iter().find(|c| c.name == list).map(|c| &c.codes) {
-                Some(Codes::Fixed(c)) => c.iter().map(|c| c.0).collect(),
-                _ => Vec::new(),
-            }
-        };
+        self.check_target_group()?;
+        self.check_service()?;
+        self.check_metrics()?;
+        self.check_pricing()?;
+        self.check_validation()?;
+        self.check_simulation()
+    }
+
+    fn check_target_group(&self) -> Result<(), SpecError> {
         let t = &self.target_group;
         if t.area != "financial_assistance" {
             return Err(self.invalid(
@@ -413,6 +424,10 @@ impl Spec {
         if self.enrolment.from > self.enrolment.to {
             return Err(self.invalid("enrolment.to", "the enrolment window ends before it starts"));
         }
+        Ok(())
+    }
+
+    fn check_service(&self) -> Result<(), SpecError> {
         let types = codes("intervention_type");
         if self.service.intervention_types.is_empty() {
             return Err(self.invalid("service.intervention_types", "name at least one intervention type"));
@@ -428,10 +443,14 @@ impl Spec {
         if self.follow_up_months == 0 {
             return Err(self.invalid("follow_up_months", "must be at least 1"));
         }
+        Ok(())
+    }
+
+    fn check_metrics(&self) -> Result<(), SpecError> {
+        let outcome_types = codes("outcome_type");
         if self.outcome_metrics.is_empty() {
             return Err(self.invalid("outcome_metrics", "define at least one outcome metric"));
         }
-        let outcome_types = codes("outcome_type");
         let mut seen = std::collections::BTreeMap::new();
         for (i, m) in self.outcome_metrics.iter().enumerate() {
             let at = |f: &str| format!("outcome_metrics[{i}].{f}");
@@ -500,6 +519,11 @@ impl Spec {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Caps and payment periods.
+    fn check_pricing(&self) -> Result<(), SpecError> {
         if self.pricing.cap_total < self.pricing.cap_per_participant {
             return Err(self.invalid(
                 "pricing.cap_total",
@@ -529,6 +553,11 @@ impl Spec {
                 ));
             }
         }
+        Ok(())
+    }
+
+    fn check_validation(&self) -> Result<(), SpecError> {
+        let outcome_types = codes("outcome_type");
         let v = &self.validation;
         if !outcome_types.contains(&v.outcome_type.as_str()) {
             return Err(self.invalid(
@@ -580,6 +609,10 @@ impl Spec {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    fn check_simulation(&self) -> Result<(), SpecError> {
         if let Some(s) = &self.simulation {
             for (field, empty) in [
                 ("effects", s.effects.is_empty()),

@@ -3,9 +3,10 @@
 //! the service, their covariates at the index month, and the events the
 //! outcome metrics and the effect estimate are defined over.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{Datelike, NaiveDate};
 use polars::prelude::*;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
 use utfall_disclosure::Policy;
 use utfall_register::scan::{one_of, scan};
 use utfall_register::schema;
@@ -96,11 +97,17 @@ fn dates(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<NaiveDate>>> {
     Ok(c.i32()?.iter().map(|v| v.map(|d| epoch + chrono::Duration::days(i64::from(d)))).collect())
 }
 
+/// The register's rows a study reads, each table scanned once.
+struct Frames {
+    cases: DataFrame,
+    payments: DataFrame,
+    clients: DataFrame,
+    services: DataFrame,
+    outcomes: DataFrame,
+}
 
-impl Study {
-    /// Read the study population of `spec` from the register build in `dir`.
-    pub fn read(spec: &Spec, build: &CurrentBuild, policy: Policy) -> Result<Study, StudyError> {
-        let (dir, as_of, manifest_sha256) = (build.dir.as_path(), build.as_of, build.manifest_sha256.clone());
+impl Frames {
+    fn read(spec: &Spec, dir: &Path, as_of: NaiveDate) -> Result<Frames, StudyError> {
         let t = &spec.target_group;
         // Payments of income-support cases, by case and month.
         let cases = scan(dir, &schema::CASES)?
@@ -127,51 +134,93 @@ impl Study {
             .sort(["client_id", "type", "observed"], SortMultipleOptions::default())
             .collect()?;
 
-        // Clients.
-        struct Client {
-            birth_year: Option<i32>,
-            sex: String,
-            household: String,
-            district: String,
+        Ok(Frames { cases, payments, clients, services, outcomes })
+    }
+}
+
+/// A client's attributes at enrolment.
+struct Client {
+    birth_year: Option<i32>,
+    sex: String,
+    household: String,
+    district: String,
+}
+
+/// Clients by id (a client without a household is a household of one).
+fn clients(clients: &DataFrame) -> Result<HashMap<String, Client>, StudyError> {
+    let mut client: HashMap<String, Client> = HashMap::new();
+    {
+        let ids = strs(clients, "client_id")?;
+        let by = clients.column("birth_year")?.cast(&DataType::Int32)?;
+        let by: Vec<Option<i32>> = by.i32()?.iter().collect();
+        let sex = strs(clients, "sex")?;
+        let hh = strs(clients, "household_id")?;
+        let di = strs(clients, "district")?;
+        for i in 0..ids.len() {
+            let household = if hh[i].is_empty() { format!("client:{}", ids[i]) } else { hh[i].clone() };
+            client.insert(
+                ids[i].clone(),
+                Client { birth_year: by[i], sex: sex[i].clone(), household, district: di[i].clone() },
+            );
         }
-        let mut client: HashMap<String, Client> = HashMap::new();
-        {
-            let ids = strs(&clients, "client_id")?;
-            let by = clients.column("birth_year")?.cast(&DataType::Int32)?;
-            let by: Vec<Option<i32>> = by.i32()?.iter().collect();
-            let sex = strs(&clients, "sex")?;
-            let hh = strs(&clients, "household_id")?;
-            let di = strs(&clients, "district")?;
-            for i in 0..ids.len() {
-                let household = if hh[i].is_empty() { format!("client:{}", ids[i]) } else { hh[i].clone() };
-                client.insert(
-                    ids[i].clone(),
-                    Client { birth_year: by[i], sex: sex[i].clone(), household, district: di[i].clone() },
-                );
+    }
+    Ok(client)
+}
+
+/// Service starts by case and by client (sorted).
+type Starts = HashMap<String, Vec<NaiveDate>>;
+
+fn service_starts(services: &DataFrame) -> Result<(Starts, Starts), StudyError> {
+    let mut service_by_case: HashMap<String, Vec<NaiveDate>> = HashMap::new();
+    let mut service_by_client: HashMap<String, Vec<NaiveDate>> = HashMap::new();
+    {
+        let case = strs(&services, "case_id")?;
+        let cl = strs(&services, "client_id")?;
+        let start = dates(&services, "start")?;
+        for i in 0..case.len() {
+            if let Some(s) = start[i] {
+                service_by_case.entry(case[i].clone()).or_default().push(s);
+                service_by_client.entry(cl[i].clone()).or_default().push(s);
             }
         }
-        // Service starts by case and by client.
-        let mut service_by_case: HashMap<String, Vec<NaiveDate>> = HashMap::new();
-        let mut service_by_client: HashMap<String, Vec<NaiveDate>> = HashMap::new();
-        {
-            let case = strs(&services, "case_id")?;
-            let cl = strs(&services, "client_id")?;
-            let start = dates(&services, "start")?;
-            for i in 0..case.len() {
-                if let Some(s) = start[i] {
-                    service_by_case.entry(case[i].clone()).or_default().push(s);
-                    service_by_client.entry(cl[i].clone()).or_default().push(s);
-                }
-            }
-            for v in service_by_client.values_mut() {
-                v.sort();
+        for v in service_by_client.values_mut() {
+            v.sort();
+        }
+    }
+    Ok((service_by_case, service_by_client))
+}
+
+/// Outcome observations by client and type, in date order.
+fn observations(outcomes: &DataFrame) -> Result<HashMap<(String, String), Vec<(NaiveDate, f64)>>, StudyError> {
+    let mut observations: HashMap<(String, String), Vec<(NaiveDate, f64)>> = HashMap::new();
+    {
+        let cl = strs(&outcomes, "client_id")?;
+        let ty = strs(&outcomes, "type")?;
+        let ob = dates(&outcomes, "observed")?;
+        let va: Vec<Option<f64>> = outcomes.column("value")?.cast(&DataType::Float64)?.f64()?.iter().collect();
+        for i in 0..cl.len() {
+            if let (Some(d), Some(v)) = (ob[i], va[i]) {
+                observations.entry((cl[i].clone(), ty[i].clone())).or_default().push((d, v));
             }
         }
+    }
+    Ok(observations)
+}
+
+impl Study {
+    /// Read the study population of `spec` from the register build in `dir`.
+    pub fn read(spec: &Spec, build: &CurrentBuild, policy: Policy) -> Result<Study, StudyError> {
+        let (dir, as_of, manifest_sha256) = (build.dir.as_path(), build.as_of, build.manifest_sha256.clone());
+        let t = &spec.target_group;
+        let f = Frames::read(spec, dir, as_of)?;
+        let client = clients(&f.clients)?;
+        let (service_by_case, service_by_client) = service_starts(&f.services)?;
+        let (cases, payments) = (&f.cases, &f.payments);
         // Cases: client, unit, opened; prior spells per client.
-        let case_ids = strs(&cases, "case_id")?;
-        let case_client = strs(&cases, "client_id")?;
-        let case_unit = strs(&cases, "unit")?;
-        let case_opened = dates(&cases, "opened")?;
+        let case_ids = strs(cases, "case_id")?;
+        let case_client = strs(cases, "client_id")?;
+        let case_unit = strs(cases, "unit")?;
+        let case_opened = dates(cases, "opened")?;
         let mut case_row: HashMap<&str, usize> = HashMap::new();
         let mut opened_by_client: HashMap<&str, Vec<NaiveDate>> = HashMap::new();
         for i in 0..case_ids.len() {
@@ -181,10 +230,10 @@ impl Study {
             }
         }
         // Payment months by case (sorted) and by household.
-        let p_case = strs(&payments, "case_id")?;
-        let p_household = strs(&payments, "household_id")?;
-        let p_month = dates(&payments, "month")?;
-        let p_reason = strs(&payments, "reason")?;
+        let p_case = strs(payments, "case_id")?;
+        let p_household = strs(payments, "household_id")?;
+        let p_month = dates(payments, "month")?;
+        let p_reason = strs(payments, "reason")?;
         let mut paid_months: HashMap<String, BTreeSet<i32>> = HashMap::new();
         let mut spells: BTreeMap<&str, Vec<(i32, usize)>> = BTreeMap::new();
         for i in 0..p_case.len() {
@@ -272,18 +321,7 @@ impl Study {
         };
         sort(&mut historical);
 
-        let mut observations: HashMap<(String, String), Vec<(NaiveDate, f64)>> = HashMap::new();
-        {
-            let cl = strs(&outcomes, "client_id")?;
-            let ty = strs(&outcomes, "type")?;
-            let ob = dates(&outcomes, "observed")?;
-            let va: Vec<Option<f64>> = outcomes.column("value")?.cast(&DataType::Float64)?.f64()?.iter().collect();
-            for i in 0..cl.len() {
-                if let (Some(d), Some(v)) = (ob[i], va[i]) {
-                    observations.entry((cl[i].clone(), ty[i].clone())).or_default().push((d, v));
-                }
-            }
-        }
+        let observations = observations(&f.outcomes)?;
         Ok(Study { as_of, manifest_sha256, policy, enrolments, historical, pool, observations, paid_months })
     }
 

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use utfall_indicators::catalogue::Catalogue;
 use serde::Deserialize;
+use utfall_indicators::catalogue::Catalogue;
 use utfall_indicators::entities::{
     Tables, assistance_years, inner, last_complete_month, left, long_term, months, rereferred,
 };
@@ -346,205 +346,6 @@ pub fn compute(rows: &DataFrame, names: &[String], r: &Register) -> PolarsResult
         let def = feature(name).ok_or_else(|| polars_err!(ComputeError: "unknown feature {name}"))?;
         out = match def.name {
             "unit" | "age_band" => out,
-            "prior_cases" => {
-                let part = keys
-                    .clone()
-                    .join(
-                        r.t.cases.clone().select([
-                            col("client_id"),
-                            col("area").alias("__area"),
-                            col("opened").alias("__opened"),
-                        ]),
-                        [col("client_id")],
-                        [col("client_id")],
-                        inner(),
-                    )
-                    .filter(col("__area").eq(col("area")).and(col("__opened").lt(col("opened"))))
-                    .group_by([col("row_id")])
-                    .agg([len().cast(DataType::Float64).alias("__n")])
-                    .select([
-                        col("row_id"),
-                        when(col("__n").gt(lit(3.0))).then(lit(3.0)).otherwise(col("__n")).alias("prior_cases"),
-                    ]);
-                attach(out, part, &[("prior_cases", 0.0)])
-            }
-            "intervention_end" => {
-                let part = keys
-                    .clone()
-                    .join(
-                        r.interventions.clone().filter(col("ended").is_not_null()).select([
-                            col("case_id"),
-                            col("ended"),
-                            col("end_reason"),
-                            col("intervention_id"),
-                        ]),
-                        [col("case_id")],
-                        [col("case_id")],
-                        inner(),
-                    )
-                    .filter(col("ended").lt_eq(col("at")))
-                    .sort(["row_id", "ended", "intervention_id"], SortMultipleOptions::default())
-                    .group_by([col("row_id")])
-                    .agg([col("end_reason").last()])
-                    .select([
-                        col("row_id"),
-                        col("end_reason").eq(lit("planned")).cast(DataType::Float64).alias("planned_end"),
-                        col("end_reason").eq(lit("unplanned")).cast(DataType::Float64).alias("unplanned_end"),
-                    ]);
-                attach(out, part, &[("planned_end", 0.0), ("unplanned_end", 0.0)])
-            }
-            "intervention_decision" => {
-                let part = keys
-                    .clone()
-                    .join(
-                        r.interventions.clone().select([col("case_id"), col("decided"), col("granted")]),
-                        [col("case_id")],
-                        [col("case_id")],
-                        inner(),
-                    )
-                    .filter(col("decided").lt_eq(col("at")))
-                    .group_by([col("row_id")])
-                    .agg([
-                        col("granted").cast(DataType::Float64).max().alias("granted"),
-                        col("granted").not().cast(DataType::Float64).max().alias("denied"),
-                    ]);
-                attach(out, part, &[("granted", 0.0), ("denied", 0.0)])
-            }
-            "school_attendance" | "employment_at_exit" => {
-                let (ty, column) = if def.name == "school_attendance" {
-                    ("school_attendance", "school_attendance")
-                } else {
-                    ("employment_or_studies", "employment")
-                };
-                let part = keys
-                    .clone()
-                    .join(
-                        r.outcomes.clone().filter(col("type").eq(lit(ty))).select([
-                            col("case_id"),
-                            col("observed"),
-                            col("observation_id"),
-                            col("value"),
-                        ]),
-                        [col("case_id")],
-                        [col("case_id")],
-                        inner(),
-                    )
-                    .filter(col("observed").lt_eq(col("at")))
-                    .sort(["row_id", "observed", "observation_id"], SortMultipleOptions::default())
-                    .group_by([col("row_id")])
-                    .agg([col("value").last().cast(DataType::Float64).alias(column)]);
-                attach(out, part, &[])
-            }
-            "baseline_severity" => {
-                let known: Vec<(String, f64, f64, f64)> = r
-                    .cat
-                    .instruments
-                    .iter()
-                    .map(|i| (i.code.clone(), if i.higher_is_better { -1.0 } else { 1.0 }, i.cutoff, i.sd))
-                    .collect();
-                let null = || lit(NULL).cast(DataType::Float64);
-                let start = || when(lit(false)).then(null()).when(lit(false)).then(null());
-                let (mut sign, mut cutoff, mut sd) = (start(), start(), start());
-                for (code, s, c, d) in &known {
-                    sign = sign.when(col("instrument").eq(lit(code.clone()))).then(lit(*s));
-                    cutoff = cutoff.when(col("instrument").eq(lit(code.clone()))).then(lit(*c));
-                    sd = sd.when(col("instrument").eq(lit(code.clone()))).then(lit(*d));
-                }
-                let severity = sign.otherwise(lit(NULL).cast(DataType::Float64))
-                    * (col("score").cast(DataType::Float64) - cutoff.otherwise(lit(NULL).cast(DataType::Float64)))
-                    / sd.otherwise(lit(NULL).cast(DataType::Float64));
-                let part = keys
-                    .clone()
-                    .join(
-                        r.t.assessments.clone().select([
-                            col("case_id"),
-                            col("instrument"),
-                            col("domain"),
-                            col("assessed"),
-                            col("assessment_id"),
-                            col("score"),
-                        ]),
-                        [col("case_id")],
-                        [col("case_id")],
-                        inner(),
-                    )
-                    .filter(col("assessed").lt_eq(col("at")))
-                    .sort(
-                        ["row_id", "instrument", "domain", "assessed", "assessment_id"],
-                        SortMultipleOptions::default(),
-                    )
-                    .group_by([col("row_id"), col("instrument"), col("domain")])
-                    .agg([col("score").first()])
-                    .with_columns([severity.alias("__sev")])
-                    // A fixed order of the terms: the same mean every run.
-                    .sort(["row_id", "__sev"], SortMultipleOptions::default())
-                    .group_by([col("row_id")])
-                    .agg([col("__sev").mean().alias("baseline_severity")]);
-                attach(out, part, &[])
-            }
-            "household_cases" => {
-                let members = r.clients.clone().select([col("client_id").alias("__member"), col("household_id")]);
-                let part = keys
-                    .clone()
-                    .join(members, [col("household_id")], [col("household_id")], inner())
-                    .filter(col("__member").neq(col("client_id")))
-                    .join(
-                        r.t.cases.clone().select([col("client_id").alias("__member"), col("opened").alias("__opened")]),
-                        [col("__member")],
-                        [col("__member")],
-                        inner(),
-                    )
-                    .filter(col("__opened").lt_eq(col("at")))
-                    .group_by([col("row_id")])
-                    .agg([col("__member").n_unique().cast(DataType::Float64).alias("household_cases")]);
-                attach(out, part, &[("household_cases", 0.0)])
-            }
-            "household_assistance_months" => {
-                let part = keys
-                    .clone()
-                    .join(
-                        r.t.payments.clone().select([col("household_id"), col("month")]),
-                        [col("household_id")],
-                        [col("household_id")],
-                        inner(),
-                    )
-                    .filter(col("month").lt_eq(col("at")).and(col("month").gt(col("at").dt().offset_by(lit("-12mo")))))
-                    .group_by([col("row_id")])
-                    .agg([col("month").n_unique().cast(DataType::Float64).alias("assistance_months")]);
-                attach(out, part, &[("assistance_months", 0.0)])
-            }
-            "contacts" => {
-                let part = keys
-                    .clone()
-                    .join(
-                        r.t.contacts.clone().select([col("case_id"), col("date")]),
-                        [col("case_id")],
-                        [col("case_id")],
-                        inner(),
-                    )
-                    .filter(col("date").lt_eq(col("at")))
-                    .group_by([col("row_id")])
-                    .agg([len().cast(DataType::Float64).alias("__n")])
-                    .select([col("row_id"), col("__n").alias("log_contacts")]);
-                attach(out, part, &[("log_contacts", 0.0)])
-            }
-            "case_open" => {
-                let part = keys
-                    .clone()
-                    .join(
-                        r.t.cases.clone().select([col("case_id"), col("closed")]),
-                        [col("case_id")],
-                        [col("case_id")],
-                        inner(),
-                    )
-                    .select([
-                        col("row_id"),
-                        (col("closed").is_null().or(col("closed").gt(col("at"))))
-                            .cast(DataType::Float64)
-                            .alias("case_open"),
-                    ]);
-                attach(out, part, &[("case_open", 0.0)])
-            }
             "case_days" => {
                 let days =
                     (col("at").cast(DataType::Int32) - col("opened").cast(DataType::Int32)).cast(DataType::Float64);
@@ -553,7 +354,10 @@ pub fn compute(rows: &DataFrame, names: &[String], r: &Register) -> PolarsResult
                     .otherwise(days)
                     .alias("log_case_days")])
             }
-            other => return Err(polars_err!(ComputeError: "feature {other} has no computation")),
+            other => {
+                let (part, fill) = part(other, &keys, r)?;
+                attach(out, part, fill)
+            }
         };
     }
     let mut df = out.sort(["row_id"], SortMultipleOptions::default()).collect()?;
@@ -565,4 +369,204 @@ pub fn compute(rows: &DataFrame, names: &[String], r: &Register) -> PolarsResult
         }
     }
     Ok(df)
+}
+
+/// What one feature adds: its columns per row, and the value a row without
+/// any event gets (none: missing).
+type Part = (LazyFrame, &'static [(&'static str, f64)]);
+
+/// The columns of one feature joined from the register, as of each row's `at`.
+fn part(name: &str, keys: &LazyFrame, r: &Register) -> PolarsResult<Part> {
+    Ok(match name {
+        "prior_cases" => (prior_cases(keys, r), &[("prior_cases", 0.0)]),
+        "intervention_end" => (intervention_end(keys, r), &[("planned_end", 0.0), ("unplanned_end", 0.0)]),
+        "intervention_decision" => (intervention_decision(keys, r), &[("granted", 0.0), ("denied", 0.0)]),
+        "school_attendance" | "employment_at_exit" => (observed_value(keys, r, name), &[]),
+        "baseline_severity" => (baseline_severity(keys, r), &[]),
+        "household_cases" => (household_cases(keys, r), &[("household_cases", 0.0)]),
+        "household_assistance_months" => (household_assistance_months(keys, r), &[("assistance_months", 0.0)]),
+        "contacts" => (contacts(keys, r), &[("log_contacts", 0.0)]),
+        "case_open" => (case_open(keys, r), &[("case_open", 0.0)]),
+        other => return Err(polars_err!(ComputeError: "feature {other} has no computation")),
+    })
+}
+
+/// Feature `prior_cases`.
+fn prior_cases(keys: &LazyFrame, r: &Register) -> LazyFrame {
+    keys.clone()
+        .join(
+            r.t.cases.clone().select([col("client_id"), col("area").alias("__area"), col("opened").alias("__opened")]),
+            [col("client_id")],
+            [col("client_id")],
+            inner(),
+        )
+        .filter(col("__area").eq(col("area")).and(col("__opened").lt(col("opened"))))
+        .group_by([col("row_id")])
+        .agg([len().cast(DataType::Float64).alias("__n")])
+        .select([
+            col("row_id"),
+            when(col("__n").gt(lit(3.0))).then(lit(3.0)).otherwise(col("__n")).alias("prior_cases"),
+        ])
+}
+
+/// Feature `intervention_end`.
+fn intervention_end(keys: &LazyFrame, r: &Register) -> LazyFrame {
+    keys.clone()
+        .join(
+            r.interventions.clone().filter(col("ended").is_not_null()).select([
+                col("case_id"),
+                col("ended"),
+                col("end_reason"),
+                col("intervention_id"),
+            ]),
+            [col("case_id")],
+            [col("case_id")],
+            inner(),
+        )
+        .filter(col("ended").lt_eq(col("at")))
+        .sort(["row_id", "ended", "intervention_id"], SortMultipleOptions::default())
+        .group_by([col("row_id")])
+        .agg([col("end_reason").last()])
+        .select([
+            col("row_id"),
+            col("end_reason").eq(lit("planned")).cast(DataType::Float64).alias("planned_end"),
+            col("end_reason").eq(lit("unplanned")).cast(DataType::Float64).alias("unplanned_end"),
+        ])
+}
+
+/// Feature `intervention_decision`.
+fn intervention_decision(keys: &LazyFrame, r: &Register) -> LazyFrame {
+    keys.clone()
+        .join(
+            r.interventions.clone().select([col("case_id"), col("decided"), col("granted")]),
+            [col("case_id")],
+            [col("case_id")],
+            inner(),
+        )
+        .filter(col("decided").lt_eq(col("at")))
+        .group_by([col("row_id")])
+        .agg([
+            col("granted").cast(DataType::Float64).max().alias("granted"),
+            col("granted").not().cast(DataType::Float64).max().alias("denied"),
+        ])
+}
+
+/// The latest observation of an outcome type on the case, as of `at`.
+fn observed_value(keys: &LazyFrame, r: &Register, name: &str) -> LazyFrame {
+    let (ty, column) = if name == "school_attendance" {
+        ("school_attendance", "school_attendance")
+    } else {
+        ("employment_or_studies", "employment")
+    };
+    keys.clone()
+        .join(
+            r.outcomes.clone().filter(col("type").eq(lit(ty))).select([
+                col("case_id"),
+                col("observed"),
+                col("observation_id"),
+                col("value"),
+            ]),
+            [col("case_id")],
+            [col("case_id")],
+            inner(),
+        )
+        .filter(col("observed").lt_eq(col("at")))
+        .sort(["row_id", "observed", "observation_id"], SortMultipleOptions::default())
+        .group_by([col("row_id")])
+        .agg([col("value").last().cast(DataType::Float64).alias(column)])
+}
+
+/// Feature `baseline_severity`.
+fn baseline_severity(keys: &LazyFrame, r: &Register) -> LazyFrame {
+    let known: Vec<(String, f64, f64, f64)> = r
+        .cat
+        .instruments
+        .iter()
+        .map(|i| (i.code.clone(), if i.higher_is_better { -1.0 } else { 1.0 }, i.cutoff, i.sd))
+        .collect();
+    let null = || lit(NULL).cast(DataType::Float64);
+    let start = || when(lit(false)).then(null()).when(lit(false)).then(null());
+    let (mut sign, mut cutoff, mut sd) = (start(), start(), start());
+    for (code, s, c, d) in &known {
+        sign = sign.when(col("instrument").eq(lit(code.clone()))).then(lit(*s));
+        cutoff = cutoff.when(col("instrument").eq(lit(code.clone()))).then(lit(*c));
+        sd = sd.when(col("instrument").eq(lit(code.clone()))).then(lit(*d));
+    }
+    let severity = sign.otherwise(lit(NULL).cast(DataType::Float64))
+        * (col("score").cast(DataType::Float64) - cutoff.otherwise(lit(NULL).cast(DataType::Float64)))
+        / sd.otherwise(lit(NULL).cast(DataType::Float64));
+    keys.clone()
+        .join(
+            r.t.assessments.clone().select([
+                col("case_id"),
+                col("instrument"),
+                col("domain"),
+                col("assessed"),
+                col("assessment_id"),
+                col("score"),
+            ]),
+            [col("case_id")],
+            [col("case_id")],
+            inner(),
+        )
+        .filter(col("assessed").lt_eq(col("at")))
+        .sort(["row_id", "instrument", "domain", "assessed", "assessment_id"], SortMultipleOptions::default())
+        .group_by([col("row_id"), col("instrument"), col("domain")])
+        .agg([col("score").first()])
+        .with_columns([severity.alias("__sev")])
+        // A fixed order of the terms: the same mean every run.
+        .sort(["row_id", "__sev"], SortMultipleOptions::default())
+        .group_by([col("row_id")])
+        .agg([col("__sev").mean().alias("baseline_severity")])
+}
+
+/// Feature `household_cases`.
+fn household_cases(keys: &LazyFrame, r: &Register) -> LazyFrame {
+    let members = r.clients.clone().select([col("client_id").alias("__member"), col("household_id")]);
+    keys.clone()
+        .join(members, [col("household_id")], [col("household_id")], inner())
+        .filter(col("__member").neq(col("client_id")))
+        .join(
+            r.t.cases.clone().select([col("client_id").alias("__member"), col("opened").alias("__opened")]),
+            [col("__member")],
+            [col("__member")],
+            inner(),
+        )
+        .filter(col("__opened").lt_eq(col("at")))
+        .group_by([col("row_id")])
+        .agg([col("__member").n_unique().cast(DataType::Float64).alias("household_cases")])
+}
+
+/// Feature `household_assistance_months`.
+fn household_assistance_months(keys: &LazyFrame, r: &Register) -> LazyFrame {
+    keys.clone()
+        .join(
+            r.t.payments.clone().select([col("household_id"), col("month")]),
+            [col("household_id")],
+            [col("household_id")],
+            inner(),
+        )
+        .filter(col("month").lt_eq(col("at")).and(col("month").gt(col("at").dt().offset_by(lit("-12mo")))))
+        .group_by([col("row_id")])
+        .agg([col("month").n_unique().cast(DataType::Float64).alias("assistance_months")])
+}
+
+/// Feature `contacts`.
+fn contacts(keys: &LazyFrame, r: &Register) -> LazyFrame {
+    keys.clone()
+        .join(r.t.contacts.clone().select([col("case_id"), col("date")]), [col("case_id")], [col("case_id")], inner())
+        .filter(col("date").lt_eq(col("at")))
+        .group_by([col("row_id")])
+        .agg([len().cast(DataType::Float64).alias("__n")])
+        .select([col("row_id"), col("__n").alias("log_contacts")])
+}
+
+/// Feature `case_open`.
+fn case_open(keys: &LazyFrame, r: &Register) -> LazyFrame {
+    keys.clone()
+        .join(r.t.cases.clone().select([col("case_id"), col("closed")]), [col("case_id")], [col("case_id")], inner())
+        .select([
+            col("row_id"),
+            (col("closed").is_null().or(col("closed").gt(col("at")))).cast(DataType::Float64).alias("case_open"),
+        ])
 }

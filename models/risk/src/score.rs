@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
-use utfall_register::schema::{self, MODEL_OUTPUTS};
 use utfall_register::scan::conform;
+use utfall_register::schema::{self, MODEL_OUTPUTS};
 use utfall_register::store::{self, ScoringRun};
 
 use crate::metrics::{Values, psi};

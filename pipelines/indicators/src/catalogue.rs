@@ -13,8 +13,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-pub use utfall_register::schema::{PeriodType, Split};
 use utfall_disclosure::{Policy, Source};
+pub use utfall_register::schema::{Measure, PeriodType, Split};
 
 /// The catalogue shipped with utfall (`pipelines/indicators/catalogue.toml`).
 pub const DEFAULT_CATALOGUE: &str = include_str!("../catalogue.toml");
@@ -27,7 +27,6 @@ pub struct CatalogueError {
     pub line: usize,
     pub message: String,
 }
-
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -264,21 +263,6 @@ pub enum Spec {
     ChannelShare { report_kind: String, channels: Vec<String> },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Measure {
-    Proportion,
-    Mean,
-}
-
-impl Measure {
-    pub fn name(self) -> &'static str {
-        match self {
-            Measure::Proportion => "proportion",
-            Measure::Mean => "mean",
-        }
-    }
-}
-
 /// Population filters common to every kind.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
@@ -368,31 +352,8 @@ impl Catalogue {
         let err = |line: usize, message: String| CatalogueError { file: file.to_string(), line, message };
         let raw: RawCatalogue = toml::from_str(text)
             .map_err(|e| err(e.span().map(|s| line_of(s.start)).unwrap_or(0), e.message().to_string()))?;
-        let s = &raw.settings;
-        if !(s.confidence > 0.5 && s.confidence < 1.0) {
-            return Err(err(0, format!("settings.confidence must be between 0.5 and 1, not {}", s.confidence)));
-        }
-        if s.periods.is_empty() {
-            return Err(err(0, "settings.periods names no period".into()));
-        }
-        if s.age_bands.first() != Some(&0) || s.age_bands.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(err(0, "settings.age_bands must start at 0 and increase".into()));
-        }
-        if s.threshold == 0 {
-            return Err(err(0, "settings.threshold must be at least 1".into()));
-        }
-        let mut codes = HashSet::new();
-        for i in &raw.instruments {
-            if !codes.insert(i.code.clone()) {
-                return Err(err(0, format!("instrument '{}' is defined twice", i.code)));
-            }
-            if i.sd.is_nan() || i.sd <= 0.0 || !(0.0..1.0).contains(&i.reliability) {
-                return Err(err(
-                    0,
-                    format!("instrument '{}': sd must be > 0 and reliability in [0, 1) (RCI needs both)", i.code),
-                ));
-            }
-        }
+        check_settings(&raw.settings).map_err(|m| err(0, m))?;
+        let codes = instrument_codes(&raw.instruments).map_err(|m| err(0, m))?;
         let mut ids = HashSet::new();
         let mut indicators = Vec::new();
         for d in &raw.indicators {
@@ -416,128 +377,7 @@ impl Catalogue {
                     if allowed.is_empty() { "no parameters".to_string() } else { allowed.join(", ") }
                 )));
             }
-            let positive = |name: &str, v: Option<u32>, default: u32| match v.unwrap_or(default) {
-                0 => Err(bad(format!("{name} must be 1 or more"))),
-                v => Ok(v),
-            };
-            let spec = match d.kind {
-                KindName::NotRereferred => Spec::NotRereferred {
-                    window_months: positive("window_months", d.window_months, 12)?,
-                    same_area: d.same_area.unwrap_or(true),
-                },
-                KindName::LongTermAssistance => {
-                    let m = positive("min_months", d.min_months, 10)?;
-                    if m > 12 {
-                        return Err(bad("min_months must be 12 or fewer (months of a year)".into()));
-                    }
-                    Spec::LongTermAssistance { min_months: m }
-                }
-                KindName::SelfSufficiency => Spec::SelfSufficiency { months: positive("months", d.months, 12)? },
-                KindName::BaselineMean => Spec::BaselineMean,
-                KindName::MeanChange => Spec::MeanChange,
-                KindName::ReliableChange => Spec::ReliableChange {
-                    outcome: d.outcome.ok_or_else(|| {
-                        bad("kind 'reliable_change' needs outcome = improvement, deterioration or recovery".into())
-                    })?,
-                },
-                KindName::GasTScore => {
-                    let rho = d.rho.unwrap_or(0.3);
-                    if !(0.0..1.0).contains(&rho) {
-                        return Err(bad(format!("rho must be in [0, 1), not {rho}")));
-                    }
-                    Spec::GasTScore { rho }
-                }
-                KindName::GoalsMet => Spec::GoalsMet,
-                KindName::DaysToDecision => Spec::DaysToDecision,
-                KindName::Timeliness => {
-                    let step = d.step.ok_or_else(|| {
-                        bad("kind 'timeliness' needs step = preliminary_assessment or investigation".into())
-                    })?;
-                    let limit = match (d.limit_days, d.limit_months) {
-                        (Some(n), None) if n > 0 => Limit::Days(n),
-                        (None, Some(n)) if n > 0 => Limit::Months(n),
-                        _ => return Err(bad("give one of limit_days or limit_months, 1 or more".into())),
-                    };
-                    Spec::Timeliness { step, limit }
-                }
-                KindName::ContactsPerCase => {
-                    let channels = d.channels.clone().unwrap_or_default();
-                    if channels.is_empty() {
-                        return Err(bad("channels must name at least one contact channel".into()));
-                    }
-                    let known = utfall_register::schema::CONTACT_CHANNEL.codes_list();
-                    if let Some(c) = channels.iter().find(|c| !known.contains(&c.as_str())) {
-                        return Err(bad(format!("channel '{c}' is not a contact channel ({})", known.join(", "))));
-                    }
-                    Spec::ContactsPerCase { channels }
-                }
-                KindName::MultiUnitClients => {
-                    Spec::MultiUnitClients { min_units: positive("min_units", d.min_units, 2)?.max(2) }
-                }
-                KindName::ChannelShare => {
-                    let kind = d.report_kind.clone().unwrap_or_else(|| "application".into());
-                    let kinds = utfall_register::schema::REPORT_KIND.codes_list();
-                    if !kinds.contains(&kind.as_str()) {
-                        return Err(bad(format!("report_kind '{kind}' is not one of {}", kinds.join(", "))));
-                    }
-                    let channels = d.channels.clone().unwrap_or_default();
-                    let known = utfall_register::schema::APPLICATION_CHANNEL.codes_list();
-                    if channels.is_empty() || channels.iter().any(|c| !known.contains(&c.as_str())) {
-                        return Err(bad(format!("channels must name channels of {}", known.join(", "))));
-                    }
-                    Spec::ChannelShare { report_kind: kind, channels }
-                }
-            };
-            let periods = d.periods.clone().unwrap_or_else(|| match d.kind {
-                KindName::LongTermAssistance => vec![PeriodType::Year],
-                _ => s.periods.clone(),
-            });
-            if d.kind == KindName::LongTermAssistance && periods != [PeriodType::Year] {
-                return Err(bad(
-                    "kind 'long_term_assistance' is defined per calendar year: periods = [\"year\"]".into()
-                ));
-            }
-            if let Some(areas) = &d.areas {
-                let known = utfall_register::schema::AREA.codes_list();
-                if let Some(a) = areas.iter().find(|a| !known.contains(&a.as_str())) {
-                    return Err(bad(format!("area '{a}' is not an area code ({})", known.join(", "))));
-                }
-            }
-            if let Some([lo, hi]) = d.age
-                && (lo < 0 || hi < lo)
-            {
-                return Err(bad(format!("age = [{lo}, {hi}] is not a range")));
-            }
-            let assessment_kind =
-                matches!(d.kind, KindName::BaselineMean | KindName::MeanChange | KindName::ReliableChange);
-            if d.kind == KindName::ReliableChange
-                && let Some(list) = &d.instruments
-                && let Some(i) = list.iter().find(|i| !codes.contains(*i))
-            {
-                return Err(bad(format!(
-                    "instrument '{i}' has no [[instrument]] block (RCI needs its SD and reliability)"
-                )));
-            }
-            indicators.push(Indicator {
-                id,
-                version: d.version,
-                kind: d.kind,
-                name_sv: d.name_sv.clone(),
-                name_en: d.name_en.clone(),
-                source: d.source.clone(),
-                higher_is_better: if assessment_kind && d.kind != KindName::ReliableChange {
-                    d.higher_is_better
-                } else {
-                    Some(d.higher_is_better.unwrap_or(true))
-                },
-                periods: sorted(periods),
-                filter: Filter {
-                    areas: d.areas.clone(),
-                    age: d.age.map(|[a, b]| (a, b)),
-                    instruments: d.instruments.clone(),
-                },
-                spec,
-            });
+            indicators.push(d.indicator(id.clone(), &raw.settings, &codes, &bad)?);
         }
         if indicators.is_empty() {
             return Err(err(0, "the catalogue defines no indicator".into()));
@@ -577,6 +417,176 @@ fn sorted(mut v: Vec<PeriodType>) -> Vec<PeriodType> {
 impl fmt::Display for KindName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The catalogue's settings make sense; a message otherwise.
+fn check_settings(s: &Settings) -> Result<(), String> {
+    if !(s.confidence > 0.5 && s.confidence < 1.0) {
+        return Err(format!("settings.confidence must be between 0.5 and 1, not {}", s.confidence));
+    }
+    if s.periods.is_empty() {
+        return Err("settings.periods names no period".into());
+    }
+    if s.age_bands.first() != Some(&0) || s.age_bands.windows(2).any(|w| w[0] >= w[1]) {
+        return Err("settings.age_bands must start at 0 and increase".into());
+    }
+    if s.threshold == 0 {
+        return Err("settings.threshold must be at least 1".into());
+    }
+    Ok(())
+}
+
+/// The instruments' codes (each once); a message otherwise.
+fn instrument_codes(instruments: &[Instrument]) -> Result<HashSet<String>, String> {
+    let mut codes = HashSet::new();
+    for i in instruments {
+        if !codes.insert(i.code.clone()) {
+            return Err(format!("instrument '{}' is defined twice", i.code));
+        }
+        if i.sd.is_nan() || i.sd <= 0.0 || !(0.0..1.0).contains(&i.reliability) {
+            return Err(format!("instrument '{}': sd must be > 0 and reliability in [0, 1) (RCI needs both)", i.code));
+        }
+    }
+    Ok(codes)
+}
+
+impl RawDefinition {
+    /// The kind's parameters, checked.
+    fn spec(&self, bad: &dyn Fn(String) -> CatalogueError) -> Result<Spec, CatalogueError> {
+        let d = self;
+        let positive = |name: &str, v: Option<u32>, default: u32| match v.unwrap_or(default) {
+            0 => Err(bad(format!("{name} must be 1 or more"))),
+            v => Ok(v),
+        };
+        Ok(match d.kind {
+            KindName::NotRereferred => Spec::NotRereferred {
+                window_months: positive("window_months", d.window_months, 12)?,
+                same_area: d.same_area.unwrap_or(true),
+            },
+            KindName::LongTermAssistance => {
+                let m = positive("min_months", d.min_months, 10)?;
+                if m > 12 {
+                    return Err(bad("min_months must be 12 or fewer (months of a year)".into()));
+                }
+                Spec::LongTermAssistance { min_months: m }
+            }
+            KindName::SelfSufficiency => Spec::SelfSufficiency { months: positive("months", d.months, 12)? },
+            KindName::BaselineMean => Spec::BaselineMean,
+            KindName::MeanChange => Spec::MeanChange,
+            KindName::ReliableChange => Spec::ReliableChange {
+                outcome: d.outcome.ok_or_else(|| {
+                    bad("kind 'reliable_change' needs outcome = improvement, deterioration or recovery".into())
+                })?,
+            },
+            KindName::GasTScore => {
+                let rho = d.rho.unwrap_or(0.3);
+                if !(0.0..1.0).contains(&rho) {
+                    return Err(bad(format!("rho must be in [0, 1), not {rho}")));
+                }
+                Spec::GasTScore { rho }
+            }
+            KindName::GoalsMet => Spec::GoalsMet,
+            KindName::DaysToDecision => Spec::DaysToDecision,
+            KindName::Timeliness => {
+                let step = d.step.ok_or_else(|| {
+                    bad("kind 'timeliness' needs step = preliminary_assessment or investigation".into())
+                })?;
+                let limit = match (d.limit_days, d.limit_months) {
+                    (Some(n), None) if n > 0 => Limit::Days(n),
+                    (None, Some(n)) if n > 0 => Limit::Months(n),
+                    _ => return Err(bad("give one of limit_days or limit_months, 1 or more".into())),
+                };
+                Spec::Timeliness { step, limit }
+            }
+            KindName::ContactsPerCase => {
+                let channels = d.channels.clone().unwrap_or_default();
+                if channels.is_empty() {
+                    return Err(bad("channels must name at least one contact channel".into()));
+                }
+                let known = utfall_register::schema::CONTACT_CHANNEL.codes_list();
+                if let Some(c) = channels.iter().find(|c| !known.contains(&c.as_str())) {
+                    return Err(bad(format!("channel '{c}' is not a contact channel ({})", known.join(", "))));
+                }
+                Spec::ContactsPerCase { channels }
+            }
+            KindName::MultiUnitClients => {
+                Spec::MultiUnitClients { min_units: positive("min_units", d.min_units, 2)?.max(2) }
+            }
+            KindName::ChannelShare => {
+                let kind = d.report_kind.clone().unwrap_or_else(|| "application".into());
+                let kinds = utfall_register::schema::REPORT_KIND.codes_list();
+                if !kinds.contains(&kind.as_str()) {
+                    return Err(bad(format!("report_kind '{kind}' is not one of {}", kinds.join(", "))));
+                }
+                let channels = d.channels.clone().unwrap_or_default();
+                let known = utfall_register::schema::APPLICATION_CHANNEL.codes_list();
+                if channels.is_empty() || channels.iter().any(|c| !known.contains(&c.as_str())) {
+                    return Err(bad(format!("channels must name channels of {}", known.join(", "))));
+                }
+                Spec::ChannelShare { report_kind: kind, channels }
+            }
+        })
+    }
+
+    /// The definition as an indicator (periods, filters, direction), checked.
+    fn indicator(
+        &self,
+        id: String,
+        settings: &Settings,
+        codes: &HashSet<String>,
+        bad: &dyn Fn(String) -> CatalogueError,
+    ) -> Result<Indicator, CatalogueError> {
+        let (d, s) = (self, settings);
+        let spec = d.spec(bad)?;
+        let periods = d.periods.clone().unwrap_or_else(|| match d.kind {
+            KindName::LongTermAssistance => vec![PeriodType::Year],
+            _ => s.periods.clone(),
+        });
+        if d.kind == KindName::LongTermAssistance && periods != [PeriodType::Year] {
+            return Err(bad("kind 'long_term_assistance' is defined per calendar year: periods = [\"year\"]".into()));
+        }
+        if let Some(areas) = &d.areas {
+            let known = utfall_register::schema::AREA.codes_list();
+            if let Some(a) = areas.iter().find(|a| !known.contains(&a.as_str())) {
+                return Err(bad(format!("area '{a}' is not an area code ({})", known.join(", "))));
+            }
+        }
+        if let Some([lo, hi]) = d.age
+            && (lo < 0 || hi < lo)
+        {
+            return Err(bad(format!("age = [{lo}, {hi}] is not a range")));
+        }
+        let assessment_kind =
+            matches!(d.kind, KindName::BaselineMean | KindName::MeanChange | KindName::ReliableChange);
+        if d.kind == KindName::ReliableChange
+            && let Some(list) = &d.instruments
+            && let Some(i) = list.iter().find(|i| !codes.contains(*i))
+        {
+            return Err(bad(format!(
+                "instrument '{i}' has no [[instrument]] block (RCI needs its SD and reliability)"
+            )));
+        }
+        Ok(Indicator {
+            id,
+            version: d.version,
+            kind: d.kind,
+            name_sv: d.name_sv.clone(),
+            name_en: d.name_en.clone(),
+            source: d.source.clone(),
+            higher_is_better: if assessment_kind && d.kind != KindName::ReliableChange {
+                d.higher_is_better
+            } else {
+                Some(d.higher_is_better.unwrap_or(true))
+            },
+            periods: sorted(periods),
+            filter: Filter {
+                areas: d.areas.clone(),
+                age: d.age.map(|[a, b]| (a, b)),
+                instruments: d.instruments.clone(),
+            },
+            spec,
+        })
     }
 }
 

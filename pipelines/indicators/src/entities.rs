@@ -71,7 +71,6 @@ impl Tables {
     }
 }
 
-
 fn null_str() -> Expr {
     lit(NULL).cast(DataType::String)
 }
@@ -324,31 +323,7 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
         Spec::LongTermAssistance { min_months } => Ok(assistance_years(t)
             .join(case_attrs(t), [col("case_id")], [col("case_id")], inner())
             .select(standard(null_str(), null_str(), long_term(col("months"), *min_months)))),
-        Spec::SelfSufficiency { months: n } => {
-            let n = *n as i32;
-            let same_household = col("household_id").eq(col("household_id").shift(lit(-1)));
-            Ok(t.payments
-                .clone()
-                .select([col("household_id"), col("month"), col("payment_id"), col("client_id"), col("case_id")])
-                .sort(["household_id", "month", "payment_id"], SortMultipleOptions::default())
-                .with_columns([month_index(col("month")).alias("__m")])
-                // The last payment of each household and month (its client and case).
-                .filter(same_household.clone().not().or(col("__m").neq(col("__m").shift(lit(-1)))).fill_null(lit(true)))
-                .with_columns([when(same_household.fill_null(lit(false)))
-                    .then(col("__m").shift(lit(-1)))
-                    .otherwise(lit(NULL).cast(DataType::Int32))
-                    .alias("__next")])
-                // An exit: the month after a paid month is unpaid.
-                .filter(col("__next").is_null().or(col("__next").gt(col("__m") + lit(1))))
-                .filter((col("__m") + lit(n)).lt_eq(lit(last_complete_month(as_of))))
-                .with_columns([col("month").dt().offset_by(lit("1mo")).alias("anchor")])
-                .join(case_attrs(t), [col("case_id")], [col("case_id")], inner())
-                .select(standard(
-                    null_str(),
-                    null_str(),
-                    col("__next").is_null().or(col("__next").gt(col("__m") + lit(n))),
-                )))
-        }
+        Spec::SelfSufficiency { months: n } => Ok(self_sufficiency(t, *n)),
         Spec::BaselineMean => Ok(assessment_rows()
             .with_columns([col("baseline_date").alias("anchor")])
             .select(standard(col("instrument"), col("domain"), col("baseline_score")))),
@@ -395,53 +370,7 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
                 ])
                 .select(standard(null_str(), null_str(), days(col("decided")) - days(col("__start")))))
         }
-        Spec::Timeliness { step, limit } => {
-            let deadline = |start: Expr| match limit {
-                Limit::Days(d) => (days(start) + lit(*d as i32)).cast(DataType::Date),
-                Limit::Months(m) => start.dt().offset_by(months(*m)),
-            };
-            let rows = match step {
-                Step::PreliminaryAssessment => t
-                    .reports
-                    .clone()
-                    .filter(col("kind").eq(lit("report")).and(col("case_id").is_not_null()))
-                    .join(
-                        case_attrs(t).join(
-                            t.cases.clone().select([col("case_id"), col("opened")]),
-                            [col("case_id")],
-                            [col("case_id")],
-                            inner(),
-                        ),
-                        [col("case_id")],
-                        [col("case_id")],
-                        inner(),
-                    )
-                    // The report that opened the case (later reports join the ongoing case).
-                    .filter(col("received").lt_eq(col("opened")))
-                    .with_columns([col("received").alias("anchor"), deadline(col("received")).alias("__deadline")])
-                    .filter(col("prelim_decided").is_not_null().or(col("__deadline").lt_eq(lit(as_of))))
-                    .select(standard(
-                        null_str(),
-                        null_str(),
-                        col("prelim_decided").is_not_null().and(col("prelim_decided").lt_eq(col("__deadline"))),
-                    )),
-                Step::Investigation => t
-                    .cases
-                    .clone()
-                    .filter(col("investigation_started").is_not_null())
-                    .with_columns([
-                        col("investigation_started").alias("anchor"),
-                        deadline(col("investigation_started")).alias("__deadline"),
-                    ])
-                    .filter(col("decided").is_not_null().or(col("__deadline").lt_eq(lit(as_of))))
-                    .select(standard(
-                        null_str(),
-                        null_str(),
-                        col("decided").is_not_null().and(col("decided").lt_eq(col("__deadline"))),
-                    )),
-            };
-            Ok(rows)
-        }
+        Spec::Timeliness { step, limit } => Ok(timeliness(t, step, limit)),
         Spec::ContactsPerCase { channels } => {
             let per_case = t
                 .contact_counts
@@ -466,6 +395,81 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
         Spec::MultiUnitClients { .. } => {
             Err(PolarsError::ComputeError("multi_unit_clients rows come from multi_unit_spans".into()))
         }
+    }
+}
+
+/// Self-sufficiency: households leaving assistance (a paid month followed by
+/// an unpaid one), counted when no month is paid in the next `n`.
+fn self_sufficiency(t: &Tables, n: u32) -> LazyFrame {
+    let as_of = t.as_of;
+    let n = n as i32;
+    let same_household = col("household_id").eq(col("household_id").shift(lit(-1)));
+    t.payments
+        .clone()
+        .select([col("household_id"), col("month"), col("payment_id"), col("client_id"), col("case_id")])
+        .sort(["household_id", "month", "payment_id"], SortMultipleOptions::default())
+        .with_columns([month_index(col("month")).alias("__m")])
+        // The last payment of each household and month (its client and case).
+        .filter(same_household.clone().not().or(col("__m").neq(col("__m").shift(lit(-1)))).fill_null(lit(true)))
+        .with_columns([when(same_household.fill_null(lit(false)))
+            .then(col("__m").shift(lit(-1)))
+            .otherwise(lit(NULL).cast(DataType::Int32))
+            .alias("__next")])
+        // An exit: the month after a paid month is unpaid.
+        .filter(col("__next").is_null().or(col("__next").gt(col("__m") + lit(1))))
+        .filter((col("__m") + lit(n)).lt_eq(lit(last_complete_month(as_of))))
+        .with_columns([col("month").dt().offset_by(lit("1mo")).alias("anchor")])
+        .join(case_attrs(t), [col("case_id")], [col("case_id")], inner())
+        .select(standard(null_str(), null_str(), col("__next").is_null().or(col("__next").gt(col("__m") + lit(n)))))
+}
+
+/// Timeliness: the step done within its limit, counted once the deadline
+/// has passed or the step is done.
+fn timeliness(t: &Tables, step: &Step, limit: &Limit) -> LazyFrame {
+    let as_of = t.as_of;
+    let deadline = |start: Expr| match limit {
+        Limit::Days(d) => (days(start) + lit(*d as i32)).cast(DataType::Date),
+        Limit::Months(m) => start.dt().offset_by(months(*m)),
+    };
+    match step {
+        Step::PreliminaryAssessment => t
+            .reports
+            .clone()
+            .filter(col("kind").eq(lit("report")).and(col("case_id").is_not_null()))
+            .join(
+                case_attrs(t).join(
+                    t.cases.clone().select([col("case_id"), col("opened")]),
+                    [col("case_id")],
+                    [col("case_id")],
+                    inner(),
+                ),
+                [col("case_id")],
+                [col("case_id")],
+                inner(),
+            )
+            // The report that opened the case (later reports join the ongoing case).
+            .filter(col("received").lt_eq(col("opened")))
+            .with_columns([col("received").alias("anchor"), deadline(col("received")).alias("__deadline")])
+            .filter(col("prelim_decided").is_not_null().or(col("__deadline").lt_eq(lit(as_of))))
+            .select(standard(
+                null_str(),
+                null_str(),
+                col("prelim_decided").is_not_null().and(col("prelim_decided").lt_eq(col("__deadline"))),
+            )),
+        Step::Investigation => t
+            .cases
+            .clone()
+            .filter(col("investigation_started").is_not_null())
+            .with_columns([
+                col("investigation_started").alias("anchor"),
+                deadline(col("investigation_started")).alias("__deadline"),
+            ])
+            .filter(col("decided").is_not_null().or(col("__deadline").lt_eq(lit(as_of))))
+            .select(standard(
+                null_str(),
+                null_str(),
+                col("decided").is_not_null().and(col("decided").lt_eq(col("__deadline"))),
+            )),
     }
 }
 

@@ -32,10 +32,10 @@ use utfall_register::store::{self, CurrentBuild, IndicatorRun, Manifest, OpenErr
 
 pub use catalogue::{Catalogue, CatalogueError};
 use catalogue::{Indicator, Measure, PeriodType, Spec, Split};
-use utfall_disclosure::cells::{self as disclosure, CellKey, Suppression};
-use utfall_disclosure::Policy;
 use entities::Tables;
 pub use targets::Targets;
+use utfall_disclosure::Policy;
+use utfall_disclosure::cells::{self as disclosure, CellKey, Suppression};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndicatorError {
