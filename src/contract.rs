@@ -25,7 +25,7 @@ pub enum ContractCommand {
         #[arg(long)]
         bootstrap: Option<usize>,
         /// Override the specification's validation method: matched_comparison,
-        /// difference_in_differences, pre_post or historical_comparison.
+        /// difference_in_differences, two_group_comparison, pre_post or historical_comparison.
         #[arg(long)]
         method: Option<String>,
         /// Override the specification's bootstrap seed.
@@ -77,16 +77,26 @@ pub fn run(command: ContractCommand, quiet: bool) -> anyhow::Result<()> {
                     paid,
                     spec.pricing.currency
                 );
+                if let Some(t) = &e.two_group {
+                    println!(
+                        "  two-group comparison (unadjusted): {:+.4} (95% CI {:+.4} to {:+.4})",
+                        t.estimate, t.ci_low, t.ci_high
+                    );
+                }
                 println!(
-                    "  {}: {:+.4} (95% CI {:+.4} to {:+.4}), {} participants vs {} comparisons, {} bootstrap replicates",
+                    "  {}: {:+.4} (95% CI {:+.4} to {:+.4}), {} participants vs {} comparisons, {} of {} bootstrap replicates gave an estimate",
                     e.method.name(),
                     e.estimate.estimate,
                     e.estimate.ci_low,
                     e.estimate.ci_high,
                     e.n_treated,
                     e.n_comparison,
-                    e.replicates
+                    e.replicates,
+                    e.replicates_requested
                 );
+                for (reason, n) in &e.replicate_failures {
+                    println!("  {n} replicates gave no estimate: {reason}");
+                }
                 println!("  wrote {}", out.join("report.html").display());
             }
         }

@@ -217,7 +217,28 @@ enum KeyCommand {
     },
 }
 
+/// A reader that goes away (`utfall query --list | head -1`) ends the command
+/// quietly and successfully, as with other Unix tools: printing to a closed
+/// pipe is the end of the output, not a crash. Any other panic is reported
+/// as before.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("UTFALL_LOG"))

@@ -7,6 +7,7 @@ pub mod mapping;
 pub mod pnr;
 pub mod scan;
 pub mod schema;
+pub mod specfile;
 pub mod store;
 
 pub use schema::{Column, DERIVED, DerivedTable, Kind, MODEL_OUTPUTS, SCHEMA_VERSION, TABLES, Table};

@@ -55,3 +55,35 @@ fn the_demo_runs_and_says_what_to_open_next() {
     let quiet = ok(&["demo", "--out", s(&out_dir), "--clients", "300", "--quiet"]);
     assert_eq!(quiet.trim(), last);
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let d = crate::support::dirty();
+    let register = d.register.to_str().unwrap();
+    // `utfall query ... | head -1`: one line read, then the pipe is closed.
+    let mut child = crate::support::utfall()
+        .args(["query", "--register", register, "select * from cases"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with('+'), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "nothing on stderr: {stderr}");
+    // Every command that prints: here the pipe is closed before the first line.
+    for args in [vec!["query", "--register", register, "--list"], vec!["--help"]] {
+        let mut child =
+            crate::support::utfall().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}

@@ -313,3 +313,88 @@ fn specification_and_target_group_errors_exit_2_naming_the_field() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("historic"), "{err}");
 }
+
+#[test]
+fn every_report_opens_with_the_plain_two_group_comparison() {
+    let st = study();
+    for dir in [&st.matched, &st.did] {
+        // Independently: the units' post-period means, participants minus comparisons.
+        let units = read_parquet(&dir.join("contract_study.parquet"));
+        let treated: Vec<bool> = units.column("treated").unwrap().bool().unwrap().iter().map(|v| v.unwrap()).collect();
+        let y: Vec<f64> = units.column("y_post").unwrap().f64().unwrap().iter().map(|v| v.unwrap()).collect();
+        let mean = |t: bool| {
+            let v: Vec<f64> = y.iter().zip(&treated).filter(|(_, x)| **x == t).map(|(y, _)| *y).collect();
+            v.iter().sum::<f64>() / v.len() as f64
+        };
+        let e = read_parquet(&dir.join("contract_effect.parquet"));
+        let g = |c: &str| e.column(c).unwrap().f64().unwrap().get(0).unwrap();
+        let (d, lo, hi) = (g("two_group_difference"), g("two_group_ci_low"), g("two_group_ci_high"));
+        assert!((d - (mean(true) - mean(false))).abs() < 1e-12, "{d}");
+        assert!(lo < d && d < hi, "{lo} {d} {hi}");
+        // Every replicate was used, and the files say so.
+        let used = e.column("bootstrap_replicates").unwrap().cast(&DataType::UInt64).unwrap().u64().unwrap().get(0);
+        let asked = e.column("bootstrap_requested").unwrap().cast(&DataType::UInt64).unwrap().u64().unwrap().get(0);
+        assert_eq!((used, asked), (Some(199), Some(199)));
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        let first = html.find("<h2>Two-group comparison</h2>").expect("the two-group line");
+        assert!(first < html.find("<h2>Effect estimate").unwrap(), "it comes first");
+        assert!(html.contains("199 of 199 replicates gave an estimate"));
+        let indigo: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("indigo.json")).unwrap()).unwrap();
+        assert_eq!(indigo["evaluation"]["bootstrap_replicates_used"], 199);
+        assert!((indigo["evaluation"]["two_group_comparison"]["difference"].as_f64().unwrap() - d).abs() < 1e-12);
+    }
+    assert!(st.printed.contains("two-group comparison (unadjusted)"), "{}", st.printed);
+    // The placebo is stated beside the main estimate, and never as evidence of parallel trends.
+    let html = std::fs::read_to_string(st.did.join("report.html")).unwrap();
+    assert!(html.contains("beside the effect estimate"), "placebo beside the estimate");
+    assert!(!html.contains("no evidence that the groups' trends differed"));
+    // A randomised design's method is the two-group comparison itself.
+    let out = st.work.join("two_group");
+    ok(&[
+        "contract",
+        "evaluate",
+        SPEC,
+        "--register",
+        s(&st.register),
+        "--out",
+        s(&out),
+        "--bootstrap",
+        "50",
+        "--method",
+        "two_group_comparison",
+        "--quiet",
+    ]);
+    let e = read_parquet(&out.join("contract_effect.parquet"));
+    let g = |c: &str| e.column(c).unwrap().f64().unwrap().get(0).unwrap();
+    assert_eq!(g("estimate"), g("two_group_difference"));
+}
+
+#[test]
+fn a_study_whose_resamples_fail_reports_no_interval_and_says_why() {
+    // A target group so narrow that many household resamples hold no participant.
+    let st = study();
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(SPEC).unwrap();
+    let spec = base.replacen("from = 2022-01-01\nto = 2023-12-31", "from = 2022-03-01\nto = 2022-03-10", 1);
+    let path = dir.path().join("thin.toml");
+    std::fs::write(&path, spec).unwrap();
+    let out = dir.path().join("out");
+    let (code, printed, err) = run(&[
+        "contract",
+        "evaluate",
+        s(&path),
+        "--register",
+        s(&st.register),
+        "--out",
+        s(&out),
+        "--bootstrap",
+        "99",
+        "--method",
+        "difference_in_differences",
+    ]);
+    assert_eq!(code, 1, "{printed}\n{err}");
+    assert!(err.contains("of 99 bootstrap replicates gave an estimate"), "{err}");
+    assert!(err.contains("min_replicate_share") && err.contains("without participants"), "{err}");
+    assert!(!out.join("report.html").exists(), "no report with an interval from a few resamples");
+}

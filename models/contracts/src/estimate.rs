@@ -330,9 +330,9 @@ pub fn placebo(units: &[&Unit], split: usize, end: usize) -> Option<f64> {
 /// Bootstrap over households: `stat` is recomputed on `replicates`
 /// samples of whole households drawn with replacement. Returns, per
 /// statistic, the sorted replicate values (a failed replicate is skipped).
-pub fn bootstrap<F>(units: &[Unit], replicates: usize, seed: u64, stat: F) -> Vec<Vec<f64>>
+pub fn bootstrap<F>(units: &[Unit], replicates: usize, seed: u64, stat: F) -> Bootstrap
 where
-    F: Fn(&[&Unit]) -> Option<Vec<f64>>,
+    F: Fn(&[&Unit]) -> Result<Vec<f64>, String>,
 {
     let clusters = units.iter().map(|u| u.cluster).max().map(|m| m + 1).unwrap_or(0);
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); clusters];
@@ -341,27 +341,55 @@ where
     }
     members.retain(|m| !m.is_empty());
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut out: Vec<Vec<f64>> = Vec::new();
+    let mut values: Vec<Vec<f64>> = Vec::new();
+    let mut failures: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for _ in 0..replicates {
         let mut sample: Vec<&Unit> = Vec::with_capacity(units.len());
         for _ in 0..members.len() {
             let c = rng.random_range(0..members.len());
             sample.extend(members[c].iter().map(|i| &units[*i]));
         }
-        if let Some(values) = stat(&sample) {
-            if out.is_empty() {
-                out = vec![Vec::with_capacity(replicates); values.len()];
+        match stat(&sample) {
+            Ok(v) if v.first().is_some_and(|x| x.is_finite()) => {
+                if values.is_empty() {
+                    values = vec![Vec::with_capacity(replicates); v.len()];
+                }
+                for (o, x) in values.iter_mut().zip(v) {
+                    o.push(x);
+                }
             }
-            for (o, v) in out.iter_mut().zip(values) {
-                o.push(v);
-            }
+            Ok(_) => *failures.entry("the estimate was not a finite number".into()).or_default() += 1,
+            // Grouped by the reason, without a replicate's own counts in brackets.
+            Err(reason) => *failures.entry(reason.split(" (").next().unwrap_or("").to_string()).or_default() += 1,
         }
     }
-    for o in &mut out {
+    for o in &mut values {
         o.retain(|v| v.is_finite());
         o.sort_by(f64::total_cmp);
     }
-    out
+    Bootstrap { requested: replicates, values, failures: failures.into_iter().collect() }
+}
+
+/// What a household bootstrap gave.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    pub requested: usize,
+    /// Per statistic, the replicates' finite values, sorted (statistic 0 is the estimate).
+    pub values: Vec<Vec<f64>>,
+    /// Why replicates gave no estimate, and how many times.
+    pub failures: Vec<(String, usize)>,
+}
+
+impl Bootstrap {
+    /// Replicates that gave an estimate.
+    pub fn used(&self) -> usize {
+        self.values.first().map_or(0, Vec::len)
+    }
+
+    /// The failures in words: "12 (a covariate ...), 3 (...)".
+    pub fn failure_text(&self) -> String {
+        self.failures.iter().map(|(r, n)| format!("{n} ({r})")).collect::<Vec<_>>().join("; ")
+    }
 }
 
 /// The q-quantile of sorted values (linear interpolation, R type 7).

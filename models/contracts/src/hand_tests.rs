@@ -278,3 +278,35 @@ fn specification_errors_name_the_field() {
     let field = spec_error(|s| s.replace("follow_up_months = 18", "follow_up_months = 18\nfollowup = 3"));
     assert!(field.contains("followup"), "{field}");
 }
+
+/// One participant household among 20: about a third of the household
+/// resamples hold no participant (1 - (19/20)^20 = 0.64 hold one), so the
+/// bootstrap says how many failed and why, and the interval is refused.
+#[test]
+fn failed_replicates_are_counted_and_too_few_refuse_the_interval() {
+    use crate::estimate::{Unit, bootstrap, did};
+    let units: Vec<Unit> = (0..20)
+        .map(|c| Unit {
+            treated: c == 0,
+            cluster: c,
+            x: vec![],
+            y_post: Some(0.5 + c as f64 / 100.0),
+            y_pre: Some(0.4),
+            series: vec![],
+        })
+        .collect();
+    let b =
+        bootstrap(&units, 200, 7, |s| did(s).map(|x| vec![x]).ok_or_else(|| "no participant (resample 1)".to_string()));
+    let failed: usize = b.failures.iter().map(|(_, n)| n).sum();
+    assert_eq!(b.used() + failed, 200, "every replicate is used or counted as failed");
+    assert!((40..110).contains(&failed), "{failed} failed");
+    assert_eq!(b.failures.len(), 1, "grouped by reason without the bracket: {:?}", b.failures);
+    assert_eq!(b.failures[0].0, "no participant");
+    let e = crate::enough_replicates(&b, 0.95, "s.toml").unwrap_err();
+    assert!(
+        e.contains(&format!("only {} of 200 bootstrap replicates", b.used())) && e.contains("no participant"),
+        "{e}"
+    );
+    assert!(e.contains("min_replicate_share") && e.contains("s.toml"), "{e}");
+    assert!(crate::enough_replicates(&b, 0.5, "s.toml").is_ok());
+}

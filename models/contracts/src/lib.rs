@@ -265,7 +265,14 @@ pub struct Effect {
     pub estimate: Estimate,
     pub n_treated: usize,
     pub n_comparison: usize,
+    /// Bootstrap replicates that gave an estimate (the interval rests on these).
     pub replicates: usize,
+    pub replicates_requested: usize,
+    /// Why the other replicates gave none, and how often.
+    pub replicate_failures: Vec<(String, usize)>,
+    /// Participants' post-period mean minus the comparison enrolments', not
+    /// adjusted, with its bootstrap interval (absent for pre-post).
+    pub two_group: Option<Estimate>,
     pub matching: Option<MatchingDetails>,
     pub did: Option<DidDetails>,
     /// Units used (for the study table), with the pair partner for matching.
@@ -335,6 +342,26 @@ pub fn achievements(spec: &Spec, study: &Study, participants: &[&Enrolment]) -> 
     out
 }
 
+/// Refuse an interval that rests on too few replicates, naming why the
+/// others failed and what to change.
+pub fn enough_replicates(reps: &estimate::Bootstrap, min_share: f64, file: &str) -> Result<(), String> {
+    let used = reps.used();
+    let share = used as f64 / reps.requested.max(1) as f64;
+    if used >= 2 && share >= min_share {
+        return Ok(());
+    }
+    Err(format!(
+        "only {used} of {} bootstrap replicates gave an estimate ({:.1}%, below validation.min_replicate_share {:.0}%), so no interval is reported. Why the others failed: {}. Widen the target group or the enrolment window, drop a covariate with rare levels, or (knowing the interval then rests on fewer resamples) lower min_replicate_share in {file}",
+        reps.requested,
+        share * 100.0,
+        min_share * 100.0,
+        reps.failure_text(),
+    ))
+}
+
+/// Why a resample gives no comparison: one of the groups is missing from it.
+const NO_GROUP: &str = "a resample without participants or without comparisons";
+
 /// Estimate the effect by the spec's validation method.
 pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractError> {
     let v = &spec.validation;
@@ -375,7 +402,7 @@ pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractErr
         Method::MatchedComparison => {
             let r = estimate::matched(&refs, v.caliper_sd).map_err(err)?;
             let reps = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| {
-                estimate::matched(s, v.caliper_sd).ok().map(|r| vec![r.att])
+                estimate::matched(s, v.caliper_sd).map(|r| vec![r.att])
             });
             let details = matching_details(&names, &refs, r);
             (details.result.att, Some(details), None, reps)
@@ -385,13 +412,14 @@ pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractErr
             let pre_len = (v.pre_quarters[1] - v.pre_quarters[0] + 1) as usize;
             let pre0 = (v.pre_quarters[0] - first) as usize;
             let split = pre0 + pre_len / 2;
-            let stat = |s: &[&Unit]| -> Option<Vec<f64>> {
-                let mut out = vec![estimate::did(s)?];
+            let stat = |s: &[&Unit]| -> Result<Vec<f64>, String> {
+                let mut out = vec![estimate::did(s).ok_or(NO_GROUP)?];
                 out.push(if pre_len >= 2 { estimate::placebo(s, split, base).unwrap_or(f64::NAN) } else { f64::NAN });
                 out.extend(estimate::event_time(s, base).into_iter().map(|e| e.unwrap_or(f64::NAN)));
-                Some(out)
+                Ok(out)
             };
-            let reps = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, stat);
+            let boot = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, stat);
+            let reps = &boot.values;
             let placebo_point = if pre_len >= 2 { estimate::placebo(&refs, split, base) } else { None };
             let placebo =
                 placebo_point.filter(|_| reps.len() > 1 && reps[1].len() > 1).map(|p| Estimate::of(p, &reps[1]));
@@ -420,26 +448,42 @@ pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractErr
                     }
                 })
                 .collect();
-            (point, None, Some(DidDetails { placebo, event_time }), reps)
+            (point, None, Some(DidDetails { placebo, event_time }), boot)
         }
         Method::PrePost => {
             let point = estimate::pre_post(&refs).ok_or_else(|| err("no participant with both periods".into()))?;
-            let reps =
-                estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| estimate::pre_post(s).map(|x| vec![x]));
+            let reps = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| {
+                estimate::pre_post(s).map(|x| vec![x]).ok_or_else(|| "no participant in the resample".to_string())
+            });
+            (point, None, None, reps)
+        }
+        Method::TwoGroupComparison => {
+            let point = estimate::historical(&refs).ok_or_else(|| err(NO_GROUP.into()))?;
+            let reps = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| {
+                estimate::historical(s).map(|x| vec![x]).ok_or_else(|| NO_GROUP.to_string())
+            });
             (point, None, None, reps)
         }
         Method::HistoricalComparison => {
             let point = estimate::historical(&refs).ok_or_else(|| err("no historical comparison".into()))?;
             let reps = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| {
-                estimate::historical(s).map(|x| vec![x])
+                estimate::historical(s).map(|x| vec![x]).ok_or_else(|| NO_GROUP.to_string())
             });
             (point, None, None, reps)
         }
     };
-    if reps.is_empty() || reps[0].len() < 2 {
-        return Err(err("the bootstrap produced no replicate estimates".into()));
-    }
-    let replicates = reps[0].len();
+    // The plain two-group comparison, on the same units, for every method.
+    let two_group = if n_comparison > 0 {
+        let point = estimate::historical(&refs);
+        let boot = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| {
+            estimate::historical(s).map(|x| vec![x]).ok_or_else(|| NO_GROUP.to_string())
+        });
+        point.filter(|_| boot.used() >= 2).map(|p| Estimate::of(p, &boot.values[0]))
+    } else {
+        None
+    };
+    enough_replicates(&reps, v.min_replicate_share, &spec.file).map_err(err)?;
+    let replicates = reps.used();
     let mut partner = vec![None; kept.len()];
     let mut logit = vec![None; kept.len()];
     if let Some(m) = &matching {
@@ -455,10 +499,13 @@ pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractErr
         method: v.method,
         estimand: estimand(spec),
         outcome: outcome_text(spec),
-        estimate: Estimate::of(point, &reps[0]),
+        estimate: Estimate::of(point, &reps.values[0]),
         n_treated,
         n_comparison,
         replicates,
+        replicates_requested: reps.requested,
+        two_group,
+        replicate_failures: reps.failures,
         matching,
         did: did_details,
         units: kept,
@@ -489,6 +536,7 @@ fn estimand(spec: &Spec) -> String {
     match v.method {
         Method::MatchedComparison | Method::DifferenceInDifferences => v.estimand.clone(),
         Method::PrePost => "change among participants from before to after (not an effect estimate: there is no counterfactual)".into(),
+        Method::TwoGroupComparison => "participants' mean against the comparison enrolments' mean, unadjusted (an effect estimate only where taking part was randomised)".into(),
         Method::HistoricalComparison => "participants against the historical cohort (assumes that, without the service, outcomes would have stayed at the historical level)".into(),
     }
 }

@@ -34,6 +34,11 @@ fn frame(columns: Vec<Column>) -> Result<DataFrame, ContractError> {
     DataFrame::new_infer_height(columns).map_err(|e| ContractError::Write(e.to_string()))
 }
 
+/// Why bootstrap replicates gave no estimate, with how often ("" when all did).
+fn failures(e: &crate::Effect) -> String {
+    e.replicate_failures.iter().map(|(r, n)| format!("{n}: {r}")).collect::<Vec<_>>().join("; ")
+}
+
 /// A count as the policy lets it be shown (marked for the disclosure audit).
 fn count(p: &Policy, n: usize) -> String {
     count_span(p, n as u64)
@@ -108,6 +113,11 @@ pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
             Column::new("matched_pairs".into(), vec![e.matching.as_ref().map(|m| m.result.pairs.len() as u64)]),
             Column::new("matched_difference".into(), vec![e.matching.as_ref().map(|m| m.result.unadjusted)]),
             Column::new("bootstrap_replicates".into(), vec![e.replicates as u64]),
+            Column::new("bootstrap_requested".into(), vec![e.replicates_requested as u64]),
+            Column::new("two_group_difference".into(), vec![e.two_group.as_ref().map(|t| t.estimate)]),
+            Column::new("two_group_ci_low".into(), vec![e.two_group.as_ref().map(|t| t.ci_low)]),
+            Column::new("two_group_ci_high".into(), vec![e.two_group.as_ref().map(|t| t.ci_high)]),
+            Column::new("bootstrap_failures".into(), vec![failures(e)]),
             Column::new("seed".into(), vec![spec.validation.seed]),
             Column::new("spec_sha256".into(), vec![spec.sha256.clone()]),
             Column::new("register_manifest_sha256".into(), vec![ev.manifest_sha256.clone()]),
@@ -310,7 +320,11 @@ pub fn indigo(ev: &Evaluation) -> Value {
             "outcome": e.outcome,
             "estimate": e.estimate.estimate,
             "ci95": [e.estimate.ci_low, e.estimate.ci_high],
-            "interval": format!("estimate ± 1.96 bootstrap standard errors; {} replicates resampling households, seed {}", e.replicates, spec.validation.seed),
+            "interval": format!("estimate ± 1.96 bootstrap standard errors; {} of {} replicates resampling households gave an estimate, seed {}", e.replicates, e.replicates_requested, spec.validation.seed),
+            "bootstrap_replicates_requested": e.replicates_requested,
+            "bootstrap_replicates_used": e.replicates,
+            "bootstrap_failures": failures(e),
+            "two_group_comparison": e.two_group.as_ref().map(|t| json!({"difference": t.estimate, "ci95": [t.ci_low, t.ci_high]})),
             "bootstrap_se": e.estimate.se,
             "percentile_interval": [e.estimate.percentile_low, e.estimate.percentile_high],
             "participants": e.n_treated,
@@ -421,7 +435,7 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
         matching_section(&mut o, &ev.spec, &ev.policy, m)?;
     }
     if let Some(d) = &ev.effect.did {
-        did_section(&mut o, &ev.policy, d)?;
+        did_section(&mut o, &ev.policy, d, &ev.effect.estimate)?;
     }
     definitions_section(&mut o, ev);
     Ok(Page { lang: "en", title: &ev.spec.title, extra_style: "" }.render(&o))
@@ -521,14 +535,22 @@ fn ratecard_section(o: &mut String, ev: &Evaluation) {
     );
 }
 
-/// The effect estimate with its estimand and interval.
+/// The effect estimate with its estimand and interval, after the plain
+/// two-group comparison that every report opens with.
 fn effect_section(o: &mut String, ev: &Evaluation) {
     let (spec, p) = (&ev.spec, &ev.policy);
+    if let Some(t) = &ev.effect.two_group {
+        let _ = write!(
+            o,
+            "<h2>Two-group comparison</h2><p class=\"summary\">Participants' mean minus the comparison enrolments' mean of the outcome, nothing adjusted: <strong>{:+.3}</strong> (95% CI {:+.3} to {:+.3}, household bootstrap). This is the effect only if taking part was decided at random; the estimate below adjusts for what the method can.</p>",
+            t.estimate, t.ci_low, t.ci_high
+        );
+    }
     // The effect.
     let e = &ev.effect;
     let _ = write!(
         o,
-        "<h2>Effect estimate: {}</h2><p class=\"summary\">Estimand: {}.<br>Outcome: {}.<br>Estimate <strong>{:+.3}</strong> (95% CI {:+.3} to {:+.3}: the estimate ± 1.96 bootstrap standard errors ({:.4}), resampling whole households, {} replicates, seed {}; percentile interval {:+.3} to {:+.3}), {} participants and {} comparison enrolments.</p>",
+        "<h2>Effect estimate: {}</h2><p class=\"summary\">Estimand: {}.<br>Outcome: {}.<br>Estimate <strong>{:+.3}</strong> (95% CI {:+.3} to {:+.3}: the estimate ± 1.96 bootstrap standard errors ({:.4}), resampling whole households, {} of {} replicates gave an estimate{}, seed {}; percentile interval {:+.3} to {:+.3}), {} participants and {} comparison enrolments.</p>",
         e.method.name().replace('_', " "),
         escape(&e.estimand),
         escape(&e.outcome),
@@ -537,6 +559,12 @@ fn effect_section(o: &mut String, ev: &Evaluation) {
         e.estimate.ci_high,
         e.estimate.se,
         e.replicates,
+        e.replicates_requested,
+        if e.replicate_failures.is_empty() {
+            String::new()
+        } else {
+            format!(" (the others: {})", escape(&failures(e)))
+        },
         spec.validation.seed,
         e.estimate.percentile_low,
         e.estimate.percentile_high,
@@ -590,21 +618,25 @@ fn matching_section(o: &mut String, spec: &Spec, p: &Policy, m: &crate::Matching
 }
 
 /// The pre-trend check and the event-time estimates.
-fn did_section(o: &mut String, policy: &Policy, d: &crate::DidDetails) -> Result<(), ContractError> {
+fn did_section(
+    o: &mut String,
+    policy: &Policy,
+    d: &crate::DidDetails,
+    main: &crate::Estimate,
+) -> Result<(), ContractError> {
     let p = policy;
     match &d.placebo {
         Some(p) => {
             let _ = write!(
                 o,
-                "<h3>Pre-trend check</h3><p>Placebo difference-in-differences inside the pre-period (its late half against its early half): {:+.3} (95% CI {:+.3} to {:+.3}). {}</p>",
+                "<h3>Pre-trend check</h3><p>Placebo difference-in-differences inside the pre-period (its late half against its early half): {:+.3} (95% CI {:+.3} to {:+.3}), beside the effect estimate {:+.3} (95% CI {:+.3} to {:+.3}). {}</p>",
                 p.estimate,
                 p.ci_low,
                 p.ci_high,
-                if p.covers(0.0) {
-                    "The interval covers 0: no evidence that the groups' trends differed before enrolment."
-                } else {
-                    "<strong>The interval excludes 0: the groups' trends differed before enrolment, and the parallel-trends assumption is in doubt.</strong>"
-                }
+                main.estimate,
+                main.ci_low,
+                main.ci_high,
+                placebo_verdict(p, main.estimate)
             );
         }
         None => {
@@ -633,20 +665,38 @@ fn did_section(o: &mut String, policy: &Policy, d: &crate::DidDetails) -> Result
     Ok(())
 }
 
+/// What a pre-period placebo says, never more: an interval that excludes 0
+/// is evidence of differing trends; one that covers 0 but also holds a
+/// difference as large as the estimated effect is inconclusive (failing to
+/// reject is not evidence of parallel trends); only an interval around 0
+/// narrower than the effect is reassuring, and then only at that size.
+pub fn placebo_verdict(placebo: &crate::Estimate, main: f64) -> &'static str {
+    let widest = placebo.ci_low.abs().max(placebo.ci_high.abs());
+    if !placebo.covers(0.0) {
+        "<strong>The interval excludes 0: the groups' trends differed before enrolment, and the parallel-trends assumption is in doubt.</strong>"
+    } else if widest >= main.abs() {
+        "<strong>Inconclusive:</strong> the interval covers 0 but also holds differences in trend as large as the effect estimated, so this check can neither support nor rule out parallel trends."
+    } else {
+        "The interval covers 0 and is narrower than the effect estimated: no sign of differing trends as large as the effect (which is not proof that the trends were parallel)."
+    }
+}
+
 /// What the numbers mean and what they rest on.
 fn definitions_section(o: &mut String, ev: &Evaluation) {
     let spec = &ev.spec;
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<h2>Definitions and limits</h2><ul>\
          <li>An enrolment is a spell (case) of income support reaching {} consecutive paid months; its index month is the last of them. People who had the service before are not in the target group. A comparison enrolment's outcomes are censored from the quarter its client later starts the service.</li>\
          <li>Outcomes count after enrolment (the service's start) and within {} months, up to the register's date {}. Payments are made in date order against the participant cap and then the total cap; an outcome outside every payment period is not paid.</li>\
          <li>{}</li>\
-         <li>Specification <code>{}</code> (sha256 {}); register manifest sha256 {}.</li></ul></main>\n",
+         <li>Specification <code>{}</code> (sha256 {}); register manifest sha256 {}.</li></ul></main>",
         spec.target_group.consecutive_months,
         spec.follow_up_months,
         ev.as_of,
         match spec.validation.method {
+            Method::TwoGroupComparison =>
+                "A two-group comparison adjusts for nothing: it estimates the effect only where taking part was decided at random; otherwise it mixes the effect with every difference between the groups.",
             Method::MatchedComparison =>
                 "A matched comparison removes differences in the covariates the propensity model holds, not in anything the register does not record.",
             Method::DifferenceInDifferences =>
@@ -792,9 +842,9 @@ pub fn write_simulation(dir: &Path, spec: &Spec, s: &Simulated) -> Result<(), Co
     }
     let hist: Vec<String> =
         s.histories.iter().map(|(f, n)| format!("{} with {f} months observed", count(&s.policy, *n))).collect();
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "</tbody></table><h2>How it is computed</h2><ul><li>Baseline histories: target-group enrolments in the register that did not take part ({}). A simulated participant draws one history; an assumed effect of d points turns a history that does not achieve <code>{}</code> into one that does with probability d / (1 − baseline share), keeping real timings and sustainment.</li><li>Participants = take-up × the enrolments in the enrolment window, each enrolling on a uniformly drawn day of the window; every outcome within the follow-up is payable, subject to the caps ({} {cur} per participant, {} {cur} in total).</li><li>Specification <code>{}</code> (sha256 {}); register as of {}, manifest sha256 {}.</li></ul></main>\n",
+        "</tbody></table><h2>How it is computed</h2><ul><li>Baseline histories: target-group enrolments in the register that did not take part ({}). A simulated participant draws one history; an assumed effect of d points turns a history that does not achieve <code>{}</code> into one that does with probability d / (1 − baseline share), keeping real timings and sustainment.</li><li>Participants = take-up × the enrolments in the enrolment window, each enrolling on a uniformly drawn day of the window; every outcome within the follow-up is payable, subject to the caps ({} {cur} per participant, {} {cur} in total).</li><li>Specification <code>{}</code> (sha256 {}); register as of {}, manifest sha256 {}.</li></ul></main>",
         hist.join(", "),
         escape(&spec.outcome_metrics[sim.metric_index(spec)].id),
         money(spec.pricing.cap_per_participant),
@@ -809,4 +859,28 @@ pub fn write_simulation(dir: &Path, spec: &Spec, s: &Simulated) -> Result<(), Co
     let path = dir.join("simulation.html");
     write_bytes_atomically(&path, page.as_bytes()).map_err(ContractError::io(&path))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interval(estimate: f64, low: f64, high: f64) -> crate::Estimate {
+        crate::Estimate { estimate, ci_low: low, ci_high: high, se: 0.0, percentile_low: low, percentile_high: high }
+    }
+
+    #[test]
+    fn a_placebo_that_cannot_reject_is_not_evidence_of_parallel_trends() {
+        // Covers 0 but would hold the whole effect of 0.10: inconclusive.
+        assert!(placebo_verdict(&interval(0.01, -0.08, 0.12), 0.10).starts_with("<strong>Inconclusive"));
+        // Covers 0 and is narrower than the effect.
+        assert!(
+            placebo_verdict(&interval(0.0, -0.02, 0.03), 0.10).starts_with("The interval covers 0 and is narrower")
+        );
+        // Excludes 0.
+        assert!(placebo_verdict(&interval(0.05, 0.01, 0.09), 0.10).contains("excludes 0"));
+        for v in ["no evidence that", "parallel trends hold"] {
+            assert!(!placebo_verdict(&interval(0.0, -0.2, 0.2), 0.1).contains(v));
+        }
+    }
 }

@@ -86,15 +86,7 @@ pub struct Window {
     pub to: NaiveDate,
 }
 
-/// A TOML date (`2023-01-01`, unquoted) as a NaiveDate.
-fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
-    let dt = toml::value::Datetime::deserialize(d)?;
-    match (dt.date, dt.time) {
-        (Some(x), None) => NaiveDate::from_ymd_opt(i32::from(x.year), u32::from(x.month), u32::from(x.day))
-            .ok_or_else(|| serde::de::Error::custom(format!("{dt} is not a calendar date"))),
-        _ => Err(serde::de::Error::custom(format!("{dt}: write a date without a time, e.g. 2023-01-01"))),
-    }
-}
+use utfall_register::specfile::date;
 
 /// Which interventions are the service.
 #[derive(Debug, Clone, Deserialize)]
@@ -214,6 +206,10 @@ pub struct PaymentPeriod {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
+    /// Participants' mean against the comparison enrolments' mean, nothing
+    /// adjusted: the estimate of a randomised design, and the first line of
+    /// every report whatever the method.
+    TwoGroupComparison,
     HistoricalComparison,
     PrePost,
     MatchedComparison,
@@ -223,6 +219,7 @@ pub enum Method {
 impl Method {
     pub fn name(self) -> &'static str {
         match self {
+            Method::TwoGroupComparison => "two_group_comparison",
             Method::HistoricalComparison => "historical_comparison",
             Method::PrePost => "pre_post",
             Method::MatchedComparison => "matched_comparison",
@@ -233,6 +230,7 @@ impl Method {
     /// INDIGO's `outcome_validation_method` vocabulary.
     pub fn indigo(self) -> &'static str {
         match self {
+            Method::TwoGroupComparison => "Randomised control trial / simple comparison",
             Method::HistoricalComparison => "Historical comparison",
             Method::PrePost => "Pre-Post analysis",
             Method::MatchedComparison | Method::DifferenceInDifferences => "Quasi-experimental study",
@@ -272,8 +270,16 @@ pub struct Validation {
     pub historical: Option<Window>,
     #[serde(default = "default_bootstrap")]
     pub bootstrap_replicates: usize,
+    /// The least share of bootstrap replicates that must give an estimate;
+    /// below it no interval is reported (the study stops, naming the reasons).
+    #[serde(default = "default_min_replicate_share")]
+    pub min_replicate_share: f64,
     #[serde(default = "default_seed")]
     pub seed: u64,
+}
+
+fn default_min_replicate_share() -> f64 {
+    0.95
 }
 
 fn default_estimand() -> String {
@@ -587,6 +593,9 @@ impl Spec {
         }
         if v.caliper_sd.is_nan() || v.caliper_sd <= 0.0 {
             return Err(self.invalid("validation.caliper_sd", "must be positive"));
+        }
+        if !(v.min_replicate_share > 0.0 && v.min_replicate_share <= 1.0) {
+            return Err(self.invalid("validation.min_replicate_share", "a share above 0 and at most 1 (0.95 = 95%)"));
         }
         if v.bootstrap_replicates < 50 {
             return Err(self.invalid("validation.bootstrap_replicates", "use at least 50 (999 recommended)"));

@@ -174,9 +174,9 @@ fn service_starts(services: &DataFrame) -> Result<(Starts, Starts), StudyError> 
     let mut service_by_case: HashMap<String, Vec<NaiveDate>> = HashMap::new();
     let mut service_by_client: HashMap<String, Vec<NaiveDate>> = HashMap::new();
     {
-        let case = strs(&services, "case_id")?;
-        let cl = strs(&services, "client_id")?;
-        let start = dates(&services, "start")?;
+        let case = strs(services, "case_id")?;
+        let cl = strs(services, "client_id")?;
+        let start = dates(services, "start")?;
         for i in 0..case.len() {
             if let Some(s) = start[i] {
                 service_by_case.entry(case[i].clone()).or_default().push(s);
@@ -194,9 +194,9 @@ fn service_starts(services: &DataFrame) -> Result<(Starts, Starts), StudyError> 
 fn observations(outcomes: &DataFrame) -> Result<HashMap<(String, String), Vec<(NaiveDate, f64)>>, StudyError> {
     let mut observations: HashMap<(String, String), Vec<(NaiveDate, f64)>> = HashMap::new();
     {
-        let cl = strs(&outcomes, "client_id")?;
-        let ty = strs(&outcomes, "type")?;
-        let ob = dates(&outcomes, "observed")?;
+        let cl = strs(outcomes, "client_id")?;
+        let ty = strs(outcomes, "type")?;
+        let ob = dates(outcomes, "observed")?;
         let va: Vec<Option<f64>> = outcomes.column("value")?.cast(&DataType::Float64)?.f64()?.iter().collect();
         for i in 0..cl.len() {
             if let (Some(d), Some(v)) = (ob[i], va[i]) {

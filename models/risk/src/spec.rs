@@ -26,7 +26,9 @@ pub enum Algorithm {
 pub struct Split {
     /// Rows predicted on or after this date (with a known label) are the test
     /// set; rows whose label was known by this date are the training set.
-    /// Default: two horizons before the register's as-of date.
+    /// Default: two horizons before the register's as-of date. A TOML date
+    /// or a quoted one.
+    #[serde(default, deserialize_with = "utfall_register::specfile::option_date")]
     pub test_from: Option<NaiveDate>,
     /// Seed of the household assignment: a household with rows on both
     /// sides of the time split goes to one side, chosen by a keyed hash.
@@ -239,6 +241,19 @@ impl Spec {
                 }
             }
         }
+        // Excluded names are attributes a feature could be computed from, or features.
+        let mut excludable: Vec<&str> = FEATURES.iter().flat_map(|d| d.uses.iter().copied().chain([d.name])).collect();
+        excludable.extend(GROUPS);
+        excludable.sort_unstable();
+        excludable.dedup();
+        for (k, x) in self.excluded.iter().enumerate() {
+            if !excludable.contains(&x.as_str()) {
+                return Err(self.invalid(
+                    format!("excluded[{k}]"),
+                    format!("unknown attribute or feature '{x}'; known: {}", excludable.join(", ")),
+                ));
+            }
+        }
         for (k, g) in self.groups.iter().enumerate() {
             if !GROUPS.contains(&g.as_str()) {
                 return Err(
@@ -300,6 +315,16 @@ mod tests {
     fn errors_name_the_field() {
         let e = err(&SHIPPED.replace("\"prior_cases\"", "\"priors\""));
         assert!(e.starts_with("m.toml: features[") && e.contains("unknown feature 'priors'"), "{e}");
+        let e = err(&SHIPPED.replace("excluded = [", "excluded = [\"gender\", "));
+        assert!(
+            e.contains("excluded[0]") && e.contains("unknown attribute or feature 'gender'") && e.contains("district"),
+            "{e}"
+        );
+        // Dates: a TOML date and a quoted one alike.
+        for written in ["test_from = 2024-01-01", "test_from = \"2024-01-01\""] {
+            let s = Spec::parse(&SHIPPED.replace("# test_from = 2024-01-01", written), "t.toml").unwrap();
+            assert_eq!(s.split.test_from, NaiveDate::from_ymd_opt(2024, 1, 1));
+        }
         let e = err(&SHIPPED.replace("excluded = [", "excluded = [\"unit\", "));
         assert!(e.contains("features[") && e.contains("'unit'"), "{e}");
         let e = err(&SHIPPED.replace("high = 0.5", "high = 0.1"));
