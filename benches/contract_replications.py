@@ -63,6 +63,8 @@ def replicate(utfall, work, seed, clients, bootstrap):
                 "seed": seed, "method": m, "truth": truth, "estimate": e["estimate"], "ci_low": e["ci_low"],
                 "ci_high": e["ci_high"], "bootstrap_se": e["bootstrap_se"], "participants": int(e["participants"]),
                 "comparisons": int(e["comparisons"]),
+                "replicates_used": int(e["bootstrap_replicates"]),
+                "replicates_requested": int(e["bootstrap_requested"]),
                 "covered": bool(e["ci_low"] <= truth <= e["ci_high"]),
             })
         return rows
@@ -138,7 +140,9 @@ def main():
               f"({100 * bias / truth:+.1f}% of the effect; limit {100 * bias_limit / truth:.1f}%) "
               f"{'ok' if bias_ok else 'FAIL'}; empirical SD {sd:.4f}, mean bootstrap SE {x.bootstrap_se.mean():.4f}; "
               f"95% CI coverage {100 * coverage:.1f}% (limits {100 * cov_lo:.1f}-{100 * cov_hi:.1f}%) "
-              f"{'ok' if cov_ok else 'FAIL'}; participants {x.participants.mean():.0f}, comparisons {x.comparisons.mean():.0f} on average")
+              f"{'ok' if cov_ok else 'FAIL'}; participants {x.participants.mean():.0f}, comparisons {x.comparisons.mean():.0f} on average; "
+              f"bootstrap replicates used {x.replicates_used.sum()} of {x.replicates_requested.sum()} requested "
+              f"(fewest in one study: {x.replicates_used.min()})")
     print(f"contract-replications: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -5,11 +5,30 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use utfall_notebooks::RunOptions;
+use utfall_queries::Limits;
 use utfall_queries::named::{self, NamedQuery};
 use utfall_queries::params::{bind, split_assignment};
 use utfall_queries::{Format, QueryError, Session, output};
 
 use crate::BadUsage;
+
+/// What one query may take (every statement of a session, shell and
+/// notebook cells included).
+#[derive(clap::Args, Clone, Debug)]
+pub struct LimitArgs {
+    /// Stop a query that runs longer than this (90s, 5m, 1h).
+    #[arg(long, env = "UTFALL_TIME_LIMIT", default_value = "5m", value_parser = Limits::parse_time)]
+    pub time_limit: std::time::Duration,
+    /// Stop a query whose operators need more memory than this (512MiB, 2GiB); sorts spill to disk first.
+    #[arg(long, env = "UTFALL_MEMORY_LIMIT", default_value = "2GiB", value_parser = Limits::parse_bytes)]
+    pub memory_limit: usize,
+}
+
+impl LimitArgs {
+    pub fn open(&self, register: &Path) -> Result<Session, utfall_queries::QueryError> {
+        Session::open_with(register, Limits { time: self.time_limit, memory: self.memory_limit })
+    }
+}
 
 #[derive(clap::Args)]
 pub struct QueryArgs {
@@ -19,6 +38,8 @@ pub struct QueryArgs {
     /// Register path (made by `utfall build` or `utfall demo`).
     #[arg(long, env = "UTFALL_REGISTER")]
     register: Option<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Run a named query (see --list).
     #[arg(long, conflicts_with_all = ["file", "list"])]
     named: Option<String>,
@@ -50,6 +71,8 @@ pub struct ShellArgs {
     /// Register path (made by `utfall build` or `utfall demo`).
     #[arg(long, env = "UTFALL_REGISTER")]
     register: Option<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// A folder of your own named queries (*.sql), added to the shipped ones.
     #[arg(long)]
     queries: Option<PathBuf>,
@@ -64,6 +87,8 @@ pub enum NotebookCommand {
         /// Register path (made by `utfall build` or `utfall demo`).
         #[arg(long, env = "UTFALL_REGISTER")]
         register: Option<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Override a front-matter parameter, NAME=VALUE.
         #[arg(long = "param", value_name = "NAME=VALUE")]
         params: Vec<String>,
@@ -121,7 +146,7 @@ pub fn query(args: QueryArgs) -> anyhow::Result<()> {
     if args.out.is_none() && format.is_binary() && std::io::stdout().is_terminal() {
         return Err(BadUsage(format!("{format:?} is binary: give --out FILE or redirect stdout")).into());
     }
-    let session = Session::open(&register_path(args.register)?)?;
+    let session = args.limits.open(&register_path(args.register)?)?;
     let start = std::time::Instant::now();
     // CSV, JSON and Parquet are written batch by batch as they are computed;
     // an aligned table and a workbook need the whole result.
@@ -195,14 +220,14 @@ fn print_list(named: &[NamedQuery]) {
 
 pub fn shell(args: ShellArgs) -> anyhow::Result<()> {
     let named = named_queries(args.queries.as_deref())?;
-    let session = Session::open(&register_path(args.register)?)?;
+    let session = args.limits.open(&register_path(args.register)?)?;
     Ok(utfall_queries::shell::run(&session, named)?)
 }
 
 pub fn notebook(command: NotebookCommand, quiet: bool) -> anyhow::Result<()> {
-    let NotebookCommand::Run { notebook, register, params, out, unsuppressed, threshold } = command;
+    let NotebookCommand::Run { notebook, register, limits, params, out, unsuppressed, threshold } = command;
     let given = params.iter().map(|p| split_assignment(p)).collect::<Result<Vec<_>, _>>()?;
-    let session = Session::open(&register_path(register)?)?;
+    let session = limits.open(&register_path(register)?)?;
     let options = RunOptions { params: given, unsuppressed, threshold };
     let report = utfall_notebooks::run(&notebook, &session, &options)?;
     let out = out.unwrap_or_else(|| notebook.with_extension("html"));

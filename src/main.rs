@@ -158,6 +158,8 @@ struct DashboardArgs {
     /// Register path (built with indicators).
     #[arg(long, env = "UTFALL_REGISTER")]
     register: PathBuf,
+    #[command(flatten)]
+    limits: analyst::LimitArgs,
     /// Output folder: index.html (every unit), and with --per-unit one page per unit.
     #[arg(long)]
     out: PathBuf,
@@ -191,7 +193,7 @@ impl DashboardArgs {
 /// `utfall dashboard`: render every page, then write each atomically.
 fn dashboard(args: &DashboardArgs, quiet: bool) -> anyhow::Result<PathBuf> {
     let options = args.options()?;
-    let session = utfall_queries::Session::open(&args.register)?;
+    let session = args.limits.open(&args.register)?;
     let written = utfall_dashboards::write(&session, &args.out, &options)?;
     if !quiet {
         println!("dashboard: {}", written.index.display());
@@ -444,6 +446,10 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, threshold: Option<u32>, qui
     build(&opts, Some((&cat, &targets)), quiet)?;
     let args = DashboardArgs {
         register: register.clone(),
+        limits: analyst::LimitArgs {
+            time_limit: utfall_queries::Limits::default().time,
+            memory_limit: utfall_queries::Limits::default().memory,
+        },
         out: out.join("dashboard"),
         per_unit: true,
         lang: "sv".into(),

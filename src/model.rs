@@ -29,6 +29,10 @@ pub enum ModelCommand {
         /// withheld (default: the threshold the register's indicators use).
         #[arg(long)]
         threshold: Option<u32>,
+        /// Train although the training or test set is below the spec's minimums
+        /// (split.min_rows, min_class, max_prevalence_gap); the card then warns at its top.
+        #[arg(long)]
+        allow_weak_split: bool,
     },
     /// Score the current population (outcome not yet known) and write the
     /// scores, score_drift and score_overrides tables into a new build of the register.
@@ -57,9 +61,9 @@ fn ci(v: f64, lo: f64, hi: f64) -> String {
 
 pub fn run(command: ModelCommand, quiet: bool) -> anyhow::Result<()> {
     match command {
-        ModelCommand::Train { spec, register, out, export_design, threshold } => {
+        ModelCommand::Train { spec, register, out, export_design, threshold, allow_weak_split } => {
             let spec = Spec::load(&spec).map_err(utfall_risk::ModelError::from)?;
-            let t = train(&spec, &register, &out, &TrainOptions { export_design, threshold })?;
+            let t = train(&spec, &register, &out, &TrainOptions { export_design, threshold, allow_weak_split })?;
             let e = &t.evaluation;
             let h = &t.artefact.headline;
             let s = &t.artefact.split;

@@ -57,11 +57,14 @@ pub enum QueryError {
     Definition { file: String, line: usize, message: String },
     #[error("{0}")]
     Output(String),
+    /// A query reached its time or memory limit.
+    #[error("{0}")]
+    Limit(String),
 }
 
 impl QueryError {
     pub fn is_bad_input(&self) -> bool {
-        !matches!(self, QueryError::Output(_))
+        !matches!(self, QueryError::Output(_) | QueryError::Limit(_))
     }
 
     /// The command's exit code: 2 for bad input, 1 for a failure.
@@ -89,20 +92,89 @@ pub struct Batches<'a> {
     session: &'a Session,
     pub schema: SchemaRef,
     stream: datafusion::execution::SendableRecordBatchStream,
+    started: Instant,
 }
 
 impl Iterator for Batches<'_> {
     type Item = Result<RecordBatch, QueryError>;
     fn next(&mut self) -> Option<Self::Item> {
         use futures::StreamExt;
-        let next = self.session.rt.block_on(self.stream.next())?;
-        Some(next.map_err(|e| self.session.explain(e)))
+        let session = self.session;
+        let left = session.limits.time.saturating_sub(self.started.elapsed());
+        let stream = &mut self.stream;
+        match session.rt.block_on(async { tokio::time::timeout(left, stream.next()).await }) {
+            Err(_) => Some(Err(session.time_limit())),
+            Ok(next) => Some(next?.map_err(|e| session.explain(e))),
+        }
+    }
+}
+
+/// What one query may take on a shared machine: wall time and memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub time: Duration,
+    /// Bytes DataFusion's operators may hold (sorts spill to disk beyond it;
+    /// what cannot spill, such as a hash join's build side, stops).
+    pub memory: usize,
+}
+
+impl Default for Limits {
+    /// Five minutes and 2 GiB a query: enough for the register's questions
+    /// at a million clients (BENCHMARKS.md), little enough for a shared machine.
+    fn default() -> Limits {
+        Limits { time: Duration::from_secs(300), memory: 2 << 30 }
+    }
+}
+
+impl Limits {
+    /// A time written `90`, `90s`, `5m` or `1h`.
+    pub fn parse_time(text: &str) -> Result<Duration, String> {
+        let t = text.trim();
+        let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len()));
+        let n: f64 = number.parse().map_err(|_| format!("'{text}' is not a time: write e.g. 90s, 5m or 1h"))?;
+        let seconds = match unit.trim() {
+            "" | "s" => n,
+            "m" | "min" => n * 60.0,
+            "h" => n * 3600.0,
+            _ => return Err(format!("'{text}' is not a time: write e.g. 90s, 5m or 1h")),
+        };
+        if seconds <= 0.0 {
+            Err(format!("'{text}': a time limit must be above 0"))
+        } else {
+            Ok(Duration::from_secs_f64(seconds))
+        }
+    }
+
+    /// A size written `512MiB`, `2GiB`, `2G`, `500M` or in bytes.
+    pub fn parse_bytes(text: &str) -> Result<usize, String> {
+        let t = text.trim();
+        let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len()));
+        let n: f64 = number.parse().map_err(|_| format!("'{text}' is not a size: write e.g. 512MiB or 2GiB"))?;
+        let factor = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1.0,
+            "k" | "kb" | "kib" => 1024.0,
+            "m" | "mb" | "mib" => 1024.0 * 1024.0,
+            "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+            _ => return Err(format!("'{text}' is not a size: write e.g. 512MiB or 2GiB")),
+        };
+        let bytes = (n * factor) as usize;
+        if bytes == 0 { Err(format!("'{text}': a memory limit must be above 0")) } else { Ok(bytes) }
+    }
+}
+
+/// A size for messages ("2.0 GiB", "512 MiB").
+fn size(bytes: usize) -> String {
+    if bytes >= 1 << 30 {
+        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+    } else {
+        format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64)
     }
 }
 
 /// A read-only DataFusion session over one build of the register.
 pub struct Session {
     rt: tokio::runtime::Runtime,
+    limits: Limits,
     ctx: SessionContext,
     build: PathBuf,
     tables: Vec<QueryTable>,
@@ -119,6 +191,11 @@ impl Session {
     /// Open the register's current build (a register path is a symlink to it;
     /// a build folder itself is accepted too).
     pub fn open(register: &Path) -> Result<Session, QueryError> {
+        Session::open_with(register, Limits::default())
+    }
+
+    /// [`Session::open`] with the limits every query of the session runs under.
+    pub fn open_with(register: &Path, limits: Limits) -> Result<Session, QueryError> {
         let build = std::fs::canonicalize(register).map_err(|e| {
             QueryError::Register(format!(
                 "no register at {} ({e}); build one with `utfall build` or `utfall demo`",
@@ -133,6 +210,7 @@ impl Session {
             ))
         })?;
         let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_time()
             .build()
             .map_err(|e| QueryError::Output(format!("cannot start the query runtime: {e}")))?;
         // DataFusion's own settings may be tuned from the environment
@@ -146,7 +224,11 @@ impl Session {
             // (see BENCHMARKS.md).
             config = config.with_batch_size(BATCH_ROWS);
         }
-        let ctx = SessionContext::new_with_config(config);
+        let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new()
+            .with_memory_limit(limits.memory, 1.0)
+            .build_arc()
+            .map_err(|e| QueryError::Output(format!("cannot start the query runtime: {e}")))?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         let mut tables = Vec::new();
         for table in query_tables() {
             if table.family == TableFamily::Manifest {
@@ -166,7 +248,7 @@ impl Session {
                 .map_err(|e| QueryError::Register(format!("cannot open {}: {e}", path.display())))?;
             tables.push(table);
         }
-        Ok(Session { rt, ctx, build, tables, manifest })
+        Ok(Session { rt, limits, ctx, build, tables, manifest })
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -193,7 +275,7 @@ impl Session {
         let start = Instant::now();
         let frame = self.plan(sql, params)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let batches = self.rt.block_on(frame.collect()).map_err(|e| self.explain(e))?;
+        let batches = self.within_limits(frame.collect(), start)?;
         Ok(Answer { schema, batches, elapsed: start.elapsed() })
     }
 
@@ -202,8 +284,60 @@ impl Session {
     pub fn stream(&self, sql: &str, params: &[(String, ScalarValue)]) -> Result<Batches<'_>, QueryError> {
         let frame = self.plan(sql, params)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let stream = self.rt.block_on(frame.execute_stream()).map_err(|e| self.explain(e))?;
-        Ok(Batches { session: self, schema, stream })
+        let started = Instant::now();
+        let stream = self.within_limits(frame.execute_stream(), started)?;
+        Ok(Batches { session: self, schema, stream, started })
+    }
+
+    /// Run a query's future under the session's time limit (its memory limit
+    /// is the runtime's pool).
+    fn within_limits<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, DataFusionError>>,
+        started: Instant,
+    ) -> Result<T, QueryError> {
+        use futures::future::{Either, select};
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let deadline = started + self.limits.time;
+        // A watchdog thread, not the runtime's timer: a query that keeps every
+        // worker busy cannot delay its own stop.
+        let (alarm, rings) = futures::channel::oneshot::channel::<()>();
+        let done = Arc::new(AtomicBool::new(false));
+        let watchdog = {
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                loop {
+                    let now = Instant::now();
+                    if done.load(Ordering::Acquire) {
+                        return;
+                    }
+                    if now >= deadline {
+                        let _ = alarm.send(());
+                        return;
+                    }
+                    std::thread::park_timeout(deadline - now);
+                }
+            })
+        };
+        let outcome = self.rt.block_on(async {
+            match select(std::pin::pin!(work), rings).await {
+                Either::Left((result, _)) => Some(result),
+                Either::Right(_) => None,
+            }
+        });
+        done.store(true, Ordering::Release);
+        watchdog.thread().unpark();
+        match outcome {
+            None => Err(self.time_limit()),
+            Some(result) => result.map_err(|e| self.explain(e)),
+        }
+    }
+
+    fn time_limit(&self) -> QueryError {
+        QueryError::Limit(format!(
+            "the query was stopped at its time limit of {:.0} s; if it should run longer, raise it with --time-limit (e.g. --time-limit 30m) or UTFALL_TIME_LIMIT",
+            self.limits.time.as_secs_f64()
+        ))
     }
 
     /// Check, plan and bind a statement.
@@ -226,6 +360,12 @@ impl Session {
     /// an unknown table lists the tables, an unknown column names the nearest.
     fn explain(&self, error: DataFusionError) -> QueryError {
         let root = error.find_root();
+        if let DataFusionError::ResourcesExhausted(what) = root {
+            return QueryError::Limit(format!(
+                "the query was stopped at its memory limit of {} ({what}); if it needs more, raise it with --memory-limit (e.g. --memory-limit 8GiB) or UTFALL_MEMORY_LIMIT",
+                size(self.limits.memory)
+            ));
+        }
         if let DataFusionError::SchemaError(schema_error, _) = root
             && let datafusion::common::SchemaError::FieldNotFound { field, valid_fields } = schema_error.as_ref()
         {

@@ -235,6 +235,53 @@ pub static OUTCOME_TYPE: CodeList = CodeList {
         ("placement", "Placering utanför hemmet", "Placement out of home"),
     ]),
 };
+/// What an outcome observation's `value` may be, per outcome type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueDomain {
+    /// 1 (yes) or 0 (no).
+    Binary,
+    /// A share from 0 to 1 (e.g. of school days attended).
+    Share,
+    /// A whole number, 0 or more.
+    Count,
+    /// An amount, 0 or more (e.g. annual earnings).
+    Amount,
+}
+
+impl ValueDomain {
+    pub fn contains(self, v: f64) -> bool {
+        match self {
+            ValueDomain::Binary => v == 0.0 || v == 1.0,
+            ValueDomain::Share => (0.0..=1.0).contains(&v),
+            ValueDomain::Count => v >= 0.0 && v.fract() == 0.0,
+            ValueDomain::Amount => v >= 0.0 && v.is_finite(),
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            ValueDomain::Binary => "1 (yes) or 0 (no)",
+            ValueDomain::Share => "a share from 0 to 1",
+            ValueDomain::Count => "a whole number, 0 or more",
+            ValueDomain::Amount => "an amount, 0 or more",
+        }
+    }
+}
+
+/// The value domain of each outcome type (every code of [`OUTCOME_TYPE`] has one).
+pub static OUTCOME_DOMAINS: &[(&str, ValueDomain)] = &[
+    ("employment_or_studies", ValueDomain::Binary),
+    ("employment_status", ValueDomain::Binary),
+    ("stable_housing", ValueDomain::Binary),
+    ("school_attendance", ValueDomain::Share),
+    ("self_sufficient", ValueDomain::Binary),
+    ("placement", ValueDomain::Binary),
+];
+
+pub fn outcome_domain(outcome_type: &str) -> Option<ValueDomain> {
+    OUTCOME_DOMAINS.iter().find(|(t, _)| *t == outcome_type).map(|(_, d)| *d)
+}
+
 pub static SEX: CodeList = CodeList {
     name: "sex",
     description: "Legal sex as coded in the personnummer",
@@ -468,7 +515,7 @@ pub static OUTCOMES: Table = Table {
             "value",
             Kind::Decimal { min: -1_000_000.0, max: 1_000_000.0 },
             true,
-            "Value (1/0 for yes/no outcomes, a share for attendance)",
+            "Value in the outcome type's domain: 1/0 for yes/no outcomes, a share from 0 to 1 for attendance (reason value_domain otherwise)",
         ),
     ],
     key: "observation_id",
@@ -603,6 +650,7 @@ pub static REASONS: &[(&str, &str)] = &[
     ("field_count", "The row has another number of fields than the header"),
     ("id_personnummer", "An id column holds a personnummer (it would leak into the register)"),
     ("date_order", "An end date is before its start date"),
+    ("value_domain", "An outcome value is outside its outcome type's domain (yes/no as 1/0, a share from 0 to 1, ...)"),
     ("duplicate_id", "The id was already used by a different row (the first one is kept)"),
     ("unknown_reference", "The row refers to a client or case not in the register (missing or rejected)"),
     ("client_mismatch", "The row's client differs from the client of the case it refers to"),

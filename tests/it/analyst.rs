@@ -431,3 +431,46 @@ fn a_notebook_cannot_put_a_script_into_its_page() {
         "scripts are forbidden"
     );
 }
+
+#[test]
+fn a_query_stops_at_its_time_and_memory_limits_and_says_how_to_raise_them() {
+    let d = dirty();
+    let register = s(&d.register);
+    let started = std::time::Instant::now();
+    let (code, _, err) = run(&[
+        "query",
+        "--register",
+        register,
+        "--time-limit",
+        "2s",
+        "select count(*) from contacts a, contacts b, cases c where a.contact_id < b.contact_id and c.case_id <> a.case_id",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("stopped at its time limit of 2 s") && err.contains("--time-limit"), "{err}");
+    assert!(started.elapsed().as_secs() < 60, "stopped near its limit");
+    let (code, _, err) = run(&[
+        "query",
+        "--register",
+        register,
+        "--memory-limit",
+        "1MiB",
+        "select count(*) from contacts a join contacts b on a.client_id = b.client_id",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("stopped at its memory limit") && err.contains("--memory-limit"), "{err}");
+    // A limit that is not one is a usage error.
+    let (code, _, err) = run(&["query", "--register", register, "--time-limit", "soon", "select 1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a time"), "{err}");
+    // Within the limits, the same session answers.
+    ok(&[
+        "query",
+        "--register",
+        register,
+        "--memory-limit",
+        "512MiB",
+        "--time-limit",
+        "1m",
+        "select count(*) from cases",
+    ]);
+}

@@ -203,3 +203,36 @@ fn excel_exports_are_read_and_a_truncated_one_is_refused() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("clients.xlsx") && err.contains("xlsx"), "{err}");
 }
+
+#[test]
+fn an_outcome_value_outside_its_types_domain_is_quarantined() {
+    let f = Fixture::new();
+    f.mapping("", &["clients", "outcomes"]);
+    let p = pnr(1980, 11);
+    clients(&f, &[format!("{p};H1;norr\n")]);
+    f.write(
+        "outcomes.csv",
+        format!(
+            "observation_id;personnummer;case_id;type;observed;value\n\
+             O1;{p};;school_attendance;2024-03-01;0,85\n\
+             O2;{p};;school_attendance;2024-04-01;1,5\n\
+             O3;{p};;employment_status;2024-03-31;1\n\
+             O4;{p};;employment_status;2024-06-30;0,5\n\
+             O5;{p};;stable_housing;2024-06-30;-1\n"
+        ),
+    );
+    let (code, out, err) = f.build();
+    assert_eq!(code, 0, "{out}\n{err}");
+    let q = quarantined(&f);
+    for line in [3, 5, 6] {
+        let (n, column, reason) = &q[&line];
+        assert_eq!((*n, column.as_str(), reason.as_str()), (6, "value", "value_domain"), "line {line}");
+    }
+    assert_eq!(q.len(), 3, "{q:?}");
+    let message = str_col(&f.quarantine(), "message").join("\n");
+    assert!(
+        message.contains("value 1.5 is not a share from 0 to 1 (the domain of outcome type 'school_attendance')"),
+        "{message}"
+    );
+    assert_eq!(counts(&f.register())["outcomes"], (5, 2, 3, 0), "rows in = accepted + rejected");
+}

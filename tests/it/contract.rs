@@ -372,29 +372,45 @@ fn every_report_opens_with_the_plain_two_group_comparison() {
 
 #[test]
 fn a_study_whose_resamples_fail_reports_no_interval_and_says_why() {
-    // A target group so narrow that many household resamples hold no participant.
+    // Target groups so narrow (one month of enrolment, the oldest clients)
+    // that many household resamples hold no participant.
     let st = study();
     let dir = tempfile::tempdir().unwrap();
     let base = std::fs::read_to_string(SPEC).unwrap();
-    let spec = base.replacen("from = 2022-01-01\nto = 2023-12-31", "from = 2022-03-01\nto = 2022-03-10", 1);
-    let path = dir.path().join("thin.toml");
-    std::fs::write(&path, spec).unwrap();
-    let out = dir.path().join("out");
-    let (code, printed, err) = run(&[
-        "contract",
-        "evaluate",
-        s(&path),
-        "--register",
-        s(&st.register),
-        "--out",
-        s(&out),
-        "--bootstrap",
-        "99",
-        "--method",
-        "difference_in_differences",
-    ]);
-    assert_eq!(code, 1, "{printed}\n{err}");
-    assert!(err.contains("of 99 bootstrap replicates gave an estimate"), "{err}");
-    assert!(err.contains("min_replicate_share") && err.contains("without participants"), "{err}");
-    assert!(!out.join("report.html").exists(), "no report with an interval from a few resamples");
+    assert!(base.contains("age_min = 18"));
+    let mut refused = 0;
+    for age_min in [56, 58, 60, 62] {
+        let spec = base
+            .replacen("from = 2022-01-01\nto = 2023-12-31", "from = 2022-03-01\nto = 2022-03-31", 1)
+            .replacen("age_min = 18", &format!("age_min = {age_min}"), 1);
+        let path = dir.path().join(format!("thin{age_min}.toml"));
+        std::fs::write(&path, spec).unwrap();
+        let out = dir.path().join(format!("out{age_min}"));
+        let (code, printed, err) = run(&[
+            "contract",
+            "evaluate",
+            s(&path),
+            "--register",
+            s(&st.register),
+            "--out",
+            s(&out),
+            "--bootstrap",
+            "99",
+            "--method",
+            "difference_in_differences",
+        ]);
+        match code {
+            // Enough replicates: how many, and why the others failed.
+            0 => assert!(printed.contains("of 99 bootstrap replicates gave an estimate"), "{printed}"),
+            1 => {
+                assert!(err.contains("of 99 bootstrap replicates gave an estimate"), "{err}");
+                assert!(err.contains("min_replicate_share") && err.contains("without participants"), "{err}");
+                assert!(!out.join("report.html").exists(), "no report with an interval from a few resamples");
+                refused += 1;
+            }
+            // No participant at all in so narrow a group.
+            _ => assert!(code == 2 && err.contains("service.intervention_types"), "{code}: {err}"),
+        }
+    }
+    assert!(refused > 0, "at least one of the narrow groups is refused");
 }

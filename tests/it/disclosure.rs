@@ -16,13 +16,13 @@ use crate::support::{build_with, ok, read_parquet, run, s, u64_col};
 
 const T: u64 = 10;
 
-struct Published {
-    work: PathBuf,
-    register: PathBuf,
+pub(crate) struct Published {
+    pub work: PathBuf,
+    pub register: PathBuf,
     _tmp: tempfile::TempDir,
 }
 
-fn published() -> &'static Published {
+pub(crate) fn published() -> &'static Published {
     static P: OnceLock<Published> = OnceLock::new();
     P.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
@@ -153,7 +153,20 @@ fn contract_reports_show_no_count_below_the_threshold() {
     let p = published();
     let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/models/contracts/specs/jobbsteget.toml");
     let out = p.work.join("contract");
-    ok(&["contract", "evaluate", spec, "--register", s(&p.register), "--out", s(&out), "--bootstrap", "50", "--quiet"]);
+    ok(&[
+        "contract",
+        "evaluate",
+        spec,
+        "--register",
+        s(&p.register),
+        "--out",
+        s(&out),
+        "--bootstrap",
+        "50",
+        "--method",
+        "difference_in_differences",
+        "--quiet",
+    ]);
     check_page(&out.join("report.html"), 4);
     let sim = p.work.join("simulation");
     ok(&["contract", "simulate", spec, "--register", s(&p.register), "--out", s(&sim), "--quiet"]);

@@ -389,3 +389,36 @@ fn the_same_spec_on_the_same_register_gives_the_same_version() {
     assert_eq!(first["fitted"], second["fitted"]);
     assert_eq!(first["headline"], second["headline"]);
 }
+
+#[test]
+fn a_split_below_the_specs_minimums_stops_training_or_warns_at_the_top_of_the_card() {
+    // The 8,000-client register of the disclosure tests; a spec asking for
+    // more test rows than it has.
+    let p = crate::disclosure::published();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = std::fs::read_to_string(SPEC).unwrap().replace("seed = 1\n", "seed = 1\nmin_rows = 100000\n");
+    let path = dir.path().join("strict.toml");
+    std::fs::write(&path, spec).unwrap();
+    let out = dir.path().join("models");
+    let args = ["model", "train", "--spec", s(&path), "--register", s(&p.register), "--out", s(&out)];
+    let (code, _, err) = run(&args);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("split.min_rows 100000") && err.contains("split.test_from"), "says what to change: {err}");
+    assert!(err.contains("--allow-weak-split"), "{err}");
+    assert!(!out.exists() || std::fs::read_dir(&out).unwrap().next().is_none(), "no artefact");
+    // Insisting: the card carries the warning at its top.
+    let mut insist = args.to_vec();
+    insist.extend(["--allow-weak-split", "--quiet"]);
+    let printed = ok(&insist);
+    let artefact = PathBuf::from(printed.lines().last().unwrap().trim());
+    let card = std::fs::read_to_string(artefact.join("model_card.html")).unwrap();
+    let warning = card.find("trained with --allow-weak-split").expect("the warning");
+    assert!(warning < card.find("<h1>").unwrap(), "at the top");
+    // The split checks by hand: 99.7% positives in the test set against 30% in training.
+    let shipped = utfall_risk::spec::Spec::load(Path::new(SPEC)).unwrap();
+    let train: Vec<bool> = (0..1000).map(|i| i % 10 < 3).collect();
+    let test: Vec<bool> = (0..875).map(|i| i >= 3).collect();
+    let problems = utfall_risk::split_problems(&shipped, &train, &test);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(problems[0].contains("3 negatives") && problems[1].contains("99.7% of the test set"), "{problems:?}");
+}

@@ -74,7 +74,7 @@ pub struct Study {
     /// (the baseline of `simulate`).
     pub pool: Vec<Enrolment>,
     /// (client, outcome type) -> observations sorted by date.
-    pub observations: HashMap<(String, String), Vec<(NaiveDate, f64)>>,
+    pub observations: Observations,
     /// Household -> months (month_no) with a payment.
     pub paid_months: HashMap<String, BTreeSet<i32>>,
 }
@@ -191,7 +191,10 @@ fn service_starts(services: &DataFrame) -> Result<(Starts, Starts), StudyError> 
 }
 
 /// Outcome observations by client and type, in date order.
-fn observations(outcomes: &DataFrame) -> Result<HashMap<(String, String), Vec<(NaiveDate, f64)>>, StudyError> {
+/// (client, outcome type) -> observations sorted by date.
+type Observations = HashMap<(String, String), Vec<(NaiveDate, f64)>>;
+
+fn observations(outcomes: &DataFrame) -> Result<Observations, StudyError> {
     let mut observations: HashMap<(String, String), Vec<(NaiveDate, f64)>> = HashMap::new();
     {
         let cl = strs(outcomes, "client_id")?;

@@ -280,6 +280,40 @@ pub struct TrainOptions {
     pub export_design: bool,
     /// Disclosure threshold for the model card (default: the build's).
     pub threshold: Option<u32>,
+    /// Train although the split is below the spec's minimums (the card warns).
+    pub allow_weak_split: bool,
+}
+
+/// What makes a split too weak to evaluate on: sizes and class counts below
+/// the spec's minimums, or training and test populations whose shares of
+/// positives differ by more than the spec allows.
+pub fn split_problems(spec: &Spec, train: &[bool], test: &[bool]) -> Vec<String> {
+    let s = &spec.split;
+    let mut out = Vec::new();
+    let share = |y: &[bool]| y.iter().filter(|v| **v).count() as f64 / y.len().max(1) as f64;
+    for (side, y) in [("training", train), ("test", test)] {
+        let positives = y.iter().filter(|v| **v).count();
+        let negatives = y.len() - positives;
+        if y.len() < s.min_rows {
+            out.push(format!("the {side} set has {} rows (split.min_rows {})", y.len(), s.min_rows));
+        }
+        if positives.min(negatives) < s.min_class {
+            out.push(format!(
+                "the {side} set has {positives} positives and {negatives} negatives (split.min_class {} of each)",
+                s.min_class
+            ));
+        }
+    }
+    let gap = (share(train) - share(test)).abs();
+    if gap > s.max_prevalence_gap {
+        out.push(format!(
+            "positives are {:.1}% of the training set and {:.1}% of the test set (split.max_prevalence_gap {:.0} points)",
+            share(train) * 100.0,
+            share(test) * 100.0,
+            s.max_prevalence_gap * 100.0
+        ));
+    }
+    out
 }
 
 /// Train the spec's model on the current register and write its artefact
@@ -306,6 +340,15 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
                 y.len()
             )));
         }
+    }
+    let weak = split_problems(spec, &bools(&sp.train, "label")?, &bools(&sp.test, "label")?);
+    if !weak.is_empty() && !options.allow_weak_split {
+        return Err(ModelError::Data(format!(
+            "{}: the split cannot support an honest evaluation: {}. Move split.test_from (now {}) so both sides hold enough of each outcome, shorten the outcome's horizon or wait for more data; or, knowing the figures are weak, train with --allow-weak-split (the model card then says so at its top)",
+            spec.file,
+            weak.join("; "),
+            sp.summary.test_from
+        )));
     }
     let encoding = Encoding::fit(spec, &sp.train)?;
     let x_train = encoding.matrix(&sp.train)?;
@@ -369,7 +412,7 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
     let train_eval =
         metrics::evaluate(&y_train, &p_train, &clusters(&sp.train)?, &spec.thresholds, spec.calibration_bins);
     report::write_tables(staging.path(), &artefact, &evaluation, &train_eval, &groups)?;
-    let card = report::model_card(spec, &artefact, &evaluation, &train_eval, &groups, &policy);
+    let card = report::model_card(spec, &artefact, &evaluation, &train_eval, &groups, &policy, &weak);
     let card_path = staging.path().join("model_card.html");
     std::fs::write(&card_path, card).map_err(ModelError::io(&card_path))?;
     if options.export_design {

@@ -296,9 +296,17 @@ pub fn model_card(
     train: &Evaluation,
     groups: &[GroupEvaluation],
     policy: &Policy,
+    weak_split: &[String],
 ) -> String {
     let mut h = String::new();
     let title = format!("Model card: {} ({})", a.title_en, a.title_sv);
+    if !weak_split.is_empty() {
+        let _ = writeln!(
+            h,
+            "<div class=\"card-warning\"><p><strong>Warning: trained with --allow-weak-split.</strong> The split is below the specification's minimums, so the figures on this card cannot be relied on: {}.</p></div>",
+            escape(&weak_split.join("; "))
+        );
+    }
     let _ = writeln!(h, "<h1>{}</h1>", escape(&title));
     let _ = writeln!(
         h,

@@ -34,15 +34,40 @@ pub struct Split {
     /// sides of the time split goes to one side, chosen by a keyed hash.
     #[serde(default = "default_seed")]
     pub seed: u64,
+    /// Each of the training and test sets needs at least this many rows...
+    #[serde(default = "default_min_rows")]
+    pub min_rows: usize,
+    /// ...and this many positives and this many negatives,
+    #[serde(default = "default_min_class")]
+    pub min_class: usize,
+    /// and their shares of positives may differ by at most this much (a test
+    /// set of a different population measures another model).
+    #[serde(default = "default_max_prevalence_gap")]
+    pub max_prevalence_gap: f64,
 }
 
 fn default_seed() -> u64 {
     1
 }
+fn default_min_rows() -> usize {
+    200
+}
+fn default_min_class() -> usize {
+    30
+}
+fn default_max_prevalence_gap() -> f64 {
+    0.2
+}
 
 impl Default for Split {
     fn default() -> Split {
-        Split { test_from: None, seed: default_seed() }
+        Split {
+            test_from: None,
+            seed: default_seed(),
+            min_rows: default_min_rows(),
+            min_class: default_min_class(),
+            max_prevalence_gap: default_max_prevalence_gap(),
+        }
     }
 }
 

@@ -47,6 +47,9 @@ pub enum IndicatorError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("computing the indicators: {0}")]
     Polars(#[from] PolarsError),
+    /// The attacker's audit could not protect every withheld cell.
+    #[error("disclosure control: {} withheld cell(s) could still be narrowed below the threshold after repair; nothing was published. First: {}", .0.len(), .0.iter().take(5).cloned().collect::<Vec<_>>().join("; "))]
+    Exposed(Vec<String>),
 }
 
 impl From<OpenError> for IndicatorError {
@@ -173,8 +176,10 @@ pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs
     drop(shared);
     let clock = Instant::now();
     let results = estimate(&cells, cat);
-    let (suppression, primary, complementary) = suppress_all(&cells, &results, &cat.settings.policy());
-    tracing::info!(seconds = clock.elapsed().as_secs_f64(), primary, complementary, "estimates and disclosure control");
+    let policy = cat.settings.policy();
+    let (suppression, primary, _) = suppress_all(&cells, &results, &policy);
+    tracing::info!(seconds = clock.elapsed().as_secs_f64(), "estimates and exact disclosure control");
+    let complementary = suppression.iter().filter(|s| **s == Suppression::Complementary).count() as u64;
     let indicators = results_frame(&cells, &results, None, cat)?;
     let indicators_public = results_frame(&cells, &results, Some(&suppression), cat)?;
     let target_status = target_frame(&cells, &results, &suppression, cat, targets)?;

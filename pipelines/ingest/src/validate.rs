@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use utfall_register::mapping::{Encoding, Mapping, ResolvedFormat};
 use utfall_register::pnr::{Pnr, mask_pnr_like};
-use utfall_register::schema::{Kind, Table};
+use utfall_register::schema::{self, Kind, Table};
 
 use crate::key::Key;
 
@@ -114,6 +114,9 @@ pub struct Validator<'a> {
     plan: Vec<Option<usize>>,
     /// The table's date-order rules as column positions (earlier, later).
     order: Vec<(usize, usize)>,
+    /// For outcomes: the positions of `type` and `value` (the value's domain
+    /// depends on the type).
+    domain_columns: Option<(usize, usize)>,
     builders: Vec<Builder>,
     birth_year: Vec<Option<i32>>,
     sex: StringChunkedBuilder,
@@ -189,6 +192,7 @@ impl<'a> Validator<'a> {
         let builders = table.columns.iter().map(|c| Builder::new(c.kind, c.name, 1024)).collect();
         let position = |name: &str| table.columns.iter().position(|c| c.name == name).expect("order names a column");
         let order = table.order.iter().map(|(a, b)| (position(a), position(b))).collect();
+        let domain_columns = (table.name == schema::OUTCOMES.name).then(|| (position("type"), position("value")));
         Ok(Validator {
             table,
             mapping,
@@ -198,6 +202,7 @@ impl<'a> Validator<'a> {
             headers,
             plan,
             order,
+            domain_columns,
             builders,
             birth_year: Vec::new(),
             sex: StringChunkedBuilder::new("sex".into(), 1024),
@@ -254,6 +259,19 @@ impl<'a> Validator<'a> {
                 self.reject(line, self.plan[ib], "date_order", msg, fields);
                 return;
             }
+        }
+        if let Some((it, iv)) = self.domain_columns
+            && let (Value::Str(t), Value::Float(v)) = (&self.values[it], &self.values[iv])
+            && let Some(domain) = schema::outcome_domain(&self.arena[t.clone()])
+            && !domain.contains(*v)
+        {
+            let msg = format!(
+                "value {v} is not {} (the domain of outcome type '{}')",
+                domain.describe(),
+                &self.arena[t.clone()]
+            );
+            self.reject(line, self.plan[iv], "value_domain", msg, fields);
+            return;
         }
         for (b, v) in self.builders.iter_mut().zip(&self.values) {
             b.push(v, &self.arena);

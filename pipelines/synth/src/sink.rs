@@ -111,7 +111,14 @@ impl Sink {
                 }
                 Fault::ConflictingDuplicate => {
                     self.emit(&fields)?;
-                    let v: f64 = row[col].replace(',', ".").parse().unwrap_or(0.0) + 1.0;
+                    let v: f64 = row[col].replace(',', ".").parse().unwrap_or(0.0);
+                    // Other content, still valid: an outcome's value stays in its
+                    // domain (yes/no, share), anything else moves by one.
+                    let v = match self.table {
+                        "outcomes" if v == 0.5 => 0.0,
+                        "outcomes" => 1.0 - v,
+                        _ => v + 1.0,
+                    };
                     fields[col] = encode(self.encoding, &self.decimal(v));
                     faults.push(FaultRecord { file: self.file, line: self.lines + 1, column: "", fault });
                     return self.emit(&fields);
