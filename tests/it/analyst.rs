@@ -453,7 +453,7 @@ fn a_query_stops_at_its_time_and_memory_limits_and_says_how_to_raise_them() {
         "--register",
         register,
         "--memory-limit",
-        "1MiB",
+        "16KiB",
         "select count(*) from contacts a join contacts b on a.client_id = b.client_id",
     ]);
     assert_eq!(code, 1, "{err}");
