@@ -99,13 +99,13 @@ def main():
     global SPEC
     SPEC = args.work / "spec.toml"
     # The shipped spec, with one change: a study whose household bootstrap
-    # loses more than 10% of its replicates (singular propensity fits in small
+    # loses more than 20% of its replicates (singular propensity fits in small
     # resamples) is refused; the shipped 95% refuses about one study in 30 at
     # 12,000 clients, which says nothing about the estimators' bias and
     # coverage. Replicates used are reported per method below.
     text = SHIPPED_SPEC.read_text(encoding="utf-8")
     assert "\n[validation]\n" in text
-    SPEC.write_text(text.replace("\n[validation]\n", "\n[validation]\nmin_replicate_share = 0.9\n", 1), encoding="utf-8")
+    SPEC.write_text(text.replace("\n[validation]\n", "\n[validation]\nmin_replicate_share = 0.8\n", 1), encoding="utf-8")
     start = time.time()
     rows = []
     errors = []
