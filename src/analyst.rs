@@ -17,11 +17,18 @@ use crate::BadUsage;
 #[derive(clap::Args, Clone, Debug)]
 pub struct LimitArgs {
     /// Stop a query that runs longer than this (90s, 5m, 1h).
-    #[arg(long, env = "UTFALL_TIME_LIMIT", default_value = "5m", value_parser = Limits::parse_time)]
+    #[arg(long, env = "UTFALL_TIME_LIMIT", default_value = Limits::DEFAULT_TIME, value_parser = Limits::parse_time)]
     pub time_limit: std::time::Duration,
     /// Stop a query whose operators need more memory than this (512MiB, 2GiB); sorts spill to disk first.
-    #[arg(long, env = "UTFALL_MEMORY_LIMIT", default_value = "2GiB", value_parser = Limits::parse_bytes)]
+    #[arg(long, env = "UTFALL_MEMORY_LIMIT", default_value = Limits::DEFAULT_MEMORY, value_parser = Limits::parse_bytes)]
     pub memory_limit: usize,
+}
+
+impl Default for LimitArgs {
+    fn default() -> LimitArgs {
+        let l = Limits::default();
+        LimitArgs { time_limit: l.time, memory_limit: l.memory }
+    }
 }
 
 impl LimitArgs {

@@ -446,10 +446,7 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, threshold: Option<u32>, qui
     build(&opts, Some((&cat, &targets)), quiet)?;
     let args = DashboardArgs {
         register: register.clone(),
-        limits: analyst::LimitArgs {
-            time_limit: utfall_queries::Limits::default().time,
-            memory_limit: utfall_queries::Limits::default().memory,
-        },
+        limits: analyst::LimitArgs::default(),
         out: out.join("dashboard"),
         per_unit: true,
         lang: "sv".into(),

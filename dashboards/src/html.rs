@@ -634,9 +634,7 @@ impl Page<'_> {
             self.l("vid start", "at baseline"),
             self.l("vid uppföljning", "at follow-up")
         );
-        let cell = |c: Option<u64>| {
-            format!("<span class=\"count\">{}</span>", c.map_or_else(|| WITHHELD.to_string(), |c| c.to_string()))
-        };
+        let cell = |c: Option<u64>| self.count(c.map(|c| c as i64));
         for (i, label) in labels.iter().enumerate() {
             let _ = write!(
                 t,

@@ -56,6 +56,13 @@ pub enum BadThreshold {
     Lowered { given: u32, published: u32 },
 }
 
+impl Source {
+    /// The source of a threshold that is the catalogue's unless `--threshold` replaced it.
+    pub fn of_catalogue(overridden: bool) -> Source {
+        if overridden { Source::Override } else { Source::Catalogue }
+    }
+}
+
 impl Policy {
     pub fn new(threshold: u32, source: Source) -> Result<Policy, BadThreshold> {
         if threshold == 0 { Err(BadThreshold::Zero(threshold)) } else { Ok(Policy { threshold, source }) }
@@ -71,9 +78,7 @@ impl Policy {
                 Err(BadThreshold::Lowered { given, published: run.threshold })
             }
             (Some(t), _) => Policy::new(t, Source::Override),
-            (None, Some(run)) => {
-                Policy::new(run.threshold, if run.threshold_overridden { Source::Override } else { Source::Catalogue })
-            }
+            (None, Some(run)) => Policy::new(run.threshold, Source::of_catalogue(run.threshold_overridden)),
             (None, None) => Policy::new(DEFAULT_THRESHOLD, Source::Default),
         }
     }

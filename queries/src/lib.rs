@@ -99,13 +99,8 @@ impl Iterator for Batches<'_> {
     type Item = Result<RecordBatch, QueryError>;
     fn next(&mut self) -> Option<Self::Item> {
         use futures::StreamExt;
-        let session = self.session;
-        let left = session.limits.time.saturating_sub(self.started.elapsed());
         let stream = &mut self.stream;
-        match session.rt.block_on(async { tokio::time::timeout(left, stream.next()).await }) {
-            Err(_) => Some(Err(session.time_limit())),
-            Ok(next) => Some(next?.map_err(|e| session.explain(e))),
-        }
+        self.session.within_limits(async { stream.next().await.transpose() }, self.started).transpose()
     }
 }
 
@@ -119,14 +114,20 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Five minutes and 2 GiB a query: enough for the register's questions
-    /// at a million clients (BENCHMARKS.md), little enough for a shared machine.
     fn default() -> Limits {
-        Limits { time: Duration::from_secs(300), memory: 2 << 30 }
+        Limits {
+            time: Limits::parse_time(Limits::DEFAULT_TIME).expect("a time"),
+            memory: Limits::parse_bytes(Limits::DEFAULT_MEMORY).expect("a size"),
+        }
     }
 }
 
 impl Limits {
+    /// Five minutes and 2 GiB a query: enough for the register's questions
+    /// at a million clients (BENCHMARKS.md), little enough for a shared machine.
+    pub const DEFAULT_TIME: &str = "5m";
+    pub const DEFAULT_MEMORY: &str = "2GiB";
+
     /// A time written `90`, `90s`, `5m` or `1h`.
     pub fn parse_time(text: &str) -> Result<Duration, String> {
         let t = text.trim();
@@ -212,7 +213,6 @@ impl Session {
             ))
         })?;
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_time()
             .build()
             .map_err(|e| QueryError::Output(format!("cannot start the query runtime: {e}")))?;
         // DataFusion's own settings may be tuned from the environment

@@ -629,10 +629,6 @@ pub static QUARANTINE_COLUMNS: &[(&str, DataType, &str)] = &[
     ("record", DataType::String, "The rejected row, with anything written like a personnummer masked"),
 ];
 
-pub fn quarantine_schema() -> Schema {
-    QUARANTINE_COLUMNS.iter().map(|(n, t, _)| Field::new(PlSmallStr::from_static(n), t.clone())).collect()
-}
-
 /// Reason codes for rejected rows, for the data dictionary and the quarantine.
 pub static REASONS: &[(&str, &str)] = &[
     ("pnr_format", "The personnummer is not written as 10 or 12 digits"),
@@ -670,6 +666,11 @@ pub enum PeriodType {
 impl PeriodType {
     pub const ALL: [PeriodType; 3] = [PeriodType::Month, PeriodType::Quarter, PeriodType::Year];
 
+    /// From the `period_type` column.
+    pub fn parse(text: &str) -> Option<PeriodType> {
+        PeriodType::ALL.into_iter().find(|p| p.name() == text)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             PeriodType::Month => "month",
@@ -697,7 +698,14 @@ pub enum Split {
     AgeBand,
 }
 
+/// The one-way splits of the derived tables (`split`).
 impl Split {
+    pub const ALL: [Split; 4] = [Split::Unit, Split::District, Split::Sex, Split::AgeBand];
+
+    pub fn parse(text: &str) -> Option<Split> {
+        Split::ALL.into_iter().find(|s| s.name() == text)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Split::Unit => "unit",
@@ -705,22 +713,6 @@ impl Split {
             Split::Sex => "sex",
             Split::AgeBand => "age_band",
         }
-    }
-}
-
-impl PeriodType {
-    /// From the `period_type` column.
-    pub fn parse(text: &str) -> Option<PeriodType> {
-        PeriodType::ALL.into_iter().find(|p| p.name() == text)
-    }
-}
-
-/// The one-way splits of the derived tables (`split`).
-impl Split {
-    pub const ALL: [Split; 4] = [Split::Unit, Split::District, Split::Sex, Split::AgeBand];
-
-    pub fn parse(text: &str) -> Option<Split> {
-        Split::ALL.into_iter().find(|s| s.name() == text)
     }
 }
 

@@ -51,13 +51,15 @@ pub enum OpenError {
     Manifest { path: PathBuf, message: String },
 }
 
+/// An I/O error at `path`, as the store reports it.
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OpenError {
+    let path = path.to_path_buf();
+    move |source| OpenError::Io { path, source }
+}
+
 impl CurrentBuild {
     pub fn open(register: &Path) -> Result<CurrentBuild, OpenError> {
         use sha2::{Digest, Sha256};
-        let io_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| OpenError::Io { path, source }
-        };
         let store = Store::new(register).map_err(io_err(register))?;
         let dir = store.current().ok_or_else(|| OpenError::NoRegister(register.to_path_buf()))?;
         let path = dir.join(Manifest::FILE);
@@ -123,10 +125,6 @@ pub fn derive<E: From<OpenError>>(
     replaced: &[String],
     write: impl FnOnce(&Path, &mut Manifest) -> Result<(), E>,
 ) -> Result<Derived, E> {
-    let io_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| OpenError::Io { path, source }
-    };
     let store = Store::new(register).map_err(io_err(register))?;
     let build_id = Store::new_build_id();
     let staging = store.begin(&build_id).map_err(io_err(register))?;

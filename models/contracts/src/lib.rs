@@ -362,6 +362,16 @@ pub fn enough_replicates(reps: &estimate::Bootstrap, min_share: f64, file: &str)
 /// Why a resample gives no comparison: one of the groups is missing from it.
 const NO_GROUP: &str = "a resample without participants or without comparisons";
 
+/// The participants' mean minus the others' (the comparison enrolments or
+/// the historical cohort) and its household bootstrap.
+fn two_groups(kept: &[Unit], refs: &[&Unit], v: &spec::Validation) -> Option<(f64, estimate::Bootstrap)> {
+    let point = estimate::historical(refs)?;
+    let reps = estimate::bootstrap(kept, v.bootstrap_replicates, v.seed, |s| {
+        estimate::historical(s).map(|x| vec![x]).ok_or_else(|| NO_GROUP.to_string())
+    });
+    Some((point, reps))
+}
+
 /// Estimate the effect by the spec's validation method.
 pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractError> {
     let v = &spec.validation;
@@ -457,32 +467,23 @@ pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractErr
             });
             (point, None, None, reps)
         }
-        Method::TwoGroupComparison => {
-            let point = estimate::historical(&refs).ok_or_else(|| err(NO_GROUP.into()))?;
-            let reps = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| {
-                estimate::historical(s).map(|x| vec![x]).ok_or_else(|| NO_GROUP.to_string())
-            });
-            (point, None, None, reps)
-        }
-        Method::HistoricalComparison => {
-            let point = estimate::historical(&refs).ok_or_else(|| err("no historical comparison".into()))?;
-            let reps = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| {
-                estimate::historical(s).map(|x| vec![x]).ok_or_else(|| NO_GROUP.to_string())
-            });
+        // Participants against the pool's comparisons, or against the historical cohort.
+        Method::TwoGroupComparison | Method::HistoricalComparison => {
+            let (point, reps) = two_groups(&kept, &refs, v).ok_or_else(|| err(NO_GROUP.into()))?;
             (point, None, None, reps)
         }
     };
     // The plain two-group comparison, on the same units, for every method.
-    let two_group = if n_comparison > 0 {
-        let point = estimate::historical(&refs);
-        let boot = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| {
-            estimate::historical(s).map(|x| vec![x]).ok_or_else(|| NO_GROUP.to_string())
-        });
-        point.filter(|_| boot.used() >= 2).map(|p| Estimate::of(p, &boot.values[0]))
-    } else {
-        None
-    };
     enough_replicates(&reps, v.min_replicate_share, &spec.file).map_err(err)?;
+    // The plain two-group comparison, on the same units, for every method
+    // (for the two-group methods it is the estimate itself).
+    let two_group = match v.method {
+        Method::TwoGroupComparison | Method::HistoricalComparison => Some(Estimate::of(point, &reps.values[0])),
+        _ if n_comparison > 0 => two_groups(&kept, &refs, v)
+            .filter(|(_, boot)| boot.used() >= 2)
+            .map(|(p, boot)| Estimate::of(p, &boot.values[0])),
+        _ => None,
+    };
     let replicates = reps.used();
     let mut partner = vec![None; kept.len()];
     let mut logit = vec![None; kept.len()];

@@ -7,7 +7,7 @@
 //! itself flagged as such, overrides counted, and no claim that a score says
 //! what an intervention would do.
 //!
-//! - [`spec`]: the model specification (`models/NAME.toml`);
+//! - [`spec`]: the model specification (`models/risk/specs/NAME.toml`);
 //! - [`features`]: the rows and their labels, and the feature catalogue (polars, as of each row's prediction moment);
 //! - [`split`]: the time split grouped by household;
 //! - [`model`]: encoding, standardisation, linfa's logistic regression and tree;
@@ -332,8 +332,8 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
             spec.file
         )));
     }
-    for (side, frame) in [("training", &sp.train), ("test", &sp.test)] {
-        let y = bools(frame, "label")?;
+    let (y_train, y_test) = (bools(&sp.train, "label")?, bools(&sp.test, "label")?);
+    for (side, y) in [("training", &y_train), ("test", &y_test)] {
         if y.iter().all(|v| *v) || !y.iter().any(|v| *v) {
             return Err(ModelError::Data(format!(
                 "the {side} set's {} rows all have the same outcome: nothing to learn or evaluate",
@@ -341,7 +341,7 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
             )));
         }
     }
-    let weak = split_problems(spec, &bools(&sp.train, "label")?, &bools(&sp.test, "label")?);
+    let weak = split_problems(spec, &y_train, &y_test);
     if !weak.is_empty() && !options.allow_weak_split {
         return Err(ModelError::Data(format!(
             "{}: the split cannot support an honest evaluation: {}. Move split.test_from (now {}) so both sides hold enough of each outcome, shorten the outcome's horizon or wait for more data; or, knowing the figures are weak, train with --allow-weak-split (the model card then says so at its top)",
@@ -352,10 +352,8 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
     }
     let encoding = Encoding::fit(spec, &sp.train)?;
     let x_train = encoding.matrix(&sp.train)?;
-    let y_train = bools(&sp.train, "label")?;
     let fitted = Fitted::fit(spec, &x_train, &y_train)?;
     let x_test = encoding.matrix(&sp.test)?;
-    let y_test = bools(&sp.test, "label")?;
     let p_test = fitted.predict(&x_test);
     let p_train = fitted.predict(&x_train);
     let evaluation = metrics::evaluate(&y_test, &p_test, &clusters(&sp.test)?, &spec.thresholds, spec.calibration_bins);

@@ -48,8 +48,8 @@ pub struct Settings {
 impl Settings {
     /// The disclosure policy of this catalogue (with any override).
     pub fn policy(&self) -> Policy {
-        let source = if self.threshold_overridden { Source::Override } else { Source::Catalogue };
-        Policy::new(self.threshold, source).expect("checked when the catalogue was read")
+        Policy::new(self.threshold, Source::of_catalogue(self.threshold_overridden))
+            .expect("checked when the catalogue was read")
     }
 }
 
@@ -316,9 +316,11 @@ impl Catalogue {
     /// The catalogue shipped with utfall.
     /// The catalogue with its disclosure threshold replaced (`--threshold`).
     pub fn with_threshold(mut self, threshold: u32) -> Result<Catalogue, CatalogueError> {
-        if threshold == 0 {
-            return Err(CatalogueError { file: "--threshold".into(), line: 0, message: "must be at least 1".into() });
-        }
+        Policy::new(threshold, Source::Override).map_err(|e| CatalogueError {
+            file: "--threshold".into(),
+            line: 0,
+            message: e.to_string(),
+        })?;
         self.settings.threshold = threshold;
         self.settings.threshold_overridden = true;
         Ok(self)

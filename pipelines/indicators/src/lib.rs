@@ -176,10 +176,8 @@ pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs
     drop(shared);
     let clock = Instant::now();
     let results = estimate(&cells, cat);
-    let policy = cat.settings.policy();
-    let (suppression, primary, _) = suppress_all(&cells, &results, &policy);
-    tracing::info!(seconds = clock.elapsed().as_secs_f64(), "estimates and exact disclosure control");
-    let complementary = suppression.iter().filter(|s| **s == Suppression::Complementary).count() as u64;
+    let (suppression, primary, complementary) = suppress_all(&cells, &results, &cat.settings.policy());
+    tracing::info!(seconds = clock.elapsed().as_secs_f64(), primary, complementary, "estimates and disclosure control");
     let indicators = results_frame(&cells, &results, None, cat)?;
     let indicators_public = results_frame(&cells, &results, Some(&suppression), cat)?;
     let target_status = target_frame(&cells, &results, &suppression, cat, targets)?;
