@@ -92,7 +92,7 @@ pub struct Batches<'a> {
     session: &'a Session,
     pub schema: SchemaRef,
     stream: datafusion::execution::SendableRecordBatchStream,
-    started: Instant,
+    deadline: Deadline,
 }
 
 impl Iterator for Batches<'_> {
@@ -100,7 +100,7 @@ impl Iterator for Batches<'_> {
     fn next(&mut self) -> Option<Self::Item> {
         use futures::StreamExt;
         let stream = &mut self.stream;
-        self.session.within_limits(async { stream.next().await.transpose() }, self.started).transpose()
+        self.session.within_limits(async { stream.next().await.transpose() }, &self.deadline).transpose()
     }
 }
 
@@ -171,6 +171,49 @@ fn size(bytes: usize) -> String {
         format!("{:.0} MiB", bytes as f64 / (1u64 << 20) as f64)
     } else {
         format!("{:.0} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+/// A query's deadline: one watchdog thread per query (not per batch of a
+/// stream) that rings at the deadline unless the query ends first. A thread,
+/// not the runtime's timer: a query that keeps every worker busy cannot delay
+/// its own stop.
+struct Deadline {
+    rings: futures::future::Shared<futures::channel::oneshot::Receiver<()>>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+    watchdog: std::thread::JoinHandle<()>,
+}
+
+impl Deadline {
+    fn start(at: Instant) -> Deadline {
+        use futures::FutureExt;
+        use std::sync::atomic::Ordering;
+        let (alarm, rings) = futures::channel::oneshot::channel::<()>();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watchdog = {
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                loop {
+                    let now = Instant::now();
+                    if done.load(Ordering::Acquire) {
+                        return;
+                    }
+                    if now >= at {
+                        let _ = alarm.send(());
+                        return;
+                    }
+                    std::thread::park_timeout(at - now);
+                }
+            })
+        };
+        Deadline { rings: rings.shared(), done, watchdog }
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Release);
+        self.watchdog.thread().unpark();
     }
 }
 
@@ -277,7 +320,7 @@ impl Session {
         let start = Instant::now();
         let frame = self.plan(sql, params)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let batches = self.within_limits(frame.collect(), start)?;
+        let batches = self.within_limits(frame.collect(), &Deadline::start(start + self.limits.time))?;
         Ok(Answer { schema, batches, elapsed: start.elapsed() })
     }
 
@@ -286,49 +329,25 @@ impl Session {
     pub fn stream(&self, sql: &str, params: &[(String, ScalarValue)]) -> Result<Batches<'_>, QueryError> {
         let frame = self.plan(sql, params)?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let started = Instant::now();
-        let stream = self.within_limits(frame.execute_stream(), started)?;
-        Ok(Batches { session: self, schema, stream, started })
+        let deadline = Deadline::start(Instant::now() + self.limits.time);
+        let stream = self.within_limits(frame.execute_stream(), &deadline)?;
+        Ok(Batches { session: self, schema, stream, deadline })
     }
 
-    /// Run a query's future under the session's time limit (its memory limit
-    /// is the runtime's pool).
+    /// Run a step of a query under its deadline (its memory limit is the
+    /// runtime's pool).
     fn within_limits<T>(
         &self,
         work: impl std::future::Future<Output = Result<T, DataFusionError>>,
-        started: Instant,
+        deadline: &Deadline,
     ) -> Result<T, QueryError> {
         use futures::future::{Either, select};
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let deadline = started + self.limits.time;
-        // A watchdog thread, not the runtime's timer: a query that keeps every
-        // worker busy cannot delay its own stop.
-        let (alarm, rings) = futures::channel::oneshot::channel::<()>();
-        let done = Arc::new(AtomicBool::new(false));
-        let watchdog = {
-            let done = Arc::clone(&done);
-            std::thread::spawn(move || {
-                loop {
-                    let now = Instant::now();
-                    if done.load(Ordering::Acquire) {
-                        return;
-                    }
-                    if now >= deadline {
-                        let _ = alarm.send(());
-                        return;
-                    }
-                    std::thread::park_timeout(deadline - now);
-                }
-            })
-        };
         let outcome = self.rt.block_on(async {
-            match select(std::pin::pin!(work), rings).await {
+            match select(std::pin::pin!(work), deadline.rings.clone()).await {
                 Either::Left((result, _)) => Some(result),
                 Either::Right(_) => None,
             }
         });
-        done.store(true, Ordering::Release);
-        watchdog.thread().unpark();
         match outcome {
             None => Err(self.time_limit()),
             Some(result) => result.map_err(|e| self.explain(e)),
