@@ -103,6 +103,10 @@ pub struct Table {
     pub key: &'static str,
     /// Pairs (earlier, later) of date columns that must be in order when both are present.
     pub order: &'static [(&'static str, &'static str)],
+    /// A (type, value) pair of columns whose value must lie in the value
+    /// domain of its row's type ([`outcome_domain`]); rows outside it are
+    /// quarantined with reason `value_domain`.
+    pub value_domain: Option<(&'static str, &'static str)>,
     pub references: &'static [Reference],
     /// Register sort order, chosen for the queries that matter.
     pub sort: &'static [&'static str],
@@ -328,6 +332,7 @@ pub static CLIENTS: Table = Table {
     ],
     key: "personnummer",
     order: &[],
+    value_domain: None,
     references: &[],
     sort: &["client_id"],
     sort_rationale: "by client: point look-ups and joins from every other table",
@@ -355,6 +360,7 @@ pub static CASES: Table = Table {
         ("opened", "decided"),
         ("opened", "closed"),
     ],
+    value_domain: None,
     references: &[Reference { column: "personnummer", table: "clients", same_client: false }],
     sort: &["opened", "case_id"],
     sort_rationale: "by opening date: period filters prune row groups; case id makes the order total",
@@ -377,6 +383,7 @@ pub static REPORTS: Table = Table {
     ],
     key: "report_id",
     order: &[("received", "prelim_decided")],
+    value_domain: None,
     references: &[
         Reference { column: "personnummer", table: "clients", same_client: false },
         Reference { column: "case_id", table: "cases", same_client: true },
@@ -400,6 +407,7 @@ pub static ASSESSMENTS: Table = Table {
     ],
     key: "assessment_id",
     order: &[],
+    value_domain: None,
     references: &[Reference { column: "case_id", table: "cases", same_client: true }],
     sort: &["client_id", "instrument", "domain", "assessed", "assessment_id"],
     sort_rationale: "by client, instrument, domain and date: baseline/latest pairing reads consecutive rows",
@@ -434,6 +442,7 @@ pub static GOALS: Table = Table {
     ],
     key: "goal_id",
     order: &[("set_date", "followed_up")],
+    value_domain: None,
     references: &[Reference { column: "case_id", table: "cases", same_client: true }],
     sort: &["client_id", "set_date", "goal_id"],
     sort_rationale: "by client and date: goal attainment rolls up per client first",
@@ -458,6 +467,7 @@ pub static INTERVENTIONS: Table = Table {
     ],
     key: "intervention_id",
     order: &[("started", "ended"), ("decided", "ended")],
+    value_domain: None,
     references: &[Reference { column: "case_id", table: "cases", same_client: true }],
     sort: &["decided", "intervention_id"],
     sort_rationale: "by decision date: period filters prune row groups",
@@ -478,6 +488,7 @@ pub static PAYMENTS: Table = Table {
     ],
     key: "payment_id",
     order: &[],
+    value_domain: None,
     references: &[Reference { column: "case_id", table: "cases", same_client: true }],
     sort: &["month", "household_id", "payment_id"],
     sort_rationale: "by month then household: 10-of-12-month and exit windows scan consecutive months",
@@ -496,6 +507,7 @@ pub static CONTACTS: Table = Table {
     ],
     key: "contact_id",
     order: &[],
+    value_domain: None,
     references: &[Reference { column: "case_id", table: "cases", same_client: true }],
     sort: &["date", "contact_id"],
     sort_rationale: "by date: contacts per period and channel",
@@ -520,6 +532,7 @@ pub static OUTCOMES: Table = Table {
     ],
     key: "observation_id",
     order: &[],
+    value_domain: Some(("type", "value")),
     references: &[
         Reference { column: "personnummer", table: "clients", same_client: false },
         Reference { column: "case_id", table: "cases", same_client: true },
@@ -1112,4 +1125,18 @@ pub fn query_tables() -> Vec<QueryTable> {
         for_managers: t.for_managers,
     });
     entity.chain(quarantine).chain(derived).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_outcome_type_has_a_value_domain() {
+        let Codes::Fixed(codes) = &OUTCOME_TYPE.codes else { panic!("outcome types are a fixed code list") };
+        for (code, _, _) in codes.iter() {
+            assert!(outcome_domain(code).is_some(), "outcome type {code} has no value domain");
+        }
+        assert_eq!(codes.len(), OUTCOME_DOMAINS.len(), "a domain for a type that is not a code");
+    }
 }

@@ -190,12 +190,12 @@ fn service_starts(services: &DataFrame) -> Result<(Starts, Starts), StudyError> 
     Ok((service_by_case, service_by_client))
 }
 
-/// Outcome observations by client and type, in date order.
 /// (client, outcome type) -> observations sorted by date.
 type Observations = HashMap<(String, String), Vec<(NaiveDate, f64)>>;
 
+/// Outcome observations by client and type, in date order.
 fn observations(outcomes: &DataFrame) -> Result<Observations, StudyError> {
-    let mut observations: HashMap<(String, String), Vec<(NaiveDate, f64)>> = HashMap::new();
+    let mut observations = Observations::new();
     {
         let cl = strs(outcomes, "client_id")?;
         let ty = strs(outcomes, "type")?;

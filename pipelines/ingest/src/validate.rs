@@ -192,7 +192,7 @@ impl<'a> Validator<'a> {
         let builders = table.columns.iter().map(|c| Builder::new(c.kind, c.name, 1024)).collect();
         let position = |name: &str| table.columns.iter().position(|c| c.name == name).expect("order names a column");
         let order = table.order.iter().map(|(a, b)| (position(a), position(b))).collect();
-        let domain_columns = (table.name == schema::OUTCOMES.name).then(|| (position("type"), position("value")));
+        let domain_columns = table.value_domain.map(|(t, v)| (position(t), position(v)));
         Ok(Validator {
             table,
             mapping,
