@@ -51,7 +51,7 @@ def replicate(utfall, work, seed, clients, bootstrap):
         run([utfall, "synth", "--out", d, "--clients", str(clients), "--seed", str(seed), "--quiet"])
         run([utfall, "key", "new", "--out", d / "k.key", "--quiet"])
         run([utfall, "build", "--input", d / "exports", "--key", d / "k.key", "--register", d / "register",
-             "--as-of", "2025-12-31", "--quiet"])
+             "--as-of", "2025-12-31", "--no-indicators", "--quiet"])
         truth = json.loads((d / "truth/truth.json").read_text())["contract_programme"]["att_employment_status"]
         rows = []
         for m in METHODS:

@@ -111,6 +111,6 @@ fn no_personnummer_reaches_the_register_the_truth_or_the_output() {
     scan(&d.dir.join("truth"), &numbers, &mut scanned);
     assert!(scanned >= 12, "scanned {scanned} files");
 
-    let out = build(&d.dir.join("exports"), &d.key, &d.dir.join("register-print"));
-    assert!(leaks(&out, &numbers).is_none(), "build output holds a personnummer");
+    assert!(d.output.contains("indicators:"), "the build's output is kept: {}", d.output);
+    assert!(leaks(&d.output, &numbers).is_none(), "build output holds a personnummer");
 }

@@ -36,6 +36,8 @@ pub struct Dirty {
     pub dir: PathBuf,
     pub key: PathBuf,
     pub register: PathBuf,
+    /// What the build printed.
+    pub output: String,
     _tmp: tempfile::TempDir,
 }
 
@@ -48,8 +50,8 @@ pub fn dirty() -> &'static Dirty {
         let key = dir.join("k.key");
         ok(&["key", "new", "--out", s(&key)]);
         let register = dir.join("register");
-        build(&dir.join("exports"), &key, &register);
-        Dirty { dir, key, register, _tmp: tmp }
+        let output = build(&dir.join("exports"), &key, &register);
+        Dirty { dir, key, register, output, _tmp: tmp }
     })
 }
 
