@@ -1,11 +1,16 @@
 # Shared set-up of the benchmark scripts (sourced, not run): the release
-# binary in target/bench, and a cached synthetic municipality with its key.
+# binary in target/bench (or the one UTFALL names), and a cached synthetic
+# municipality with its key.
 #
 # usage: source benches/setup.sh; synth_once WORKDIR CLIENTS [SYNTH ARGS...]
 #        register_once WORKDIR [BUILD ARGS...]
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/bench}
-cargo build --release --bin utfall
-utfall=$CARGO_TARGET_DIR/release/utfall
+if [ -n "${UTFALL:-}" ]; then
+  utfall=$UTFALL
+else
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/bench}
+  cargo build --release --bin utfall
+  utfall=$CARGO_TARGET_DIR/release/utfall
+fi
 
 synth_once() {
   local work=$1 clients=$2

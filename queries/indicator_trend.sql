@@ -5,7 +5,7 @@
 --- cells show as NULL with the reason."""
 --- [params]
 --- indicator = { type = "text", default = "not_rereferred_12m", doc = "Indicator id (see the catalogue)" }
---- period_type = { type = "text", default = "quarter", doc = "month, quarter or year" }
+--- period_type = { type = "text", default = "quarter", doc = "month, quarter or year (months per unit only where the catalogue's settings.monthly_splits names unit)" }
 --- unit = { type = "text", optional = true, doc = "One unit's code; the total when left out" }
 SELECT
     period_start,

@@ -418,6 +418,11 @@ fn print_indicators(manifest: &utfall_register::Manifest, warnings: &[String], q
         "  disclosure control (counts below {}): {} cells suppressed, {} more to protect them",
         run.threshold, run.suppressed_primary, run.suppressed_complementary
     );
+    let a = &run.audit;
+    println!(
+        "  attacker's audit: {} sensitive counts, none narrower than {} ({} linear programs, {} rounds, {} figures more withheld)",
+        a.sensitive, run.threshold, a.programs, a.rounds, a.repaired
+    );
 }
 
 fn demo(out: &Path, clients: usize, dirty_rate: f64, threshold: Option<u32>, quiet: bool) -> anyhow::Result<()> {

@@ -127,6 +127,18 @@ pub fn constraints(cells: &[CellKey]) -> Vec<Constraint> {
 
 /// Suppress: `primary` flags, `n` per cell (to choose small complements).
 pub fn suppress(cells: &[CellKey], n: &[u64], primary: &[bool]) -> Vec<Suppression> {
+    suppress_with_room(cells, n, primary, 0, 0)
+}
+
+/// [`suppress`], and beyond it *room*: in every equation whose total is
+/// published and whose withheld parts hold one below `room` (the threshold),
+/// the withheld parts together must exceed what the outsider knows of each
+/// (`floor`, a published row's least count) by at least `room`; else the
+/// outsider who subtracts the published parts from the total pins every
+/// withheld part to less than the threshold (two withheld parts of 2 and 1 in
+/// a total: each is 1 or 2). The part added is the smallest published one
+/// that gives the room, else the largest, else the total.
+pub fn suppress_with_room(cells: &[CellKey], n: &[u64], primary: &[bool], room: u64, floor: u64) -> Vec<Suppression> {
     let cons = constraints(cells);
     let mut state: Vec<Suppression> =
         primary.iter().map(|p| if *p { Suppression::Primary } else { Suppression::None }).collect();
@@ -154,6 +166,24 @@ pub fn suppress(cells: &[CellKey], n: &[u64], primary: &[bool]) -> Vec<Suppressi
                     state[j] = Suppression::Complementary;
                     changed = true;
                 }
+                if room > 0 && !hidden(&state, c.total) {
+                    let withheld = c.parts.iter().copied().filter(|&i| hidden(&state, i));
+                    let (mut small, mut slack) = (false, 0);
+                    for i in withheld {
+                        small |= n[i] < room;
+                        slack += n[i].saturating_sub(floor);
+                    }
+                    if small && slack < room {
+                        let published = || c.parts.iter().copied().filter(|&i| !hidden(&state, i));
+                        let j = published()
+                            .filter(|&i| n[i].saturating_sub(floor) >= room - slack)
+                            .min_by_key(|&i| (n[i], i))
+                            .or_else(|| published().max_by_key(|&i| (n[i], std::cmp::Reverse(i))))
+                            .unwrap_or(c.total);
+                        state[j] = Suppression::Complementary;
+                        changed = true;
+                    }
+                }
             }
         }
         let fixed = audit(cells.len(), &cons, &state.iter().map(|s| *s != Suppression::None).collect::<Vec<_>>());
@@ -170,6 +200,25 @@ pub fn suppress(cells: &[CellKey], n: &[u64], primary: &[bool]) -> Vec<Suppressi
         }
     }
     state
+}
+
+/// Complementary suppression of the rows of one table whose counts may add
+/// up to a total the outsider knows from elsewhere (a report's rows per unit
+/// or per month, whose sum the municipality publishes): [`suppress_with_room`]
+/// on the one equation `total = Σ rows`, so that no withheld row is left alone
+/// or narrowed below `room` by subtraction. Returns the rows to withhold.
+pub fn suppress_rows(counts: &[u64], primary: &[bool], room: u64) -> Vec<bool> {
+    let key = |split: usize, value: String| CellKey {
+        period_type: PeriodType::Year,
+        period_start: 0,
+        split,
+        split_value: value,
+    };
+    let keys: Vec<CellKey> =
+        std::iter::once(key(0, "all".into())).chain((0..counts.len()).map(|i| key(1, i.to_string()))).collect();
+    let n: Vec<u64> = std::iter::once(counts.iter().sum()).chain(counts.iter().copied()).collect();
+    let flags: Vec<bool> = std::iter::once(false).chain(primary.iter().copied()).collect();
+    suppress_with_room(&keys, &n, &flags, room, 0)[1..].iter().map(|s| *s != Suppression::None).collect()
 }
 
 /// The suppressed cells whose value the equations fix, given every published

@@ -16,6 +16,7 @@
 use serde::{Deserialize, Serialize};
 use utfall_register::store::Manifest;
 
+pub mod attack;
 pub mod bins;
 pub mod cells;
 

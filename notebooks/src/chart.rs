@@ -174,7 +174,7 @@ pub fn draw(spec: &ChartSpec, answer: &Answer, suppression: &Suppression, policy
     let mut notes = Vec::new();
     if withheld > 0 {
         notes.push(format!(
-            "{withheld} of {} row{} withheld (counts below {threshold}).",
+            "{withheld} of {} row{} withheld (counts below {threshold}, or that would reveal them).",
             answer.rows(),
             if answer.rows() == 1 { "" } else { "s" }
         ));
@@ -515,8 +515,9 @@ mod tests {
         let s = crate::suppress::small_counts(&a, Some(&["n".to_string()]), &policy).unwrap();
         let scatter = spec("type = \"scatter\"\ndata = \"d\"\nx = \"n\"\ny = \"value\"");
         let drawn = draw(&scatter, &a, &s, &policy).unwrap();
-        assert_eq!(drawn.svg.matches("<circle").count(), 2, "the withheld row is not drawn");
-        assert_eq!(drawn.notes, ["1 of 3 rows withheld (counts below 5)."]);
+        // b (3) is small; c (25), the smallest row that gives it room, goes with it.
+        assert_eq!(drawn.svg.matches("<circle").count(), 1, "the withheld rows are not drawn");
+        assert_eq!(drawn.notes, ["2 of 3 rows withheld (counts below 5, or that would reveal them)."]);
         let unsuppressed = draw(&scatter, &a, &Suppression::default(), &policy).unwrap();
         assert_eq!(unsuppressed.svg.matches("<circle").count(), 3);
         assert!(unsuppressed.notes.is_empty());
@@ -529,7 +530,7 @@ mod tests {
         let bar = spec("type = \"bar\"\ndata = \"d\"\nx = \"unit\"\ny = \"value\"\nlow = \"low\"\nhigh = \"high\"");
         let drawn = draw(&bar, &a, &s, &policy).unwrap();
         let label = |l: &str| drawn.svg.contains(&format!(">\n{l}\n</text>"));
-        assert!(label("a") && label("c") && !label("b"), "the withheld unit has no bar: {}", drawn.svg);
+        assert!(label("a") && !label("c") && !label("b"), "the withheld units have no bar: {}", drawn.svg);
 
         let histogram = spec("type = \"histogram\"\ndata = \"d\"\nx = \"value\"\nbins = 2");
         let drawn = draw(&histogram, &a, &Suppression::default(), &policy).unwrap();

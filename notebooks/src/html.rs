@@ -219,7 +219,7 @@ fn table(
     if suppression.rows() > 0 {
         let _ = write!(
             body,
-            "<span class=\"note\">{} rad{} med antal under {threshold} visas som {WITHHELD} ({} row{} with counts below {threshold} shown as {WITHHELD}).</span>",
+            "<span class=\"note\">{} rad{} med antal under {threshold}, eller som annars skulle röja dem, visas som {WITHHELD} ({} row{} with counts below {threshold}, or that would reveal them, shown as {WITHHELD}).</span>",
             suppression.rows(),
             if suppression.rows() == 1 { "" } else { "er" },
             suppression.rows(),
@@ -303,8 +303,9 @@ fn page(
             .to_string()
     } else {
         format!(
-            "Antal under {threshold} och talen på samma rad visas som <code>{WITHHELD}</code> \
-             (counts below {threshold}, and the numbers on their row, shown as <code>{WITHHELD}</code>)"
+            "Antal under {threshold} och talen på samma rad visas som <code>{WITHHELD}</code>, och fler rader där \
+             en summa annars skulle röja dem (counts below {threshold}, and the numbers on their row, shown as \
+             <code>{WITHHELD}</code>, and more rows where a total would otherwise reveal them)"
         )
     };
     let _ = writeln!(html, "<tr><th>röjandeskydd</th><td colspan=\"2\">{protection}</td></tr>");

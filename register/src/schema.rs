@@ -910,16 +910,27 @@ pub static INDICATORS: DerivedTable = DerivedTable {
 pub static INDICATORS_PUBLIC: DerivedTable = DerivedTable {
     name: "indicators_public",
     swedish: "indikatorer (röjandeskyddade)",
-    description: "The indicators with small counts suppressed (primary and complementary): what managers' dashboards and reports read. Suppressed cells have n, numerator, value, sd and interval null (shown as '..').",
-    grain: "as `indicators`",
+    description: "The indicators with small counts suppressed (primary and complementary) and audited against an outsider's linear program over everything published together: what managers' dashboards and reports read. A cell whose population is small has n and value withheld; one whose numerator or its complement is small has its value withheld and n shown. Withheld figures are null (shown as '..').",
+    grain: "as `indicators`, but months for the municipality's total only (and for the splits the catalogue's settings.monthly_splits names)",
     for_managers: true,
     columns: indicator_columns!(
-        dcol("suppressed", DataType::Boolean, false, "True when the cell's figures are withheld"),
+        dcol(
+            "suppressed",
+            DataType::Boolean,
+            false,
+            "True when the cell's value (numerator, value, sd, interval) is withheld"
+        ),
         dcol(
             "suppression",
             DataType::String,
             true,
-            "'primary' (a count below the threshold) or 'complementary' (withheld so a primary cell cannot be recomputed)"
+            "Why the value is withheld: 'primary' (n, the numerator or n - numerator below the threshold) or 'complementary' (withheld so that no small count can be recomputed or narrowed)"
+        ),
+        dcol(
+            "n_suppression",
+            DataType::String,
+            true,
+            "Why n is withheld: 'primary' (n below the threshold) or 'complementary'; null when n is shown"
         ),
     ),
 };

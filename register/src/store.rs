@@ -383,8 +383,30 @@ pub struct IndicatorRun {
     pub threshold_overridden: bool,
     /// Rows per derived table.
     pub tables: Vec<(String, u64)>,
+    /// Cells whose value is withheld, because their own counts are small
+    /// (primary) or to protect others (complementary).
     pub suppressed_primary: u64,
     pub suppressed_complementary: u64,
+    /// Cells whose population `n` is withheld too.
+    #[serde(default)]
+    pub n_withheld: u64,
+    /// The attacker's audit of what was published.
+    #[serde(default)]
+    pub audit: DisclosureAudit,
+}
+
+/// What the attacker's audit of `indicators_public` did (`utfall_disclosure::attack`):
+/// every sensitive count's interval was shown at least as wide as the threshold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisclosureAudit {
+    /// Sensitive (below-threshold) counts whose interval was checked.
+    pub sensitive: u64,
+    /// Linear programs solved.
+    pub programs: u64,
+    /// Rounds of audit and repair.
+    pub rounds: u32,
+    /// Figures withheld by the repair, beyond the equations' rules.
+    pub repaired: u64,
 }
 
 impl Manifest {

@@ -107,6 +107,30 @@ fn managers_parquet_holds_no_count_below_the_threshold() {
     assert!(u64_col(&status, "n").iter().all(|&n| n == 0 || n >= T), "target_status n: 0 means withheld (null)");
 }
 
+/// The attacker's audit, checked apart from utfall: an outsider's linear
+/// programs in SciPy (HiGHS) over `indicators_public` and the public
+/// catalogue (`tests/disclosure/outsider.py`) narrow no withheld count below
+/// the threshold, and no bound they find contradicts a true value. Each
+/// count costs two programs over its component, so the test attacks a seeded
+/// sample of 400 of the sensitive ones (the script attacks all without one).
+#[test]
+fn an_outsiders_linear_programs_narrow_no_withheld_count_below_the_threshold() {
+    let p = published();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/disclosure/outsider.py");
+    let catalogue = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/indicators/catalogue.toml");
+    let out = std::process::Command::new("python3")
+        .args([s(&script), s(&p.register), s(&catalogue), "10", "400"])
+        .output()
+        .expect("python3 with scipy and pyarrow (installed by .ci/run)");
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(report["sensitive"].as_u64().unwrap() > 1000, "{report}");
+    assert_eq!(report["attacked"], 400, "{report}");
+    assert_eq!(report["exposed"], 0, "{report}");
+    assert_eq!(report["wrong_bounds"], 0, "{report}");
+    assert!(out.status.success());
+}
+
 #[test]
 fn dashboard_pages_show_no_count_below_the_threshold() {
     let p = published();

@@ -129,7 +129,9 @@ fn manager_tables_hold_no_small_count() {
     let c = clean();
     let p = read_parquet(&c.register.join("indicators_public.parquet"));
     let full = read_parquet(&c.register.join("indicators.parquet"));
-    assert_eq!(p.height(), full.height());
+    // Every cell but the months of a split (the shipped catalogue publishes months for the total only).
+    let published = full.lazy().filter(col("period_type").neq(lit("month")).or(col("split").eq(lit("total"))));
+    assert_eq!(p.height(), published.collect().unwrap().height());
     let suppressed = p.column("suppressed").unwrap().bool().unwrap();
     let n = p.column("n").unwrap().i64().unwrap();
     let k = p.column("numerator").unwrap().i64().unwrap();
@@ -138,7 +140,9 @@ fn manager_tables_hold_no_small_count() {
     for i in 0..p.height() {
         if suppressed.get(i).unwrap() {
             hidden += 1;
-            assert!(n.get(i).is_none() && k.get(i).is_none() && v.get(i).is_none(), "row {i} leaks");
+            // The value is withheld; the population may stay visible, never small.
+            assert!(k.get(i).is_none() && v.get(i).is_none(), "row {i} leaks");
+            assert!(n.get(i).is_none_or(|n| n >= 5), "row {i}: n {:?}", n.get(i));
         } else {
             shown += 1;
             let n = n.get(i).unwrap();

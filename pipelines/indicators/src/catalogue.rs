@@ -35,6 +35,13 @@ pub struct Settings {
     pub confidence: f64,
     pub periods: Vec<PeriodType>,
     pub splits: Vec<Split>,
+    /// The splits the managers' table (`indicators_public`) publishes per
+    /// month; quarters and years carry every split, and so does the analysts'
+    /// `indicators` table. A month of one unit or age band is a small count in
+    /// all but the largest municipalities, and every figure withheld must be
+    /// protected against everything published beside it.
+    #[serde(default)]
+    pub monthly_splits: Vec<Split>,
     pub age_bands: Vec<i32>,
     /// Disclosure control: counts below it are withheld from managers (and
     /// from every report made from the build: see `utfall_disclosure`).
@@ -46,6 +53,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Whether the managers' table publishes a cell of this period and split.
+    pub fn published(&self, period: PeriodType, split: Option<Split>) -> bool {
+        period != PeriodType::Month || split.is_none_or(|s| self.monthly_splits.contains(&s))
+    }
+
     /// The disclosure policy of this catalogue (with any override).
     pub fn policy(&self) -> Policy {
         Policy::new(self.threshold, Source::of_catalogue(self.threshold_overridden))
@@ -430,6 +442,9 @@ fn check_settings(s: &Settings) -> Result<(), String> {
     if s.periods.is_empty() {
         return Err("settings.periods names no period".into());
     }
+    if let Some(m) = s.monthly_splits.iter().find(|m| !s.splits.contains(m)) {
+        return Err(format!("settings.monthly_splits names '{}', which is not in settings.splits", m.name()));
+    }
     if s.age_bands.first() != Some(&0) || s.age_bands.windows(2).any(|w| w[0] >= w[1]) {
         return Err("settings.age_bands must start at 0 and increase".into());
     }
@@ -645,5 +660,20 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("used twice"), "{e}");
+    }
+
+    #[test]
+    fn months_are_published_for_the_total_and_the_splits_named() {
+        let c = Catalogue::builtin();
+        assert!(c.settings.published(PeriodType::Month, None));
+        assert!(!c.settings.published(PeriodType::Month, Some(Split::Unit)));
+        assert!(c.settings.published(PeriodType::Quarter, Some(Split::AgeBand)));
+        let units = DEFAULT_CATALOGUE.replace("monthly_splits = []", "monthly_splits = [\"unit\"]");
+        let c = Catalogue::parse(&units, "units.toml").unwrap();
+        assert!(c.settings.published(PeriodType::Month, Some(Split::Unit)));
+        assert!(!c.settings.published(PeriodType::Month, Some(Split::Sex)));
+        let bad = units.replace("splits = [\"unit\", \"district\", \"sex\", \"age_band\"]", "splits = [\"sex\"]");
+        let e = Catalogue::parse(&bad, "bad.toml").unwrap_err();
+        assert!(e.message.contains("monthly_splits names 'unit'"), "{e}");
     }
 }

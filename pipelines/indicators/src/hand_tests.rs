@@ -382,7 +382,16 @@ fn intervals_suppression_and_targets() {
     assert_eq!(f.column("version").unwrap().i32().unwrap().get(0), Some(1));
     // Every count here is below 5: every published cell is withheld.
     let p = &o.indicators_public;
-    assert_eq!(p.height(), o.indicators.height());
+    // The managers' table holds every cell but the months of a split (settings.monthly_splits is empty).
+    let published = o
+        .indicators
+        .clone()
+        .lazy()
+        .filter(col("period_type").neq(lit("month")).or(col("split").eq(lit("total"))))
+        .collect()
+        .unwrap();
+    assert!(published.height() < o.indicators.height());
+    assert_eq!(p.height(), published.height());
     assert_eq!(p.column("suppressed").unwrap().bool().unwrap().sum(), Some(p.height() as u32));
     assert_eq!(p.column("n").unwrap().null_count(), p.height());
     // The target is not measurable (too few) for FS in every year with data.
@@ -390,4 +399,31 @@ fn intervals_suppression_and_targets() {
     assert_eq!(t.height(), 3, "{t}");
     let reasons: Vec<_> = t.column("reason").unwrap().str().unwrap().iter().collect();
     assert!(reasons.iter().all(|r| *r == Some("too_few") || *r == Some("no_data")), "{reasons:?}");
+}
+
+#[test]
+fn months_per_split_are_published_only_where_the_catalogue_names_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    register(tmp.path());
+    let t = Tables::scan(tmp.path(), NaiveDate::from_ymd_opt(2025, 12, 31).unwrap()).unwrap();
+    let text = crate::catalogue::DEFAULT_CATALOGUE.replace("monthly_splits = []", "monthly_splits = [\"unit\"]");
+    let cat = Catalogue::parse(&text, "units.toml").unwrap();
+    let o = compute(&t, &cat, &Targets::default()).unwrap();
+    let months = |f: &DataFrame, split: &str| {
+        f.clone()
+            .lazy()
+            .filter(col("period_type").eq(lit("month")).and(col("split").eq(lit(split))))
+            .collect()
+            .unwrap()
+            .height()
+    };
+    assert!(months(&o.indicators, "unit") > 0 && months(&o.indicators, "sex") > 0);
+    assert_eq!(months(&o.indicators_public, "unit"), months(&o.indicators, "unit"));
+    assert_eq!(months(&o.indicators_public, "total"), months(&o.indicators, "total"));
+    assert_eq!(months(&o.indicators_public, "sex"), 0);
+    // A unit's monthly target needs the units' months published.
+    let monthly = "[[target]]\nid = \"t\"\nindicator = \"not_rereferred_12m\"\nat_least = 0.5\nperiods = [\"month\"]\n";
+    assert!(Targets::parse(monthly, "targets.toml", &cat).is_ok());
+    let e = Targets::parse(monthly, "targets.toml", &Catalogue::builtin()).unwrap_err();
+    assert!(e.to_string().contains("monthly_splits"), "{e}");
 }

@@ -16,11 +16,11 @@
 
 pub mod catalogue;
 pub mod entities;
+mod protect;
 pub mod stats;
 pub mod targets;
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -34,7 +34,6 @@ pub use catalogue::{Catalogue, CatalogueError};
 use catalogue::{Indicator, Measure, PeriodType, Spec, Split};
 use entities::Tables;
 pub use targets::Targets;
-use utfall_disclosure::Policy;
 use utfall_disclosure::cells::{self as disclosure, CellKey, Suppression};
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +89,11 @@ fn split_index(s: Split) -> usize {
     }
 }
 
+/// The split of a cell's `split` index (`None` for the total).
+fn split_of(index: usize) -> Option<Split> {
+    Split::ALL.into_iter().find(|&s| split_index(s) == index)
+}
+
 /// One cell of one indicator before disclosure control.
 #[derive(Debug, Clone)]
 pub struct Cell {
@@ -111,6 +115,8 @@ pub struct Outputs {
     pub target_status: DataFrame,
     pub suppressed_primary: u64,
     pub suppressed_complementary: u64,
+    pub n_withheld: u64,
+    pub audit: store::DisclosureAudit,
     pub warnings: Vec<String>,
 }
 
@@ -176,11 +182,30 @@ pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs
     drop(shared);
     let clock = Instant::now();
     let results = estimate(&cells, cat);
-    let (suppression, primary, complementary) = suppress_all(&cells, &results, &cat.settings.policy());
-    tracing::info!(seconds = clock.elapsed().as_secs_f64(), primary, complementary, "estimates and disclosure control");
+    // The managers' table: every cell but the months of the splits not published per month.
+    let (public, public_results): (Vec<Cell>, Vec<Estimate>) = cells
+        .iter()
+        .zip(&results)
+        .filter(|(c, _)| cat.settings.published(c.key.period_type, split_of(c.key.split)))
+        .map(|(c, e)| (c.clone(), *e))
+        .unzip();
+    let withheld =
+        protect::protect(&public, &public_results, cat, &cat.settings.policy()).map_err(IndicatorError::Exposed)?;
+    let count = |states: &[Suppression], which: Suppression| states.iter().filter(|s| **s == which).count() as u64;
+    let primary = count(&withheld.value, Suppression::Primary);
+    let complementary = count(&withheld.value, Suppression::Complementary);
+    let n_withheld = withheld.n.len() as u64 - count(&withheld.n, Suppression::None);
+    tracing::info!(
+        seconds = clock.elapsed().as_secs_f64(),
+        primary,
+        complementary,
+        n_withheld,
+        programs = withheld.audit.programs,
+        "estimates, disclosure control and the attacker's audit"
+    );
     let indicators = results_frame(&cells, &results, None, cat)?;
-    let indicators_public = results_frame(&cells, &results, Some(&suppression), cat)?;
-    let target_status = target_frame(&cells, &results, &suppression, cat, targets)?;
+    let indicators_public = results_frame(&public, &public_results, Some(&withheld), cat)?;
+    let target_status = target_frame(&public, &public_results, &withheld, cat, targets)?;
     Ok(Outputs {
         baselines: conform(baselines, &schema::BASELINES)?,
         goal_attainment: conform(goal_attainment, &schema::GOAL_ATTAINMENT)?,
@@ -189,6 +214,8 @@ pub fn compute(t: &Tables, cat: &Catalogue, targets: &Targets) -> Result<Outputs
         target_status,
         suppressed_primary: primary,
         suppressed_complementary: complementary,
+        n_withheld,
+        audit: withheld.audit,
         warnings,
     })
 }
@@ -475,67 +502,6 @@ fn estimate(cells: &[Cell], cat: &Catalogue) -> Vec<Estimate> {
 /// An indicator with its instrument and domain (one system of cells).
 type Stratum<'a> = (usize, Option<&'a str>, Option<&'a str>);
 
-/// Disclosure control over every indicator; indicators with identical
-/// populations are suppressed together. Returns the state per cell and the
-/// primary and complementary counts.
-fn suppress_all(cells: &[Cell], est: &[Estimate], policy: &Policy) -> (Vec<Suppression>, u64, u64) {
-    // Systems: one per indicator, instrument and domain.
-    let mut systems: HashMap<Stratum, Vec<usize>> = HashMap::new();
-    for (i, c) in cells.iter().enumerate() {
-        systems.entry((c.indicator, c.instrument.as_deref(), c.domain.as_deref())).or_default().push(i);
-    }
-    // Linked systems: the same cells with the same n.
-    let mut linked: HashMap<u64, Vec<Vec<usize>>> = HashMap::new();
-    let mut keys: Vec<_> = systems.keys().copied().collect();
-    keys.sort();
-    for k in keys {
-        let mut members = systems.remove(&k).unwrap();
-        members.sort_by(|&a, &b| cells[a].key.cmp(&cells[b].key));
-        let mut h = DefaultHasher::new();
-        for &i in &members {
-            cells[i].key.hash(&mut h);
-            cells[i].n.hash(&mut h);
-        }
-        linked.entry(h.finish()).or_default().push(members);
-    }
-    let mut state = vec![Suppression::None; cells.len()];
-    let mut groups: Vec<Vec<Vec<usize>>> = linked.into_values().collect();
-    groups.sort();
-    for group in groups {
-        // Hash collisions aside, every system of a group has the same layout.
-        let same = |s: &Vec<usize>| {
-            s.len() == group[0].len()
-                && s.iter().zip(&group[0]).all(|(&a, &b)| cells[a].key == cells[b].key && cells[a].n == cells[b].n)
-        };
-        let (together, apart): (Vec<&Vec<usize>>, Vec<&Vec<usize>>) = group.iter().partition(|s| same(s));
-        let mut batches: Vec<Vec<&Vec<usize>>> = vec![together];
-        batches.extend(apart.into_iter().map(|s| vec![s]));
-        for batch in batches {
-            let layout = batch[0];
-            let keys: Vec<CellKey> = layout.iter().map(|&i| cells[i].key.clone()).collect();
-            let n: Vec<u64> = layout.iter().map(|&i| cells[i].n).collect();
-            let primary: Vec<bool> = (0..layout.len())
-                .map(|j| batch.iter().any(|s| policy.primary(cells[s[j]].n, est[s[j]].numerator)))
-                .collect();
-            let result = disclosure::suppress(&keys, &n, &primary);
-            for s in &batch {
-                for (j, &i) in s.iter().enumerate() {
-                    state[i] = match result[j] {
-                        // Primary for this indicator only where its own counts are small.
-                        Suppression::Primary if !policy.primary(cells[i].n, est[i].numerator) => {
-                            Suppression::Complementary
-                        }
-                        r => r,
-                    };
-                }
-            }
-        }
-    }
-    let primary = state.iter().filter(|s| **s == Suppression::Primary).count() as u64;
-    let complementary = state.iter().filter(|s| **s == Suppression::Complementary).count() as u64;
-    (state, primary, complementary)
-}
-
 fn period_label(p: PeriodType, start: NaiveDate) -> String {
     use chrono::Datelike;
     match p {
@@ -559,17 +525,18 @@ fn date_column(name: &str, days: Vec<i32>) -> PolarsResult<Column> {
     Column::new(name.into(), days).cast(&DataType::Date)
 }
 
-/// The `indicators` table, or with `suppression` the `indicators_public` one.
+/// The `indicators` table, or with what is `withheld` the `indicators_public` one.
 fn results_frame(
     cells: &[Cell],
     est: &[Estimate],
-    suppression: Option<&[Suppression]>,
+    withheld: Option<&protect::Withheld>,
     cat: &Catalogue,
 ) -> PolarsResult<DataFrame> {
     let idx = order(cells);
     let h = idx.len();
     let ind = |i: usize| &cat.indicators[cells[i].indicator];
-    let shown = |i: usize| suppression.is_none_or(|s| s[i] == Suppression::None);
+    let shown = |i: usize| withheld.is_none_or(|w| w.value[i] == Suppression::None);
+    let shown_n = |i: usize| withheld.is_none_or(|w| w.n[i] == Suppression::None);
     let str_col = |name: &str, f: &dyn Fn(usize) -> String| {
         Column::new(name.into(), idx.iter().map(|&i| f(i)).collect::<Vec<_>>())
     };
@@ -589,7 +556,7 @@ fn results_frame(
         str_col("period", &|i| period_label(cells[i].key.period_type, disclosure::date_of(cells[i].key.period_start))),
         str_col("split", &|i| SPLITS[cells[i].key.split].to_string()),
         str_col("split_value", &|i| cells[i].key.split_value.clone()),
-        Column::new("n".into(), idx.iter().map(|&i| shown(i).then_some(cells[i].n as i64)).collect::<Vec<_>>()),
+        Column::new("n".into(), idx.iter().map(|&i| shown_n(i).then_some(cells[i].n as i64)).collect::<Vec<_>>()),
         Column::new(
             "numerator".into(),
             idx.iter().map(|&i| est[i].numerator.filter(|_| shown(i)).map(|k| k as i64)).collect::<Vec<_>>(),
@@ -606,14 +573,16 @@ fn results_frame(
         ),
         str_col("ci_method", &|i| if ind(i).measure() == Measure::Proportion { "wilson" } else { "t" }.to_string()),
     ];
-    let table = match suppression {
+    let table = match withheld {
         None => &schema::INDICATORS,
-        Some(s) => {
+        Some(w) => {
+            let (v, n) = (&w.value, &w.n);
             cols.push(Column::new(
                 "suppressed".into(),
-                idx.iter().map(|&i| s[i] != Suppression::None).collect::<Vec<_>>(),
+                idx.iter().map(|&i| v[i] != Suppression::None).collect::<Vec<_>>(),
             ));
-            cols.push(Column::new("suppression".into(), idx.iter().map(|&i| s[i].name()).collect::<Vec<_>>()));
+            cols.push(Column::new("suppression".into(), idx.iter().map(|&i| v[i].name()).collect::<Vec<_>>()));
+            cols.push(Column::new("n_suppression".into(), idx.iter().map(|&i| n[i].name()).collect::<Vec<_>>()));
             &schema::INDICATORS_PUBLIC
         }
     };
@@ -636,7 +605,7 @@ struct TargetRow<'a> {
 fn target_frame(
     cells: &[Cell],
     est: &[Estimate],
-    suppression: &[Suppression],
+    withheld: &protect::Withheld,
     cat: &Catalogue,
     targets: &Targets,
 ) -> PolarsResult<DataFrame> {
@@ -678,9 +647,9 @@ fn target_frame(
                 let cell = |start: i32| cells_of?.iter().find(|(s, _)| *s == start).map(|&(_, i)| i);
                 let published = |start: i32| -> Option<targets::Published> {
                     let i = cell(start)?;
-                    let shown = suppression[i] == Suppression::None;
+                    let shown = withheld.value[i] == Suppression::None;
                     Some(targets::Published {
-                        n: shown.then_some(cells[i].n as i64),
+                        n: (withheld.n[i] == Suppression::None).then_some(cells[i].n as i64),
                         value: shown.then_some(est[i].value),
                         ci: est[i].ci.filter(|_| shown),
                     })
@@ -692,7 +661,7 @@ fn target_frame(
                     let now = published(start);
                     let before = if j > 0 { published(all_starts[j - 1]) } else { None };
                     let st = targets::status(t.direction, t.value, hib, now, before);
-                    let suppression = cell(start).and_then(|i| suppression[i].name());
+                    let suppression = cell(start).and_then(|i| withheld.value[i].name());
                     rows.push(TargetRow {
                         target: t,
                         unit: u,
@@ -802,6 +771,8 @@ pub fn compute_into(
         tables: table_rows,
         suppressed_primary: out.suppressed_primary,
         suppressed_complementary: out.suppressed_complementary,
+        n_withheld: out.n_withheld,
+        audit: out.audit,
     });
     Ok(out.warnings)
 }

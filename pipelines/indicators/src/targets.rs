@@ -111,6 +111,11 @@ impl Targets {
             if let Some(p) = periods.iter().find(|p| !ind.periods.contains(p)) {
                 return Err(bad(format!("indicator '{}' is not computed per {}", ind.id, p.name())));
             }
+            if periods.iter().any(|&p| !cat.settings.published(p, Some(crate::catalogue::Split::Unit))) {
+                return Err(bad("a target's status is per unit, and months are published per unit only where \
+                     the catalogue's settings.monthly_splits names \"unit\""
+                    .into()));
+            }
             let assessment =
                 ind.higher_is_better.is_none() || matches!(ind.spec, crate::catalogue::Spec::ReliableChange { .. });
             if assessment != (t.instrument.is_some() && t.domain.is_some()) {
