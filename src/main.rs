@@ -104,6 +104,20 @@ enum Command {
     },
     /// Write the managers' dashboard: self-contained HTML pages (targets, trends, funnel plots).
     Dashboard(DashboardArgs),
+    /// Build a cohort from its definition (an entry event, criteria, variables
+    /// and outcomes in windows around each index date: docs/definitions.md) and
+    /// write its members with their variables as Parquet. Row-level and
+    /// pseudonymous: for analysts and evaluators, not managers.
+    Cohort {
+        /// The cohort definition (TOML).
+        spec: PathBuf,
+        /// Register path (made by `utfall build` or `utfall demo`).
+        #[arg(long, env = "UTFALL_REGISTER")]
+        register: PathBuf,
+        /// The Parquet file to write (client_id, index_date, then every variable and outcome).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// The optional risk model: train (with its model card), score, explain.
     Model {
         #[command(subcommand)]
@@ -321,6 +335,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dashboard(args) => {
             dashboard(&args, quiet)?;
         }
+        Command::Cohort { spec, register, out } => cohort(&spec, &register, &out, quiet)?,
+    }
+    Ok(())
+}
+
+fn cohort(spec: &Path, register: &Path, out: &Path, quiet: bool) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(spec).map_err(|e| BadUsage(format!("cannot read {}: {e}", spec.display())))?;
+    let cohort = utfall_definitions::CohortSpec::parse(&text)
+        .and_then(|s| s.check())
+        .map_err(|e| BadUsage(format!("{}: {e}", spec.display())))?;
+    let build = utfall_register::store::CurrentBuild::open(register).map_err(|e| BadUsage(e.to_string()))?;
+    let mut members = cohort.build(&build.dir)?;
+    members.write(out).with_context(|| format!("writing {}", out.display()))?;
+    if !quiet {
+        println!("cohort: {}", spec.display());
+        for (step, left) in &members.attrition {
+            println!("  {left:>9}  {step}");
+        }
+        println!("wrote {} members to {}", members.frame.height(), out.display());
     }
     Ok(())
 }

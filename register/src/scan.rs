@@ -31,6 +31,27 @@ pub fn conform(df: DataFrame, table: &DerivedTable) -> PolarsResult<DataFrame> {
     df.lazy().select(typed(table)).collect()
 }
 
+/// Write a hand-made entity table into `dir` with the register's schema:
+/// the frame's columns cast to their types, the ones it lacks null (tests
+/// of the stages above build small registers with it).
+pub fn write_entity(dir: &Path, table: &Table, df: DataFrame) -> PolarsResult<()> {
+    let columns: Vec<Expr> = table
+        .register_columns()
+        .iter()
+        .map(|c| {
+            if df.column(c.name).is_ok() {
+                col(c.name).cast(c.dtype.clone())
+            } else {
+                lit(NULL).cast(c.dtype.clone()).alias(c.name)
+            }
+        })
+        .collect();
+    let mut out = df.lazy().select(columns).collect()?;
+    let file = std::fs::File::create(dir.join(table.file_name()))?;
+    ParquetWriter::new(file).finish(&mut out)?;
+    Ok(())
+}
+
 fn typed(table: &DerivedTable) -> Vec<Expr> {
     table.columns.iter().map(|c| col(c.name).cast(c.dtype.clone())).collect()
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 const LAYERS: &[(&str, u32)] = &[
     ("utfall-register", 0),
     ("utfall-disclosure", 1),
+    ("utfall-definitions", 1),
     ("utfall-report", 2),
     ("utfall-synth", 2),
     ("utfall-ingest", 2),

@@ -5,6 +5,7 @@ mod support;
 mod analyst;
 mod bad_input;
 mod cli;
+mod cohort;
 mod contract;
 mod dashboard;
 mod determinism;

@@ -36,23 +36,7 @@ fn dates(v: &[&str]) -> Vec<Option<NaiveDate>> {
 
 /// Write a table with the register's schema: missing columns null, types cast.
 fn write(dir: &Path, table: &str, df: DataFrame) {
-    let t = schema::table(table).unwrap();
-    let h = df.height();
-    let cols: Vec<Expr> = t
-        .register_columns()
-        .iter()
-        .map(|c| {
-            if df.column(c.name).is_ok() {
-                col(c.name).cast(c.dtype.clone())
-            } else {
-                lit(NULL).cast(c.dtype.clone()).alias(c.name)
-            }
-        })
-        .collect();
-    let mut out = df.lazy().select(cols).collect().unwrap();
-    assert_eq!(out.height(), h);
-    let f = std::fs::File::create(dir.join(format!("{table}.parquet"))).unwrap();
-    ParquetWriter::new(f).finish(&mut out).unwrap();
+    utfall_register::scan::write_entity(dir, schema::table(table).unwrap(), df).unwrap();
 }
 
 fn register(dir: &Path) {

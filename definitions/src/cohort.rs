@@ -1,0 +1,259 @@
+//! Cohorts, in the manner of OHDSI's cohort definitions: an entry event read
+//! from a register table gives each member an index date; criteria on
+//! variables known at that date keep or drop the entry; then the study's
+//! variables are computed per member and index date.
+//!
+//! ```toml
+//! [entry]
+//! table = "payments"          # any register table with a date
+//! date = "month"              # its date column (may be left out where it has one)
+//! where = { reason = "unemployment" }
+//! every = false               # each client's first entry ever (default), or every one
+//! age = [18, 64]              # age at the index date: its year minus the birth year
+//! from = "2022-01-01"         # index dates from, to (inclusive; optional)
+//! to = "2024-12-31"
+//!
+//! [[require]]                 # keep an entry only where a variable holds
+//! variable = "months_before"
+//! at_least = 3                # at_least, at_most, or is = true / false
+//!
+//! [[variable]]                # known at the index date: covariates, features, groups
+//! name = "months_before"
+//! table = "payments"
+//! aggregate = "months_with"
+//! window = "[-12m, 0)"
+//!
+//! [[outcome]]                 # observed on or after the index date
+//! name = "payments_after"
+//! table = "payments"
+//! aggregate = "count"
+//! window = "[0, 12m)"
+//! ```
+//!
+//! [`Cohort::build`] returns the members and the attrition: how many entries
+//! each step kept, in order, so that every entry is accounted for.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use polars::prelude::*;
+use utfall_register::scan::scan;
+use utfall_register::schema::{self, Table};
+use utfall_register::store::{write_atomically, write_parquet};
+
+use crate::variable::{FilterValue, check_filter, date_column, filter_expr};
+use crate::{Aggregate, DefinitionError, Role, Variable, VariableSpec, compute};
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntrySpec {
+    pub table: String,
+    #[serde(default)]
+    pub date: Option<String>,
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, FilterValue>,
+    #[serde(default)]
+    pub every: bool,
+    #[serde(default)]
+    pub age: Option<[i32; 2]>,
+    #[serde(default)]
+    pub from: Option<chrono::NaiveDate>,
+    #[serde(default)]
+    pub to: Option<chrono::NaiveDate>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequireSpec {
+    pub variable: String,
+    #[serde(default)]
+    pub at_least: Option<f64>,
+    #[serde(default)]
+    pub at_most: Option<f64>,
+    #[serde(default)]
+    pub is: Option<bool>,
+}
+
+/// A cohort as written (a TOML file, or a table of a larger spec).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CohortSpec {
+    pub entry: EntrySpec,
+    #[serde(default)]
+    pub require: Vec<RequireSpec>,
+    #[serde(default)]
+    pub variable: Vec<VariableSpec>,
+    #[serde(default)]
+    pub outcome: Vec<VariableSpec>,
+}
+
+/// A checked cohort.
+#[derive(Debug, Clone)]
+pub struct Cohort {
+    table: &'static Table,
+    date: &'static str,
+    filter: Vec<(&'static str, FilterValue)>,
+    every: bool,
+    age: Option<[i32; 2]>,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    require: Vec<(RequireSpec, Aggregate)>,
+    variables: Vec<Variable>,
+}
+
+/// The members (client_id, index_date, then every variable and outcome) and
+/// the attrition: (step, entries left after it).
+pub struct Members {
+    pub frame: DataFrame,
+    pub attrition: Vec<(String, usize)>,
+}
+
+impl Members {
+    /// Write the members as Parquet (zstd), atomically.
+    pub fn write(&mut self, path: &Path) -> PolarsResult<()> {
+        write_atomically(path, |f| write_parquet(&mut self.frame, f.try_clone()?))
+    }
+}
+
+impl CohortSpec {
+    pub fn parse(text: &str) -> Result<CohortSpec, DefinitionError> {
+        toml::from_str(text).map_err(|e| DefinitionError {
+            field: e.span().map_or("spec".into(), |s| format!("line {}", text[..s.start].matches('\n').count() + 1)),
+            message: e.message().to_string(),
+        })
+    }
+
+    pub fn check(&self) -> Result<Cohort, DefinitionError> {
+        let e = &self.entry;
+        let table = schema::table(&e.table).ok_or_else(|| {
+            let names: Vec<&str> = schema::TABLES.iter().map(|t| t.name).collect();
+            DefinitionError {
+                field: "entry.table".into(),
+                message: format!("no table '{}' in the register (tables: {})", e.table, names.join(", ")),
+            }
+        })?;
+        let date = date_column(table, e.date.as_deref(), "entry.date")?;
+        let filter = check_filter(table, &e.filter, "entry.where")?;
+        if let Some([lo, hi]) = e.age
+            && lo > hi
+        {
+            return Err(DefinitionError { field: "entry.age".into(), message: format!("[{lo}, {hi}] is empty") });
+        }
+        if let (Some(a), Some(b)) = (e.from, e.to)
+            && a > b
+        {
+            return Err(DefinitionError { field: "entry.from".into(), message: format!("{a} is after to = {b}") });
+        }
+        let mut names = HashSet::from(["client_id".to_string(), "index_date".to_string()]);
+        let mut variables = Vec::new();
+        for (specs, role) in [(&self.variable, Role::Known), (&self.outcome, Role::Outcome)] {
+            for v in specs.iter() {
+                if !names.insert(v.name.clone()) {
+                    return Err(DefinitionError {
+                        field: format!("variable '{}'.name", v.name),
+                        message: "used twice (or a column of the cohort: client_id, index_date)".into(),
+                    });
+                }
+                variables.push(v.check(role)?);
+            }
+        }
+        let mut require = Vec::new();
+        for (i, r) in self.require.iter().enumerate() {
+            let field = format!("require[{i}]");
+            let bad = |m: String| DefinitionError { field: field.clone(), message: m };
+            let Some(v) = self.variable.iter().find(|v| v.name == r.variable) else {
+                return Err(bad(if self.outcome.iter().any(|o| o.name == r.variable) {
+                    format!(
+                        "'{}' is an outcome: an entry can only be kept on what is known at its index date",
+                        r.variable
+                    )
+                } else {
+                    format!("no [[variable]] named '{}'", r.variable)
+                }));
+            };
+            let numeric = !matches!(v.aggregate, Aggregate::Any | Aggregate::Latest | Aggregate::Attribute);
+            match (r.at_least.is_some() || r.at_most.is_some(), r.is) {
+                (true, None) if numeric => {}
+                (false, Some(_)) if v.aggregate == Aggregate::Any => {}
+                (false, None) => return Err(bad("give at_least, at_most or is".into())),
+                _ => {
+                    return Err(bad(format!(
+                        "'{}' ({:?}) takes {}",
+                        r.variable,
+                        v.aggregate,
+                        if numeric { "at_least or at_most" } else { "is = true or false" }
+                    )));
+                }
+            }
+            require.push((r.clone(), v.aggregate));
+        }
+        Ok(Cohort { table, date, filter, every: e.every, age: e.age, from: e.from, to: e.to, require, variables })
+    }
+}
+
+fn days(d: chrono::NaiveDate) -> i32 {
+    (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+impl Cohort {
+    /// The cohort's members in the register build in `dir`.
+    pub fn build(&self, dir: &Path) -> PolarsResult<Members> {
+        let mut attrition = Vec::new();
+        let mut step = |name: String, lf: LazyFrame| -> PolarsResult<LazyFrame> {
+            let df = lf.collect()?;
+            attrition.push((name, df.height()));
+            Ok(df.lazy())
+        };
+        let entries = scan(dir, self.table)?
+            .filter(filter_expr(&self.filter).and(col(self.date).is_not_null()))
+            .select([col("client_id"), col(self.date).cast(DataType::Date).alias("index_date")]);
+        let mut lf = step(format!("entries: rows of {} with {}", self.table.name, self.date), entries)?;
+        lf = if self.every {
+            lf.unique_stable(None, UniqueKeepStrategy::First).sort(["client_id", "index_date"], Default::default())
+        } else {
+            lf.group_by([col("client_id")]).agg([col("index_date").min()])
+        };
+        let kept = if self.every { "one entry per client and day" } else { "each client's first entry (ever)" };
+        lf = step(kept.into(), lf.sort(["client_id", "index_date"], Default::default()))?;
+        if self.from.is_some() || self.to.is_some() {
+            let d = col("index_date").cast(DataType::Int32);
+            let lo = self.from.map_or(lit(true), |f| d.clone().gt_eq(lit(days(f))));
+            let hi = self.to.map_or(lit(true), |t| d.lt_eq(lit(days(t))));
+            lf = step("index date in the enrolment period".into(), lf.filter(lo.and(hi)))?;
+        }
+        if let Some([lo, hi]) = self.age {
+            let clients =
+                scan(dir, schema::table("clients").expect("clients"))?.select([col("client_id"), col("birth_year")]);
+            let age = col("index_date").dt().year() - col("birth_year");
+            lf = lf
+                .join(clients, [col("client_id")], [col("client_id")], JoinArgs::new(JoinType::Inner))
+                .filter(age.clone().gt_eq(lit(lo)).and(age.lt_eq(lit(hi))))
+                .select([col("client_id"), col("index_date")])
+                .sort(["client_id", "index_date"], Default::default());
+            lf = step(format!("aged {lo} to {hi} at the index date"), lf)?;
+        }
+        lf = compute(dir, lf, &self.variables)?;
+        for (r, _) in &self.require {
+            let v = col(r.variable.as_str());
+            let keep = match (r.at_least, r.at_most, r.is) {
+                (lo, hi, None) => {
+                    let v = v.cast(DataType::Float64);
+                    let a = lo.map_or(lit(true), |lo| v.clone().gt_eq(lit(lo)));
+                    let b = hi.map_or(lit(true), |hi| v.lt_eq(lit(hi)));
+                    a.and(b)
+                }
+                (_, _, Some(is)) => v.eq(lit(is)),
+            };
+            let what = match (r.at_least, r.at_most, r.is) {
+                (Some(a), Some(b), _) => format!("{} from {a} to {b}", r.variable),
+                (Some(a), None, _) => format!("{} at least {a}", r.variable),
+                (None, Some(b), _) => format!("{} at most {b}", r.variable),
+                (_, _, Some(is)) => format!("{} is {is}", r.variable),
+                _ => unreachable!("checked"),
+            };
+            lf = step(what, lf.filter(keep.fill_null(lit(false))))?;
+        }
+        let frame = lf.collect()?;
+        Ok(Members { frame, attrition })
+    }
+}

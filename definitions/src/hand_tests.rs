@@ -1,0 +1,263 @@
+//! Variables computed on a hand-made register, against values worked out by
+//! hand (in the comments), and the errors a bad definition gets.
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use utfall_register::scan::write_entity;
+use utfall_register::schema;
+
+use crate::{Role, Variable, VariableSpec, compute};
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+fn register(dir: &std::path::Path) {
+    let clients = df!("client_id" => ["c1", "c2", "c3"], "birth_year" => [2008, 1980, 1990],
+        "sex" => ["F", "M", "F"], "district" => ["norr", "soder", "norr"])
+    .unwrap();
+    write_entity(dir, schema::table("clients").unwrap(), clients).unwrap();
+    // c2: January to June 2023 on unemployment (5,000 a month), September on
+    // sickness (3,000); c3: December 2022 (1,000). c1: nothing.
+    let months = [
+        "2023-01-01",
+        "2023-02-01",
+        "2023-03-01",
+        "2023-04-01",
+        "2023-05-01",
+        "2023-06-01",
+        "2023-09-01",
+        "2022-12-01",
+    ];
+    let payments = df!(
+        "payment_id" => (1..=8).map(|i| format!("P{i}")).collect::<Vec<_>>(),
+        "client_id" => ["c2", "c2", "c2", "c2", "c2", "c2", "c2", "c3"],
+        "household_id" => ["H2", "H2", "H2", "H2", "H2", "H2", "H2", "H3"],
+        "case_id" => ["K2", "K2", "K2", "K2", "K2", "K2", "K2", "K3"],
+        "month" => months.iter().map(|m| d(m)).collect::<Vec<_>>(),
+        "amount_sek" => [5000.0, 5000.0, 5000.0, 5000.0, 5000.0, 5000.0, 3000.0, 1000.0],
+        "reason" => ["unemployment", "unemployment", "unemployment", "unemployment", "unemployment", "unemployment", "sickness", "unemployment"],
+    )
+    .unwrap();
+    write_entity(dir, schema::table("payments").unwrap(), payments).unwrap();
+}
+
+fn spec(toml_text: &str) -> VariableSpec {
+    toml::from_str(toml_text).unwrap()
+}
+
+fn known(toml_text: &str) -> Variable {
+    spec(toml_text).check(Role::Known).unwrap()
+}
+
+#[test]
+fn variables_equal_the_hand_computed_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    register(tmp.path());
+    // Every client on 1 July 2023, and c2 again on 1 October.
+    let index = df!(
+        "client_id" => ["c1", "c2", "c3", "c2"],
+        "index_date" => [d("2023-07-01"), d("2023-07-01"), d("2023-07-01"), d("2023-10-01")],
+    )
+    .unwrap();
+    let vars = vec![
+        known("name = \"months\"\ntable = \"payments\"\naggregate = \"months_with\"\nwindow = \"[-12m, 0)\""),
+        known(
+            "name = \"unemployment_sek\"\ntable = \"payments\"\naggregate = \"sum\"\ncolumn = \"amount_sek\"\n\
+             window = \"[-6m, 0)\"\nwhere = { reason = \"unemployment\" }",
+        ),
+        known("name = \"recent\"\ntable = \"payments\"\naggregate = \"any\"\nwindow = \"[-3m, 0)\""),
+        known("name = \"days\"\ntable = \"payments\"\naggregate = \"days_since\"\nwindow = \"[-24m, 0)\""),
+        known(
+            "name = \"reason\"\ntable = \"payments\"\naggregate = \"latest\"\ncolumn = \"reason\"\nwindow = \"[-24m, 0)\"",
+        ),
+        known("name = \"sex\"\ntable = \"clients\"\naggregate = \"attribute\"\ncolumn = \"sex\""),
+        spec("name = \"later\"\ntable = \"payments\"\naggregate = \"count\"\nwindow = \"[0, 3m]\"")
+            .check(Role::Outcome)
+            .unwrap(),
+    ];
+    let out = compute(tmp.path(), index.lazy(), &vars).unwrap().collect().unwrap();
+    assert_eq!(out.height(), 4);
+    let i64s = |c: &str| out.column(c).unwrap().i64().unwrap().iter().collect::<Vec<_>>();
+    let strs =
+        |c: &str| out.column(c).unwrap().str().unwrap().iter().map(|s| s.map(str::to_string)).collect::<Vec<_>>();
+    let s = |v: &str| Some(v.to_string());
+    // Months with a payment in the 12 months before: c1 none; c2 January to
+    // June; c3 December 2022; c2 in October also September.
+    assert_eq!(i64s("months"), [Some(0), Some(6), Some(1), Some(7)]);
+    // Unemployment payments in the 6 months before: c2 January to June, then April to June.
+    let sek: Vec<Option<f64>> = out.column("unemployment_sek").unwrap().f64().unwrap().iter().collect();
+    assert_eq!(sek, [Some(0.0), Some(30_000.0), Some(0.0), Some(15_000.0)]);
+    let recent: Vec<Option<bool>> = out.column("recent").unwrap().bool().unwrap().iter().collect();
+    assert_eq!(recent, [Some(false), Some(true), Some(false), Some(true)]);
+    // Days from the latest payment's month to the index: 1 June -> 1 July is
+    // 30; 1 December 2022 -> 1 July 2023 is 212; 1 September -> 1 October 30.
+    assert_eq!(i64s("days"), [None, Some(30), Some(212), Some(30)]);
+    assert_eq!(strs("reason"), [None, s("unemployment"), s("unemployment"), s("sickness")]);
+    assert_eq!(strs("sex"), [s("F"), s("M"), s("F"), s("M")]);
+    // After 1 July up to 1 October inclusive: c2's September payment.
+    assert_eq!(i64s("later"), [Some(0), Some(1), Some(0), Some(0)]);
+}
+
+#[test]
+fn bad_definitions_name_the_field() {
+    let cases = [
+        (
+            "name = \"x\"\ntable = \"paymnts\"\naggregate = \"count\"\nwindow = \"[-1y, 0)\"",
+            "variable 'x'.table",
+            "no table 'paymnts'",
+        ),
+        (
+            "name = \"x\"\ntable = \"payments\"\naggregate = \"sum\"\ncolumn = \"amount\"\nwindow = \"[-1y, 0)\"",
+            "variable 'x'.column",
+            "no column 'amount'",
+        ),
+        (
+            "name = \"x\"\ntable = \"payments\"\naggregate = \"sum\"\ncolumn = \"reason\"\nwindow = \"[-1y, 0)\"",
+            "variable 'x'.column",
+            "needs a number column",
+        ),
+        (
+            "name = \"x\"\ntable = \"payments\"\naggregate = \"count\"\nwindow = \"[-1y, 1m)\"",
+            "variable 'x'.window",
+            "reaches past the index date",
+        ),
+        (
+            "name = \"x\"\ntable = \"payments\"\naggregate = \"count\"\nwindow = \"[-1y, 0)\"\nwhere = { reason = \"lottery\" }",
+            "variable 'x'.where.reason",
+            "'lottery' is not in the code list",
+        ),
+        (
+            "name = \"x\"\ntable = \"interventions\"\naggregate = \"count\"\nwindow = \"[-1y, 0)\"",
+            "variable 'x'.date",
+            "several date columns",
+        ),
+        (
+            "name = \"x\"\ntable = \"interventions\"\naggregate = \"count\"\ndate = \"provider\"\nwindow = \"[-1y, 0)\"",
+            "variable 'x'.date",
+            "not a date column",
+        ),
+        (
+            "name = \"x\"\ntable = \"interventions\"\naggregate = \"count\"\ndate = \"started\"\nwindow = \"[-1y, 0)\"\nwhere = { granted = \"yes\" }",
+            "variable 'x'.where.granted",
+            "true or false",
+        ),
+        ("name = \"x\"\ntable = \"payments\"\naggregate = \"count\"", "variable 'x'.window", "give the window"),
+        (
+            "name = \"x\"\ntable = \"cases\"\naggregate = \"attribute\"\ncolumn = \"unit\"",
+            "variable 'x'.table",
+            "a client's",
+        ),
+    ];
+    for (text, field, says) in cases {
+        let e = spec(text).check(Role::Known).unwrap_err();
+        assert_eq!(e.field, field, "{text}: {e}");
+        assert!(e.message.contains(says), "{text}: {e}");
+    }
+    let e = spec("name = \"x\"\ntable = \"payments\"\naggregate = \"count\"\nwindow = \"[-1m, 12m]\"")
+        .check(Role::Outcome)
+        .unwrap_err();
+    assert!(e.message.contains("starts before the index date"), "{e}");
+    // A window that is not one is refused when read, with the reason.
+    let e =
+        toml::from_str::<VariableSpec>("name = \"x\"\ntable = \"payments\"\naggregate = \"count\"\nwindow = \"-12m\"")
+            .unwrap_err();
+    assert!(e.to_string().contains("is not a window"), "{e}");
+}
+
+#[test]
+fn a_cohort_keeps_what_its_entry_and_criteria_say_and_counts_every_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    register(tmp.path());
+    // Every payment from 2023 on, kept where the client had payments in at
+    // least 2 of the 12 months before: c2's March to June and September.
+    let spec = crate::CohortSpec::parse(
+        "[entry]\ntable = \"payments\"\nevery = true\nage = [18, 64]\nfrom = \"2023-01-01\"\n\
+         [[require]]\nvariable = \"before\"\nat_least = 2\n\
+         [[variable]]\nname = \"before\"\ntable = \"payments\"\naggregate = \"months_with\"\nwindow = \"[-12m, 0)\"\n\
+         [[outcome]]\nname = \"after\"\ntable = \"payments\"\naggregate = \"count\"\nwindow = \"(0, 3m]\"\n",
+    )
+    .unwrap();
+    let m = spec.check().unwrap().build(tmp.path()).unwrap();
+    let steps: Vec<usize> = m.attrition.iter().map(|s| s.1).collect();
+    assert_eq!(steps, [8, 8, 7, 7, 5], "{:?}", m.attrition);
+    let days: Vec<i32> = m
+        .frame
+        .column("index_date")
+        .unwrap()
+        .cast(&DataType::Int32)
+        .unwrap()
+        .i32()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    let want: Vec<i32> = ["2023-03-01", "2023-04-01", "2023-05-01", "2023-06-01", "2023-09-01"]
+        .iter()
+        .map(|s| (d(s) - d("1970-01-01")).num_days() as i32)
+        .collect();
+    assert_eq!(days, want);
+    let before: Vec<i64> = m.frame.column("before").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(before, [2, 3, 4, 5, 6]);
+    // Payments in the 3 months after (index day left out): March -> April,
+    // May, June; April -> May, June; May -> June; June -> September; September -> none.
+    let after: Vec<i64> = m.frame.column("after").unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(after, [3, 2, 1, 1, 0]);
+
+    // First entries (c2 January 2023, c3 December 2022) of clients aged
+    // 18-40: c3 (32); c2 is 43.
+    let spec = crate::CohortSpec::parse("[entry]\ntable = \"payments\"\nage = [18, 40]\n").unwrap();
+    let m = spec.check().unwrap().build(tmp.path()).unwrap();
+    assert_eq!(m.attrition.iter().map(|s| s.1).collect::<Vec<_>>(), [8, 2, 1]);
+    // The first entry ever, then the period: c3's first (2022) is before it.
+    let spec = crate::CohortSpec::parse("[entry]\ntable = \"payments\"\nfrom = \"2023-01-01\"\n").unwrap();
+    let m = spec.check().unwrap().build(tmp.path()).unwrap();
+    assert_eq!(m.attrition.iter().map(|s| s.1).collect::<Vec<_>>(), [8, 2, 1]);
+    assert_eq!(m.frame.column("client_id").unwrap().str().unwrap().get(0), Some("c2"));
+    let spec = crate::CohortSpec::parse("[entry]\ntable = \"payments\"\nage = [18, 40]\n").unwrap();
+    let m = spec.check().unwrap().build(tmp.path()).unwrap();
+    assert_eq!(m.frame.column("client_id").unwrap().str().unwrap().get(0), Some("c3"));
+}
+
+#[test]
+fn a_bad_cohort_names_the_field() {
+    let entry = "[entry]\ntable = \"payments\"\n";
+    let later = "[[outcome]]\nname = \"later\"\ntable = \"payments\"\naggregate = \"count\"\nwindow = \"[0, 12m)\"\n";
+    let cases = [
+        ("[entry]\ntable = \"nope\"\n".to_string(), "entry.table", "no table 'nope'"),
+        ("[entry]\ntable = \"interventions\"\n".to_string(), "entry.date", "several date columns"),
+        (
+            "[entry]\ntable = \"payments\"\nwhere = { reason = \"x\" }\n".to_string(),
+            "entry.where.reason",
+            "not in the code list",
+        ),
+        ("[entry]\ntable = \"payments\"\nage = [30, 20]\n".to_string(), "entry.age", "is empty"),
+        (format!("{entry}[[require]]\nvariable = \"later\"\nat_least = 1\n{later}"), "require[0]", "is an outcome"),
+        (
+            format!("{entry}[[require]]\nvariable = \"gone\"\nat_least = 1\n"),
+            "require[0]",
+            "no [[variable]] named 'gone'",
+        ),
+        (
+            format!(
+                "{entry}[[variable]]\nname = \"later\"\ntable = \"payments\"\naggregate = \"count\"\nwindow = \"[-1y, 0)\"\n{later}"
+            ),
+            "variable 'later'.name",
+            "used twice",
+        ),
+        (
+            format!(
+                "{entry}[[variable]]\nname = \"peek\"\ntable = \"payments\"\naggregate = \"count\"\nwindow = \"[-1y, 1d]\"\n"
+            ),
+            "variable 'peek'.window",
+            "reaches past the index date",
+        ),
+    ];
+    for (text, field, says) in cases {
+        let e = crate::CohortSpec::parse(&text).and_then(|s| s.check()).unwrap_err();
+        assert_eq!(e.field, field, "{text}: {e}");
+        assert!(e.message.contains(says), "{text}: {e}");
+    }
+    let e = crate::CohortSpec::parse("[entry]\ntable = \"payments\"\nevry = true\n").unwrap_err();
+    assert_eq!(e.field, "line 3");
+    assert!(e.message.contains("evry"), "{e}");
+}
