@@ -171,16 +171,16 @@ impl CohortSpec {
                     format!("no [[variable]] named '{}'", r.variable)
                 }));
             };
-            let numeric = !matches!(v.aggregate, Aggregate::Any | Aggregate::Latest | Aggregate::Attribute);
+            let numeric = v.aggregate.numeric();
             match (r.at_least.is_some() || r.at_most.is_some(), r.is) {
                 (true, None) if numeric => {}
                 (false, Some(_)) if v.aggregate == Aggregate::Any => {}
                 (false, None) => return Err(bad("give at_least, at_most or is".into())),
                 _ => {
                     return Err(bad(format!(
-                        "'{}' ({:?}) takes {}",
+                        "'{}' ({}) takes {}",
                         r.variable,
-                        v.aggregate,
+                        v.aggregate.name(),
                         if numeric { "at_least or at_most" } else { "is = true or false" }
                     )));
                 }

@@ -40,6 +40,18 @@ fn register(dir: &std::path::Path) {
     )
     .unwrap();
     write_entity(dir, schema::table("payments").unwrap(), payments).unwrap();
+    // c2's school domain: 4 in March, 6 in August, 7.5 in December 2023; housing 3 in May.
+    let assessments = df!(
+        "assessment_id" => ["A1", "A2", "A3", "A4"],
+        "client_id" => ["c2", "c2", "c2", "c2"],
+        "case_id" => ["K2", "K2", "K2", "K2"],
+        "instrument" => ["stjarna", "stjarna", "stjarna", "stjarna"],
+        "domain" => ["skola", "skola", "skola", "boende"],
+        "score" => [4.0, 6.0, 7.5, 3.0],
+        "assessed" => [d("2023-03-01"), d("2023-08-01"), d("2023-12-01"), d("2023-05-01")],
+    )
+    .unwrap();
+    write_entity(dir, schema::table("assessments").unwrap(), assessments).unwrap();
 }
 
 fn spec(toml_text: &str) -> VariableSpec {
@@ -76,8 +88,28 @@ fn variables_equal_the_hand_computed_values() {
             .check(Role::Outcome)
             .unwrap(),
     ];
+    let outcome = |text: &str| spec(text).check(Role::Outcome).unwrap();
+    let school = "table = \"assessments\"\nwhere = { instrument = \"stjarna\", domain = \"skola\" }";
+    let vars = [
+        vars,
+        vec![
+            known(&format!("name = \"baseline\"\naggregate = \"baseline\"\nwindow = \"[-12m, 0]\"\n{school}")),
+            outcome(&format!(
+                "name = \"change\"\naggregate = \"change_from_baseline\"\nwindow = \"[-6m, 12m]\"\n{school}"
+            )),
+            outcome(
+                "name = \"to_payment\"\ntable = \"payments\"\naggregate = \"time_to_event\"\nwindow = \"(0, 12m]\"",
+            ),
+        ],
+    ]
+    .concat();
     let out = compute(tmp.path(), index.lazy(), &vars).unwrap().collect().unwrap();
     assert_eq!(out.height(), 4);
+    let f64s = |c: &str| out.column(c).unwrap().f64().unwrap().iter().collect::<Vec<_>>();
+    // School at the baseline: March's 4 (housing's 3 is another domain).
+    assert_eq!(f64s("baseline"), [None, Some(4.0), None, Some(4.0)]);
+    // From 1 January 2023: March 4 -> December 7.5; from 1 April: August 6 -> December 7.5.
+    assert_eq!(f64s("change"), [None, Some(3.5), None, Some(1.5)]);
     let i64s = |c: &str| out.column(c).unwrap().i64().unwrap().iter().collect::<Vec<_>>();
     let strs =
         |c: &str| out.column(c).unwrap().str().unwrap().iter().map(|s| s.map(str::to_string)).collect::<Vec<_>>();
@@ -97,6 +129,8 @@ fn variables_equal_the_hand_computed_values() {
     assert_eq!(strs("sex"), [s("F"), s("M"), s("F"), s("M")]);
     // After 1 July up to 1 October inclusive: c2's September payment.
     assert_eq!(i64s("later"), [Some(0), Some(1), Some(0), Some(0)]);
+    // 1 July -> 1 September is 62 days; after 1 October no payment (censored).
+    assert_eq!(i64s("to_payment"), [None, Some(62), None, None]);
 }
 
 #[test]
@@ -149,6 +183,24 @@ fn bad_definitions_name_the_field() {
             "a client's",
         ),
     ];
+    let school = "table = \"assessments\"\naggregate = \"change_from_baseline\"\nwhere = { instrument = \"stjarna\", domain = \"skola\" }";
+    for (text, field, says) in [
+        (format!("name = \"x\"\n{school}\nwindow = \"[-6m, 0]\""), "variable 'x'.window", "ends by the index date"),
+        (
+            "name = \"x\"\ntable = \"assessments\"\naggregate = \"baseline\"\nwindow = \"[-6m, 0]\"\nwhere = { instrument = \"stjarna\" }".into(),
+            "variable 'x'.where.domain",
+            "one instrument and domain",
+        ),
+        ("name = \"x\"\ntable = \"payments\"\naggregate = \"baseline\"\nwindow = \"[-6m, 0]\"".into(), "variable 'x'.table", "reads assessments"),
+    ] {
+        let e = spec(&text).check(Role::Outcome).unwrap_err();
+        assert_eq!(e.field, field, "{text}: {e}");
+        assert!(e.message.contains(says), "{text}: {e}");
+    }
+    let e = spec("name = \"x\"\ntable = \"payments\"\naggregate = \"time_to_event\"\nwindow = \"[-1y, 0)\"")
+        .check(Role::Known)
+        .unwrap_err();
+    assert!(e.field.ends_with("aggregate") && e.message.contains("is an outcome"), "{e}");
     for (text, field, says) in cases {
         let e = spec(text).check(Role::Known).unwrap_err();
         assert_eq!(e.field, field, "{text}: {e}");

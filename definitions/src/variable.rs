@@ -18,7 +18,16 @@
 //! | `months_with` | calendar months with a row | 0 |
 //! | `days_since` | days from the latest row to the index date | null |
 //! | `latest` | `column` of the latest row (ties: the table's key) | null |
+//! | `earliest` | `column` of the earliest row | null |
+//! | `baseline` | the earliest `score` of one instrument and domain (`assessments`) | null |
+//! | `change_from_baseline` | the latest `score` minus the earliest (two assessments or more) | null |
+//! | `time_to_event` | days from the index date to the first row (an outcome) | null (censored) |
 //! | `attribute` | `column` of the client (`clients`; no window) | |
+//!
+//! `baseline` and `change_from_baseline` read `assessments` and name the
+//! instrument and the domain in `where` (`{ instrument = "stjarna", domain =
+//! "skola" }`). As an outcome, a change from baseline spans the index date:
+//! its window may start before 0 (the baseline) and must end after it.
 //!
 //! `date` names the table's date column the window is on; it may be left
 //! out where the table has only one. A month column (`payments.month`) is
@@ -45,7 +54,35 @@ pub enum Aggregate {
     MonthsWith,
     DaysSince,
     Latest,
+    Earliest,
+    Baseline,
+    ChangeFromBaseline,
+    TimeToEvent,
     Attribute,
+}
+
+impl Aggregate {
+    /// The name as written in a spec.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregate::Count => "count",
+            Aggregate::Sum => "sum",
+            Aggregate::Any => "any",
+            Aggregate::MonthsWith => "months_with",
+            Aggregate::DaysSince => "days_since",
+            Aggregate::Latest => "latest",
+            Aggregate::Earliest => "earliest",
+            Aggregate::Baseline => "baseline",
+            Aggregate::ChangeFromBaseline => "change_from_baseline",
+            Aggregate::TimeToEvent => "time_to_event",
+            Aggregate::Attribute => "attribute",
+        }
+    }
+
+    /// Whether the value is a number a requirement can bound.
+    pub fn numeric(self) -> bool {
+        !matches!(self, Aggregate::Any | Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute)
+    }
 }
 
 /// The values a filter keeps.
@@ -117,15 +154,37 @@ impl VariableSpec {
             let names: Vec<&str> = schema::TABLES.iter().map(|t| t.name).collect();
             bad("table", format!("no table '{}' in the register (tables: {})", self.table, names.join(", ")))
         })?;
-        let needs_column = matches!(self.aggregate, Aggregate::Sum | Aggregate::Latest | Aggregate::Attribute);
-        let column = match (&self.column, needs_column) {
-            (Some(c), true) => Some(column_named(table, c, &field("column"))?),
-            (None, true) => return Err(bad("column", format!("{:?} needs a column", self.aggregate).to_lowercase())),
-            (Some(_), false) => {
+        let scored = matches!(self.aggregate, Aggregate::Baseline | Aggregate::ChangeFromBaseline);
+        if scored {
+            if table.name != "assessments" {
                 return Err(bad(
-                    "column",
-                    format!("{:?} counts rows and takes no column", self.aggregate).to_lowercase(),
+                    "table",
+                    format!("{} reads assessments: table = \"assessments\"", self.aggregate.name()),
                 ));
+            }
+            for c in ["instrument", "domain"] {
+                if !matches!(self.filter.get(c), Some(FilterValue::One(_))) {
+                    return Err(bad(
+                        &format!("where.{c}"),
+                        format!("{} is of one instrument and domain: give where.{c} one value", self.aggregate.name()),
+                    ));
+                }
+            }
+            if self.column.is_some() {
+                return Err(bad("column", format!("{} is of the score: give no column", self.aggregate.name())));
+            }
+        }
+        if self.aggregate == Aggregate::TimeToEvent && role == Role::Known {
+            return Err(bad("aggregate", "time_to_event is an outcome: write it as an [[outcome]]".into()));
+        }
+        let needs_column =
+            matches!(self.aggregate, Aggregate::Sum | Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute);
+        let column = match (&self.column, needs_column) {
+            (None, false) if scored => column_of(table, "score"),
+            (Some(c), true) => Some(column_named(table, c, &field("column"))?),
+            (None, true) => return Err(bad("column", format!("{} needs a column", self.aggregate.name()))),
+            (Some(_), false) => {
+                return Err(bad("column", format!("{} counts rows and takes no column", self.aggregate.name())));
             }
             (None, false) => None,
         };
@@ -160,6 +219,14 @@ impl VariableSpec {
                     "window",
                     format!("{window} reaches past the index date: what is known at the index ends at 0 at the latest"),
                 ));
+            }
+            Role::Outcome if self.aggregate == Aggregate::ChangeFromBaseline => {
+                if window.end.sign() <= 0 {
+                    return Err(bad(
+                        "window",
+                        format!("{window} ends by the index date: a change from baseline as an outcome ends after 0"),
+                    ));
+                }
             }
             Role::Outcome if !window.after_index() => {
                 return Err(bad(
@@ -313,6 +380,18 @@ pub fn compute(dir: &Path, index: LazyFrame, variables: &[Variable]) -> PolarsRe
                 Aggregate::Latest => {
                     col("__value").sort_by([col("__date"), col("__key")], SortMultipleOptions::default()).last()
                 }
+                Aggregate::Earliest | Aggregate::Baseline => {
+                    col("__value").sort_by([col("__date"), col("__key")], SortMultipleOptions::default()).first()
+                }
+                Aggregate::ChangeFromBaseline => {
+                    let sorted = col("__value")
+                        .cast(DataType::Float64)
+                        .sort_by([col("__date"), col("__key")], SortMultipleOptions::default());
+                    when(len().gt(lit(1)))
+                        .then(sorted.clone().last() - sorted.first())
+                        .otherwise(lit(NULL).cast(DataType::Float64))
+                }
+                Aggregate::TimeToEvent => (-col("__days")).min().cast(DataType::Int64),
                 Aggregate::Attribute => unreachable!("handled above"),
             };
             joined.group_by(keys.clone()).agg([agg.alias(v.name.as_str())])
