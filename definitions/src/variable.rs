@@ -213,6 +213,7 @@ impl VariableSpec {
         }
         let date = date_column(table, self.date.as_deref(), &field("date"))?;
         let window = self.window.ok_or_else(|| bad("window", "give the window, e.g. \"[-12m, 0)\"".into()))?;
+        let change = self.aggregate == Aggregate::ChangeFromBaseline;
         match role {
             Role::Known if !window.known_at_index() => {
                 return Err(bad(
@@ -220,15 +221,13 @@ impl VariableSpec {
                     format!("{window} reaches past the index date: what is known at the index ends at 0 at the latest"),
                 ));
             }
-            Role::Outcome if self.aggregate == Aggregate::ChangeFromBaseline => {
-                if window.end.sign() <= 0 {
-                    return Err(bad(
-                        "window",
-                        format!("{window} ends by the index date: a change from baseline as an outcome ends after 0"),
-                    ));
-                }
+            Role::Outcome if change && window.end.sign() <= 0 => {
+                return Err(bad(
+                    "window",
+                    format!("{window} ends by the index date: a change from baseline as an outcome ends after 0"),
+                ));
             }
-            Role::Outcome if !window.after_index() => {
+            Role::Outcome if !change && !window.after_index() => {
                 return Err(bad(
                     "window",
                     format!("{window} starts before the index date: an outcome starts at 0 or later"),
