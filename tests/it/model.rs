@@ -422,3 +422,86 @@ fn a_split_below_the_specs_minimums_stops_training_or_warns_at_the_top_of_the_ca
     assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(problems[0].contains("3 negatives") && problems[1].contains("99.7% of the test set"), "{problems:?}");
 }
+
+#[test]
+fn a_group_written_in_the_definition_language_is_evaluated_and_on_the_card() {
+    // The 8,000-client register of the disclosure tests, and the shipped spec
+    // with one more group: clients with a payment in the 12 months before the
+    // case closed (the prediction moment).
+    let p = crate::disclosure::published();
+    let dir = tempfile::tempdir().unwrap();
+    let group =
+        "\n[[group]]\nname = \"on_support\"\ntable = \"payments\"\naggregate = \"any\"\nwindow = \"[-12m, 0)\"\n";
+    let path = dir.path().join("grouped.toml");
+    std::fs::write(&path, format!("{}{group}", std::fs::read_to_string(SPEC).unwrap())).unwrap();
+    let out = dir.path().join("models");
+    let printed = ok(&[
+        "model",
+        "train",
+        "--spec",
+        s(&path),
+        "--register",
+        s(&p.register),
+        "--out",
+        s(&out),
+        "--export-design",
+        "--allow-weak-split",
+        "--quiet",
+    ]);
+    let artefact = PathBuf::from(printed.lines().last().unwrap().trim());
+    let eval = read_parquet(&artefact.join("evaluation.parquet"))
+        .lazy()
+        .filter(col("set").eq(lit("test")).and(col("group").eq(lit("on_support"))))
+        .collect()
+        .unwrap();
+    let levels = strs(&eval, "level");
+    let n: Vec<i64> =
+        eval.column("n").unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().into_no_null_iter().collect();
+    assert_eq!(levels, ["false", "true"]);
+    // The same by hand: the test rows (closed cases) whose client has a payment
+    // month in [closed - 12 months, closed).
+    let design =
+        read_parquet(&artefact.join("design.parquet")).lazy().filter(col("side").eq(lit("test"))).collect().unwrap();
+    let cases = read_parquet(&p.register.join("cases.parquet"));
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    let day = |df: &DataFrame, c: &str| -> Vec<Option<chrono::NaiveDate>> {
+        df.column(c)
+            .unwrap()
+            .cast(&DataType::Int32)
+            .unwrap()
+            .i32()
+            .unwrap()
+            .iter()
+            .map(|d| d.map(|d| epoch + chrono::Days::new(d as u64)))
+            .collect()
+    };
+    let closed: HashMap<String, (String, chrono::NaiveDate)> = strs(&cases, "case_id")
+        .into_iter()
+        .zip(strs(&cases, "client_id"))
+        .zip(day(&cases, "closed"))
+        .filter_map(|((case, client), c)| c.map(|c| (case, (client, c))))
+        .collect();
+    let pay = read_parquet(&p.register.join("payments.parquet"));
+    let mut months: HashMap<String, Vec<chrono::NaiveDate>> = HashMap::new();
+    for (client, m) in strs(&pay, "client_id").into_iter().zip(day(&pay, "month")) {
+        months.entry(client).or_default().push(m.unwrap());
+    }
+    let on_support = strs(&design, "row_id")
+        .iter()
+        .filter(|row| {
+            let (client, at) = &closed[*row];
+            let from = *at - chrono::Months::new(12);
+            months.get(client).is_some_and(|ms| ms.iter().any(|m| *m >= from && m < at))
+        })
+        .count() as i64;
+    assert_eq!(n, [design.height() as i64 - on_support, on_support]);
+    assert!(on_support > 0 && on_support < design.height() as i64);
+    let card = std::fs::read_to_string(artefact.join("model_card.html")).unwrap();
+    assert!(card.contains("on_support"), "the card's group table");
+    // A group that looks past the prediction moment is refused, by field.
+    let peek = dir.path().join("peek.toml");
+    std::fs::write(&peek, std::fs::read_to_string(&path).unwrap().replace("[-12m, 0)", "[-12m, 3m)")).unwrap();
+    let (code, _, err) = run(&["model", "train", "--spec", s(&peek), "--register", s(&p.register), "--out", s(&out)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("variable 'on_support'.window") && err.contains("reaches past the index date"), "{err}");
+}

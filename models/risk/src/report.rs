@@ -32,7 +32,8 @@ pub fn group_evaluations(spec: &Spec, test: &DataFrame, p: &[f64]) -> Result<Vec
     let y = bools(test, "label")?;
     let cluster = clusters(test)?;
     let mut out = Vec::new();
-    for g in &spec.groups {
+    let defined = spec.defined_groups.iter().map(|g| &g.name);
+    for g in spec.groups.iter().chain(defined) {
         let levels: Vec<String> = test
             .column(g)?
             .cast(&DataType::String)?

@@ -169,6 +169,11 @@ pub struct Spec {
     /// Groups the evaluation is broken down by.
     #[serde(default = "default_groups")]
     pub groups: Vec<String>,
+    /// More groups, written in the definition language (`docs/definitions.md`):
+    /// each a variable known at the prediction moment (a client attribute,
+    /// `any` payment in the year before, ...), its values the group's levels.
+    #[serde(default, rename = "group")]
+    pub defined_groups: Vec<utfall_definitions::VariableSpec>,
     /// Probability thresholds for precision, recall and error rates.
     pub thresholds: Vec<f64>,
     pub bands: Bands,
@@ -231,6 +236,26 @@ impl Spec {
         Ok(spec)
     }
 
+    /// The `[[group]]` variables, checked: known at the prediction moment,
+    /// named apart from the built-in groups and the features.
+    pub fn group_variables(&self) -> Result<Vec<utfall_definitions::Variable>, SpecError> {
+        let mut out = Vec::new();
+        for g in &self.defined_groups {
+            let taken = GROUPS.contains(&g.name.as_str())
+                || self.features.contains(&g.name)
+                || ["label", "client_id", "household_id", "at"].contains(&g.name.as_str())
+                || out.iter().any(|v: &utfall_definitions::Variable| v.name == g.name);
+            if taken {
+                return Err(self.invalid(
+                    format!("group '{}'.name", g.name),
+                    "already the name of a group, a feature or a column of the rows",
+                ));
+            }
+            out.push(g.check(utfall_definitions::Role::Known).map_err(|e| self.invalid(e.field, e.message))?);
+        }
+        Ok(out)
+    }
+
     fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> SpecError {
         SpecError::Invalid { file: self.file.clone(), field: field.into(), message: message.into() }
     }
@@ -286,6 +311,7 @@ impl Spec {
                 );
             }
         }
+        self.group_variables()?;
         if self.thresholds.is_empty() {
             return Err(self.invalid("thresholds", "name at least one probability threshold"));
         }
