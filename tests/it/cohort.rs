@@ -5,22 +5,8 @@
 use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
-use polars::prelude::*;
 
 use crate::support::*;
-
-fn dates(df: &DataFrame, name: &str) -> Vec<Option<NaiveDate>> {
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
-    df.column(name)
-        .unwrap()
-        .cast(&DataType::Int32)
-        .unwrap()
-        .i32()
-        .unwrap()
-        .iter()
-        .map(|d| d.map(|d| epoch + chrono::Days::new(d as u64)))
-        .collect()
-}
 
 /// `d` plus `months` calendar months (the language's `m`).
 fn plus_months(d: NaiveDate, months: i32) -> NaiveDate {
@@ -42,7 +28,7 @@ fn the_placed_children_equal_a_row_by_row_computation() {
         str_col(&iv, "client_id"),
         str_col(&iv, "type"),
         iv.column("granted").unwrap().bool().unwrap().clone(),
-        dates(&iv, "started"),
+        date_col(&iv, "started"),
     );
     let placement = |i: usize| {
         (types[i] == "residential_care" || types[i] == "residential_treatment") && granted.get(i) == Some(true)
@@ -66,7 +52,7 @@ fn the_placed_children_equal_a_row_by_row_computation() {
         .collect();
     want.sort();
     let got_ids = str_col(&got, "client_id");
-    let got_dates = dates(&got, "index_date");
+    let got_dates = date_col(&got, "index_date");
     assert!(want.len() > 20, "the fixture has placed children: {}", want.len());
     assert_eq!(got.height(), want.len(), "{printed}");
     for (i, (c, s)) in want.iter().enumerate() {
@@ -76,7 +62,7 @@ fn the_placed_children_equal_a_row_by_row_computation() {
 
     // Reports of concern in the 24 months before ([-24m, 0)) and after ((0, 24m]).
     let rp = read_parquet(&d.register.join("reports.parquet"));
-    let (rc, kind, received) = (str_col(&rp, "client_id"), str_col(&rp, "kind"), dates(&rp, "received"));
+    let (rc, kind, received) = (str_col(&rp, "client_id"), str_col(&rp, "kind"), date_col(&rp, "received"));
     let count = |c: &str, from: NaiveDate, to: NaiveDate, closed_from: bool, closed_to: bool| {
         (0..rp.height())
             .filter(|&i| rc[i] == c && kind[i] == "report")

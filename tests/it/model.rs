@@ -463,27 +463,15 @@ fn a_group_written_in_the_definition_language_is_evaluated_and_on_the_card() {
     let design =
         read_parquet(&artefact.join("design.parquet")).lazy().filter(col("side").eq(lit("test"))).collect().unwrap();
     let cases = read_parquet(&p.register.join("cases.parquet"));
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
-    let day = |df: &DataFrame, c: &str| -> Vec<Option<chrono::NaiveDate>> {
-        df.column(c)
-            .unwrap()
-            .cast(&DataType::Int32)
-            .unwrap()
-            .i32()
-            .unwrap()
-            .iter()
-            .map(|d| d.map(|d| epoch + chrono::Days::new(d as u64)))
-            .collect()
-    };
     let closed: HashMap<String, (String, chrono::NaiveDate)> = strs(&cases, "case_id")
         .into_iter()
         .zip(strs(&cases, "client_id"))
-        .zip(day(&cases, "closed"))
+        .zip(crate::support::date_col(&cases, "closed"))
         .filter_map(|((case, client), c)| c.map(|c| (case, (client, c))))
         .collect();
     let pay = read_parquet(&p.register.join("payments.parquet"));
     let mut months: HashMap<String, Vec<chrono::NaiveDate>> = HashMap::new();
-    for (client, m) in strs(&pay, "client_id").into_iter().zip(day(&pay, "month")) {
+    for (client, m) in strs(&pay, "client_id").into_iter().zip(crate::support::date_col(&pay, "month")) {
         months.entry(client).or_default().push(m.unwrap());
     }
     let on_support = strs(&design, "row_id")

@@ -150,6 +150,20 @@ pub fn pnr(year: u16, serial: u16) -> String {
     format!("{}-{}", &c[..8], &c[8..])
 }
 
+/// A date column's values (null as `None`).
+pub fn date_col(df: &DataFrame, name: &str) -> Vec<Option<chrono::NaiveDate>> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+    df.column(name)
+        .unwrap()
+        .cast(&DataType::Int32)
+        .unwrap()
+        .i32()
+        .unwrap()
+        .iter()
+        .map(|d| d.map(|d| epoch + chrono::Days::new(d as u64)))
+        .collect()
+}
+
 pub fn str_col(df: &DataFrame, name: &str) -> Vec<String> {
     df.column(name).unwrap().str().unwrap().iter().map(|v| v.unwrap_or("").to_string()).collect()
 }
