@@ -41,7 +41,7 @@ use utfall_register::scan::scan;
 use utfall_register::schema::{self, Table};
 use utfall_register::store::{write_atomically, write_parquet};
 
-use crate::variable::{FilterValue, check_filter, date_column, filter_expr};
+use crate::variable::{FilterValue, check_filter, date_column, filter_expr, table_named};
 use crate::{Aggregate, DefinitionError, Role, Variable, VariableSpec, compute};
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -117,21 +117,22 @@ impl Members {
 
 impl CohortSpec {
     pub fn parse(text: &str) -> Result<CohortSpec, DefinitionError> {
-        toml::from_str(text).map_err(|e| DefinitionError {
-            field: e.span().map_or("spec".into(), |s| format!("line {}", text[..s.start].matches('\n').count() + 1)),
-            message: e.message().to_string(),
+        toml::from_str(text).map_err(|e| match e.span() {
+            Some(s) => {
+                let before = &text[..s.start];
+                let column = before.chars().rev().take_while(|c| *c != '\n').count() + 1;
+                DefinitionError {
+                    field: format!("line {}", before.matches('\n').count() + 1),
+                    message: format!("column {column}: {}", e.message()),
+                }
+            }
+            None => DefinitionError { field: "spec".into(), message: e.message().to_string() },
         })
     }
 
     pub fn check(&self) -> Result<Cohort, DefinitionError> {
         let e = &self.entry;
-        let table = schema::table(&e.table).ok_or_else(|| {
-            let names: Vec<&str> = schema::TABLES.iter().map(|t| t.name).collect();
-            DefinitionError {
-                field: "entry.table".into(),
-                message: format!("no table '{}' in the register (tables: {})", e.table, names.join(", ")),
-            }
-        })?;
+        let table = table_named(&e.table, "entry.table")?;
         let date = date_column(table, e.date.as_deref(), "entry.date")?;
         let filter = check_filter(table, &e.filter, "entry.where")?;
         if let Some([lo, hi]) = e.age

@@ -150,10 +150,7 @@ impl VariableSpec {
     pub fn check(&self, role: Role) -> Result<Variable, DefinitionError> {
         let field = |f: &str| format!("variable '{}'.{f}", self.name);
         let bad = |f: &str, m: String| DefinitionError { field: field(f), message: m };
-        let table = schema::table(&self.table).ok_or_else(|| {
-            let names: Vec<&str> = schema::TABLES.iter().map(|t| t.name).collect();
-            bad("table", format!("no table '{}' in the register (tables: {})", self.table, names.join(", ")))
-        })?;
+        let table = table_named(&self.table, &field("table"))?;
         let scored = matches!(self.aggregate, Aggregate::Baseline | Aggregate::ChangeFromBaseline);
         if scored {
             if table.name != "assessments" {
@@ -194,57 +191,60 @@ impl VariableSpec {
             return Err(bad("column", format!("sum needs a number column; '{}' is not one", column.unwrap().0)));
         }
         let filter = check_filter(table, &self.filter, &field("where"))?;
-        if self.aggregate == Aggregate::Attribute {
+        let (date, window) = if self.aggregate == Aggregate::Attribute {
             if table.name != "clients" {
                 return Err(bad("table", "an attribute is a client's: table = \"clients\"".into()));
             }
             if self.window.is_some() || self.date.is_some() || !self.filter.is_empty() {
                 return Err(bad("window", "an attribute has no window, date or filter".into()));
             }
-            return Ok(Variable {
-                name: self.name.clone(),
-                table,
-                aggregate: self.aggregate,
-                column: column.map(|c| c.0),
-                date: None,
-                window: None,
-                filter,
-            });
-        }
-        let date = date_column(table, self.date.as_deref(), &field("date"))?;
-        let window = self.window.ok_or_else(|| bad("window", "give the window, e.g. \"[-12m, 0)\"".into()))?;
-        let change = self.aggregate == Aggregate::ChangeFromBaseline;
-        match role {
-            Role::Known if !window.known_at_index() => {
-                return Err(bad(
-                    "window",
-                    format!("{window} reaches past the index date: what is known at the index ends at 0 at the latest"),
-                ));
-            }
-            Role::Outcome if change && window.end.sign() <= 0 => {
-                return Err(bad(
-                    "window",
-                    format!("{window} ends by the index date: a change from baseline as an outcome ends after 0"),
-                ));
-            }
-            Role::Outcome if !change && !window.after_index() => {
-                return Err(bad(
-                    "window",
-                    format!("{window} starts before the index date: an outcome starts at 0 or later"),
-                ));
-            }
-            _ => {}
-        }
+            (None, None)
+        } else {
+            let date = date_column(table, self.date.as_deref(), &field("date"))?;
+            let window = self.window.ok_or_else(|| bad("window", "give the window, e.g. \"[-12m, 0)\"".into()))?;
+            window_rule(&window, role, self.aggregate).map_err(|m| bad("window", m))?;
+            (Some(date), Some(window))
+        };
         Ok(Variable {
             name: self.name.clone(),
             table,
             aggregate: self.aggregate,
             column: column.map(|c| c.0),
-            date: Some(date),
-            window: Some(window),
+            date,
+            window,
             filter,
         })
     }
+}
+
+/// Where a window may lie for a role: what is known at the index date ends
+/// at 0 at the latest; an outcome starts at 0 or later, but a change from
+/// baseline as an outcome spans the index date and ends after it.
+fn window_rule(window: &Window, role: Role, aggregate: Aggregate) -> Result<(), String> {
+    let change = aggregate == Aggregate::ChangeFromBaseline;
+    match role {
+        Role::Known if !window.known_at_index() => {
+            Err(format!("{window} reaches past the index date: what is known at the index ends at 0 at the latest"))
+        }
+        Role::Outcome if change && window.end.sign() <= 0 => {
+            Err(format!("{window} ends by the index date: a change from baseline as an outcome ends after 0"))
+        }
+        Role::Outcome if !change && !window.after_index() => {
+            Err(format!("{window} starts before the index date: an outcome starts at 0 or later"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A register table by name, or an error for `field` listing the tables.
+pub(crate) fn table_named(name: &str, field: &str) -> Result<&'static Table, DefinitionError> {
+    schema::table(name).ok_or_else(|| {
+        let names: Vec<&str> = schema::TABLES.iter().map(|t| t.name).collect();
+        DefinitionError {
+            field: field.to_string(),
+            message: format!("no table '{name}' in the register (tables: {})", names.join(", ")),
+        }
+    })
 }
 
 /// A table's column by its register name, or an error for `field` listing the columns.

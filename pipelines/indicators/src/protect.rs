@@ -151,34 +151,7 @@ pub fn protect(cells: &[Cell], est: &[Estimate], cat: &Catalogue, policy: &Polic
     let mut summary = DisclosureAudit::default();
     loop {
         summary.rounds += 1;
-        // The equations' rules, on n per population, then on each proportion's values.
-        let hidden_n: Vec<Vec<bool>> = sys
-            .pops
-            .iter()
-            .zip(&want_n)
-            .map(|(p, want)| {
-                disclosure::suppress_with_room(&p.keys, &p.n, want, u64::from(t), 1)
-                    .iter()
-                    .map(|s| *s != Suppression::None)
-                    .collect()
-            })
-            .collect();
-        let hidden_v: Vec<Vec<bool>> = sys
-            .values
-            .iter()
-            .zip(&want_v)
-            .map(|(v, want)| {
-                let p = &sys.pops[v.pop];
-                let flags: Vec<bool> = want.iter().zip(&hidden_n[v.pop]).map(|(a, b)| *a || *b).collect();
-                // Room for both the numerator and its complement: the smaller of the two.
-                let smaller: Vec<u64> =
-                    v.kq.iter().zip(&v.mq).map(|(&k, &m)| sys.qs[k].value.min(sys.qs[m].value) as u64).collect();
-                disclosure::suppress_with_room(&p.keys, &smaller, &flags, u64::from(t), 0)
-                    .iter()
-                    .map(|s| *s != Suppression::None)
-                    .collect()
-            })
-            .collect();
+        let (hidden_n, hidden_v) = sys.equations(&want_n, &want_v, u64::from(t));
         for (q, o) in sys.owner.iter().enumerate() {
             qs[q].hidden = match *o {
                 Owner::N { pop, j } => hidden_n[pop][j],
@@ -395,15 +368,46 @@ impl System {
         None
     }
 
+    /// The equations' rules (`cells::suppress_with_room`) on what is wanted
+    /// withheld: on n per population, then on each proportion's values
+    /// (with its population's withheld cells).
+    fn equations(&self, want_n: &[Vec<bool>], want_v: &[Vec<bool>], room: u64) -> (Vec<Vec<bool>>, Vec<Vec<bool>>) {
+        let hidden = |s: Vec<Suppression>| s.iter().map(|s| *s != Suppression::None).collect::<Vec<bool>>();
+        let hidden_n: Vec<Vec<bool>> = self
+            .pops
+            .iter()
+            .zip(want_n)
+            .map(|(p, want)| hidden(disclosure::suppress_with_room(&p.keys, &p.n, want, room, 1)))
+            .collect();
+        let hidden_v = self
+            .values
+            .iter()
+            .zip(want_v)
+            .map(|(v, want)| {
+                let flags: Vec<bool> = want.iter().zip(&hidden_n[v.pop]).map(|(a, b)| *a || *b).collect();
+                // Room for both the numerator and its complement: the smaller of the two.
+                let smaller: Vec<u64> =
+                    v.kq.iter().zip(&v.mq).map(|(&k, &m)| self.qs[k].value.min(self.qs[m].value) as u64).collect();
+                hidden(disclosure::suppress_with_room(&self.pops[v.pop].keys, &smaller, &flags, room, 0))
+            })
+            .collect();
+        (hidden_n, hidden_v)
+    }
+
+    /// The cell key of a quantity (its n's, or its value's).
+    fn key(&self, q: usize) -> &CellKey {
+        match self.owner[q] {
+            Owner::N { pop, j } => &self.pops[pop].keys[j],
+            Owner::Value { values, j } => &self.pops[self.values[values].pop].keys[j],
+        }
+    }
+
     /// What withholding a published figure costs its readers: its size,
     /// more for the municipality's total and for quarters and years (the
     /// figures a manager reads first), so that a repair withholds a small
     /// month of one unit before a total.
     fn cost(&self, q: usize, qs: &[Quantity]) -> f64 {
-        let key = match self.owner[q] {
-            Owner::N { pop, j } => &self.pops[pop].keys[j],
-            Owner::Value { values, j } => &self.pops[self.values[values].pop].keys[j],
-        };
+        let key = self.key(q);
         let split = if key.split == 0 { 20.0 } else { 1.0 };
         let period = match key.period_type {
             PeriodType::Month => 1.0,
@@ -415,10 +419,7 @@ impl System {
 
     /// Whether a quantity belongs to the municipality's total of a quarter or a year.
     fn coarse_total(&self, q: usize) -> bool {
-        let key = match self.owner[q] {
-            Owner::N { pop, j } => &self.pops[pop].keys[j],
-            Owner::Value { values, j } => &self.pops[self.values[values].pop].keys[j],
-        };
+        let key = self.key(q);
         key.split == 0 && key.period_type != PeriodType::Month
     }
 
