@@ -346,7 +346,7 @@ fn cohort(spec: &Path, register: &Path, out: &Path, quiet: bool) -> anyhow::Resu
         .and_then(|s| s.check())
         .map_err(|e| BadUsage(format!("{}: {e}", spec.display())))?;
     let build = utfall_register::store::CurrentBuild::open(register).map_err(|e| BadUsage(e.to_string()))?;
-    let mut members = cohort.build(&build.dir)?;
+    let mut members = cohort.build(&build.dir, build.as_of)?;
     members.write(out).with_context(|| format!("writing {}", out.display()))?;
     if !quiet {
         println!("cohort: {}", spec.display());

@@ -103,7 +103,7 @@ fn variables_equal_the_hand_computed_values() {
         ],
     ]
     .concat();
-    let out = compute(tmp.path(), index.lazy(), &vars).unwrap().collect().unwrap();
+    let out = compute(tmp.path(), d("2025-12-31"), index.lazy(), &vars).unwrap().collect().unwrap();
     assert_eq!(out.height(), 4);
     let f64s = |c: &str| out.column(c).unwrap().f64().unwrap().iter().collect::<Vec<_>>();
     // School at the baseline: March's 4 (housing's 3 is another domain).
@@ -230,7 +230,7 @@ fn a_cohort_keeps_what_its_entry_and_criteria_say_and_counts_every_step() {
          [[outcome]]\nname = \"after\"\ntable = \"payments\"\naggregate = \"count\"\nwindow = \"(0, 3m]\"\n",
     )
     .unwrap();
-    let m = spec.check().unwrap().build(tmp.path()).unwrap();
+    let m = spec.check().unwrap().build(tmp.path(), d("2025-12-31")).unwrap();
     let steps: Vec<usize> = m.attrition.iter().map(|s| s.1).collect();
     assert_eq!(steps, [8, 8, 7, 7, 5], "{:?}", m.attrition);
     let days: Vec<i32> = m
@@ -258,15 +258,15 @@ fn a_cohort_keeps_what_its_entry_and_criteria_say_and_counts_every_step() {
     // First entries (c2 January 2023, c3 December 2022) of clients aged
     // 18-40: c3 (32); c2 is 43.
     let spec = crate::CohortSpec::parse("[entry]\ntable = \"payments\"\nage = [18, 40]\n").unwrap();
-    let m = spec.check().unwrap().build(tmp.path()).unwrap();
+    let m = spec.check().unwrap().build(tmp.path(), d("2025-12-31")).unwrap();
     assert_eq!(m.attrition.iter().map(|s| s.1).collect::<Vec<_>>(), [8, 2, 1]);
     // The first entry ever, then the period: c3's first (2022) is before it.
     let spec = crate::CohortSpec::parse("[entry]\ntable = \"payments\"\nfrom = \"2023-01-01\"\n").unwrap();
-    let m = spec.check().unwrap().build(tmp.path()).unwrap();
+    let m = spec.check().unwrap().build(tmp.path(), d("2025-12-31")).unwrap();
     assert_eq!(m.attrition.iter().map(|s| s.1).collect::<Vec<_>>(), [8, 2, 1]);
     assert_eq!(m.frame.column("client_id").unwrap().str().unwrap().get(0), Some("c2"));
     let spec = crate::CohortSpec::parse("[entry]\ntable = \"payments\"\nage = [18, 40]\n").unwrap();
-    let m = spec.check().unwrap().build(tmp.path()).unwrap();
+    let m = spec.check().unwrap().build(tmp.path(), d("2025-12-31")).unwrap();
     assert_eq!(m.frame.column("client_id").unwrap().str().unwrap().get(0), Some("c3"));
 }
 
@@ -312,4 +312,53 @@ fn a_bad_cohort_names_the_field() {
     let e = crate::CohortSpec::parse("[entry]\ntable = \"payments\"\nevry = true\n").unwrap_err();
     assert_eq!(e.field, "line 3");
     assert!(e.message.contains("evry"), "{e}");
+}
+
+/// Events an outcome contract pays on, worked by hand on the register above.
+#[test]
+fn runs_and_months_without_equal_the_hand_computed_dates() {
+    let tmp = tempfile::tempdir().unwrap();
+    register(tmp.path());
+    let index = df!(
+        "client_id" => ["c2", "c2", "c3", "c1"],
+        "household_id" => ["H2", "H2", "H3", "H1"],
+        "index_date" => [d("2023-03-01"), d("2023-05-15"), d("2022-12-01"), d("2023-01-01")],
+    )
+    .unwrap();
+    let outcome = |text: &str| spec(text).check(Role::Outcome).unwrap();
+    let vars = vec![
+        // c2 from 1 March: April-June paid, July and August not: two months
+        // without by 31 August (183 days). From 15 May: June paid; July-August
+        // (31 August, 108 days). c3 from December 2022: nothing after, two
+        // months January-February 2023 (28 February, 89 days). c1: never paid,
+        // February-March (31 March, 89 days).
+        outcome("name = \"off2\"\ntable = \"payments\"\naggregate = \"months_without\"\nfor = \"2m\"\nwindow = \"(0, 12m]\"\nby = \"household\""),
+        // Three months without: c2 after September's payment, October-December
+        // 2023 (31 December: 305 days from 1 March, 230 from 15 May).
+        outcome("name = \"off3\"\ntable = \"payments\"\naggregate = \"months_without\"\nfor = \"3m\"\nwindow = \"(0, 12m]\"\nby = \"household\""),
+        // ...but a window of 6 months after 15 May ends on 15 November: October
+        // and November are not yet three whole months.
+        outcome("name = \"off3_short\"\ntable = \"payments\"\naggregate = \"months_without\"\nfor = \"3m\"\nwindow = \"(0, 6m]\"\nby = \"household\""),
+        // School scores of at least 5 lasting 4 months: August 6 then December
+        // 7.5 (4 months after August): 1 December. From 1 March (c2): 275 days.
+        outcome("name = \"school_run\"\ntable = \"assessments\"\naggregate = \"time_to_event\"\ncolumn = \"score\"\nat_least = 5\nfor = \"4m\"\nwindow = \"(0, 12m]\"\nwhere = { domain = \"skola\" }"),
+        // The first score of at least 5 after 1 March: August (153 days).
+        outcome("name = \"school_first\"\ntable = \"assessments\"\naggregate = \"time_to_event\"\ncolumn = \"score\"\nat_least = 5\nwindow = \"(0, 12m]\"\nwhere = { domain = \"skola\" }"),
+        known("name = \"age\"\ntable = \"clients\"\naggregate = \"attribute\"\ncolumn = \"age\""),
+        known("name = \"female\"\ntable = \"clients\"\naggregate = \"any\"\nwhere = { sex = \"F\" }"),
+        // Months paid before, for the household, ever: c2 January-February
+        // before 1 March, January-May before 15 May (May is dated the 1st).
+        known("name = \"paid_before\"\ntable = \"payments\"\naggregate = \"months_with\"\nwindow = \"(-inf, 0)\"\nby = \"household\""),
+    ];
+    let out = compute(tmp.path(), d("2025-12-31"), index.lazy(), &vars).unwrap().collect().unwrap();
+    let i64s = |c: &str| out.column(c).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().iter().collect::<Vec<_>>();
+    assert_eq!(i64s("off2"), [Some(183), Some(108), Some(89), Some(89)]);
+    assert_eq!(i64s("off3"), [Some(305), Some(230), Some(120), Some(119)]);
+    assert_eq!(i64s("off3_short"), [None, None, Some(120), Some(119)]);
+    assert_eq!(i64s("school_run"), [Some(275), Some(200), None, None]);
+    assert_eq!(i64s("school_first"), [Some(153), Some(78), None, None]);
+    assert_eq!(i64s("age"), [Some(43), Some(43), Some(32), Some(15)]);
+    let female: Vec<Option<bool>> = out.column("female").unwrap().bool().unwrap().iter().collect();
+    assert_eq!(female, [Some(false), Some(false), Some(true), Some(true)]);
+    assert_eq!(i64s("paid_before"), [Some(2), Some(5), Some(0), Some(0)]);
 }

@@ -42,7 +42,7 @@ use utfall_register::scan::{one_of, scan};
 use utfall_register::schema::{self, Kind, Table};
 
 use crate::DefinitionError;
-use crate::window::Window;
+use crate::window::{Offset, Window};
 
 /// What a variable computes over its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -58,6 +58,7 @@ pub enum Aggregate {
     Baseline,
     ChangeFromBaseline,
     TimeToEvent,
+    MonthsWithout,
     Attribute,
 }
 
@@ -75,6 +76,7 @@ impl Aggregate {
             Aggregate::Baseline => "baseline",
             Aggregate::ChangeFromBaseline => "change_from_baseline",
             Aggregate::TimeToEvent => "time_to_event",
+            Aggregate::MonthsWithout => "months_without",
             Aggregate::Attribute => "attribute",
         }
     }
@@ -82,6 +84,12 @@ impl Aggregate {
     /// Whether the value is a number a requirement can bound.
     pub fn numeric(self) -> bool {
         !matches!(self, Aggregate::Any | Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute)
+    }
+
+    /// Whether the value is the days from the index date to an event (an
+    /// outcome only: null while it has not happened).
+    pub fn is_event(self) -> bool {
+        matches!(self, Aggregate::TimeToEvent | Aggregate::MonthsWithout)
     }
 }
 
@@ -94,6 +102,50 @@ pub enum FilterValue {
     Many(Vec<String>),
 }
 
+/// A date column, or several: the first of them that is present
+/// (`["started", "decided"]`: the start, or the decision where no start is recorded).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum DateSpec {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Whose rows a variable reads, matched on the member's entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum By {
+    /// The client's rows (default).
+    #[default]
+    Client,
+    /// The rows of the member's household (`household_id`).
+    Household,
+    /// The rows of the member's case (the entry's `case_id`).
+    Case,
+    /// The client's rows in cases other than the member's.
+    OtherCases,
+}
+
+impl By {
+    pub fn name(self) -> &'static str {
+        match self {
+            By::Client => "client",
+            By::Household => "household",
+            By::Case => "case",
+            By::OtherCases => "other_cases",
+        }
+    }
+
+    /// The member's column the rows are matched on.
+    pub fn member_column(self) -> &'static str {
+        match self {
+            By::Client | By::OtherCases => "client_id",
+            By::Household => "household_id",
+            By::Case => "case_id",
+        }
+    }
+}
+
 /// A variable as written.
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,11 +156,22 @@ pub struct VariableSpec {
     #[serde(default)]
     pub column: Option<String>,
     #[serde(default)]
-    pub date: Option<String>,
+    pub date: Option<DateSpec>,
     #[serde(default)]
     pub window: Option<Window>,
     #[serde(default, rename = "where")]
     pub filter: BTreeMap<String, FilterValue>,
+    #[serde(default)]
+    pub by: By,
+    /// Rows count only where `column` is at least this (for `time_to_event`
+    /// with `for`: the rows that hold the run; the others break it).
+    #[serde(default)]
+    pub at_least: Option<f64>,
+    /// `time_to_event`: the event is a run of rows lasting this long (from
+    /// its first row to the row that completes it); `months_without`: how
+    /// many consecutive calendar months without a row.
+    #[serde(default, rename = "for")]
+    pub lasting: Option<Offset>,
 }
 
 /// What a variable is for, which decides where its window may lie.
@@ -127,10 +190,45 @@ pub struct Variable {
     table: &'static Table,
     aggregate: Aggregate,
     column: Option<&'static str>,
-    date: Option<&'static str>,
+    date: Vec<&'static str>,
     window: Option<Window>,
     filter: Vec<(&'static str, FilterValue)>,
+    by: By,
+    at_least: Option<f64>,
+    lasting: Option<Offset>,
 }
+
+impl Variable {
+    pub fn aggregate(&self) -> Aggregate {
+        self.aggregate
+    }
+
+    /// Whose rows it reads: the member's column it needs besides client_id.
+    pub fn by(&self) -> By {
+        self.by
+    }
+
+    /// Whether it is a yes/no value.
+    pub fn is_bool(&self) -> bool {
+        self.aggregate == Aggregate::Any
+    }
+
+    /// Whether it is a category (a code or a text): a model or a matching
+    /// encodes it as one indicator per value.
+    pub fn is_category(&self) -> bool {
+        matches!(self.aggregate, Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute)
+            && !self.column.is_some_and(|c| c == "age" || c == "birth_year")
+            && !matches!(self.column_kind(), Some(Kind::Int { .. } | Kind::Decimal { .. } | Kind::Bool))
+    }
+
+    fn column_kind(&self) -> Option<Kind> {
+        self.column.and_then(|c| column_of(self.table, c)).and_then(|c| c.1)
+    }
+}
+
+/// The client attribute the register does not store but every study needs:
+/// the age in years at the index date (its year minus the birth year).
+const AGE: &str = "age";
 
 /// A register column's name and kind (`None` for the columns the register
 /// derives: a client's birth year and sex).
@@ -145,74 +243,130 @@ fn is_date(kind: Option<Kind>) -> bool {
     matches!(kind, Some(Kind::Date | Kind::Month))
 }
 
+fn has_column(table: &Table, name: &str) -> bool {
+    table.register_columns().iter().any(|c| c.name == name)
+}
+
+/// Whether a table has a date a window can be on (`clients` has none: its
+/// one row per client is read without a window).
+fn dated(table: &Table) -> bool {
+    table.columns.iter().any(|c| is_date(Some(c.kind)))
+}
+
 impl VariableSpec {
     /// Check the variable against the register schema for its `role`.
     pub fn check(&self, role: Role) -> Result<Variable, DefinitionError> {
         let field = |f: &str| format!("variable '{}'.{f}", self.name);
         let bad = |f: &str, m: String| DefinitionError { field: field(f), message: m };
         let table = table_named(&self.table, &field("table"))?;
-        let scored = matches!(self.aggregate, Aggregate::Baseline | Aggregate::ChangeFromBaseline);
+        let agg = self.aggregate;
+        let scored = matches!(agg, Aggregate::Baseline | Aggregate::ChangeFromBaseline);
         if scored {
             if table.name != "assessments" {
-                return Err(bad(
-                    "table",
-                    format!("{} reads assessments: table = \"assessments\"", self.aggregate.name()),
-                ));
+                return Err(bad("table", format!("{} reads assessments: table = \"assessments\"", agg.name())));
             }
             for c in ["instrument", "domain"] {
                 if !matches!(self.filter.get(c), Some(FilterValue::One(_))) {
                     return Err(bad(
                         &format!("where.{c}"),
-                        format!("{} is of one instrument and domain: give where.{c} one value", self.aggregate.name()),
+                        format!("{} is of one instrument and domain: give where.{c} one value", agg.name()),
                     ));
                 }
             }
             if self.column.is_some() {
-                return Err(bad("column", format!("{} is of the score: give no column", self.aggregate.name())));
+                return Err(bad("column", format!("{} is of the score: give no column", agg.name())));
             }
         }
-        if self.aggregate == Aggregate::TimeToEvent && role == Role::Known {
-            return Err(bad("aggregate", "time_to_event is an outcome: write it as an [[outcome]]".into()));
+        if agg.is_event() && role == Role::Known {
+            return Err(bad("aggregate", format!("{} is an outcome: write it as an [[outcome]]", agg.name())));
         }
-        let needs_column =
-            matches!(self.aggregate, Aggregate::Sum | Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute);
+        let needs_column = matches!(agg, Aggregate::Sum | Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute)
+            || self.at_least.is_some();
         let column = match (&self.column, needs_column) {
+            (Some(c), true) if agg == Aggregate::Attribute && c == AGE && table.name == "clients" => {
+                Some((AGE, Some(Kind::Int { min: 0, max: 150 })))
+            }
             (None, false) if scored => column_of(table, "score"),
             (Some(c), true) => Some(column_named(table, c, &field("column"))?),
-            (None, true) => return Err(bad("column", format!("{} needs a column", self.aggregate.name()))),
+            (None, true) if self.at_least.is_some() => {
+                return Err(bad("column", "at_least bounds a column: name it".into()));
+            }
+            (None, true) => return Err(bad("column", format!("{} needs a column", agg.name()))),
             (Some(_), false) => {
-                return Err(bad("column", format!("{} counts rows and takes no column", self.aggregate.name())));
+                return Err(bad("column", format!("{} counts rows and takes no column", agg.name())));
             }
             (None, false) => None,
         };
-        if self.aggregate == Aggregate::Sum
-            && !matches!(column.and_then(|c| c.1), Some(Kind::Int { .. } | Kind::Decimal { .. }))
-        {
+        let number = |c: Option<(&str, Option<Kind>)>| matches!(c.and_then(|c| c.1), Some(Kind::Int { .. } | Kind::Decimal { .. }));
+        if agg == Aggregate::Sum && !number(column) {
             return Err(bad("column", format!("sum needs a number column; '{}' is not one", column.unwrap().0)));
         }
+        if self.at_least.is_some() && !number(column) {
+            return Err(bad("at_least", format!("'{}' is not a number column", column.unwrap().0)));
+        }
+        match (agg, self.lasting) {
+            (Aggregate::MonthsWithout, Some(Offset::Months(n))) if n > 0 => {}
+            (Aggregate::MonthsWithout, _) => {
+                return Err(bad("for", "months_without counts calendar months: write for = \"12m\"".into()));
+            }
+            (Aggregate::TimeToEvent, Some(Offset::Ever)) => {
+                return Err(bad("for", "a run lasts a number of days, months or years (\"6m\", \"91d\")".into()));
+            }
+            (Aggregate::TimeToEvent, Some(o)) if o.sign() < 0 => {
+                return Err(bad("for", "a run lasts zero or more days (\"6m\", \"91d\")".into()));
+            }
+            (Aggregate::TimeToEvent, _) | (_, None) => {}
+            (_, Some(_)) => {
+                return Err(bad("for", format!("{} takes no `for` (time_to_event and months_without do)", agg.name())));
+            }
+        }
+        if agg == Aggregate::MonthsWithout && self.at_least.is_some() {
+            return Err(bad("at_least", "months_without counts months with no row at all: give no at_least".into()));
+        }
         let filter = check_filter(table, &self.filter, &field("where"))?;
-        let (date, window) = if self.aggregate == Aggregate::Attribute {
+        match self.by {
+            By::Household if !has_column(table, "household_id") => {
+                return Err(bad("by", format!("{} has no household_id", table.name)));
+            }
+            By::Case | By::OtherCases if !has_column(table, "case_id") => {
+                return Err(bad("by", format!("{} has no case_id", table.name)));
+            }
+            _ => {}
+        }
+        let (date, window) = if agg == Aggregate::Attribute || !dated(table) {
             if table.name != "clients" {
                 return Err(bad("table", "an attribute is a client's: table = \"clients\"".into()));
             }
-            if self.window.is_some() || self.date.is_some() || !self.filter.is_empty() {
-                return Err(bad("window", "an attribute has no window, date or filter".into()));
+            if !matches!(agg, Aggregate::Attribute | Aggregate::Any | Aggregate::Count) {
+                return Err(bad(
+                    "aggregate",
+                    format!("clients has one row per client and no date: use attribute, any or count, not {}", agg.name()),
+                ));
             }
-            (None, None)
+            if self.window.is_some() || self.date.is_some() {
+                return Err(bad("window", "a client's own row has no window or date".into()));
+            }
+            if agg == Aggregate::Attribute && !self.filter.is_empty() {
+                return Err(bad("where", "an attribute has no filter (use any with where for a yes/no)".into()));
+            }
+            (Vec::new(), None)
         } else {
-            let date = date_column(table, self.date.as_deref(), &field("date"))?;
+            let date = date_columns(table, self.date.as_ref(), &field("date"))?;
             let window = self.window.ok_or_else(|| bad("window", "give the window, e.g. \"[-12m, 0)\"".into()))?;
-            window_rule(&window, role, self.aggregate).map_err(|m| bad("window", m))?;
-            (Some(date), Some(window))
+            window_rule(&window, role, agg).map_err(|m| bad("window", m))?;
+            (date, Some(window))
         };
         Ok(Variable {
             name: self.name.clone(),
             table,
-            aggregate: self.aggregate,
+            aggregate: agg,
             column: column.map(|c| c.0),
             date,
             window,
             filter,
+            by: self.by,
+            at_least: self.at_least,
+            lasting: self.lasting,
         })
     }
 }
@@ -220,7 +374,7 @@ impl VariableSpec {
 /// Where a window may lie for a role: what is known at the index date ends
 /// at 0 at the latest; an outcome starts at 0 or later, but a change from
 /// baseline as an outcome spans the index date and ends after it.
-fn window_rule(window: &Window, role: Role, aggregate: Aggregate) -> Result<(), String> {
+pub fn window_rule(window: &Window, role: Role, aggregate: Aggregate) -> Result<(), String> {
     let change = aggregate == Aggregate::ChangeFromBaseline;
     match role {
         Role::Known if !window.known_at_index() => {
@@ -237,7 +391,7 @@ fn window_rule(window: &Window, role: Role, aggregate: Aggregate) -> Result<(), 
 }
 
 /// A register table by name, or an error for `field` listing the tables.
-pub(crate) fn table_named(name: &str, field: &str) -> Result<&'static Table, DefinitionError> {
+pub fn table_named(name: &str, field: &str) -> Result<&'static Table, DefinitionError> {
     schema::table(name).ok_or_else(|| {
         let names: Vec<&str> = schema::TABLES.iter().map(|t| t.name).collect();
         DefinitionError {
@@ -264,7 +418,7 @@ fn column_named(
 
 /// A `where` table checked against `table`: each column exists, a yes/no
 /// column is given true or false, a code column only codes of its list.
-pub(crate) fn check_filter(
+pub fn check_filter(
     table: &'static Table,
     filter: &BTreeMap<String, FilterValue>,
     field: &str,
@@ -293,27 +447,40 @@ pub(crate) fn check_filter(
     Ok(out)
 }
 
-/// The date column a window or an entry is on: the one named, or the
-/// table's only date column.
-pub(crate) fn date_column(
+/// The date columns a window or an entry is on: the ones named (the first
+/// present counts), or the table's only date column.
+pub fn date_columns(
     table: &'static Table,
-    named: Option<&str>,
+    named: Option<&DateSpec>,
     field: &str,
-) -> Result<&'static str, DefinitionError> {
+) -> Result<Vec<&'static str>, DefinitionError> {
     let bad = |m: String| DefinitionError { field: field.to_string(), message: m };
     let dates: Vec<&'static str> =
         table.columns.iter().filter(|c| is_date(Some(c.kind))).map(|c| Table::register_name(c.name, c.kind)).collect();
-    match named {
-        Some(d) => {
+    let names: Vec<&str> = match named {
+        Some(DateSpec::One(d)) => vec![d.as_str()],
+        Some(DateSpec::Many(ds)) if ds.is_empty() => return Err(bad("name at least one date column".into())),
+        Some(DateSpec::Many(ds)) => ds.iter().map(String::as_str).collect(),
+        None if dates.len() == 1 => return Ok(vec![dates[0]]),
+        None if dates.is_empty() => return Err(bad(format!("{} has no date column", table.name))),
+        None => return Err(bad(format!("{} has several date columns: name one ({})", table.name, dates.join(", ")))),
+    };
+    names
+        .into_iter()
+        .map(|d| {
             let (d, kind) = column_named(table, d, field)?;
             if !is_date(kind) {
                 return Err(bad(format!("'{d}' is not a date column (dates: {})", dates.join(", "))));
             }
             Ok(d)
-        }
-        None if dates.len() == 1 => Ok(dates[0]),
-        None => Err(bad(format!("{} has several date columns: name one ({})", table.name, dates.join(", ")))),
-    }
+        })
+        .collect()
+}
+
+/// The date of a row: the first of `columns` that is present.
+pub fn date_expr(columns: &[&'static str]) -> Expr {
+    let exprs: Vec<Expr> = columns.iter().map(|c| col(*c).cast(DataType::Date)).collect();
+    if exprs.len() == 1 { exprs[0].clone() } else { coalesce(&exprs) }
 }
 
 fn unknown_code(list: &schema::CodeList, v: &str) -> String {
@@ -322,14 +489,23 @@ fn unknown_code(list: &schema::CodeList, v: &str) -> String {
 
 /// Whether `date` lies in `w` around `index`.
 fn in_window(date: Expr, index: Expr, w: &Window) -> Expr {
-    let lo = index.clone().dt().offset_by(lit(w.start.duration()));
-    let hi = index.dt().offset_by(lit(w.end.duration()));
-    let a = if w.start_closed { date.clone().gt_eq(lo) } else { date.clone().gt(lo) };
-    let b = if w.end_closed { date.lt_eq(hi) } else { date.lt(hi) };
+    let a = match w.start.duration() {
+        None => lit(true),
+        Some(d) => {
+            let lo = index.clone().dt().offset_by(lit(d));
+            if w.start_closed { date.clone().gt_eq(lo) } else { date.clone().gt(lo) }
+        }
+    };
+    let b = window_end_test(date, index, w);
     a.and(b)
 }
 
-pub(crate) fn filter_expr(filter: &[(&'static str, FilterValue)]) -> Expr {
+fn window_end_test(date: Expr, index: Expr, w: &Window) -> Expr {
+    let hi = index.dt().offset_by(lit(w.end.duration().expect("a window's end is bounded")));
+    if w.end_closed { date.lt_eq(hi) } else { date.lt(hi) }
+}
+
+pub fn filter_expr(filter: &[(&'static str, FilterValue)]) -> Expr {
     filter.iter().fold(lit(true), |acc, (c, v)| {
         let keep = match v {
             FilterValue::Bool(b) => col(*c).eq(lit(*b)),
@@ -340,64 +516,51 @@ pub(crate) fn filter_expr(filter: &[(&'static str, FilterValue)]) -> Expr {
     })
 }
 
-/// The variables for every (client_id, index_date) of `index`, read from
-/// the register build in `dir`: `index`'s rows in their order and its
-/// columns, then one column per variable.
-pub fn compute(dir: &Path, index: LazyFrame, variables: &[Variable]) -> PolarsResult<LazyFrame> {
-    let keys = [col("client_id"), col("index_date")];
-    let people = index.clone().select(keys.clone()).unique_stable(None, UniqueKeepStrategy::First);
+/// A date as a literal of polars' Date type.
+pub fn date_lit(d: chrono::NaiveDate) -> Expr {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    lit((d - epoch).num_days() as i32).cast(DataType::Date)
+}
+
+/// A date expression moved by whole days.
+fn add_days(date: Expr, days: i32) -> Expr {
+    (date.cast(DataType::Int32) + lit(days)).cast(DataType::Date)
+}
+
+/// Months since year 0 of a date expression.
+fn month_number(date: Expr) -> Expr {
+    date.clone().dt().year() * lit(12) + date.dt().month().cast(DataType::Int32) - lit(1)
+}
+
+/// The variables for every row of `index` (its `client_id` and
+/// `index_date`, and the `case_id` or `household_id` a variable `by` case or
+/// household needs), read from the register build in `dir` exported on
+/// `as_of` (an event cannot be seen after it): `index`'s rows in their order
+/// and its columns, then one column per variable.
+pub fn compute(dir: &Path, as_of: chrono::NaiveDate, index: LazyFrame, variables: &[Variable]) -> PolarsResult<LazyFrame> {
+    let have = index.clone().collect_schema()?;
+    let mut member_cols = vec![col("__member"), col("client_id"), col("index_date").cast(DataType::Date)];
+    for c in ["case_id", "household_id"] {
+        if have.contains(c) {
+            member_cols.push(col(c));
+        }
+    }
+    for v in variables {
+        let need = v.by.member_column();
+        if !have.contains(need) {
+            return Err(PolarsError::ColumnNotFound(
+                format!("variable '{}' is by {}, but the members have no {need}", v.name, v.by.name()).into(),
+            ));
+        }
+    }
+    let index = index.with_row_index("__member", None);
+    let people = index.clone().select(member_cols);
     let mut out = index;
     for v in variables {
-        let value = if v.aggregate == Aggregate::Attribute {
-            let column = v.column.expect("checked: an attribute has a column");
-            let clients = scan(dir, v.table)?.select([col("client_id"), col(column).alias(v.name.as_str())]);
-            people.clone().join(clients, [col("client_id")], [col("client_id")], JoinArgs::new(JoinType::Inner))
-        } else {
-            let (date, w) = (v.date.expect("checked"), v.window.expect("checked"));
-            let mut pick =
-                vec![col("client_id"), col(date).cast(DataType::Date).alias("__date"), col(v.table.key).alias("__key")];
-            if let Some(c) = v.column {
-                pick.push(col(c).alias("__value"));
-            }
-            let rows = scan(dir, v.table)?.filter(filter_expr(&v.filter)).select(pick);
-            let joined = people
-                .clone()
-                .join(rows, [col("client_id")], [col("client_id")], JoinArgs::new(JoinType::Inner))
-                .filter(in_window(col("__date"), col("index_date"), &w))
-                .with_column(
-                    (col("index_date").cast(DataType::Int32) - col("__date").cast(DataType::Int32)).alias("__days"),
-                );
-            let agg = match v.aggregate {
-                Aggregate::Count => len().cast(DataType::Int64),
-                Aggregate::Sum => col("__value").cast(DataType::Float64).sum(),
-                Aggregate::Any => len().gt(lit(0)),
-                Aggregate::MonthsWith => (col("__date").dt().year() * lit(12)
-                    + col("__date").dt().month().cast(DataType::Int32))
-                .n_unique()
-                .cast(DataType::Int64),
-                Aggregate::DaysSince => col("__days").min().cast(DataType::Int64),
-                Aggregate::Latest => {
-                    col("__value").sort_by([col("__date"), col("__key")], SortMultipleOptions::default()).last()
-                }
-                Aggregate::Earliest | Aggregate::Baseline => {
-                    col("__value").sort_by([col("__date"), col("__key")], SortMultipleOptions::default()).first()
-                }
-                Aggregate::ChangeFromBaseline => {
-                    let sorted = col("__value")
-                        .cast(DataType::Float64)
-                        .sort_by([col("__date"), col("__key")], SortMultipleOptions::default());
-                    when(len().gt(lit(1)))
-                        .then(sorted.clone().last() - sorted.first())
-                        .otherwise(lit(NULL).cast(DataType::Float64))
-                }
-                Aggregate::TimeToEvent => (-col("__days")).min().cast(DataType::Int64),
-                Aggregate::Attribute => unreachable!("handled above"),
-            };
-            joined.group_by(keys.clone()).agg([agg.alias(v.name.as_str())])
-        };
+        let value = value_of(dir, as_of, &people, v)?;
         let mut args = JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns);
         args.maintain_order = MaintainOrderJoin::Left;
-        out = out.join(value, keys.clone(), keys.clone(), args);
+        out = out.join(value, [col("__member")], [col("__member")], args);
         let empty = match v.aggregate {
             Aggregate::Count | Aggregate::MonthsWith => Some(lit(0i64)),
             Aggregate::Sum => Some(lit(0.0f64)),
@@ -408,5 +571,137 @@ pub fn compute(dir: &Path, index: LazyFrame, variables: &[Variable]) -> PolarsRe
             out = out.with_column(col(v.name.as_str()).fill_null(e));
         }
     }
-    Ok(out)
+    Ok(out.drop(Selector::ByName { names: ["__member".into()].into(), strict: true }))
+}
+
+/// One variable per member (`__member`, the value), members without a value left out.
+fn value_of(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variable) -> PolarsResult<LazyFrame> {
+    let name = v.name.as_str();
+    if v.aggregate == Aggregate::Attribute {
+        let column = v.column.expect("checked: an attribute has a column");
+        let value = if column == AGE { col("index_date").dt().year() - col("birth_year") } else { col(column) };
+        let clients = scan(dir, v.table)?;
+        return Ok(people
+            .clone()
+            .join(clients, [col("client_id")], [col("client_id")], JoinArgs::new(JoinType::Inner))
+            .select([col("__member"), value.alias(name)]));
+    }
+    let key = v.by.member_column();
+    let mut pick = vec![col(key).alias("__by"), col(v.table.register_key()).alias("__key")];
+    if let Some(c) = v.column {
+        pick.push(col(c).alias("__value"));
+    }
+    if v.by == By::OtherCases {
+        pick.push(col("case_id").alias("__case"));
+    }
+    let dated = v.window.is_some();
+    if dated {
+        pick.push(date_expr(&v.date).alias("__date"));
+    }
+    let mut rows = scan(dir, v.table)?.filter(filter_expr(&v.filter));
+    if dated {
+        // A row dated after the export cannot have been seen.
+        rows = rows.filter(date_expr(&v.date).is_not_null().and(date_expr(&v.date).lt_eq(date_lit(as_of))));
+    }
+    let run = v.aggregate == Aggregate::TimeToEvent && v.lasting.is_some();
+    if let (Some(a), false) = (v.at_least, run) {
+        rows = rows.filter(col(v.column.expect("checked")).cast(DataType::Float64).gt_eq(lit(a)));
+    }
+    let mut joined = people.clone().join(rows.select(pick), [col(key)], [col("__by")], JoinArgs::new(JoinType::Inner));
+    if v.by == By::OtherCases {
+        joined = joined.filter(col("__case").neq_missing(col("case_id")));
+    }
+    if let Some(w) = &v.window {
+        joined = joined
+            .filter(in_window(col("__date"), col("index_date"), w))
+            .with_column((col("index_date").cast(DataType::Int32) - col("__date").cast(DataType::Int32)).alias("__days"));
+    }
+    let by_member = [col("__member")];
+    let sorted = |c: Expr| c.sort_by([col("__date"), col("__key")], SortMultipleOptions::default());
+    let agg = match v.aggregate {
+        Aggregate::Count => len().cast(DataType::Int64),
+        Aggregate::Sum => col("__value").cast(DataType::Float64).sum(),
+        Aggregate::Any => len().gt(lit(0)),
+        Aggregate::MonthsWith => month_number(col("__date")).n_unique().cast(DataType::Int64),
+        Aggregate::DaysSince => col("__days").min().cast(DataType::Int64),
+        Aggregate::Latest => sorted(col("__value")).last(),
+        Aggregate::Earliest | Aggregate::Baseline => sorted(col("__value")).first(),
+        Aggregate::ChangeFromBaseline => {
+            let s = sorted(col("__value").cast(DataType::Float64));
+            when(len().gt(lit(1))).then(s.clone().last() - s.first()).otherwise(lit(NULL).cast(DataType::Float64))
+        }
+        Aggregate::TimeToEvent if run => {
+            return Ok(sustained(joined, v)?.group_by(by_member).agg([(-col("__days")).min().cast(DataType::Int64).alias(name)]));
+        }
+        Aggregate::TimeToEvent => (-col("__days")).min().cast(DataType::Int64),
+        Aggregate::MonthsWithout => return months_without(people, joined, v, as_of),
+        Aggregate::Attribute => unreachable!("handled above"),
+    };
+    Ok(joined.group_by(by_member).agg([agg.alias(name)]))
+}
+
+/// The rows that complete a run: rows in date order, the run held by rows
+/// whose column is at least `at_least` (every row without one) and broken by
+/// any other row; a row completes it when it lies `for` or more after the
+/// run's first row.
+fn sustained(joined: LazyFrame, v: &Variable) -> PolarsResult<LazyFrame> {
+    let lasting = v.lasting.and_then(Offset::duration).expect("checked: a run has a length");
+    let holds = match v.at_least {
+        Some(a) => col("__value").cast(DataType::Float64).gt_eq(lit(a)).fill_null(lit(false)),
+        None => lit(true),
+    };
+    // Each row's run: the position of the latest breaking row before it.
+    let broke = when(col("__holds").not()).then(col("__i").cast(DataType::Int64)).otherwise(lit(NULL).cast(DataType::Int64));
+    let run = broke.fill_null_with_strategy(FillNullStrategy::Forward(None)).over([col("__member")])?.fill_null(lit(-1i64));
+    Ok(joined
+        .sort(["__member", "__date", "__key"], SortMultipleOptions::default())
+        .with_row_index("__i", None)
+        .with_column(holds.alias("__holds"))
+        .with_column(run.alias("__run"))
+        .filter(col("__holds"))
+        .with_column(col("__date").min().over([col("__member"), col("__run")])?.alias("__start"))
+        .filter(col("__date").gt_eq(col("__start").dt().offset_by(lit(lasting)))))
+}
+
+/// The days from the index date to the end of the first `for` consecutive
+/// calendar months without a row, counting from the month after the index
+/// month; only months complete by the window's end and the export date count.
+fn months_without(people: &LazyFrame, joined: LazyFrame, v: &Variable, as_of: chrono::NaiveDate) -> PolarsResult<LazyFrame> {
+    let Some(Offset::Months(n)) = v.lasting else { unreachable!("checked") };
+    let w = v.window.expect("checked: months_without has a window");
+    let end = col("index_date").dt().offset_by(lit(w.end.duration().expect("bounded")));
+    let end = if w.end_closed { end } else { add_days(end, -1) };
+    let until = when(end.clone().gt(date_lit(as_of))).then(date_lit(as_of)).otherwise(end);
+    let bounds = people.clone().select([
+        col("__member"),
+        col("index_date"),
+        (month_number(col("index_date")) + lit(1)).alias("__first"),
+        (month_number(add_days(until, 1)) - lit(1)).alias("__last"),
+    ]);
+    let months = joined
+        .select([col("__member"), month_number(col("__date")).alias("__m")])
+        .join(bounds.clone(), [col("__member")], [col("__member")], JoinArgs::new(JoinType::Inner))
+        .filter(col("__m").gt_eq(col("__first")).and(col("__m").lt_eq(col("__last"))))
+        .select([col("__member"), col("__m")]);
+    let before = bounds.clone().select([col("__member"), (col("__first") - lit(1)).alias("__m")]);
+    let after = bounds.clone().select([col("__member"), (col("__last") + lit(1)).alias("__m")]);
+    let marks = concat([before, months, after], UnionArgs::default())?
+        .unique(None, UniqueKeepStrategy::Any)
+        .sort(["__member", "__m"], SortMultipleOptions::default())
+        .with_column(col("__m").shift(lit(1)).over([col("__member")])?.alias("__prev"))
+        .filter((col("__m") - col("__prev") - lit(1)).gt_eq(lit(n)))
+        .group_by([col("__member")])
+        .agg([(col("__prev").min() + lit(n)).alias("__done")]);
+    // The last day of month __done: the first day of the index month moved on
+    // (__done + 1 - index month) months, less one day.
+    let ahead = col("__done") + lit(1) - month_number(col("index_date"));
+    let day = col("index_date").dt().day().cast(DataType::Int32);
+    let month_start = (col("index_date").cast(DataType::Int32) - day + lit(1)).cast(DataType::Date);
+    let last_day = add_days(month_start.dt().offset_by(concat_str([ahead.cast(DataType::String), lit("mo")], "", false)), -1);
+    Ok(marks
+        .join(bounds, [col("__member")], [col("__member")], JoinArgs::new(JoinType::Inner))
+        .select([
+            col("__member"),
+            (last_day.cast(DataType::Int32) - col("index_date").cast(DataType::Int32)).cast(DataType::Int64).alias(v.name.as_str()),
+        ]))
 }

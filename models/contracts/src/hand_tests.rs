@@ -3,13 +3,14 @@
 //! cap, a total cap and three payment periods. Every figure below was
 //! computed on paper first; the test reproduces it exactly.
 
-use std::collections::BTreeSet;
-
 use chrono::NaiveDate;
+use polars::prelude::*;
+use utfall_register::scan::write_entity;
+use utfall_register::schema;
 
-use crate::ratecard::{self, Achievement, Events, PaymentLine, PeriodTotal};
+use crate::ratecard::{self, Achievement, PaymentLine, PeriodTotal};
 use crate::spec::Spec;
-use crate::study::month_no;
+use crate::study::{Enrolment, achieved};
 
 const SPEC: &str = r#"
 id = "hand"
@@ -18,8 +19,7 @@ follow_up_months = 18
 
 [target_group]
 description = "test"
-area = "financial_assistance"
-consecutive_months = 3
+entry = { table = "payments", spell = { by = "case_id", months = 3 }, every = true }
 
 [enrolment]
 from = 2023-01-01
@@ -27,35 +27,46 @@ to = 2024-12-31
 
 [service]
 description = "test"
-intervention_types = ["employment_support"]
+where = { type = "employment_support", granted = true }
+date = "started"
 
 [[outcome_metrics]]
 id = "entry"
 definition = "employed at a match"
-kind = "observation"
-outcome_type = "employment_status"
+table = "outcomes"
+where = { type = "employment_status" }
+aggregate = "time_to_event"
+column = "value"
+at_least = 1
 price_per_unit = 700
 
 [[outcome_metrics]]
 id = "sustained_13w"
 definition = "employed at every match for 13 weeks"
-kind = "observation"
-outcome_type = "employment_status"
-sustained = "13 weeks"
+table = "outcomes"
+where = { type = "employment_status" }
+aggregate = "time_to_event"
+column = "value"
+at_least = 1
+for = "91d"
 price_per_unit = 2000
 
 [[outcome_metrics]]
 id = "off_3m"
 definition = "no income support for 3 months"
-kind = "off_income_support"
-sustained = "3 months"
+table = "payments"
+aggregate = "months_without"
+for = "3m"
+by = "household"
 price_per_unit = 1500
 
 [[outcome_metrics]]
 id = "off_12m"
 definition = "no income support for 12 months"
-kind = "off_income_support"
-sustained = "12 months"
+table = "payments"
+aggregate = "months_without"
+for = "12m"
+by = "household"
 price_per_unit = 6000
 
 [pricing]
@@ -79,7 +90,7 @@ to = 2024-06-30
 
 [validation]
 method = "difference_in_differences"
-outcome_type = "employment_status"
+outcome = { table = "outcomes", where = { type = "employment_status" }, column = "value" }
 post_quarters = [1, 4]
 "#;
 
@@ -87,8 +98,47 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
 }
 
-fn months(list: &[(i32, u32)]) -> BTreeSet<i32> {
-    list.iter().map(|(y, m)| month_no(d(*y, *m, 1))).collect()
+fn months(list: &[(i32, u32)]) -> Vec<NaiveDate> {
+    list.iter().map(|(y, m)| d(*y, *m, 1)).collect()
+}
+
+/// Write each participant's employment-status matches (outcomes) and its
+/// household's paid months (payments) as register tables in `dir`.
+fn write(dir: &std::path::Path, participants: &[(NaiveDate, Vec<(NaiveDate, f64)>, Vec<NaiveDate>)]) {
+    let (mut o_client, mut o_date, mut o_value) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut p_client, mut p_month) = (Vec::new(), Vec::new());
+    for (i, (_, obs, paid)) in participants.iter().enumerate() {
+        for (date, v) in obs {
+            o_client.push(format!("P{i}"));
+            o_date.push(*date);
+            o_value.push(*v);
+        }
+        for m in paid {
+            p_client.push(format!("P{i}"));
+            p_month.push(*m);
+        }
+    }
+    let outcomes = df!(
+        "observation_id" => (0..o_client.len()).map(|i| format!("O{i}")).collect::<Vec<_>>(),
+        "client_id" => o_client.clone(),
+        "type" => vec!["employment_status"; o_client.len()],
+        "observed" => o_date,
+        "value" => o_value,
+    )
+    .unwrap();
+    write_entity(dir, schema::table("outcomes").unwrap(), outcomes).unwrap();
+    let n = p_client.len();
+    let payments = df!(
+        "payment_id" => (0..n).map(|i| format!("B{i}")).collect::<Vec<_>>(),
+        "household_id" => p_client.iter().map(|c| format!("H{c}")).collect::<Vec<_>>(),
+        "client_id" => p_client.clone(),
+        "case_id" => p_client.iter().map(|c| format!("K{c}")).collect::<Vec<_>>(),
+        "month" => p_month,
+        "amount_sek" => vec![1000.0; n],
+        "reason" => vec!["unemployment"; n],
+    )
+    .unwrap();
+    write_entity(dir, schema::table("payments").unwrap(), payments).unwrap();
 }
 
 #[test]
@@ -98,30 +148,9 @@ fn hand_worked_rate_card_with_caps_and_sustainment_windows() {
     // (enrolled, employment-status observations, household's paid months)
     let p0_paid = months(&[(2023, 1), (2023, 2)]);
     let p1_paid = months(&[(2023, 1)]);
-    let p2_paid: BTreeSet<i32> = (0..13).map(|k| month_no(d(2023, 6, 1)) + k).collect(); // Jun 2023 - Jun 2024
-    let p3_paid = months(&[
-        (2024, 1),
-        (2024, 2),
-        (2024, 3),
-        (2024, 4),
-        (2024, 5),
-        (2024, 6),
-        (2024, 7),
-        (2024, 8),
-        (2024, 9),
-        (2024, 10),
-        (2024, 11),
-        (2024, 12),
-        (2025, 1),
-        (2025, 2),
-        (2025, 3),
-        (2025, 4),
-        (2025, 5),
-        (2025, 6),
-        (2025, 7),
-        (2025, 8),
-    ]);
-    type Participant = (NaiveDate, Vec<(NaiveDate, f64)>, BTreeSet<i32>);
+    let p2_paid: Vec<NaiveDate> = (0..13).map(|k| d(2023, 6, 1).checked_add_months(chrono::Months::new(k)).unwrap()).collect(); // Jun 2023 - Jun 2024
+    let p3_paid: Vec<NaiveDate> = (0..20).map(|k| d(2024, 1, 1).checked_add_months(chrono::Months::new(k)).unwrap()).collect(); // Jan 2024 - Aug 2025
+    type Participant = (NaiveDate, Vec<(NaiveDate, f64)>, Vec<NaiveDate>);
     let participants: Vec<Participant> = vec![
         // P0: employed at the March and June matches, not in September. Paid
         // Jan-Feb: off from March (3 months by 31 May, 12 by 29 Feb 2024).
@@ -139,12 +168,27 @@ fn hand_worked_rate_card_with_caps_and_sustainment_windows() {
         // P3: employed at the September 2024 match, after the last period.
         (d(2024, 3, 1), vec![(d(2024, 6, 30), 0.0), (d(2024, 9, 30), 1.0), (d(2024, 12, 31), 0.0)], p3_paid),
     ];
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), &participants);
+    let enrolments: Vec<Enrolment> = participants
+        .iter()
+        .enumerate()
+        .map(|(i, (enrolled, _, _))| Enrolment {
+            client_id: format!("P{i}"),
+            household_id: format!("HP{i}"),
+            case_id: format!("KP{i}"),
+            index: *enrolled,
+            start: Some(*enrolled),
+            later_service: None,
+            values: Vec::new(),
+        })
+        .collect();
+    let who: Vec<(&Enrolment, NaiveDate)> = enrolments.iter().map(|e| (e, e.enrolled())).collect();
+    let metrics = spec.metric_variables(spec.follow_up_months).unwrap();
     let mut achievements = Vec::new();
-    for (p, (enrolled, obs, paid)) in participants.iter().enumerate() {
-        let until = enrolled.checked_add_months(chrono::Months::new(spec.follow_up_months)).unwrap().min(as_of);
-        let events = Events { observations: obs, paid_months: Some(paid) };
-        for (m, metric) in spec.outcome_metrics.iter().enumerate() {
-            if let Some(date) = ratecard::achieved(metric, spec.span(m), &events, *enrolled, until) {
+    for (p, row) in achieved(tmp.path(), as_of, &metrics, &who).unwrap().into_iter().enumerate() {
+        for (m, date) in row.into_iter().enumerate() {
+            if let Some(date) = date {
                 achievements.push(Achievement { participant: p, metric: m, date });
             }
         }
@@ -243,38 +287,38 @@ fn spec_error(edit: impl Fn(String) -> String) -> String {
 
 #[test]
 fn specification_errors_name_the_field() {
-    let unknown = spec_error(|s| {
-        s.replace(
-            "outcome_type = \"employment_status\"\nsustained = \"13 weeks\"",
-            "outcome_type = \"employment\"\nsustained = \"13 weeks\"",
-        )
-    });
+    let unknown = spec_error(|s| s.replacen("where = { type = \"employment_status\" }", "where = { type = \"employment\" }", 2));
     assert!(
-        unknown.contains("outcome_metrics[1].outcome_type") && unknown.contains("unknown outcome type `employment`"),
+        unknown.contains("outcome_metrics[0].where.type") && unknown.contains("'employment' is not in the code list outcome_type"),
         "{unknown}"
     );
     let overlap = spec_error(|s| s.replace("from = 2023-07-01", "from = 2023-06-01"));
     assert!(overlap.contains("outcome_payment_periods[1]") && overlap.contains("overlaps `2023H1`"), "{overlap}");
     let cap = spec_error(|s| s.replace("cap_per_participant = 8000", "cap_per_participant = 5000"));
     assert!(cap.contains("pricing.cap_per_participant") && cap.contains("off_12m"), "{cap}");
-    let same = spec_error(|s| s.replace("sustained = \"12 months\"", "sustained = \"3 months\""));
+    let same = spec_error(|s| s.replace("for = \"12m\"", "for = \"3m\""));
     assert!(
-        same.contains("outcome_metrics[3].sustained")
-            && same.contains("same definition and sustainment window as `off_3m`"),
+        same.contains("outcome_metrics[3]") && same.contains("`off_12m` has the same definition as `off_3m`"),
         "{same}"
     );
-    let span = spec_error(|s| s.replace("sustained = \"13 weeks\"", "sustained = \"13 fortnights\""));
-    assert!(span.contains("outcome_metrics[1].sustained"), "{span}");
-    let weeks = spec_error(|s| s.replace("sustained = \"3 months\"", "sustained = \"13 weeks\""));
-    assert!(weeks.contains("outcome_metrics[2].sustained") && weeks.contains("paid by month"), "{weeks}");
+    let span = spec_error(|s| s.replace("for = \"91d\"", "for = \"13w\""));
+    assert!(span.contains("no unit"), "{span}");
+    let weeks = spec_error(|s| s.replace("for = \"3m\"", "for = \"91d\""));
+    assert!(weeks.contains("outcome_metrics[2].for") && weeks.contains("calendar months"), "{weeks}");
+    let kind = spec_error(|s| s.replacen("aggregate = \"time_to_event\"", "aggregate = \"count\"", 1));
+    assert!(kind.contains("outcome_metrics[0].aggregate") && kind.contains("achieved on a date"), "{kind}");
     let covariate =
         spec_error(|s| s.replace("post_quarters = [1, 4]", "post_quarters = [1, 4]\ncovariates = [\"income\"]"));
     assert!(
         covariate.contains("validation.covariates[0]") && covariate.contains("unknown covariate `income`"),
         "{covariate}"
     );
-    let service = spec_error(|s| s.replace("[\"employment_support\"]", "[\"jobs\"]"));
-    assert!(service.contains("service.intervention_types[0]"), "{service}");
+    let service = spec_error(|s| s.replace("type = \"employment_support\"", "type = \"jobs\""));
+    assert!(service.contains("service.where.type"), "{service}");
+    let entry = spec_error(|s| s.replace("by = \"case_id\"", "by = \"case\""));
+    assert!(entry.contains("target_group.entry.spell.by"), "{entry}");
+    let window = spec_error(|s| s.replace("every = true }", "every = true, from = 2023-01-01 }"));
+    assert!(window.contains("target_group.entry.from") && window.contains("[enrolment]"), "{window}");
     let field = spec_error(|s| s.replace("follow_up_months = 18", "follow_up_months = 18\nfollowup = 3"));
     assert!(field.contains("followup"), "{field}");
 }

@@ -25,7 +25,7 @@ use utfall_disclosure::Policy;
 use utfall_register::store::{CurrentBuild, OpenError};
 
 use estimate::{Balance, MatchResult, Unit};
-use ratecard::{Achievement, Events, PaymentLine, PeriodTotal};
+use ratecard::{Achievement, PaymentLine, PeriodTotal};
 pub use spec::{Method, Spec, SpecError};
 use study::{Enrolment, Study, window_mean};
 
@@ -94,13 +94,16 @@ pub fn read_study(
         ));
     }
     if evaluating && !study.enrolments.iter().any(Enrolment::treated) {
+        let filter: Vec<String> =
+            spec.service.filter.iter().map(|(k, v)| format!("{k} = {}", spec::filter_text(v))).collect();
         return Err(empty(
-            "service.intervention_types",
+            "service",
             format!(
-                "none of the {} enrolments in the target group started the service ({}) within {} days",
+                "none of the {} enrolments in the target group started the service ({} where {}) within {} of the index date",
                 study.enrolments.len(),
-                spec.service.intervention_types.join(", "),
-                spec.service.max_days_to_start
+                spec.service.table,
+                filter.join(", "),
+                spec.service.within
             ),
         ));
     }
@@ -113,47 +116,63 @@ pub fn read_study(
     Ok(study)
 }
 
-/// The design columns of the propensity model.
-pub fn design(spec: &Spec, enrolments: &[Enrolment]) -> Vec<String> {
-    let mut names = Vec::new();
-    for c in &spec.validation.covariates {
-        match c.as_str() {
-            "reason" => {
-                let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-                for e in enrolments {
-                    *counts.entry(e.reason.as_str()).or_default() += 1;
-                }
-                let reference =
-                    counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(r, _)| r.to_string());
-                for r in counts.keys() {
-                    if Some(r.to_string()) != reference {
-                        names.push(format!("reason_{r}"));
-                    }
-                }
-            }
-            "sex" => names.push("sex_female".into()),
-            other => names.push(other.to_string()),
-        }
-    }
-    names
+/// One column of the propensity model's design: a number, a yes/no, or one
+/// value of a category (the most common value is the reference and has none).
+#[derive(Debug, Clone)]
+pub enum DesignColumn {
+    Value(usize),
+    Level(usize, String),
+    OutcomePre,
 }
 
-fn row(names: &[String], e: &Enrolment, y_pre: Option<f64>) -> Option<Vec<f64>> {
-    names
+/// The design columns of the propensity model and their names.
+pub fn design(spec: &Spec, study: &Study) -> (Vec<String>, Vec<DesignColumn>) {
+    let mut names = Vec::new();
+    let mut columns = Vec::new();
+    for c in &spec.validation.covariates {
+        if c == spec::OUTCOME_PRE {
+            names.push(c.clone());
+            columns.push(DesignColumn::OutcomePre);
+            continue;
+        }
+        let j = study.names.iter().position(|n| n == c).expect("checked: a covariate is a variable");
+        if study.enrolments.iter().any(|e| matches!(e.values[j], study::Value::Category(_))) {
+            let counts = study::levels(&study.enrolments, j);
+            let reference = counts.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).map(|(r, _)| r.clone());
+            for level in counts.keys() {
+                if Some(level) != reference.as_ref() {
+                    names.push(format!("{c}_{level}"));
+                    columns.push(DesignColumn::Level(j, level.clone()));
+                }
+            }
+        } else {
+            names.push(c.clone());
+            columns.push(DesignColumn::Value(j));
+        }
+    }
+    (names, columns)
+}
+
+/// An enrolment's design row, or none where a value is missing.
+fn row(columns: &[DesignColumn], e: &Enrolment, y_pre: Option<f64>) -> Option<Vec<f64>> {
+    columns
         .iter()
-        .map(|n| match n.as_str() {
-            "age" => Some(f64::from(e.age)),
-            "sex_female" => Some(f64::from(u8::from(e.sex == "F"))),
-            "prior_spells" => Some(f64::from(e.prior_spells)),
-            "months_on_support_12m" => Some(f64::from(e.months_on_support_12m)),
-            "outcome_pre" => y_pre,
-            r => r.strip_prefix("reason_").map(|r| f64::from(u8::from(e.reason == r))),
+        .map(|c| match c {
+            DesignColumn::OutcomePre => y_pre,
+            DesignColumn::Value(j) => match &e.values[*j] {
+                study::Value::Number(x) => Some(*x),
+                _ => None,
+            },
+            DesignColumn::Level(j, level) => match &e.values[*j] {
+                study::Value::Category(v) => Some(f64::from(u8::from(v == level))),
+                _ => None,
+            },
         })
         .collect()
 }
 
 /// Estimation units of enrolments (participants first in `treated` order).
-pub fn units(spec: &Spec, study: &Study, enrolments: &[(&Enrolment, bool)], names: &[String]) -> Vec<Option<Unit>> {
+pub fn units(spec: &Spec, study: &Study, enrolments: &[(&Enrolment, bool)], columns: &[DesignColumn]) -> Vec<Option<Unit>> {
     let v = &spec.validation;
     let (first, last) = (v.pre_quarters[0].min(0), v.post_quarters[1]);
     let at = |k: i32| (k - first) as usize;
@@ -161,12 +180,12 @@ pub fn units(spec: &Spec, study: &Study, enrolments: &[(&Enrolment, bool)], name
     enrolments
         .iter()
         .map(|(e, treated)| {
-            let series = study.event_series(e, &v.outcome_type, first, last);
+            let series = study.event_series(e, first, last);
             let y_post = window_mean(&series, at(v.post_quarters[0]), at(v.post_quarters[1]));
             let y_pre = window_mean(&series, at(v.pre_quarters[0]), at(v.pre_quarters[1]));
             let next = clusters.len();
             let cluster = *clusters.entry(e.household_id.as_str()).or_insert(next);
-            let x = row(names, e, y_pre)?;
+            let x = row(columns, e, y_pre)?;
             Some(Unit { treated: *treated, cluster, x, y_post, y_pre, series })
         })
         .collect()
@@ -290,6 +309,8 @@ pub struct Evaluation {
     pub manifest_sha256: String,
     pub enrolments: Vec<Enrolment>,
     pub historical: Vec<Enrolment>,
+    /// The target group's steps over every date: (step, entries left).
+    pub attrition: Vec<(String, usize)>,
     /// Indices of the participants among the enrolments.
     pub participants: Vec<usize>,
     pub achievements: Vec<Achievement>,
@@ -300,46 +321,21 @@ pub struct Evaluation {
     pub policy: Policy,
 }
 
-/// When one enrolment achieves each of the spec's metrics, counting from
-/// `from` until `until`.
-pub fn achieved_metrics(
-    spec: &Spec,
-    study: &Study,
-    e: &Enrolment,
-    from: NaiveDate,
-    until: NaiveDate,
-) -> Vec<Option<NaiveDate>> {
-    spec.outcome_metrics
-        .iter()
-        .enumerate()
-        .map(|(m, metric)| {
-            let events = Events {
-                observations: metric
-                    .outcome_type
-                    .as_deref()
-                    .map(|t| study.observations(&e.client_id, t))
-                    .unwrap_or(&[]),
-                paid_months: study.paid_months.get(&e.household_id),
-            };
-            ratecard::achieved(metric, spec.span(m), &events, from, until)
-        })
-        .collect()
-}
-
-/// Every achievement of the participants (indices into `enrolments`).
-pub fn achievements(spec: &Spec, study: &Study, participants: &[&Enrolment]) -> Vec<Achievement> {
+/// Every achievement of the participants (indices into `participants`)
+/// within the spec's follow-up from each one's start.
+pub fn achievements(spec: &Spec, study: &Study, participants: &[&Enrolment]) -> Result<Vec<Achievement>, ContractError> {
+    let metrics = spec.metric_variables(spec.follow_up_months)?;
+    let who: Vec<(&Enrolment, NaiveDate)> = participants.iter().map(|e| (*e, e.enrolled())).collect();
+    let dates = study.achieved(&metrics, &who).map_err(study::StudyError::from)?;
     let mut out = Vec::new();
-    for (p, e) in participants.iter().enumerate() {
-        let from = e.enrolled();
-        let end = from.checked_add_months(chrono::Months::new(spec.follow_up_months)).expect("date");
-        let until = end.min(study.as_of);
-        for (metric, date) in achieved_metrics(spec, study, e, from, until).into_iter().enumerate() {
+    for (p, row) in dates.into_iter().enumerate() {
+        for (metric, date) in row.into_iter().enumerate() {
             if let Some(date) = date {
                 out.push(Achievement { participant: p, metric, date });
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Refuse an interval that rests on too few replicates, naming why the
@@ -383,9 +379,10 @@ pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractErr
         let n = study.enrolments.len();
         pool.extend(study.historical.iter().enumerate().map(|(i, e)| (e, false, n + i)));
     }
-    let names = if v.method == Method::MatchedComparison { design(spec, &study.enrolments) } else { Vec::new() };
+    let (names, columns) =
+        if v.method == Method::MatchedComparison { design(spec, study) } else { (Vec::new(), Vec::new()) };
     let pairs: Vec<(&Enrolment, bool)> = pool.iter().map(|(e, t, _)| (*e, *t)).collect();
-    let all = units(spec, study, &pairs, &names);
+    let all = units(spec, study, &pairs, &columns);
     let needs_pre = matches!(v.method, Method::DifferenceInDifferences | Method::PrePost);
     let mut kept = Vec::new();
     let mut enrolment = Vec::new();
@@ -401,8 +398,8 @@ pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractErr
     let n_comparison = kept.len() - n_treated;
     if n_treated == 0 || (n_comparison == 0 && v.method != Method::PrePost) {
         return Err(err(format!(
-            "the effect needs participants and comparison enrolments with the outcome `{}` observed in quarters {:?} after the index (and {:?} before, for pre-post and difference-in-differences): {n_treated} participants, {n_comparison} comparisons",
-            v.outcome_type, v.post_quarters, v.pre_quarters
+            "the effect needs participants and comparison enrolments with the outcome {} observed in quarters {:?} after the index (and {:?} before, for pre-post and difference-in-differences), and every covariate known: {n_treated} participants, {n_comparison} comparisons",
+            v.outcome.describe(), v.post_quarters, v.pre_quarters
         )));
     }
     let refs: Vec<&Unit> = kept.iter().collect();
@@ -521,8 +518,8 @@ pub fn outcome_text(spec: &Spec) -> String {
     let q =
         |r: [i32; 2]| if r[0] == r[1] { format!("quarter {}", r[0]) } else { format!("quarters {} to {}", r[0], r[1]) };
     format!(
-        "`{}` (outcomes table), the last observation in each quarter, averaged over event {} after the index quarter{}",
-        v.outcome_type,
+        "{}, the last row in each quarter, averaged over event {} after the index quarter{}",
+        v.outcome.describe(),
         q(v.post_quarters),
         if matches!(v.method, Method::DifferenceInDifferences | Method::PrePost) {
             format!(", against event {} before it", q(v.pre_quarters))
@@ -592,7 +589,7 @@ pub fn evaluate(spec: &Spec, register: &Path, threshold: Option<u32>) -> Result<
     let study = read_study(spec, register, true, threshold)?;
     let participants: Vec<usize> = (0..study.enrolments.len()).filter(|i| study.enrolments[*i].treated()).collect();
     let refs: Vec<&Enrolment> = participants.iter().map(|i| &study.enrolments[*i]).collect();
-    let achievements = achievements(spec, &study, &refs);
+    let achievements = achievements(spec, &study, &refs)?;
     let (lines, totals) = pay(spec, &achievements);
     let effect = estimate_effect(spec, &study)?;
     Ok(Evaluation {
@@ -602,6 +599,7 @@ pub fn evaluate(spec: &Spec, register: &Path, threshold: Option<u32>) -> Result<
         policy: study.policy,
         enrolments: study.enrolments,
         historical: study.historical,
+        attrition: study.attrition,
         participants,
         achievements,
         lines,

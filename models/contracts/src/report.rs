@@ -231,11 +231,8 @@ pub fn indigo(ev: &Evaluation) -> Value {
                 "target_population": v(spec.target_group.description.clone()),
                 "unit_type_of_targeted_service_users_or_beneficiaries": v("Individual"),
                 "outcome_validation_method": v(spec.validation.method.indigo()),
-                "data_source_for_outcome_validation": v(match m.kind {
-                    crate::spec::MetricKind::Observation => format!("Administrative data: utfall register, outcomes of type {}", m.outcome_type.clone().unwrap_or_default()),
-                    crate::spec::MetricKind::OffIncomeSupport => "Administrative data: utfall register, income-support payments".to_string(),
-                }),
-                "notes": format!("sustained: {}; follow-up {} months from enrolment", m.sustained, spec.follow_up_months),
+                "data_source_for_outcome_validation": v(format!("Administrative data: utfall register, table {}", m.table)),
+                "notes": format!("rule: {}; follow-up {} months from enrolment", m.rule(), spec.follow_up_months),
             })
         })
         .collect();
@@ -456,14 +453,18 @@ fn contract_section(o: &mut String, ev: &Evaluation) {
         o,
         "<h2>Contract</h2><table><tbody>\
          <tr><th>Target group</th><td>{}</td></tr><tr><th>Enrolment window</th><td>{} to {}</td></tr>\
-         <tr><th>Service</th><td>{} (intervention types: {})</td></tr><tr><th>Follow-up</th><td>{} months from enrolment</td></tr>\
+         <tr><th>Service</th><td>{} ({})</td></tr><tr><th>Follow-up</th><td>{} months from enrolment</td></tr>\
          <tr><th>Outcome payer / investor / provider / evaluator</th><td>{} / {} / {} / {}</td></tr>\
          <tr><th>Caps</th><td>{} {cur} per participant, {} {cur} in total</td></tr></tbody></table>",
         escape(&spec.target_group.description),
         spec.enrolment.from,
         spec.enrolment.to,
         escape(&spec.service.description),
-        escape(&spec.service.intervention_types.join(", ")),
+        escape(&{
+            let f: Vec<String> =
+                spec.service.filter.iter().map(|(k, v)| format!("{k} = {}", crate::spec::filter_text(v))).collect();
+            format!("{} where {}, starting within {} of the index date", spec.service.table, f.join(", "), spec.service.within)
+        }),
         spec.follow_up_months,
         escape(&spec.parties.outcome_payer),
         escape(&spec.parties.investor),
@@ -484,7 +485,7 @@ fn ratecard_section(o: &mut String, ev: &Evaluation) {
     let _ = write!(
         o,
         "<h2>Rate card and outcomes achieved</h2><p>{} enrolments in the target group, {} participants. Counts below {t} are shown as &lt;{t} ({policy}).</p>\
-         <table><thead><tr><th>Metric</th><th>Definition</th><th>Sustained</th><th class=\"num\">Price ({cur})</th><th class=\"num\">Participants achieving</th><th class=\"num\">Paid ({cur})</th></tr></thead><tbody>",
+         <table><thead><tr><th>Metric</th><th>Definition</th><th>Rule</th><th class=\"num\">Price ({cur})</th><th class=\"num\">Participants achieving</th><th class=\"num\">Paid ({cur})</th></tr></thead><tbody>",
         count(p, ev.enrolments.len()),
         count(p, ev.participants.len()),
         t = p.threshold,
@@ -498,7 +499,7 @@ fn ratecard_section(o: &mut String, ev: &Evaluation) {
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             escape(&m.id),
             escape(&m.definition),
-            escape(&m.sustained),
+            escape(&m.rule()),
             money(m.price_per_unit),
             count(p, n),
             if p.is_small(n as u64) { "–".into() } else { money(paid) }
@@ -687,11 +688,12 @@ fn definitions_section(o: &mut String, ev: &Evaluation) {
     let _ = writeln!(
         o,
         "<h2>Definitions and limits</h2><ul>\
-         <li>An enrolment is a spell (case) of income support reaching {} consecutive paid months; its index month is the last of them. People who had the service before are not in the target group. A comparison enrolment's outcomes are censored from the quarter its client later starts the service.</li>\
+         <li>The target group, step by step over every date in the register (then the enrolment window keeps {} enrolments): {}. A comparison enrolment's outcomes are censored from the quarter its client later starts the service.</li>\
          <li>Outcomes count after enrolment (the service's start) and within {} months, up to the register's date {}. Payments are made in date order against the participant cap and then the total cap; an outcome outside every payment period is not paid.</li>\
          <li>{}</li>\
          <li>Specification <code>{}</code> (sha256 {}); register manifest sha256 {}.</li></ul></main>",
-        spec.target_group.consecutive_months,
+        count(&ev.policy, ev.enrolments.len()),
+        ev.attrition.iter().map(|(step, n)| format!("{} ({})", escape(step), count(&ev.policy, *n))).collect::<Vec<_>>().join("; "),
         spec.follow_up_months,
         ev.as_of,
         match spec.validation.method {

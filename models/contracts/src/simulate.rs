@@ -54,20 +54,21 @@ pub struct Simulated {
 /// A history: each metric's achievement as days after enrolment.
 type History = Vec<Option<i64>>;
 
-fn histories(spec: &Spec, study: &Study, follow_up: u32) -> Vec<History> {
-    study
+fn histories(spec: &Spec, study: &Study, follow_up: u32) -> Result<Vec<History>, ContractError> {
+    let who: Vec<(&crate::study::Enrolment, NaiveDate)> = study
         .pool
         .iter()
         .filter(|e| !e.treated() && e.later_service.is_none())
         .filter(|e| e.index.checked_add_months(Months::new(follow_up)).is_some_and(|end| end <= study.as_of))
-        .map(|e| {
-            let until = e.index.checked_add_months(Months::new(follow_up)).expect("checked");
-            crate::achieved_metrics(spec, study, e, e.index, until)
-                .into_iter()
-                .map(|d| d.map(|d| (d - e.index).num_days()))
-                .collect()
-        })
-        .collect()
+        .map(|e| (e, e.index))
+        .collect();
+    let metrics = spec.metric_variables(follow_up)?;
+    let dates = study.achieved(&metrics, &who).map_err(crate::study::StudyError::from)?;
+    Ok(dates
+        .into_iter()
+        .zip(&who)
+        .map(|(row, (_, from))| row.into_iter().map(|d| d.map(|d| (d - *from).num_days())).collect())
+        .collect())
 }
 
 /// Annual IRR of monthly cash flows (index = month), by bisection; None if
@@ -106,7 +107,7 @@ pub fn simulate(spec: &Spec, register: &std::path::Path, threshold: Option<u32>)
     let mut scenarios = Vec::new();
     let mut counts = Vec::new();
     for &follow_up in &sim.follow_up_months {
-        let hist = histories(spec, &study, follow_up);
+        let hist = histories(spec, &study, follow_up)?;
         counts.push((follow_up, hist.len()));
         if hist.len() < 30 {
             return Err(ContractError::Empty {

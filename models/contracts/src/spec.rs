@@ -3,10 +3,15 @@
 //! `outcome_validation_method`, `data_source_for_outcome_validation`,
 //! `price_per_unit`, `outcome_payment_commitments`...).
 
-use chrono::{Months, NaiveDate};
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use utfall_register::schema::{self, Codes};
+use utfall_definitions::cohort::{EntrySpec, RequireSpec};
+use utfall_definitions::variable::{By, DateSpec, FilterValue, check_filter, date_columns, table_named};
+use utfall_definitions::{Aggregate, Cohort, CohortSpec, DefinitionError, Offset, Role, Variable, VariableSpec, Window as DefWindow};
+use utfall_register::schema::Table;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
@@ -31,6 +36,10 @@ pub struct Spec {
     pub service: Service,
     /// Months after enrolment during which outcomes count.
     pub follow_up_months: u32,
+    /// What is known at each index date: the target group's criteria and
+    /// the matching covariates (the definition language's variables).
+    #[serde(default)]
+    pub variable: Vec<VariableSpec>,
     pub outcome_metrics: Vec<Metric>,
     pub pricing: Pricing,
     pub outcome_payment_periods: Vec<PaymentPeriod>,
@@ -56,25 +65,18 @@ pub struct Parties {
     pub evaluator: String,
 }
 
-/// The target group: a filter over the register. Enrolments are spells of
-/// income support (ekonomiskt bistånd) that reach `consecutive_months`
-/// consecutive paid months; the month they reach it is the index month.
+/// The target group, written in the definition language: an entry event
+/// (`[target_group.entry]`: any register table, a filter, a spell, the age at
+/// the index date) and requirements on the spec's `[[variable]]`s (known at
+/// the index date). The enrolment window and the historical window choose
+/// the index dates, so the entry gives no `from` or `to`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TargetGroup {
     pub description: String,
-    pub area: String,
-    pub consecutive_months: u32,
+    pub entry: EntrySpec,
     #[serde(default)]
-    pub age_min: Option<i32>,
-    #[serde(default)]
-    pub age_max: Option<i32>,
-    /// Payment reasons (codes of `payment_reason`) at the index month; empty = all.
-    #[serde(default)]
-    pub reasons: Vec<String>,
-    /// Districts (codes); empty = all.
-    #[serde(default)]
-    pub districts: Vec<String>,
+    pub require: Vec<RequireSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,90 +90,148 @@ pub struct Window {
 
 use utfall_register::specfile::date;
 
-/// Which interventions are the service.
+/// The service: rows of a register table (by default granted interventions
+/// of the service's types) starting within `within` of the index date. The
+/// first such row makes the enrolment a participant; for the others, a later
+/// row censors their outcomes from its date.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     pub description: String,
-    pub intervention_types: Vec<String>,
-    /// A granted service intervention in the enrolment's case starting within
-    /// this many days of the index month's first day makes a participant.
-    #[serde(default = "default_start_days")]
-    pub max_days_to_start: i64,
+    #[serde(default = "default_service_table")]
+    pub table: String,
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, FilterValue>,
+    /// The service's start: a date column, or several (the first present).
+    #[serde(default)]
+    pub date: Option<DateSpec>,
+    #[serde(default = "default_within")]
+    pub within: DefWindow,
+    /// Only a start in the enrolment's own case makes a participant.
+    #[serde(default)]
+    pub same_case: bool,
 }
 
-fn default_start_days() -> i64 {
-    31
+fn default_service_table() -> String {
+    "interventions".into()
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MetricKind {
-    /// An outcome observation (table `outcomes`) of `outcome_type` with value
-    /// at least `min_value`, sustained: every observation of the type from
-    /// the first positive one until `sustained` has passed is positive.
-    Observation,
-    /// The household receives no income support (table `payments`) for
-    /// `sustained` consecutive calendar months after the index month.
-    OffIncomeSupport,
+fn default_within() -> DefWindow {
+    DefWindow::parse("[0, 31d]").expect("a window")
 }
 
+/// An outcome metric: an event in the definition language (an
+/// [[outcome]] whose window is the follow-up, `(0, follow_up_months]` from
+/// enrolment) and the price paid when a participant achieves it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Metric {
     pub id: String,
     pub definition: String,
-    pub kind: MetricKind,
+    pub table: String,
+    pub aggregate: Aggregate,
     #[serde(default)]
-    pub outcome_type: Option<String>,
-    #[serde(default = "default_min_value")]
-    pub min_value: f64,
-    /// "0", "13 weeks", "6 months", "90 days".
-    #[serde(default = "default_sustained")]
-    pub sustained: String,
+    pub column: Option<String>,
+    #[serde(default)]
+    pub date: Option<DateSpec>,
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, FilterValue>,
+    #[serde(default)]
+    pub by: By,
+    #[serde(default)]
+    pub at_least: Option<f64>,
+    #[serde(default, rename = "for")]
+    pub lasting: Option<Offset>,
     /// Price per participant achieving it (INDIGO `price_per_unit`).
     pub price_per_unit: f64,
 }
 
-fn default_min_value() -> f64 {
-    1.0
-}
-fn default_sustained() -> String {
-    "0".into()
-}
-
-/// A sustainment window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Span {
-    Days(u32),
-    Months(u32),
-}
-
-impl Span {
-    pub fn parse(text: &str) -> Option<Span> {
-        let t = text.trim();
-        if t == "0" {
-            return Some(Span::Days(0));
-        }
-        let (n, unit) = t.split_once(' ')?;
-        let n: u32 = n.trim().parse().ok()?;
-        match unit.trim() {
-            "day" | "days" => Some(Span::Days(n)),
-            "week" | "weeks" => Some(Span::Days(7 * n)),
-            "month" | "months" => Some(Span::Months(n)),
-            _ => None,
+impl Metric {
+    /// The metric as a variable over a follow-up of `months` from enrolment.
+    pub fn variable(&self, months: u32) -> VariableSpec {
+        VariableSpec {
+            name: self.id.clone(),
+            table: self.table.clone(),
+            aggregate: self.aggregate,
+            column: self.column.clone(),
+            date: self.date.clone(),
+            window: Some(DefWindow::parse(&format!("(0, {months}m]")).expect("a window")),
+            filter: self.filter.clone(),
+            by: self.by,
+            at_least: self.at_least,
+            lasting: self.lasting,
         }
     }
 
-    pub fn after(self, d: NaiveDate) -> NaiveDate {
-        match self {
-            Span::Days(n) => d + chrono::Duration::days(i64::from(n)),
-            Span::Months(n) => d.checked_add_months(Months::new(n)).expect("date in range"),
+    /// The metric's rule as written, for reports: aggregate, table, filter.
+    pub fn rule(&self) -> String {
+        let mut parts = vec![format!("{} of {}", self.aggregate.name(), self.table)];
+        let filter: Vec<String> = self.filter.iter().map(|(k, v)| format!("{k} = {}", filter_text(v))).collect();
+        if !filter.is_empty() {
+            parts.push(format!("where {}", filter.join(", ")));
         }
+        if let (Some(c), Some(a)) = (&self.column, self.at_least) {
+            parts.push(format!("{c} at least {a}"));
+        }
+        if let Some(l) = self.lasting {
+            parts.push(format!("for {l}"));
+        }
+        if self.by != By::Client {
+            parts.push(format!("by {}", self.by.name()));
+        }
+        parts.join(", ")
     }
 
-    pub fn is_zero(self) -> bool {
-        matches!(self, Span::Days(0) | Span::Months(0))
+    /// What the metric measures, without its id and price: two metrics that
+    /// agree here pay twice for one outcome.
+    fn definition_key(&self) -> String {
+        format!(
+            "{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            self.table, self.aggregate, self.column, self.date, self.filter, self.by, self.at_least, self.lasting
+        )
+    }
+}
+
+/// The repeated measure the effect is estimated on: rows of a table (with
+/// a filter), their `column`, by calendar quarter from the index quarter
+/// (the last row in each quarter counts).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepeatedOutcome {
+    pub table: String,
+    pub column: String,
+    #[serde(default)]
+    pub date: Option<DateSpec>,
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, FilterValue>,
+}
+
+/// A checked repeated measure.
+#[derive(Debug, Clone)]
+pub struct Repeated {
+    pub table: &'static Table,
+    pub column: &'static str,
+    pub date: Vec<&'static str>,
+    pub filter: Vec<(&'static str, FilterValue)>,
+}
+
+impl RepeatedOutcome {
+    pub fn describe(&self) -> String {
+        let filter: Vec<String> = self.filter.iter().map(|(k, v)| format!("{k} = {}", filter_text(v))).collect();
+        format!(
+            "`{}` of {}{}",
+            self.column,
+            self.table,
+            if filter.is_empty() { String::new() } else { format!(" where {}", filter.join(", ")) }
+        )
+    }
+}
+
+pub fn filter_text(v: &FilterValue) -> String {
+    match v {
+        FilterValue::Bool(b) => b.to_string(),
+        FilterValue::One(s) => s.clone(),
+        FilterValue::Many(vs) => vs.join(" or "),
     }
 }
 
@@ -238,15 +298,9 @@ impl Method {
     }
 }
 
-/// Covariates the propensity model may use, computed at the index month.
-pub const COVARIATES: &[(&str, &str)] = &[
-    ("age", "age of the client in the index year (years)"),
-    ("sex", "sex (1 = woman)"),
-    ("prior_spells", "earlier spells (cases) of income support of the client"),
-    ("reason", "payment reason in the index month (one indicator per reason; the most common is the reference)"),
-    ("months_on_support_12m", "months with income support for the household in the 12 months before the spell"),
-    ("outcome_pre", "mean of the validation outcome in the pre-period quarters"),
-];
+/// The covariate every study has besides its `[[variable]]`s: the mean of
+/// the validation outcome in the pre-period quarters.
+pub const OUTCOME_PRE: &str = "outcome_pre";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -255,12 +309,13 @@ pub struct Validation {
     /// The estimand, stated in the report.
     #[serde(default = "default_estimand")]
     pub estimand: String,
-    /// The outcome the effect is estimated on: observations of this type
-    /// (table `outcomes`), averaged over event quarters (0 = the index quarter).
-    pub outcome_type: String,
+    /// The outcome the effect is estimated on, averaged over event quarters
+    /// (0 = the index quarter).
+    pub outcome: RepeatedOutcome,
     pub post_quarters: [i32; 2],
     #[serde(default = "default_pre")]
     pub pre_quarters: [i32; 2],
+    /// Names of the spec's `[[variable]]`s (and `outcome_pre`).
     #[serde(default)]
     pub covariates: Vec<String>,
     #[serde(default = "default_caliper")]
@@ -330,14 +385,6 @@ fn default_sim_replications() -> usize {
     400
 }
 
-/// The codes of one of the register's fixed code lists.
-fn codes(list: &str) -> Vec<&'static str> {
-    match schema::CODE_LISTS.iter().find(|c| c.name == list).map(|c| &c.codes) {
-        Some(Codes::Fixed(c)) => c.iter().map(|c| c.0).collect(),
-        _ => Vec::new(),
-    }
-}
-
 impl Spec {
     pub fn read(path: &std::path::Path) -> Result<Spec, SpecError> {
         let file = path.display().to_string();
@@ -386,10 +433,6 @@ impl Spec {
         SpecError::Invalid { file: self.file.clone(), field: field.into(), message: message.into() }
     }
 
-    pub fn span(&self, i: usize) -> Span {
-        Span::parse(&self.outcome_metrics[i].sustained).expect("checked")
-    }
-
     fn check(&self) -> Result<(), SpecError> {
         self.check_target_group()?;
         self.check_service()?;
@@ -399,34 +442,81 @@ impl Spec {
         self.check_simulation()
     }
 
-    fn check_target_group(&self) -> Result<(), SpecError> {
+    fn definition(&self, prefix: &str, e: DefinitionError) -> SpecError {
+        let field = if e.field.starts_with("variable ") || e.field.starts_with("line ") {
+            e.field
+        } else {
+            format!("{prefix}{}", e.field)
+        };
+        self.invalid(field, e.message)
+    }
+
+    /// The target group as a cohort of the definition language.
+    pub fn cohort(&self) -> Result<Cohort, SpecError> {
         let t = &self.target_group;
-        if t.area != "financial_assistance" {
+        if t.entry.from.is_some() || t.entry.to.is_some() {
             return Err(self.invalid(
-                "target_group.area",
-                format!(
-                    "`{}`: enrolments are spells of income support; only `financial_assistance` is supported",
-                    t.area
-                ),
+                "target_group.entry.from",
+                "the index dates are chosen by [enrolment] (and validation.historical): give no from or to here",
             ));
         }
-        if t.consecutive_months == 0 {
-            return Err(self.invalid("target_group.consecutive_months", "must be at least 1"));
+        let spec = CohortSpec { entry: t.entry.clone(), require: t.require.clone(), variable: self.variable.clone(), outcome: Vec::new() };
+        spec.check().map_err(|e| self.definition("target_group.", e))
+    }
+
+    /// The spec's `[[variable]]`s, checked as known at the index date.
+    pub fn variables(&self) -> Result<Vec<Variable>, SpecError> {
+        self.variable.iter().map(|v| v.check(Role::Known).map_err(|e| self.definition("", e))).collect()
+    }
+
+    /// The outcome metrics as variables over a follow-up of `months`.
+    pub fn metric_variables(&self, months: u32) -> Result<Vec<Variable>, SpecError> {
+        self.outcome_metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                m.variable(months).check(Role::Outcome).map_err(|e| {
+                    let f = e.field.split_once('.').map(|(_, f)| f.to_string()).unwrap_or(e.field);
+                    self.invalid(format!("outcome_metrics[{i}].{f}"), e.message)
+                })
+            })
+            .collect()
+    }
+
+    /// The service's table, filter and start date.
+    pub fn service_rows(&self) -> Result<(&'static Table, Vec<(&'static str, FilterValue)>, Vec<&'static str>), SpecError> {
+        let s = &self.service;
+        let d = |e: DefinitionError| self.invalid(e.field, e.message);
+        let table = table_named(&s.table, "service.table").map_err(d)?;
+        let filter = check_filter(table, &s.filter, "service.where").map_err(d)?;
+        let date = date_columns(table, s.date.as_ref(), "service.date").map_err(d)?;
+        if !table.register_columns().iter().any(|c| c.name == "case_id") && s.same_case {
+            return Err(self.invalid("service.same_case", format!("{} has no case_id", table.name)));
         }
-        if let (Some(a), Some(b)) = (t.age_min, t.age_max)
-            && a > b
-        {
-            return Err(self.invalid("target_group.age_max", format!("{b} is below age_min {a}")));
-        }
-        let reasons = codes("payment_reason");
-        for (i, r) in t.reasons.iter().enumerate() {
-            if !reasons.contains(&r.as_str()) {
-                return Err(self.invalid(
-                    format!("target_group.reasons[{i}]"),
-                    format!("unknown payment reason `{r}`; known: {}", reasons.join(", ")),
-                ));
-            }
-        }
+        Ok((table, filter, date))
+    }
+
+    /// The validation outcome's table, column, date and filter.
+    pub fn repeated(&self) -> Result<Repeated, SpecError> {
+        let o = &self.validation.outcome;
+        let d = |e: DefinitionError| self.invalid(e.field, e.message);
+        let table = table_named(&o.table, "validation.outcome.table").map_err(d)?;
+        let column = table
+            .register_columns()
+            .into_iter()
+            .find(|c| c.name == o.column)
+            .filter(|c| c.dtype.is_primitive_numeric())
+            .map(|c| c.name)
+            .ok_or_else(|| {
+                self.invalid("validation.outcome.column", format!("'{}' is not a number column of {}", o.column, table.name))
+            })?;
+        let filter = check_filter(table, &o.filter, "validation.outcome.where").map_err(d)?;
+        let date = date_columns(table, o.date.as_ref(), "validation.outcome.date").map_err(d)?;
+        Ok(Repeated { table, column, date, filter })
+    }
+
+    fn check_target_group(&self) -> Result<(), SpecError> {
+        self.cohort()?;
         if self.enrolment.from > self.enrolment.to {
             return Err(self.invalid("enrolment.to", "the enrolment window ends before it starts"));
         }
@@ -434,17 +524,12 @@ impl Spec {
     }
 
     fn check_service(&self) -> Result<(), SpecError> {
-        let types = codes("intervention_type");
-        if self.service.intervention_types.is_empty() {
-            return Err(self.invalid("service.intervention_types", "name at least one intervention type"));
-        }
-        for (i, s) in self.service.intervention_types.iter().enumerate() {
-            if !types.contains(&s.as_str()) {
-                return Err(self.invalid(
-                    format!("service.intervention_types[{i}]"),
-                    format!("unknown intervention type `{s}`; known: {}", types.join(", ")),
-                ));
-            }
+        self.service_rows()?;
+        if !self.service.within.after_index() {
+            return Err(self.invalid(
+                "service.within",
+                format!("{} starts before the index date: the service starts at enrolment or after", self.service.within),
+            ));
         }
         if self.follow_up_months == 0 {
             return Err(self.invalid("follow_up_months", "must be at least 1"));
@@ -453,49 +538,20 @@ impl Spec {
     }
 
     fn check_metrics(&self) -> Result<(), SpecError> {
-        let outcome_types = codes("outcome_type");
         if self.outcome_metrics.is_empty() {
             return Err(self.invalid("outcome_metrics", "define at least one outcome metric"));
         }
-        let mut seen = std::collections::BTreeMap::new();
+        let mut seen = BTreeMap::new();
         for (i, m) in self.outcome_metrics.iter().enumerate() {
             let at = |f: &str| format!("outcome_metrics[{i}].{f}");
             if let Some(j) = seen.insert(m.id.clone(), i) {
                 return Err(self.invalid(at("id"), format!("`{}` is also outcome_metrics[{j}].id", m.id)));
             }
-            let Some(span) = Span::parse(&m.sustained) else {
+            if !m.aggregate.is_event() {
                 return Err(self.invalid(
-                    at("sustained"),
-                    format!("`{}`: write \"0\", \"N days\", \"N weeks\" or \"N months\"", m.sustained),
+                    at("aggregate"),
+                    format!("a metric is achieved on a date: use time_to_event or months_without, not {}", m.aggregate.name()),
                 ));
-            };
-            match m.kind {
-                MetricKind::Observation => match &m.outcome_type {
-                    None => {
-                        return Err(self.invalid(at("outcome_type"), "an observation metric names its outcome_type"));
-                    }
-                    Some(o) if !outcome_types.contains(&o.as_str()) => {
-                        return Err(self.invalid(
-                            at("outcome_type"),
-                            format!("unknown outcome type `{o}`; known: {}", outcome_types.join(", ")),
-                        ));
-                    }
-                    _ => {}
-                },
-                MetricKind::OffIncomeSupport => {
-                    if m.outcome_type.is_some() {
-                        return Err(self.invalid(
-                            at("outcome_type"),
-                            "off_income_support is read from payments; remove outcome_type",
-                        ));
-                    }
-                    if !matches!(span, Span::Months(n) if n > 0) {
-                        return Err(self.invalid(
-                            at("sustained"),
-                            "income support is paid by month: write the sustainment as \"N months\" (N at least 1)",
-                        ));
-                    }
-                }
             }
             if !(m.price_per_unit.is_finite() && m.price_per_unit >= 0.0) {
                 return Err(self.invalid(at("price_per_unit"), "must be a non-negative amount"));
@@ -510,17 +566,14 @@ impl Spec {
                 ));
             }
         }
+        self.metric_variables(self.follow_up_months)?;
         // Two metrics measuring the same thing over the same window pay twice for one outcome.
         for (i, a) in self.outcome_metrics.iter().enumerate() {
             for (j, b) in self.outcome_metrics.iter().enumerate().skip(i + 1) {
-                if a.kind == b.kind
-                    && a.outcome_type == b.outcome_type
-                    && a.min_value == b.min_value
-                    && Span::parse(&a.sustained) == Span::parse(&b.sustained)
-                {
+                if a.definition_key() == b.definition_key() {
                     return Err(self.invalid(
-                        format!("outcome_metrics[{j}].sustained"),
-                        format!("`{}` has the same definition and sustainment window as `{}`", b.id, a.id),
+                        format!("outcome_metrics[{j}]"),
+                        format!("`{}` has the same definition as `{}`", b.id, a.id),
                     ));
                 }
             }
@@ -563,14 +616,8 @@ impl Spec {
     }
 
     fn check_validation(&self) -> Result<(), SpecError> {
-        let outcome_types = codes("outcome_type");
         let v = &self.validation;
-        if !outcome_types.contains(&v.outcome_type.as_str()) {
-            return Err(self.invalid(
-                "validation.outcome_type",
-                format!("unknown outcome type `{}`; known: {}", v.outcome_type, outcome_types.join(", ")),
-            ));
-        }
+        self.repeated()?;
         if v.post_quarters[0] < 1 || v.post_quarters[0] > v.post_quarters[1] {
             return Err(self.invalid("validation.post_quarters", "write [first, last] with 1 <= first <= last"));
         }
@@ -578,11 +625,12 @@ impl Spec {
             return Err(self.invalid("validation.pre_quarters", "write [first, last] with first <= last <= -1"));
         }
         for (i, c) in v.covariates.iter().enumerate() {
-            if !COVARIATES.iter().any(|(n, _)| n == c) {
-                let known: Vec<&str> = COVARIATES.iter().map(|c| c.0).collect();
+            if c != OUTCOME_PRE && !self.variable.iter().any(|x| &x.name == c) {
+                let mut known: Vec<&str> = self.variable.iter().map(|x| x.name.as_str()).collect();
+                known.push(OUTCOME_PRE);
                 return Err(self.invalid(
                     format!("validation.covariates[{i}]"),
-                    format!("unknown covariate `{c}`; known: {}", known.join(", ")),
+                    format!("unknown covariate `{c}`: name a [[variable]] ({})", known.join(", ")),
                 ));
             }
         }
@@ -654,19 +702,5 @@ impl Spec {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spans() {
-        let d = NaiveDate::from_ymd_opt(2023, 1, 31).unwrap();
-        assert_eq!(Span::parse("13 weeks").unwrap().after(d), NaiveDate::from_ymd_opt(2023, 5, 2).unwrap());
-        assert_eq!(Span::parse("1 month").unwrap().after(d), NaiveDate::from_ymd_opt(2023, 2, 28).unwrap());
-        assert!(Span::parse("0").unwrap().is_zero());
-        assert_eq!(Span::parse("6 fortnights"), None);
     }
 }

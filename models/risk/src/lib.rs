@@ -320,14 +320,20 @@ pub fn split_problems(spec: &Spec, train: &[bool], test: &[bool]) -> Vec<String>
 /// folder `OUT/VERSION/` (model.json, model_card.html, evaluation tables).
 /// The rows with the spec's `[[group]]` variables beside them, each as of
 /// the row's prediction moment (`at`), in the rows' order.
-fn with_defined_groups(dir: &Path, spec: &Spec, rows: &DataFrame) -> Result<DataFrame, ModelError> {
+fn with_defined_groups(dir: &Path, as_of: NaiveDate, spec: &Spec, rows: &DataFrame) -> Result<DataFrame, ModelError> {
     let vars = spec.group_variables().map_err(|e| ModelError::Data(e.to_string()))?;
     if vars.is_empty() {
         return Ok(rows.clone());
     }
-    let index = rows.clone().lazy().select([col("client_id"), col("at").cast(DataType::Date).alias("index_date")]);
+    let mut keys = vec![col("client_id"), col("at").cast(DataType::Date).alias("index_date")];
+    for c in ["case_id", "household_id"] {
+        if rows.schema().contains(c) {
+            keys.push(col(c));
+        }
+    }
+    let index = rows.clone().lazy().select(keys);
     let names: Vec<Expr> = vars.iter().map(|v| col(v.name.as_str())).collect();
-    let values = utfall_definitions::compute(dir, index, &vars)?.select(names).collect()?;
+    let values = utfall_definitions::compute(dir, as_of, index, &vars)?.select(names).collect()?;
     assert_eq!(values.height(), rows.height(), "one value per row");
     Ok(rows.hstack(values.columns())?)
 }
@@ -420,7 +426,7 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
     let model_path = staging.path().join(Artefact::FILE);
     std::fs::write(&model_path, serde_json::to_string_pretty(&artefact).expect("artefact serialises"))
         .map_err(ModelError::io(&model_path))?;
-    let groups = report::group_evaluations(spec, &with_defined_groups(&build.dir, spec, &sp.test)?, &p_test)?;
+    let groups = report::group_evaluations(spec, &with_defined_groups(&build.dir, build.as_of, spec, &sp.test)?, &p_test)?;
     let train_eval =
         metrics::evaluate(&y_train, &p_train, &clusters(&sp.train)?, &spec.thresholds, spec.calibration_bins);
     report::write_tables(staging.path(), &artefact, &evaluation, &train_eval, &groups)?;
