@@ -154,12 +154,12 @@ impl CohortSpec {
         let spell = match &e.spell {
             None => None,
             Some(sp) => {
-                let by = table.register_columns().into_iter().find(|c| c.name == sp.by).map(|c| c.name).ok_or_else(|| {
-                    DefinitionError {
+                let by = table.register_columns().into_iter().find(|c| c.name == sp.by).map(|c| c.name).ok_or_else(
+                    || DefinitionError {
                         field: "entry.spell.by".into(),
                         message: format!("no column '{}' in {}", sp.by, table.name),
-                    }
-                })?;
+                    },
+                )?;
                 if sp.months == 0 {
                     return Err(DefinitionError { field: "entry.spell.months".into(), message: "at least 1".into() });
                 }
@@ -328,7 +328,9 @@ impl Cohort {
         } else {
             let first = col("index_date").min();
             let mut aggs = vec![first];
-            aggs.extend(carry.iter().skip(1).map(|c| c.clone().sort_by([col("index_date")], Default::default()).first()));
+            aggs.extend(
+                carry.iter().skip(1).map(|c| c.clone().sort_by([col("index_date")], Default::default()).first()),
+            );
             lf.group_by([col("client_id")]).agg(aggs)
         };
         let kept = if self.every { "one entry per client, day and case" } else { "each client's first entry (ever)" };

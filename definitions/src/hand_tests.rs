@@ -332,26 +332,39 @@ fn runs_and_months_without_equal_the_hand_computed_dates() {
         // (31 August, 108 days). c3 from December 2022: nothing after, two
         // months January-February 2023 (28 February, 89 days). c1: never paid,
         // February-March (31 March, 89 days).
-        outcome("name = \"off2\"\ntable = \"payments\"\naggregate = \"months_without\"\nfor = \"2m\"\nwindow = \"(0, 12m]\"\nby = \"household\""),
+        outcome(
+            "name = \"off2\"\ntable = \"payments\"\naggregate = \"months_without\"\nfor = \"2m\"\nwindow = \"(0, 12m]\"\nby = \"household\"",
+        ),
         // Three months without: c2 after September's payment, October-December
         // 2023 (31 December: 305 days from 1 March, 230 from 15 May).
-        outcome("name = \"off3\"\ntable = \"payments\"\naggregate = \"months_without\"\nfor = \"3m\"\nwindow = \"(0, 12m]\"\nby = \"household\""),
+        outcome(
+            "name = \"off3\"\ntable = \"payments\"\naggregate = \"months_without\"\nfor = \"3m\"\nwindow = \"(0, 12m]\"\nby = \"household\"",
+        ),
         // ...but a window of 6 months after 15 May ends on 15 November: October
         // and November are not yet three whole months.
-        outcome("name = \"off3_short\"\ntable = \"payments\"\naggregate = \"months_without\"\nfor = \"3m\"\nwindow = \"(0, 6m]\"\nby = \"household\""),
+        outcome(
+            "name = \"off3_short\"\ntable = \"payments\"\naggregate = \"months_without\"\nfor = \"3m\"\nwindow = \"(0, 6m]\"\nby = \"household\"",
+        ),
         // School scores of at least 5 lasting 4 months: August 6 then December
         // 7.5 (4 months after August): 1 December. From 1 March (c2): 275 days.
-        outcome("name = \"school_run\"\ntable = \"assessments\"\naggregate = \"time_to_event\"\ncolumn = \"score\"\nat_least = 5\nfor = \"4m\"\nwindow = \"(0, 12m]\"\nwhere = { domain = \"skola\" }"),
+        outcome(
+            "name = \"school_run\"\ntable = \"assessments\"\naggregate = \"time_to_event\"\ncolumn = \"score\"\nat_least = 5\nfor = \"4m\"\nwindow = \"(0, 12m]\"\nwhere = { domain = \"skola\" }",
+        ),
         // The first score of at least 5 after 1 March: August (153 days).
-        outcome("name = \"school_first\"\ntable = \"assessments\"\naggregate = \"time_to_event\"\ncolumn = \"score\"\nat_least = 5\nwindow = \"(0, 12m]\"\nwhere = { domain = \"skola\" }"),
+        outcome(
+            "name = \"school_first\"\ntable = \"assessments\"\naggregate = \"time_to_event\"\ncolumn = \"score\"\nat_least = 5\nwindow = \"(0, 12m]\"\nwhere = { domain = \"skola\" }",
+        ),
         known("name = \"age\"\ntable = \"clients\"\naggregate = \"attribute\"\ncolumn = \"age\""),
         known("name = \"female\"\ntable = \"clients\"\naggregate = \"any\"\nwhere = { sex = \"F\" }"),
         // Months paid before, for the household, ever: c2 January-February
         // before 1 March, January-May before 15 May (May is dated the 1st).
-        known("name = \"paid_before\"\ntable = \"payments\"\naggregate = \"months_with\"\nwindow = \"(-inf, 0)\"\nby = \"household\""),
+        known(
+            "name = \"paid_before\"\ntable = \"payments\"\naggregate = \"months_with\"\nwindow = \"(-inf, 0)\"\nby = \"household\"",
+        ),
     ];
     let out = compute(tmp.path(), d("2025-12-31"), index.lazy(), &vars).unwrap().collect().unwrap();
-    let i64s = |c: &str| out.column(c).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().iter().collect::<Vec<_>>();
+    let i64s =
+        |c: &str| out.column(c).unwrap().cast(&DataType::Int64).unwrap().i64().unwrap().iter().collect::<Vec<_>>();
     assert_eq!(i64s("off2"), [Some(183), Some(108), Some(89), Some(89)]);
     assert_eq!(i64s("off3"), [Some(305), Some(230), Some(120), Some(119)]);
     assert_eq!(i64s("off3_short"), [None, None, Some(120), Some(119)]);

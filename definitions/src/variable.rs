@@ -280,8 +280,9 @@ impl VariableSpec {
         if agg.is_event() && role == Role::Known {
             return Err(bad("aggregate", format!("{} is an outcome: write it as an [[outcome]]", agg.name())));
         }
-        let needs_column = matches!(agg, Aggregate::Sum | Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute)
-            || self.at_least.is_some();
+        let needs_column =
+            matches!(agg, Aggregate::Sum | Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute)
+                || self.at_least.is_some();
         let column = match (&self.column, needs_column) {
             (Some(c), true) if agg == Aggregate::Attribute && c == AGE && table.name == "clients" => {
                 Some((AGE, Some(Kind::Int { min: 0, max: 150 })))
@@ -297,7 +298,9 @@ impl VariableSpec {
             }
             (None, false) => None,
         };
-        let number = |c: Option<(&str, Option<Kind>)>| matches!(c.and_then(|c| c.1), Some(Kind::Int { .. } | Kind::Decimal { .. }));
+        let number = |c: Option<(&str, Option<Kind>)>| {
+            matches!(c.and_then(|c| c.1), Some(Kind::Int { .. } | Kind::Decimal { .. }))
+        };
         if agg == Aggregate::Sum && !number(column) {
             return Err(bad("column", format!("sum needs a number column; '{}' is not one", column.unwrap().0)));
         }
@@ -340,7 +343,10 @@ impl VariableSpec {
             if !matches!(agg, Aggregate::Attribute | Aggregate::Any | Aggregate::Count) {
                 return Err(bad(
                     "aggregate",
-                    format!("clients has one row per client and no date: use attribute, any or count, not {}", agg.name()),
+                    format!(
+                        "clients has one row per client and no date: use attribute, any or count, not {}",
+                        agg.name()
+                    ),
                 ));
             }
             if self.window.is_some() || self.date.is_some() {
@@ -537,7 +543,12 @@ fn month_number(date: Expr) -> Expr {
 /// household needs), read from the register build in `dir` exported on
 /// `as_of` (an event cannot be seen after it): `index`'s rows in their order
 /// and its columns, then one column per variable.
-pub fn compute(dir: &Path, as_of: chrono::NaiveDate, index: LazyFrame, variables: &[Variable]) -> PolarsResult<LazyFrame> {
+pub fn compute(
+    dir: &Path,
+    as_of: chrono::NaiveDate,
+    index: LazyFrame,
+    variables: &[Variable],
+) -> PolarsResult<LazyFrame> {
     let have = index.clone().collect_schema()?;
     let mut member_cols = vec![col("__member"), col("client_id"), col("index_date").cast(DataType::Date)];
     for c in ["case_id", "household_id"] {
@@ -612,9 +623,9 @@ fn value_of(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variab
         joined = joined.filter(col("__case").neq_missing(col("case_id")));
     }
     if let Some(w) = &v.window {
-        joined = joined
-            .filter(in_window(col("__date"), col("index_date"), w))
-            .with_column((col("index_date").cast(DataType::Int32) - col("__date").cast(DataType::Int32)).alias("__days"));
+        joined = joined.filter(in_window(col("__date"), col("index_date"), w)).with_column(
+            (col("index_date").cast(DataType::Int32) - col("__date").cast(DataType::Int32)).alias("__days"),
+        );
     }
     let by_member = [col("__member")];
     let sorted = |c: Expr| c.sort_by([col("__date"), col("__key")], SortMultipleOptions::default());
@@ -631,7 +642,9 @@ fn value_of(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variab
             when(len().gt(lit(1))).then(s.clone().last() - s.first()).otherwise(lit(NULL).cast(DataType::Float64))
         }
         Aggregate::TimeToEvent if run => {
-            return Ok(sustained(joined, v)?.group_by(by_member).agg([(-col("__days")).min().cast(DataType::Int64).alias(name)]));
+            return Ok(sustained(joined, v)?
+                .group_by(by_member)
+                .agg([(-col("__days")).min().cast(DataType::Int64).alias(name)]));
         }
         Aggregate::TimeToEvent => (-col("__days")).min().cast(DataType::Int64),
         Aggregate::MonthsWithout => return months_without(people, joined, v, as_of),
@@ -651,8 +664,10 @@ fn sustained(joined: LazyFrame, v: &Variable) -> PolarsResult<LazyFrame> {
         None => lit(true),
     };
     // Each row's run: the position of the latest breaking row before it.
-    let broke = when(col("__holds").not()).then(col("__i").cast(DataType::Int64)).otherwise(lit(NULL).cast(DataType::Int64));
-    let run = broke.fill_null_with_strategy(FillNullStrategy::Forward(None)).over([col("__member")])?.fill_null(lit(-1i64));
+    let broke =
+        when(col("__holds").not()).then(col("__i").cast(DataType::Int64)).otherwise(lit(NULL).cast(DataType::Int64));
+    let run =
+        broke.fill_null_with_strategy(FillNullStrategy::Forward(None)).over([col("__member")])?.fill_null(lit(-1i64));
     Ok(joined
         .sort(["__member", "__date", "__key"], SortMultipleOptions::default())
         .with_row_index("__i", None)
@@ -666,7 +681,12 @@ fn sustained(joined: LazyFrame, v: &Variable) -> PolarsResult<LazyFrame> {
 /// The days from the index date to the end of the first `for` consecutive
 /// calendar months without a row, counting from the month after the index
 /// month; only months complete by the window's end and the export date count.
-fn months_without(people: &LazyFrame, joined: LazyFrame, v: &Variable, as_of: chrono::NaiveDate) -> PolarsResult<LazyFrame> {
+fn months_without(
+    people: &LazyFrame,
+    joined: LazyFrame,
+    v: &Variable,
+    as_of: chrono::NaiveDate,
+) -> PolarsResult<LazyFrame> {
     let Some(Offset::Months(n)) = v.lasting else { unreachable!("checked") };
     let w = v.window.expect("checked: months_without has a window");
     let end = col("index_date").dt().offset_by(lit(w.end.duration().expect("bounded")));
@@ -697,11 +717,12 @@ fn months_without(people: &LazyFrame, joined: LazyFrame, v: &Variable, as_of: ch
     let ahead = col("__done") + lit(1) - month_number(col("index_date"));
     let day = col("index_date").dt().day().cast(DataType::Int32);
     let month_start = (col("index_date").cast(DataType::Int32) - day + lit(1)).cast(DataType::Date);
-    let last_day = add_days(month_start.dt().offset_by(concat_str([ahead.cast(DataType::String), lit("mo")], "", false)), -1);
-    Ok(marks
-        .join(bounds, [col("__member")], [col("__member")], JoinArgs::new(JoinType::Inner))
-        .select([
-            col("__member"),
-            (last_day.cast(DataType::Int32) - col("index_date").cast(DataType::Int32)).cast(DataType::Int64).alias(v.name.as_str()),
-        ]))
+    let last_day =
+        add_days(month_start.dt().offset_by(concat_str([ahead.cast(DataType::String), lit("mo")], "", false)), -1);
+    Ok(marks.join(bounds, [col("__member")], [col("__member")], JoinArgs::new(JoinType::Inner)).select([
+        col("__member"),
+        (last_day.cast(DataType::Int32) - col("index_date").cast(DataType::Int32))
+            .cast(DataType::Int64)
+            .alias(v.name.as_str()),
+    ]))
 }

@@ -137,7 +137,13 @@ impl Window {
     pub fn contains(&self, index: chrono::NaiveDate, date: chrono::NaiveDate) -> bool {
         let after_start = match self.start.from(index) {
             None => true,
-            Some(lo) => if self.start_closed { date >= lo } else { date > lo },
+            Some(lo) => {
+                if self.start_closed {
+                    date >= lo
+                } else {
+                    date > lo
+                }
+            }
         };
         let hi = self.end.from(index).expect("a window's end is bounded");
         after_start && if self.end_closed { date <= hi } else { date < hi }

@@ -298,7 +298,11 @@ fn specification_and_target_group_errors_exit_2_naming_the_field() {
         ),
         // A covariate that looks past the index date is refused (point-in-time correct).
         ("window = \"[-14m, -2m)\"", "window = \"[-14m, 1m)\"", "variable 'months_on_support_12m'.window"),
-        ("spell = { by = \"case_id\", months = 3 }", "spell = { by = \"case_id\", months = 3 }\nfrom = 2022-01-01", "target_group.entry.from"),
+        (
+            "spell = { by = \"case_id\", months = 3 }",
+            "spell = { by = \"case_id\", months = 3 }\nfrom = 2022-01-01",
+            "target_group.entry.from",
+        ),
         ("cap_per_participant = 35000", "cap_per_participant = 10000", "pricing.cap_per_participant"),
         ("from = 2022-07-01", "from = 2022-06-01", "outcome_payment_periods[1]"),
     ];
@@ -429,16 +433,31 @@ fn the_rewritten_jobbsteget_gives_the_compiled_in_figures_to_the_last_digit() {
     let effect = |dir: &Path| {
         let df = read_parquet(&dir.join("contract_effect.parquet"));
         let g = |c: &str| df.column(c).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().get(0).unwrap();
-        ["estimate", "ci_low", "ci_high", "bootstrap_se", "participants", "comparisons", "two_group_difference"]
-            .map(|c| g(c))
+        ["estimate", "ci_low", "ci_high", "bootstrap_se", "participants", "comparisons", "two_group_difference"].map(g)
     };
     assert_eq!(
         effect(&st.matched),
-        [0.10909541927981908, 0.08040429573306557, 0.1377865428265726, 0.01463859732784145, 541.0, 1151.0, 0.14262745620754647]
+        [
+            0.10909541927981908,
+            0.08040429573306557,
+            0.1377865428265726,
+            0.01463859732784145,
+            541.0,
+            1151.0,
+            0.14262745620754647
+        ]
     );
     assert_eq!(
         effect(&st.did),
-        [0.09062092327227042, 0.060117992236128834, 0.12112385430841201, 0.015563005890284113, 541.0, 1151.0, 0.14262745620754647]
+        [
+            0.09062092327227042,
+            0.060117992236128834,
+            0.12112385430841201,
+            0.015563005890284113,
+            541.0,
+            1151.0,
+            0.14262745620754647
+        ]
     );
     let payments = read_parquet(&st.matched.join("contract_payments.parquet"));
     let paid: Vec<f64> = payments.column("paid").unwrap().f64().unwrap().into_no_null_iter().collect();

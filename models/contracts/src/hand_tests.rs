@@ -148,8 +148,10 @@ fn hand_worked_rate_card_with_caps_and_sustainment_windows() {
     // (enrolled, employment-status observations, household's paid months)
     let p0_paid = months(&[(2023, 1), (2023, 2)]);
     let p1_paid = months(&[(2023, 1)]);
-    let p2_paid: Vec<NaiveDate> = (0..13).map(|k| d(2023, 6, 1).checked_add_months(chrono::Months::new(k)).unwrap()).collect(); // Jun 2023 - Jun 2024
-    let p3_paid: Vec<NaiveDate> = (0..20).map(|k| d(2024, 1, 1).checked_add_months(chrono::Months::new(k)).unwrap()).collect(); // Jan 2024 - Aug 2025
+    let p2_paid: Vec<NaiveDate> =
+        (0..13).map(|k| d(2023, 6, 1).checked_add_months(chrono::Months::new(k)).unwrap()).collect(); // Jun 2023 - Jun 2024
+    let p3_paid: Vec<NaiveDate> =
+        (0..20).map(|k| d(2024, 1, 1).checked_add_months(chrono::Months::new(k)).unwrap()).collect(); // Jan 2024 - Aug 2025
     type Participant = (NaiveDate, Vec<(NaiveDate, f64)>, Vec<NaiveDate>);
     let participants: Vec<Participant> = vec![
         // P0: employed at the March and June matches, not in September. Paid
@@ -287,9 +289,11 @@ fn spec_error(edit: impl Fn(String) -> String) -> String {
 
 #[test]
 fn specification_errors_name_the_field() {
-    let unknown = spec_error(|s| s.replacen("where = { type = \"employment_status\" }", "where = { type = \"employment\" }", 2));
+    let unknown =
+        spec_error(|s| s.replacen("where = { type = \"employment_status\" }", "where = { type = \"employment\" }", 2));
     assert!(
-        unknown.contains("outcome_metrics[0].where.type") && unknown.contains("'employment' is not in the code list outcome_type"),
+        unknown.contains("outcome_metrics[0].where.type")
+            && unknown.contains("'employment' is not in the code list outcome_type"),
         "{unknown}"
     );
     let overlap = spec_error(|s| s.replace("from = 2023-07-01", "from = 2023-06-01"));

@@ -172,7 +172,12 @@ fn row(columns: &[DesignColumn], e: &Enrolment, y_pre: Option<f64>) -> Option<Ve
 }
 
 /// Estimation units of enrolments (participants first in `treated` order).
-pub fn units(spec: &Spec, study: &Study, enrolments: &[(&Enrolment, bool)], columns: &[DesignColumn]) -> Vec<Option<Unit>> {
+pub fn units(
+    spec: &Spec,
+    study: &Study,
+    enrolments: &[(&Enrolment, bool)],
+    columns: &[DesignColumn],
+) -> Vec<Option<Unit>> {
     let v = &spec.validation;
     let (first, last) = (v.pre_quarters[0].min(0), v.post_quarters[1]);
     let at = |k: i32| (k - first) as usize;
@@ -323,7 +328,11 @@ pub struct Evaluation {
 
 /// Every achievement of the participants (indices into `participants`)
 /// within the spec's follow-up from each one's start.
-pub fn achievements(spec: &Spec, study: &Study, participants: &[&Enrolment]) -> Result<Vec<Achievement>, ContractError> {
+pub fn achievements(
+    spec: &Spec,
+    study: &Study,
+    participants: &[&Enrolment],
+) -> Result<Vec<Achievement>, ContractError> {
     let metrics = spec.metric_variables(spec.follow_up_months)?;
     let who: Vec<(&Enrolment, NaiveDate)> = participants.iter().map(|e| (*e, e.enrolled())).collect();
     let dates = study.achieved(&metrics, &who).map_err(study::StudyError::from)?;
@@ -399,7 +408,9 @@ pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractErr
     if n_treated == 0 || (n_comparison == 0 && v.method != Method::PrePost) {
         return Err(err(format!(
             "the effect needs participants and comparison enrolments with the outcome {} observed in quarters {:?} after the index (and {:?} before, for pre-post and difference-in-differences), and every covariate known: {n_treated} participants, {n_comparison} comparisons",
-            v.outcome.describe(), v.post_quarters, v.pre_quarters
+            v.outcome.describe(),
+            v.post_quarters,
+            v.pre_quarters
         )));
     }
     let refs: Vec<&Unit> = kept.iter().collect();

@@ -463,7 +463,12 @@ fn contract_section(o: &mut String, ev: &Evaluation) {
         escape(&{
             let f: Vec<String> =
                 spec.service.filter.iter().map(|(k, v)| format!("{k} = {}", crate::spec::filter_text(v))).collect();
-            format!("{} where {}, starting within {} of the index date", spec.service.table, f.join(", "), spec.service.within)
+            format!(
+                "{} where {}, starting within {} of the index date",
+                spec.service.table,
+                f.join(", "),
+                spec.service.within
+            )
         }),
         spec.follow_up_months,
         escape(&spec.parties.outcome_payer),
@@ -693,7 +698,11 @@ fn definitions_section(o: &mut String, ev: &Evaluation) {
          <li>{}</li>\
          <li>Specification <code>{}</code> (sha256 {}); register manifest sha256 {}.</li></ul></main>",
         count(&ev.policy, ev.enrolments.len()),
-        ev.attrition.iter().map(|(step, n)| format!("{} ({})", escape(step), count(&ev.policy, *n))).collect::<Vec<_>>().join("; "),
+        ev.attrition
+            .iter()
+            .map(|(step, n)| format!("{} ({})", escape(step), count(&ev.policy, *n)))
+            .collect::<Vec<_>>()
+            .join("; "),
         spec.follow_up_months,
         ev.as_of,
         match spec.validation.method {

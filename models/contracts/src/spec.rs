@@ -10,7 +10,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utfall_definitions::cohort::{EntrySpec, RequireSpec};
 use utfall_definitions::variable::{By, DateSpec, FilterValue, check_filter, date_columns, table_named};
-use utfall_definitions::{Aggregate, Cohort, CohortSpec, DefinitionError, Offset, Role, Variable, VariableSpec, Window as DefWindow};
+use utfall_definitions::{
+    Aggregate, Cohort, CohortSpec, DefinitionError, Offset, Role, Variable, VariableSpec, Window as DefWindow,
+};
 use utfall_register::schema::Table;
 
 #[derive(Debug, thiserror::Error)]
@@ -204,6 +206,14 @@ pub struct RepeatedOutcome {
     pub date: Option<DateSpec>,
     #[serde(default, rename = "where")]
     pub filter: BTreeMap<String, FilterValue>,
+}
+
+/// A table's rows as a spec selects them: the filter and the date.
+#[derive(Debug, Clone)]
+pub struct Rows {
+    pub table: &'static Table,
+    pub date: Vec<&'static str>,
+    pub filter: Vec<(&'static str, FilterValue)>,
 }
 
 /// A checked repeated measure.
@@ -460,7 +470,12 @@ impl Spec {
                 "the index dates are chosen by [enrolment] (and validation.historical): give no from or to here",
             ));
         }
-        let spec = CohortSpec { entry: t.entry.clone(), require: t.require.clone(), variable: self.variable.clone(), outcome: Vec::new() };
+        let spec = CohortSpec {
+            entry: t.entry.clone(),
+            require: t.require.clone(),
+            variable: self.variable.clone(),
+            outcome: Vec::new(),
+        };
         spec.check().map_err(|e| self.definition("target_group.", e))
     }
 
@@ -484,7 +499,7 @@ impl Spec {
     }
 
     /// The service's table, filter and start date.
-    pub fn service_rows(&self) -> Result<(&'static Table, Vec<(&'static str, FilterValue)>, Vec<&'static str>), SpecError> {
+    pub fn service_rows(&self) -> Result<Rows, SpecError> {
         let s = &self.service;
         let d = |e: DefinitionError| self.invalid(e.field, e.message);
         let table = table_named(&s.table, "service.table").map_err(d)?;
@@ -493,7 +508,7 @@ impl Spec {
         if !table.register_columns().iter().any(|c| c.name == "case_id") && s.same_case {
             return Err(self.invalid("service.same_case", format!("{} has no case_id", table.name)));
         }
-        Ok((table, filter, date))
+        Ok(Rows { table, filter, date })
     }
 
     /// The validation outcome's table, column, date and filter.
@@ -508,7 +523,10 @@ impl Spec {
             .filter(|c| c.dtype.is_primitive_numeric())
             .map(|c| c.name)
             .ok_or_else(|| {
-                self.invalid("validation.outcome.column", format!("'{}' is not a number column of {}", o.column, table.name))
+                self.invalid(
+                    "validation.outcome.column",
+                    format!("'{}' is not a number column of {}", o.column, table.name),
+                )
             })?;
         let filter = check_filter(table, &o.filter, "validation.outcome.where").map_err(d)?;
         let date = date_columns(table, o.date.as_ref(), "validation.outcome.date").map_err(d)?;
@@ -528,7 +546,10 @@ impl Spec {
         if !self.service.within.after_index() {
             return Err(self.invalid(
                 "service.within",
-                format!("{} starts before the index date: the service starts at enrolment or after", self.service.within),
+                format!(
+                    "{} starts before the index date: the service starts at enrolment or after",
+                    self.service.within
+                ),
             ));
         }
         if self.follow_up_months == 0 {
@@ -550,7 +571,10 @@ impl Spec {
             if !m.aggregate.is_event() {
                 return Err(self.invalid(
                     at("aggregate"),
-                    format!("a metric is achieved on a date: use time_to_event or months_without, not {}", m.aggregate.name()),
+                    format!(
+                        "a metric is achieved on a date: use time_to_event or months_without, not {}",
+                        m.aggregate.name()
+                    ),
                 ));
             }
             if !(m.price_per_unit.is_finite() && m.price_per_unit >= 0.0) {

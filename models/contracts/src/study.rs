@@ -122,7 +122,7 @@ fn values(df: &DataFrame, name: &str, category: bool) -> PolarsResult<Vec<Value>
 type Starts = HashMap<String, Vec<NaiveDate>>;
 
 fn service_starts(spec: &Spec, dir: &Path) -> Result<(Starts, Starts), StudyError> {
-    let (table, filter, date) = spec.service_rows()?;
+    let crate::spec::Rows { table, filter, date } = spec.service_rows()?;
     let has_case = table.register_columns().iter().any(|c| c.name == "case_id");
     let mut pick = vec![col("client_id"), date_expr(&date).alias("start")];
     if has_case {
@@ -145,12 +145,21 @@ fn service_starts(spec: &Spec, dir: &Path) -> Result<(Starts, Starts), StudyErro
 }
 
 /// The validation outcome's rows by client, in date order (then the table's key).
-fn observations(spec: &Spec, dir: &Path, as_of: NaiveDate) -> Result<HashMap<String, Vec<(NaiveDate, f64)>>, StudyError> {
+fn observations(
+    spec: &Spec,
+    dir: &Path,
+    as_of: NaiveDate,
+) -> Result<HashMap<String, Vec<(NaiveDate, f64)>>, StudyError> {
     let r = spec.repeated()?;
     let d = date_expr(&r.date);
     let df = scan(dir, r.table)?
         .filter(filter_expr(&r.filter).and(d.clone().lt_eq(lit(as_of))))
-        .select([col("client_id"), d.alias("__date"), col(r.column).cast(DataType::Float64).alias("__value"), col(r.table.register_key()).alias("__key")])
+        .select([
+            col("client_id"),
+            d.alias("__date"),
+            col(r.column).cast(DataType::Float64).alias("__value"),
+            col(r.table.register_key()).alias("__key"),
+        ])
         .sort(["client_id", "__date", "__key"], SortMultipleOptions::default())
         .collect()?;
     let client = strs(&df, "client_id")?;
@@ -224,7 +233,11 @@ impl Study {
 
     /// When each of `metrics` is achieved by each enrolment counted from its
     /// date (`from`): `(enrolment, from)` -> one date per metric.
-    pub fn achieved(&self, metrics: &[Variable], who: &[(&Enrolment, NaiveDate)]) -> PolarsResult<Vec<Vec<Option<NaiveDate>>>> {
+    pub fn achieved(
+        &self,
+        metrics: &[Variable],
+        who: &[(&Enrolment, NaiveDate)],
+    ) -> PolarsResult<Vec<Vec<Option<NaiveDate>>>> {
         achieved(&self.dir, self.as_of, metrics, who)
     }
 

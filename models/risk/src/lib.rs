@@ -426,7 +426,8 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
     let model_path = staging.path().join(Artefact::FILE);
     std::fs::write(&model_path, serde_json::to_string_pretty(&artefact).expect("artefact serialises"))
         .map_err(ModelError::io(&model_path))?;
-    let groups = report::group_evaluations(spec, &with_defined_groups(&build.dir, build.as_of, spec, &sp.test)?, &p_test)?;
+    let groups =
+        report::group_evaluations(spec, &with_defined_groups(&build.dir, build.as_of, spec, &sp.test)?, &p_test)?;
     let train_eval =
         metrics::evaluate(&y_train, &p_train, &clusters(&sp.train)?, &spec.thresholds, spec.calibration_bins);
     report::write_tables(staging.path(), &artefact, &evaluation, &train_eval, &groups)?;
