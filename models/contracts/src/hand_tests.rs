@@ -104,7 +104,10 @@ fn months(list: &[(i32, u32)]) -> Vec<NaiveDate> {
 
 /// Write each participant's employment-status matches (outcomes) and its
 /// household's paid months (payments) as register tables in `dir`.
-fn write(dir: &std::path::Path, participants: &[(NaiveDate, Vec<(NaiveDate, f64)>, Vec<NaiveDate>)]) {
+/// (enrolled, employment-status observations, household's paid months)
+type Participant = (NaiveDate, Vec<(NaiveDate, f64)>, Vec<NaiveDate>);
+
+fn write(dir: &std::path::Path, participants: &[Participant]) {
     let (mut o_client, mut o_date, mut o_value) = (Vec::new(), Vec::new(), Vec::new());
     let (mut p_client, mut p_month) = (Vec::new(), Vec::new());
     for (i, (_, obs, paid)) in participants.iter().enumerate() {
@@ -152,7 +155,6 @@ fn hand_worked_rate_card_with_caps_and_sustainment_windows() {
         (0..13).map(|k| d(2023, 6, 1).checked_add_months(chrono::Months::new(k)).unwrap()).collect(); // Jun 2023 - Jun 2024
     let p3_paid: Vec<NaiveDate> =
         (0..20).map(|k| d(2024, 1, 1).checked_add_months(chrono::Months::new(k)).unwrap()).collect(); // Jan 2024 - Aug 2025
-    type Participant = (NaiveDate, Vec<(NaiveDate, f64)>, Vec<NaiveDate>);
     let participants: Vec<Participant> = vec![
         // P0: employed at the March and June matches, not in September. Paid
         // Jan-Feb: off from March (3 months by 31 May, 12 by 29 Feb 2024).
