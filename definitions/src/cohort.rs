@@ -42,7 +42,9 @@ use utfall_register::scan::scan;
 use utfall_register::schema::{self, Table};
 use utfall_register::store::{write_atomically, write_parquet};
 
-use crate::variable::{By, DateSpec, FilterValue, check_filter, date_columns, date_expr, filter_expr, table_named};
+use crate::variable::{
+    By, DateSpec, FilterValue, check_filter, date_columns, date_expr, day_number, filter_expr, table_named,
+};
 use crate::{Aggregate, DefinitionError, Role, Variable, VariableSpec, compute};
 
 /// A spell as the entry: the rows sharing `by` (a case) are one spell,
@@ -282,10 +284,6 @@ fn spells(
         .select(carry.iter().cloned().chain([col("index_date")]).collect::<Vec<_>>()))
 }
 
-fn days(d: chrono::NaiveDate) -> i32 {
-    (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
-}
-
 impl Cohort {
     /// The cohort's members in the register build in `dir`, exported on
     /// `as_of`: client_id, index_date, the entry's case_id (where its table
@@ -346,8 +344,8 @@ impl Cohort {
         lf = lf.with_column(col("household_id").fill_null(alone));
         if self.from.is_some() || self.to.is_some() {
             let d = col("index_date").cast(DataType::Int32);
-            let lo = self.from.map_or(lit(true), |f| d.clone().gt_eq(lit(days(f))));
-            let hi = self.to.map_or(lit(true), |t| d.lt_eq(lit(days(t))));
+            let lo = self.from.map_or(lit(true), |f| d.clone().gt_eq(lit(day_number(f))));
+            let hi = self.to.map_or(lit(true), |t| d.lt_eq(lit(day_number(t))));
             lf = step("index date in the enrolment period".into(), lf.filter(lo.and(hi)))?;
         }
         if let Some([lo, hi]) = self.age {

@@ -133,6 +133,61 @@ fn variables_equal_the_hand_computed_values() {
     assert_eq!(i64s("to_payment"), [None, Some(62), None, None]);
 }
 
+/// Days in residential care: c2 from 10 March to 20 August 2023 (the day
+/// it ended not counted), c1 from 15 June 2023 and still placed, c3 denied.
+#[test]
+fn days_in_counts_the_days_of_spans_inside_the_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    register(tmp.path());
+    let interventions = df!(
+        "intervention_id" => ["I1", "I2", "I3"],
+        "client_id" => ["c2", "c1", "c3"],
+        "case_id" => ["K2", "K1", "K3"],
+        "type" => ["residential_care", "residential_care", "residential_care"],
+        "decided" => [d("2023-03-01"), d("2023-06-01"), d("2023-06-01")],
+        "granted" => [true, true, false],
+        "started" => [Some(d("2023-03-10")), Some(d("2023-06-15")), Some(d("2023-06-20"))],
+        "ended" => [Some(d("2023-08-20")), None, None],
+    )
+    .unwrap();
+    write_entity(tmp.path(), schema::table("interventions").unwrap(), interventions).unwrap();
+    let care = "table = \"interventions\"\naggregate = \"days_in\"\ndate = \"started\"\nuntil = \"ended\"\n\
+                where = { type = \"residential_care\", granted = true }";
+    let vars = [
+        known(&format!("name = \"before\"\n{care}\nwindow = \"[-6m, 0)\"")),
+        spec(&format!("name = \"after\"\n{care}\nwindow = \"(0, 3m]\"")).check(Role::Outcome).unwrap(),
+    ];
+    let index = df!(
+        "client_id" => ["c1", "c2", "c3", "c2"],
+        "index_date" => [d("2023-07-01"), d("2023-07-01"), d("2023-07-01"), d("2023-10-01")],
+    )
+    .unwrap();
+    let days = |as_of: &str| {
+        let out = compute(tmp.path(), d(as_of), index.clone().lazy(), &vars).unwrap().collect().unwrap();
+        let col = |c: &str| out.column(c).unwrap().i64().unwrap().iter().map(Option::unwrap).collect::<Vec<_>>();
+        (col("before"), col("after"))
+    };
+    let (before, after) = days("2025-12-31");
+    // Before 1 July (from 1 January): c1 15 June -> 1 July = 16; c2 10 March
+    // -> 1 July = 22 + 30 + 31 + 30 = 113; c3 denied; c2 before 1 October
+    // (from 1 April) to 20 August = 30 + 31 + 30 + 31 + 19 = 141.
+    assert_eq!(before, [16, 113, 0, 141]);
+    // After 1 July up to 1 October inclusive (2 July to 2 October): c1 still
+    // placed, 30 + 31 + 30 + 1 = 92; c2 2 July -> 20 August = 30 + 19 = 49.
+    assert_eq!(after, [92, 49, 0, 0]);
+    // Exported on 1 August: c1's days stop at the export date (2 July to 1
+    // August counted, 31), and so do c2's, whatever end the row holds.
+    assert_eq!(days("2023-08-01").1, [31, 31, 0, 0]);
+    let e = spec(&format!("name = \"x\"\n{care}\nwindow = \"[-6m, 0)\"").replace("until = \"ended\"\n", ""))
+        .check(Role::Known)
+        .unwrap_err();
+    assert_eq!((e.field.as_str(), e.message.contains("name the column they end on")), ("variable 'x'.until", true));
+    let e = spec(&format!("name = \"x\"\n{care}\nwindow = \"[-6m, 0)\"").replace("\"ended\"", "\"provider\""))
+        .check(Role::Known)
+        .unwrap_err();
+    assert_eq!((e.field.as_str(), e.message.contains("not a date column")), ("variable 'x'.until", true));
+}
+
 #[test]
 fn bad_definitions_name_the_field() {
     let cases = [

@@ -22,6 +22,7 @@
 //! | `baseline` | the earliest `score` of one instrument and domain (`assessments`) | null |
 //! | `change_from_baseline` | the latest `score` minus the earliest (two assessments or more) | null |
 //! | `time_to_event` | days from the index date to the first row (an outcome) | null (censored) |
+//! | `days_in` | days of the rows' spans (`date` to `until`) inside the window | 0 |
 //! | `attribute` | `column` of the client (`clients`; no window) | |
 //!
 //! `baseline` and `change_from_baseline` read `assessments` and name the
@@ -59,6 +60,7 @@ pub enum Aggregate {
     ChangeFromBaseline,
     TimeToEvent,
     MonthsWithout,
+    DaysIn,
     Attribute,
 }
 
@@ -77,6 +79,7 @@ impl Aggregate {
             Aggregate::ChangeFromBaseline => "change_from_baseline",
             Aggregate::TimeToEvent => "time_to_event",
             Aggregate::MonthsWithout => "months_without",
+            Aggregate::DaysIn => "days_in",
             Aggregate::Attribute => "attribute",
         }
     }
@@ -172,6 +175,10 @@ pub struct VariableSpec {
     /// many consecutive calendar months without a row.
     #[serde(default, rename = "for")]
     pub lasting: Option<Offset>,
+    /// `days_in`: the date column a row's span ends on (the day it ended,
+    /// not counted); a row without one lasts to the export date.
+    #[serde(default)]
+    pub until: Option<String>,
 }
 
 /// What a variable is for, which decides where its window may lie.
@@ -196,6 +203,7 @@ pub struct Variable {
     by: By,
     at_least: Option<f64>,
     lasting: Option<Offset>,
+    until: Option<&'static str>,
 }
 
 impl Variable {
@@ -323,6 +331,20 @@ impl VariableSpec {
                 return Err(bad("for", format!("{} takes no `for` (time_to_event and months_without do)", agg.name())));
             }
         }
+        let until = match (agg, &self.until) {
+            (Aggregate::DaysIn, Some(u)) => {
+                let (u, kind) = column_named(table, u, &field("until"))?;
+                if !is_date(kind) {
+                    return Err(bad("until", format!("'{u}' is not a date column of {}", table.name)));
+                }
+                Some(u)
+            }
+            (Aggregate::DaysIn, None) => {
+                return Err(bad("until", "days_in counts the days of spans: name the column they end on".into()));
+            }
+            (_, Some(_)) => return Err(bad("until", format!("{} takes no `until` (days_in does)", agg.name()))),
+            (_, None) => None,
+        };
         if agg == Aggregate::MonthsWithout && self.at_least.is_some() {
             return Err(bad("at_least", "months_without counts months with no row at all: give no at_least".into()));
         }
@@ -373,6 +395,7 @@ impl VariableSpec {
             by: self.by,
             at_least: self.at_least,
             lasting: self.lasting,
+            until,
         })
     }
 }
@@ -524,8 +547,7 @@ pub fn filter_expr(filter: &[(&'static str, FilterValue)]) -> Expr {
 
 /// A date as a literal of polars' Date type.
 pub fn date_lit(d: chrono::NaiveDate) -> Expr {
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
-    lit((d - epoch).num_days() as i32).cast(DataType::Date)
+    lit(day_number(d)).cast(DataType::Date)
 }
 
 /// A date expression moved by whole days.
@@ -573,7 +595,7 @@ pub fn compute(
         args.maintain_order = MaintainOrderJoin::Left;
         out = out.join(value, [col("__member")], [col("__member")], args);
         let empty = match v.aggregate {
-            Aggregate::Count | Aggregate::MonthsWith => Some(lit(0i64)),
+            Aggregate::Count | Aggregate::MonthsWith | Aggregate::DaysIn => Some(lit(0i64)),
             Aggregate::Sum => Some(lit(0.0f64)),
             Aggregate::Any => Some(lit(false)),
             _ => None,
@@ -609,6 +631,9 @@ fn value_of(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variab
     if dated {
         pick.push(date_expr(&v.date).alias("__date"));
     }
+    if let Some(u) = v.until {
+        pick.push(col(u).cast(DataType::Date).alias("__until"));
+    }
     let mut rows = scan(dir, v.table)?.filter(filter_expr(&v.filter));
     if dated {
         // A row dated after the export cannot have been seen.
@@ -621,6 +646,14 @@ fn value_of(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variab
     let mut joined = people.clone().join(rows.select(pick), [col(key)], [col("__by")], JoinArgs::new(JoinType::Inner));
     if v.by == By::OtherCases {
         joined = joined.filter(col("__case").neq_missing(col("case_id")));
+    }
+    if v.aggregate == Aggregate::DaysIn {
+        let w = v.window.as_ref().expect("checked: days_in has a window");
+        return Ok(joined
+            .with_column(days_in(w, as_of).alias("__in"))
+            .filter(col("__in").gt(lit(0)))
+            .group_by([col("__member")])
+            .agg([col("__in").sum().cast(DataType::Int64).alias(name)]));
     }
     if let Some(w) = &v.window {
         joined = joined.filter(in_window(col("__date"), col("index_date"), w)).with_column(
@@ -648,9 +681,45 @@ fn value_of(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variab
         }
         Aggregate::TimeToEvent => (-col("__days")).min().cast(DataType::Int64),
         Aggregate::MonthsWithout => return months_without(people, joined, v, as_of),
-        Aggregate::Attribute => unreachable!("handled above"),
+        Aggregate::Attribute | Aggregate::DaysIn => unreachable!("handled above"),
     };
     Ok(joined.group_by(by_member).agg([agg.alias(name)]))
+}
+
+/// The days a row's span, from `__date` up to `__until` (not counted; to
+/// the export date, counted, where it has none), shares with the window
+/// around `index_date`: days as whole days, never negative.
+fn days_in(w: &Window, as_of: chrono::NaiveDate) -> Expr {
+    let day = |e: Expr| e.cast(DataType::Int32);
+    let index = col("index_date");
+    // The window as days [lo, hi): a closed start counts its day, an open end does not.
+    let lo = w.start.duration().map(|d| {
+        let lo = day(index.clone().dt().offset_by(lit(d)));
+        if w.start_closed { lo } else { lo + lit(1) }
+    });
+    let hi = day(index.dt().offset_by(lit(w.end.duration().expect("a window's end is bounded"))));
+    let hi = if w.end_closed { hi + lit(1) } else { hi };
+    let export = lit(day_number(as_of) + 1);
+    let end = day(col("__until")).fill_null(export.clone());
+    let end = min_expr(min_expr(end, hi), export);
+    let start = match lo {
+        Some(lo) => max_expr(day(col("__date")), lo),
+        None => day(col("__date")),
+    };
+    when((end.clone() - start.clone()).gt(lit(0))).then(end - start).otherwise(lit(0))
+}
+
+fn min_expr(a: Expr, b: Expr) -> Expr {
+    when(a.clone().lt(b.clone())).then(a).otherwise(b)
+}
+
+fn max_expr(a: Expr, b: Expr) -> Expr {
+    when(a.clone().gt(b.clone())).then(a).otherwise(b)
+}
+
+/// Days since 1970-01-01 (polars' Date).
+pub(crate) fn day_number(d: chrono::NaiveDate) -> i32 {
+    (d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
 }
 
 /// The rows that complete a run: rows in date order, the run held by rows

@@ -183,6 +183,7 @@ fn hand_worked_rate_card_with_caps_and_sustainment_windows() {
             case_id: format!("KP{i}"),
             index: *enrolled,
             start: Some(*enrolled),
+            service_end: None,
             later_service: None,
             values: Vec::new(),
         })
@@ -359,4 +360,235 @@ fn failed_replicates_are_counted_and_too_few_refuse_the_interval() {
     );
     assert!(e.contains("min_replicate_share") && e.contains("s.toml"), "{e}");
     assert!(crate::enough_replicates(&b, 0.5, "s.toml").is_ok());
+}
+
+/// Norrköping's money, by hand: activity payments (one per child started,
+/// one per whole month in the team, at most 6), 40% of the capital
+/// guaranteed on activity, outcome payments, 60% of the measured savings in
+/// care costs (days in residential care at 2,000 a day, foster-care
+/// placements at 30,000 each) against a two-group comparison, and the
+/// investor's return capped at 20%.
+const MONEY: &str = r#"
+id = "norr-hand"
+title = "Hand-worked savings and return cap"
+follow_up_months = 12
+
+[target_group]
+description = "test"
+entry = { table = "interventions", date = "started", where = { type = "residential_care", granted = true } }
+
+[enrolment]
+from = 2023-01-01
+to = 2025-12-31
+
+[service]
+description = "team"
+where = { type = "family_treatment", granted = true }
+date = "started"
+until = "ended"
+
+[[outcome_metrics]]
+id = "no_placement_6m"
+definition = "six calendar months without a new residential placement"
+table = "interventions"
+where = { type = "residential_care" }
+date = "started"
+aggregate = "months_without"
+for = "6m"
+price_per_unit = 30000
+
+[[activity_payments]]
+id = "started"
+definition = "a child starts with the team"
+per = "participant"
+price = 20000
+
+[[activity_payments]]
+id = "month"
+definition = "a whole month with the team"
+per = "month_in_service"
+price = 1000
+max_months = 6
+
+[savings]
+definition = "care costs against the comparison group"
+method = "two_group_comparison"
+share = 0.6
+
+[[savings.cost]]
+name = "care_days"
+table = "interventions"
+where = { type = "residential_care", granted = true }
+aggregate = "days_in"
+date = "started"
+until = "ended"
+price = 2000
+
+[[savings.cost]]
+name = "foster_placements"
+table = "interventions"
+where = { type = "foster_care", granted = true }
+aggregate = "count"
+date = "started"
+price = 30000
+
+[investment]
+amount = 100000
+guaranteed_share = 0.4
+return_cap = 0.2
+
+[pricing]
+cap_per_participant = 35000
+cap_total = 1000000
+
+[[outcome_payment_periods]]
+id = "contract"
+from = 2023-01-01
+to = 2025-12-31
+
+[validation]
+method = "two_group_comparison"
+outcome = { table = "outcomes", where = { type = "school_attendance" }, column = "value" }
+post_quarters = [1, 4]
+bootstrap_replicates = 50
+min_replicate_share = 0.5
+"#;
+
+#[test]
+fn hand_worked_savings_guarantee_and_return_cap() {
+    use crate::money;
+    let as_of = d(2025, 12, 31);
+    // (client, type, started, ended)
+    let rows: Vec<(&str, &str, NaiveDate, Option<NaiveDate>)> = vec![
+        // The team: P0 1 March to 15 August 2023, P1 from 1 March 2023 still
+        // going, P2 from 1 June 2025 (its 12 months not yet over).
+        ("P0", "family_treatment", d(2023, 3, 1), Some(d(2023, 8, 15))),
+        ("P1", "family_treatment", d(2023, 3, 1), None),
+        ("P2", "family_treatment", d(2025, 6, 1), None),
+        ("C3", "family_treatment", d(2023, 9, 1), None),
+        // Care in the follow-up (after 1 March 2023, up to 2 March 2024):
+        // P0 June (30 days); C0 April to September (183 days); C1 from 1 May
+        // 2023, still placed (306 days to the window's end); C3 a year.
+        ("P0", "residential_care", d(2023, 6, 1), Some(d(2023, 7, 1))),
+        ("C0", "residential_care", d(2023, 4, 1), Some(d(2023, 10, 1))),
+        ("C1", "residential_care", d(2023, 5, 1), None),
+        ("C3", "residential_care", d(2023, 3, 2), Some(d(2024, 3, 2))),
+        // Foster care: P1 and C2 one placement each.
+        ("P1", "foster_care", d(2023, 8, 1), None),
+        ("C2", "foster_care", d(2023, 8, 1), None),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let interventions = df!(
+        "intervention_id" => (0..rows.len()).map(|i| format!("I{i}")).collect::<Vec<_>>(),
+        "client_id" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        "case_id" => rows.iter().map(|r| format!("K{}", r.0)).collect::<Vec<_>>(),
+        "type" => rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+        "decided" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        "granted" => vec![true; rows.len()],
+        "started" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        "ended" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    write_entity(tmp.path(), schema::table("interventions").unwrap(), interventions).unwrap();
+    let enrol = |client: &str, index: NaiveDate, start: Option<NaiveDate>, end: Option<NaiveDate>| Enrolment {
+        client_id: client.into(),
+        household_id: format!("H{client}"),
+        case_id: format!("K{client}"),
+        index,
+        start,
+        service_end: end,
+        later_service: (client == "C3").then(|| d(2023, 9, 1)),
+        values: Vec::new(),
+    };
+    let march = d(2023, 3, 1);
+    let enrolments = vec![
+        enrol("P0", march, Some(march), Some(d(2023, 8, 15))),
+        enrol("P1", march, Some(march), None),
+        enrol("P2", d(2025, 6, 1), Some(d(2025, 6, 1)), None),
+        enrol("C0", march, None, None),
+        enrol("C1", march, None, None),
+        enrol("C2", march, None, None),
+        enrol("C3", march, None, None),
+    ];
+    let spec = Spec::parse(MONEY, "norr-hand.toml").unwrap();
+    let study = crate::study::Study {
+        dir: tmp.path().to_path_buf(),
+        as_of,
+        manifest_sha256: String::new(),
+        policy: utfall_disclosure::Policy::new(5, utfall_disclosure::Source::Default).unwrap(),
+        names: Vec::new(),
+        attrition: Vec::new(),
+        pool: enrolments.clone(),
+        enrolments,
+        historical: Vec::new(),
+        observations: Default::default(),
+    };
+    let participants = [0, 1, 2];
+    let refs: Vec<&Enrolment> = participants.iter().map(|i| &study.enrolments[*i]).collect();
+    // Activity earned: 20,000 for each start (P0, P1 on 1 March 2023; P2 on
+    // 1 June 2025); whole months: P0 1 April to 1 August (5, before its
+    // 15 August end), P1 1 April to 1 September (6 of 12, the cap), P2 1 July
+    // to 1 December 2025 (6, up to the export date).
+    let acts = money::activities(&spec, &refs, as_of);
+    let earned = |payment: usize, p: usize| acts.iter().filter(|a| a.payment == payment && a.participant == p).count();
+    assert_eq!([earned(0, 0), earned(0, 1), earned(0, 2)], [1, 1, 1]);
+    assert_eq!([earned(1, 0), earned(1, 1), earned(1, 2)], [5, 6, 6]);
+    assert_eq!(acts.iter().filter(|a| a.payment == 1 && a.participant == 0).last().unwrap().date, d(2023, 8, 1));
+    // The savings, over 12 months from each date, among those observed in
+    // full and (comparisons) without the service: P0 30 days x 2,000 =
+    // 60,000, P1 30,000 (P2's year is not over) -> mean 45,000; C0 183 x
+    // 2,000 = 366,000, C1 306 x 2,000 = 612,000, C2 30,000 (C3 started the
+    // team in September) -> mean 336,000. Savings 291,000 per participant;
+    // paid 60% x 291,000 x 2 = 349,200.
+    let s = money::savings(&spec, &study, &participants).unwrap().unwrap();
+    assert_eq!((s.n_treated, s.n_comparison), (2, 3));
+    assert_eq!((s.mean_treated, s.mean_comparison), (45_000.0, 336_000.0));
+    assert_eq!(s.per_participant.estimate, 291_000.0);
+    assert!(s.per_participant.ci_low < 291_000.0 && 291_000.0 < s.per_participant.ci_high);
+    assert!((s.payable - 349_200.0).abs() < 1e-6, "{}", s.payable);
+    assert_eq!(s.settled, d(2025, 12, 31));
+    // Outcomes: no new placement for six calendar months from April: P1
+    // April-September (30 September 2023); P0 placed in June, then
+    // July-December (31 December 2023); P2 July-December 2025 (31 December).
+    let metrics = spec.metric_variables(spec.follow_up_months).unwrap();
+    let who: Vec<(&Enrolment, NaiveDate)> = refs.iter().map(|e| (*e, e.enrolled())).collect();
+    let mut achievements = Vec::new();
+    for (p, row) in achieved(tmp.path(), as_of, &metrics, &who).unwrap().into_iter().enumerate() {
+        if let Some(date) = row[0] {
+            achievements.push(Achievement { participant: p, metric: 0, date });
+        }
+    }
+    let mut dates: Vec<(usize, NaiveDate)> = achievements.iter().map(|a| (a.participant, a.date)).collect();
+    dates.sort();
+    assert_eq!(dates, [(0, d(2023, 12, 31)), (1, d(2023, 9, 30)), (2, d(2025, 12, 31))]);
+    let settle = |return_cap: Option<f64>| {
+        let mut spec = spec.clone();
+        spec.investment.as_mut().unwrap().return_cap = return_cap;
+        let (mut lines, _) = crate::pay(&spec, &achievements);
+        let periods = &spec.outcome_payment_periods;
+        let mut activity = money::activity_lines(&spec, periods, &acts);
+        let mut savings = vec![money::savings_line(periods, s.payable, s.settled)];
+        let st = money::settle(spec.investment.as_ref(), 100_000.0, &mut lines, &mut activity, &mut savings).unwrap();
+        (st, lines, activity, savings)
+    };
+    // The guarantee: activity earned 3 x 20,000 + 17 x 1,000 = 77,000; 40% of
+    // 100,000 = 40,000 is paid: P0's and P1's starts on 1 March 2023, nothing after.
+    // The cap on the return: 120,000 in all. In date order: 40,000 activity
+    // (1 March 2023), 30,000 P1 (30 September), 30,000 P0 (31 December) ->
+    // 100,000; on 31 December 2025 P2's outcome 30,000 would pass it: 20,000;
+    // the savings, last that day, nothing.
+    let (st, lines, activity, savings) = settle(Some(0.2));
+    assert_eq!((st.activity_gross, st.activity_paid), (77_000.0, 40_000.0));
+    assert_eq!(activity.iter().filter(|l| l.paid > 0.0).count(), 2);
+    assert!(activity.iter().skip(2).all(|l| l.note == "beyond the share guaranteed on activity"));
+    let paid: Vec<f64> = lines.iter().map(|l| l.paid).collect();
+    assert_eq!(paid, [30_000.0, 30_000.0, 20_000.0]);
+    assert_eq!(lines[2].note, "reduced by the cap on the investor's return");
+    assert_eq!((savings[0].price, savings[0].paid), (349_200.0, 0.0));
+    assert_eq!((st.outcomes_paid, st.savings_paid, st.repaid), (80_000.0, 0.0, 120_000.0));
+    assert_eq!((st.net, st.multiple, st.ceiling), (20_000.0, 1.2, Some(120_000.0)));
+    // Without the cap: every outcome and the whole savings payment.
+    let (st, _, _, savings) = settle(None);
+    assert!((savings[0].paid - 349_200.0).abs() < 1e-6);
+    assert!((st.repaid - (40_000.0 + 90_000.0 + 349_200.0)).abs() < 1e-6, "{}", st.repaid);
 }

@@ -11,6 +11,7 @@
 pub mod estimate;
 #[cfg(test)]
 mod hand_tests;
+pub mod money;
 pub mod ratecard;
 pub mod report;
 pub mod simulate;
@@ -127,9 +128,14 @@ pub enum DesignColumn {
 
 /// The design columns of the propensity model and their names.
 pub fn design(spec: &Spec, study: &Study) -> (Vec<String>, Vec<DesignColumn>) {
+    design_of(&spec.validation.covariates, study)
+}
+
+/// The design columns of a propensity model on `covariates`, and their names.
+pub fn design_of(covariates: &[String], study: &Study) -> (Vec<String>, Vec<DesignColumn>) {
     let mut names = Vec::new();
     let mut columns = Vec::new();
-    for c in &spec.validation.covariates {
+    for c in covariates {
         if c == spec::OUTCOME_PRE {
             names.push(c.clone());
             columns.push(DesignColumn::OutcomePre);
@@ -319,8 +325,16 @@ pub struct Evaluation {
     /// Indices of the participants among the enrolments.
     pub participants: Vec<usize>,
     pub achievements: Vec<Achievement>,
+    /// Outcome payments (the rate card), after the cap on the investor's return.
     pub lines: Vec<PaymentLine>,
     pub totals: Vec<PeriodTotal>,
+    /// Activity payments (`metric`: the index of the activity payment).
+    pub activity: Vec<PaymentLine>,
+    pub savings: Option<money::SavingsEstimate>,
+    /// The savings payment (none or one line).
+    pub savings_lines: Vec<PaymentLine>,
+    /// The investor's side, where the spec has an `[investment]`.
+    pub statement: Option<money::Statement>,
     pub effect: Effect,
     /// What the report may show (the build's policy, or the user's `--threshold`).
     pub policy: Policy,
@@ -365,7 +379,7 @@ pub fn enough_replicates(reps: &estimate::Bootstrap, min_share: f64, file: &str)
 }
 
 /// Why a resample gives no comparison: one of the groups is missing from it.
-const NO_GROUP: &str = "a resample without participants or without comparisons";
+pub(crate) const NO_GROUP: &str = "a resample without participants or without comparisons";
 
 /// The participants' mean minus the others' (the comparison enrolments or
 /// the historical cohort) and its household bootstrap.
@@ -601,7 +615,16 @@ pub fn evaluate(spec: &Spec, register: &Path, threshold: Option<u32>) -> Result<
     let participants: Vec<usize> = (0..study.enrolments.len()).filter(|i| study.enrolments[*i].treated()).collect();
     let refs: Vec<&Enrolment> = participants.iter().map(|i| &study.enrolments[*i]).collect();
     let achievements = achievements(spec, &study, &refs)?;
-    let (lines, totals) = pay(spec, &achievements);
+    let (mut lines, _) = pay(spec, &achievements);
+    let periods = &spec.outcome_payment_periods;
+    let mut activity = money::activity_lines(spec, periods, &money::activities(spec, &refs, study.as_of));
+    let savings = money::savings(spec, &study, &participants)?;
+    let mut savings_lines: Vec<PaymentLine> =
+        savings.iter().map(|s| money::savings_line(periods, s.payable, s.settled)).collect();
+    let investment = spec.investment.as_ref();
+    let capital = investment.map_or(0.0, |i| i.amount);
+    let statement = money::settle(investment, capital, &mut lines, &mut activity, &mut savings_lines);
+    let totals = ratecard::totals(&lines, &spec.outcome_payment_periods);
     let effect = estimate_effect(spec, &study)?;
     Ok(Evaluation {
         spec: spec.clone(),
@@ -615,6 +638,10 @@ pub fn evaluate(spec: &Spec, register: &Path, threshold: Option<u32>) -> Result<
         achievements,
         lines,
         totals,
+        activity,
+        savings,
+        savings_lines,
+        statement,
         effect,
     })
 }

@@ -83,10 +83,17 @@ pub fn pay(
             note,
         });
     }
+    let totals = totals(&lines, periods);
+    (lines, totals)
+}
+
+/// The lines' outcomes, prices and payments per payment period, with the
+/// running total in the periods' order.
+pub fn totals(lines: &[PaymentLine], periods: &[PaymentPeriod]) -> Vec<PeriodTotal> {
     let mut totals: Vec<PeriodTotal> = (0..periods.len())
         .map(|period| PeriodTotal { period, outcomes: 0, gross: 0.0, paid: 0.0, cumulative: 0.0 })
         .collect();
-    for l in &lines {
+    for l in lines {
         if let Some(p) = l.period {
             totals[p].outcomes += 1;
             totals[p].gross += l.price;
@@ -100,5 +107,5 @@ pub fn pay(
         cumulative += totals[i].paid;
         totals[i].cumulative = cumulative;
     }
-    (lines, totals)
+    totals
 }

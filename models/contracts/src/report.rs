@@ -75,6 +75,7 @@ pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
             Column::new("note".into(), l.iter().map(|x| x.note.to_string()).collect::<Vec<_>>()),
         ])?,
     )?;
+    money_tables(dir, ev)?;
     let periods = &spec.outcome_payment_periods;
     let t = &ev.totals;
     write(
@@ -205,6 +206,92 @@ pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
     Ok(())
 }
 
+/// The activity payments, the savings' costs per enrolment and the money per
+/// period, where the spec has activity payments, savings or an investment.
+fn money_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
+    let spec = &ev.spec;
+    let part = |p: usize| &ev.enrolments[ev.participants[p]];
+    let period_id = |x: Option<usize>| x.map(|p| spec.outcome_payment_periods[p].id.clone());
+    if !spec.activity_payments.is_empty() {
+        let l = &ev.activity;
+        write(
+            dir,
+            "contract_activity.parquet",
+            frame(vec![
+                Column::new("contract_id".into(), vec![spec.id.clone(); l.len()]),
+                Column::new(
+                    "client_id".into(),
+                    l.iter().map(|x| part(x.participant).client_id.clone()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "case_id".into(),
+                    l.iter().map(|x| part(x.participant).case_id.clone()).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "activity_payment_id".into(),
+                    l.iter().map(|x| spec.activity_payments[x.metric].id.clone()).collect::<Vec<_>>(),
+                ),
+                date_col("earned", l.iter().map(|x| Some(x.date)).collect())?,
+                Column::new("payment_period".into(), l.iter().map(|x| period_id(x.period)).collect::<Vec<_>>()),
+                Column::new("price".into(), l.iter().map(|x| x.price).collect::<Vec<_>>()),
+                Column::new("paid".into(), l.iter().map(|x| x.paid).collect::<Vec<_>>()),
+                Column::new("note".into(), l.iter().map(|x| x.note.to_string()).collect::<Vec<_>>()),
+            ])?,
+        )?;
+    }
+    if let Some(s) = &ev.savings {
+        let c = &s.costs;
+        write(
+            dir,
+            "contract_savings.parquet",
+            frame(vec![
+                Column::new("contract_id".into(), vec![spec.id.clone(); c.len()]),
+                Column::new("client_id".into(), c.iter().map(|x| x.1.clone()).collect::<Vec<_>>()),
+                Column::new("participant".into(), c.iter().map(|x| x.0.is_some()).collect::<Vec<_>>()),
+                Column::new("cost".into(), c.iter().map(|x| x.2).collect::<Vec<_>>()),
+            ])?,
+        )?;
+    }
+    if spec.activity_payments.is_empty() && ev.savings.is_none() && ev.statement.is_none() {
+        return Ok(());
+    }
+    let periods = &spec.outcome_payment_periods;
+    let mut order: Vec<usize> = (0..periods.len()).collect();
+    order.sort_by_key(|i| periods[*i].from);
+    let in_period = |ls: &[crate::ratecard::PaymentLine], i: usize| -> f64 {
+        ls.iter().filter(|l| l.period == Some(i)).map(|l| l.paid).sum()
+    };
+    let (mut act, mut out, mut sav, mut tot, mut cum) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut running = 0.0;
+    for i in &order {
+        let (a, b, c) = (in_period(&ev.activity, *i), in_period(&ev.lines, *i), in_period(&ev.savings_lines, *i));
+        running += a + b + c;
+        act.push(a);
+        out.push(b);
+        sav.push(c);
+        tot.push(a + b + c);
+        cum.push(running);
+    }
+    let capital = ev.statement.as_ref().map(|s| s.capital);
+    write(
+        dir,
+        "contract_money.parquet",
+        frame(vec![
+            Column::new("contract_id".into(), vec![spec.id.clone(); order.len()]),
+            Column::new("payment_period".into(), order.iter().map(|i| periods[*i].id.clone()).collect::<Vec<_>>()),
+            date_col("from", order.iter().map(|i| Some(periods[*i].from)).collect())?,
+            date_col("to", order.iter().map(|i| Some(periods[*i].to)).collect())?,
+            Column::new("activity_paid".into(), act),
+            Column::new("outcomes_paid".into(), out),
+            Column::new("savings_paid".into(), sav),
+            Column::new("paid".into(), tot),
+            Column::new("cumulative".into(), cum.clone()),
+            Column::new("capital".into(), vec![capital; order.len()]),
+            Column::new("balance".into(), cum.iter().map(|c| capital.map(|k| c - k)).collect::<Vec<_>>()),
+        ])?,
+    )
+}
+
 fn v(x: impl Into<Value>) -> Value {
     json!({ "value": x.into() })
 }
@@ -297,9 +384,57 @@ pub fn indigo(ev: &Evaluation) -> Value {
             }
         }
     }
+    for l in ev.activity.iter().filter(|l| l.paid > 0.0) {
+        transactions.push(json!({
+            "activity_payment_id": v(spec.activity_payments[l.metric].id.clone()),
+            "date": v(l.date.to_string()),
+            "sending_organisation_id": v(spec.parties.outcome_payer.clone()),
+            "receiving_organisation_id": v(spec.parties.investor.clone()),
+            "transaction_type": v("Activity Payment"),
+            "money": { "currency": v(cur.clone()), "amount": v(l.paid) },
+        }));
+    }
+    for l in ev.savings_lines.iter().filter(|l| l.paid > 0.0) {
+        transactions.push(json!({
+            "date": v(l.date.to_string()),
+            "sending_organisation_id": v(spec.parties.outcome_payer.clone()),
+            "receiving_organisation_id": v(spec.parties.investor.clone()),
+            "transaction_type": v("Savings Payment"),
+            "money": { "currency": v(cur.clone()), "amount": v(l.paid) },
+        }));
+    }
+    let investments: Vec<Value> = match (&spec.investment, &ev.statement) {
+        (Some(inv), Some(st)) => vec![json!({
+            "organisation_id": v(spec.parties.investor.clone()),
+            "investment_type": v("Up-front capital"),
+            "amount": { "currency": v(cur.clone()), "amount": v(inv.amount) },
+            "minimum_guaranteed_return": { "currency": v(cur.clone()), "amount": v(inv.guaranteed_share * inv.amount - inv.amount) },
+            "maximum_potential_return": st.ceiling.map(|c| json!({ "currency": v(cur.clone()), "amount": v(c - inv.amount) })),
+            "repaid": { "currency": v(cur.clone()), "amount": v(st.repaid) },
+            "notes": format!("{:.0}% of the capital repaid on activity whatever the outcomes; the rest from outcome and savings payments; return capped at {}", inv.guaranteed_share * 100.0, inv.return_cap.map(|r| format!("{:.0}%", r * 100.0)).unwrap_or_else(|| "nothing (no cap)".into())),
+        })],
+        _ => Vec::new(),
+    };
+    let savings = ev.savings.as_ref().map(|s| {
+        json!({
+            "method": s.method.name(),
+            "savings_per_participant": s.per_participant.estimate,
+            "ci95": [s.per_participant.ci_low, s.per_participant.ci_high],
+            "participants": s.n_treated,
+            "comparisons": s.n_comparison,
+            "mean_cost_participants": s.mean_treated,
+            "mean_cost_comparisons": s.mean_comparison,
+            "basis_per_participant": s.basis,
+            "payable": s.payable,
+            "settled": s.settled.to_string(),
+            "bootstrap_replicates_used": s.replicates,
+        })
+    });
     let e = &ev.effect;
     json!({
         "id": spec.id,
+        "investments": investments,
+        "savings": savings,
         "name": v(spec.title.clone()),
         "purpose_and_classifications": { "policy_sector": v("Employment and training") },
         "service_and_beneficiaries": {
@@ -427,6 +562,7 @@ pub fn html(ev: &Evaluation) -> Result<String, ContractError> {
     let mut o = String::new();
     contract_section(&mut o, ev);
     ratecard_section(&mut o, ev);
+    money_section(&mut o, ev);
     effect_section(&mut o, ev);
     if let Some(m) = &ev.effect.matching {
         matching_section(&mut o, &ev.spec, &ev.policy, m)?;
@@ -539,6 +675,120 @@ fn ratecard_section(o: &mut String, ev: &Evaluation) {
         money(total),
         count(p, outside)
     );
+}
+
+/// Payments on activity, the measured savings and the investor's statement
+/// (nothing where the spec has none of them).
+fn money_section(o: &mut String, ev: &Evaluation) {
+    let spec = &ev.spec;
+    let p = &ev.policy;
+    let cur = &spec.pricing.currency;
+    if !spec.activity_payments.is_empty() {
+        let _ = write!(
+            o,
+            "<h2>Payments on activity</h2><table><thead><tr><th>Payment</th><th>Definition</th><th>Per</th><th class=\"num\">Price ({cur})</th><th class=\"num\">Earned</th><th class=\"num\">Paid ({cur})</th></tr></thead><tbody>"
+        );
+        for (i, a) in spec.activity_payments.iter().enumerate() {
+            let n = ev.activity.iter().filter(|l| l.metric == i).count();
+            let paid: f64 = ev.activity.iter().filter(|l| l.metric == i).map(|l| l.paid).sum();
+            let per = match (a.per, a.max_months) {
+                (crate::spec::Per::Participant, _) => "participant started".to_string(),
+                (crate::spec::Per::MonthInService, None) => "whole month in service".to_string(),
+                (crate::spec::Per::MonthInService, Some(m)) => format!("whole month in service (at most {m})"),
+            };
+            let _ = write!(
+                o,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                escape(&a.id),
+                escape(&a.definition),
+                per,
+                money(a.price),
+                count(p, n),
+                if p.is_small(n as u64) { "–".into() } else { money(paid) }
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    if let (Some(s), Some(spec_s)) = (&ev.savings, &spec.savings) {
+        let e = &s.per_participant;
+        let items: Vec<String> = spec_s
+            .cost
+            .iter()
+            .map(|c| {
+                let f: Vec<String> =
+                    c.filter.iter().map(|(k, v)| format!("{k} = {}", crate::spec::filter_text(v))).collect();
+                format!(
+                    "{} ({} of {}{}{}, at {} {cur})",
+                    c.name,
+                    c.aggregate.name(),
+                    c.table,
+                    c.column.as_ref().map(|c| format!(" {c}")).unwrap_or_default(),
+                    if f.is_empty() { String::new() } else { format!(" where {}", f.join(", ")) },
+                    c.price
+                )
+            })
+            .collect();
+        let _ = write!(
+            o,
+            "<h2>Savings</h2><p class=\"summary\">{def}<br>Cost over the {m} months of follow-up: {items}.<br>\
+             Comparison: {method}, {nt} participants and {nc} comparison enrolments whose whole follow-up is observed (comparisons that later started the service left out). \
+             Mean cost {mt} {cur} (participants) against {mc} {cur} (comparisons).<br>\
+             Savings per participant <strong>{est} {cur}</strong> (95% CI {lo} to {hi}: the estimate ± 1.96 bootstrap standard errors, households resampled, {r} of {rr} replicates gave an estimate).<br>\
+             Paid: {share:.0}% of {basis} {cur} per participant ({what}) for {nt} participants = <strong>{payable} {cur}</strong>, settled {settled}.</p>",
+            def = escape(&spec_s.definition),
+            m = spec.follow_up_months,
+            items = escape(&items.join("; ")),
+            method = s.method.name().replace('_', " "),
+            nt = count(p, s.n_treated),
+            nc = count(p, s.n_comparison),
+            mt = money(s.mean_treated),
+            mc = money(s.mean_comparison),
+            est = money(e.estimate),
+            lo = money(e.ci_low),
+            hi = money(e.ci_high),
+            r = s.replicates,
+            rr = s.replicates_requested,
+            share = spec_s.share * 100.0,
+            basis = money(s.basis),
+            what = match spec_s.basis {
+                crate::spec::SavingsBasis::Estimate => "the estimate, not below 0",
+                crate::spec::SavingsBasis::LowerBound => "the interval's lower end, not below 0",
+            },
+            payable = money(s.payable),
+            settled = s.settled,
+        );
+    }
+    if let (Some(st), Some(inv)) = (&ev.statement, &spec.investment) {
+        let _ = write!(
+            o,
+            "<h2>The investor's statement</h2><table><tbody>\
+             <tr><th>Capital put up front</th><td class=\"num\">{cap} {cur}</td></tr>\
+             <tr><th>Activity payments earned</th><td class=\"num\">{ag} {cur}</td></tr>\
+             <tr><th>Activity payments paid (at most {gs:.0}% of the capital)</th><td class=\"num\">{ap} {cur}</td></tr>\
+             <tr><th>Outcome payments</th><td class=\"num\">{op} {cur}</td></tr>\
+             <tr><th>Savings payment</th><td class=\"num\">{sp} {cur}</td></tr>\
+             <tr><th>Repaid{ceiling}</th><td class=\"num\"><strong>{rep} {cur}</strong></td></tr>\
+             <tr><th>Net to the investor</th><td class=\"num\">{net} {cur} ({mult:.2} times the capital)</td></tr>\
+             </tbody></table>",
+            cap = money(st.capital),
+            ag = money(st.activity_gross),
+            gs = inv.guaranteed_share * 100.0,
+            ap = money(st.activity_paid),
+            op = money(st.outcomes_paid),
+            sp = money(st.savings_paid),
+            ceiling = st
+                .ceiling
+                .map(|c| format!(
+                    " (the return capped at {:.0}%: at most {} {cur})",
+                    inv.return_cap.unwrap_or(0.0) * 100.0,
+                    money(c)
+                ))
+                .unwrap_or_default(),
+            rep = money(st.repaid),
+            net = money(st.net),
+            mult = st.multiple,
+        );
+    }
 }
 
 /// The effect estimate with its estimand and interval, after the plain
@@ -735,6 +985,53 @@ pub fn write_evaluation(dir: &Path, ev: &Evaluation) -> Result<(), ContractError
     Ok(())
 }
 
+/// How activity payments, savings and the investment enter the simulation,
+/// with the mean of each kind of payment per scenario ("" where the spec has none).
+fn simulation_money(spec: &Spec, sc: &[crate::simulate::Scenario]) -> String {
+    let mut o = String::new();
+    if !spec.activity_payments.is_empty() {
+        o.push_str("<li>Activity payments: one per participant on enrolment; payments per month in service draw the months from the register's participants' own services.</li>");
+    }
+    if let Some(s) = &spec.savings {
+        let _ = write!(
+            o,
+            "<li>Savings: the baseline histories' mean cost over the follow-up less the simulated participants' (their drawn histories' costs), times the participants, {:.0}% of it paid when the last participant's follow-up ends (on the estimate: a simulation has no interval to take a lower end of).</li>",
+            s.share * 100.0
+        );
+    }
+    if let Some(inv) = &spec.investment {
+        let _ = write!(
+            o,
+            "<li>The investment: activity payments repay at most {:.0}% of the capital; {}.</li>",
+            inv.guaranteed_share * 100.0,
+            inv.return_cap
+                .map(|r| format!("all payments together at most {:.0}% above it", r * 100.0))
+                .unwrap_or_else(|| "no cap on the return".into())
+        );
+    }
+    if o.is_empty() {
+        return o;
+    }
+    o.push_str("<li>Expected payments by kind (outcomes / activity / savings): ");
+    let rows: Vec<String> = sc
+        .iter()
+        .map(|x| {
+            format!(
+                "effect {:+.1}, take-up {:.0}%, {} months: {} / {} / {}",
+                x.effect * 100.0,
+                x.take_up * 100.0,
+                x.follow_up_months,
+                money(x.outcomes_mean),
+                money(x.activity_mean),
+                money(x.savings_mean)
+            )
+        })
+        .collect();
+    o.push_str(&escape(&rows.join("; ")));
+    o.push_str(".</li>");
+    o
+}
+
 fn simulation_chart(s: &Simulated, alt: &str) -> Result<String, String> {
     let sc = &s.scenarios;
     let top = sc.iter().map(|x| x.payments_p95.max(x.investment)).fold(0.0, f64::max) * 1.1 / 1e6;
@@ -817,6 +1114,9 @@ pub fn write_simulation(dir: &Path, spec: &Spec, s: &Simulated) -> Result<(), Co
             Column::new("multiple_mean".into(), sc.iter().map(|x| x.multiple_mean).collect::<Vec<_>>()),
             Column::new("irr".into(), sc.iter().map(|x| x.irr).collect::<Vec<_>>()),
             Column::new("probability_of_loss".into(), sc.iter().map(|x| x.probability_of_loss).collect::<Vec<_>>()),
+            Column::new("outcomes_mean".into(), sc.iter().map(|x| x.outcomes_mean).collect::<Vec<_>>()),
+            Column::new("activity_mean".into(), sc.iter().map(|x| x.activity_mean).collect::<Vec<_>>()),
+            Column::new("savings_mean".into(), sc.iter().map(|x| x.savings_mean).collect::<Vec<_>>()),
         ])?,
     )?;
     let cur = &spec.pricing.currency;
@@ -855,7 +1155,7 @@ pub fn write_simulation(dir: &Path, spec: &Spec, s: &Simulated) -> Result<(), Co
         s.histories.iter().map(|(f, n)| format!("{} with {f} months observed", count(&s.policy, *n))).collect();
     let _ = writeln!(
         o,
-        "</tbody></table><h2>How it is computed</h2><ul><li>Baseline histories: target-group enrolments in the register that did not take part ({}). A simulated participant draws one history; an assumed effect of d points turns a history that does not achieve <code>{}</code> into one that does with probability d / (1 − baseline share), keeping real timings and sustainment.</li><li>Participants = take-up × the enrolments in the enrolment window, each enrolling on a uniformly drawn day of the window; every outcome within the follow-up is payable, subject to the caps ({} {cur} per participant, {} {cur} in total).</li><li>Specification <code>{}</code> (sha256 {}); register as of {}, manifest sha256 {}.</li></ul></main>",
+        "</tbody></table><h2>How it is computed</h2><ul><li>Baseline histories: target-group enrolments in the register that did not take part ({}). A simulated participant draws one history; an assumed effect of d points turns a history that does not achieve <code>{}</code> into one that does with probability d / (1 − baseline share), keeping real timings and sustainment.</li><li>Participants = take-up × the enrolments in the enrolment window, each enrolling on a uniformly drawn day of the window; every outcome within the follow-up is payable, subject to the caps ({} {cur} per participant, {} {cur} in total).</li>{money}<li>Specification <code>{}</code> (sha256 {}); register as of {}, manifest sha256 {}.</li></ul></main>",
         hist.join(", "),
         escape(&spec.outcome_metrics[sim.metric_index(spec)].id),
         money(spec.pricing.cap_per_participant),
@@ -863,7 +1163,8 @@ pub fn write_simulation(dir: &Path, spec: &Spec, s: &Simulated) -> Result<(), Co
         escape(&spec.file),
         spec.sha256,
         s.as_of,
-        s.manifest_sha256
+        s.manifest_sha256,
+        money = simulation_money(spec, sc),
     );
     let title = format!("Simulation: {}", spec.title);
     let page = Page { lang: "en", title: &title, extra_style: "" }.render(&o);

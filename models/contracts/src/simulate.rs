@@ -17,8 +17,9 @@ use chrono::{Months, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::money;
 use crate::ratecard::{self, Achievement};
-use crate::spec::Spec;
+use crate::spec::{Per, Spec};
 use crate::study::Study;
 use crate::{ContractError, read_study};
 
@@ -32,6 +33,7 @@ pub struct Scenario {
     /// Share achieving the simulated metric without the service (the baseline histories).
     pub baseline_share: f64,
     pub investment: f64,
+    /// Mean of all payments (outcomes, activity, savings) after the caps.
     pub payments_mean: f64,
     pub payments_p05: f64,
     pub payments_p95: f64,
@@ -39,6 +41,10 @@ pub struct Scenario {
     /// Annual internal rate of return of the mean cash flows.
     pub irr: Option<f64>,
     pub probability_of_loss: f64,
+    /// The means of the outcome, activity and savings payments (their sum is `payments_mean`).
+    pub outcomes_mean: f64,
+    pub activity_mean: f64,
+    pub savings_mean: f64,
 }
 
 pub struct Simulated {
@@ -51,8 +57,12 @@ pub struct Simulated {
     pub policy: utfall_disclosure::Policy,
 }
 
-/// A history: each metric's achievement as days after enrolment.
-type History = Vec<Option<i64>>;
+/// A history: each metric's achievement as days after enrolment, and the
+/// cost over the follow-up (0 without savings in the spec).
+struct History {
+    days: Vec<Option<i64>>,
+    cost: f64,
+}
 
 fn histories(spec: &Spec, study: &Study, follow_up: u32) -> Result<Vec<History>, ContractError> {
     let who: Vec<(&crate::study::Enrolment, NaiveDate)> = study
@@ -64,11 +74,37 @@ fn histories(spec: &Spec, study: &Study, follow_up: u32) -> Result<Vec<History>,
         .collect();
     let metrics = spec.metric_variables(follow_up)?;
     let dates = study.achieved(&metrics, &who).map_err(crate::study::StudyError::from)?;
+    let prices: Vec<f64> = spec.savings.iter().flat_map(|s| s.cost.iter().map(|c| c.price)).collect();
+    let items: Vec<_> = spec.cost_variables(follow_up)?.into_iter().zip(prices).collect();
+    let costs = if items.is_empty() {
+        vec![0.0; who.len()]
+    } else {
+        crate::study::costs(&study.dir, study.as_of, &items, &who).map_err(crate::study::StudyError::from)?
+    };
     Ok(dates
         .into_iter()
         .zip(&who)
-        .map(|(row, (_, from))| row.into_iter().map(|d| d.map(|d| (d - *from).num_days())).collect())
+        .zip(costs)
+        .map(|((row, (_, from)), cost)| History {
+            days: row.into_iter().map(|d| d.map(|d| (d - *from).num_days())).collect(),
+            cost,
+        })
         .collect())
+}
+
+/// The register's participants' whole months in service (from the service's
+/// start to its end, the follow-up's end or the export date), which a
+/// simulated participant draws from for payments per month in service (none
+/// where the spec pays no month in service).
+fn months_in_service(spec: &Spec, study: &Study, follow_up: u32) -> Vec<u32> {
+    if !spec.activity_payments.iter().any(|a| a.per == Per::MonthInService) {
+        return Vec::new();
+    }
+    study
+        .pool
+        .iter()
+        .filter_map(|e| Some(money::service_months(e.start?, e.service_end, follow_up, study.as_of).len() as u32))
+        .collect()
 }
 
 /// Annual IRR of monthly cash flows (index = month), by bisection; None if
@@ -121,9 +157,20 @@ pub fn simulate(spec: &Spec, register: &std::path::Path, threshold: Option<u32>)
             });
         }
         let target = sim.metric_index(spec);
-        let achievers: Vec<usize> = (0..hist.len()).filter(|i| hist[*i][target].is_some()).collect();
-        let others: Vec<usize> = (0..hist.len()).filter(|i| hist[*i][target].is_none()).collect();
+        let achievers: Vec<usize> = (0..hist.len()).filter(|i| hist[*i].days[target].is_some()).collect();
+        let others: Vec<usize> = (0..hist.len()).filter(|i| hist[*i].days[target].is_none()).collect();
         let p0 = achievers.len() as f64 / hist.len() as f64;
+        let baseline_cost = hist.iter().map(|h| h.cost).sum::<f64>() / hist.len() as f64;
+        let durations = months_in_service(spec, &study, follow_up);
+        // Every payment within follow-up is payable: one period spanning the contract.
+        let period = crate::spec::PaymentPeriod {
+            id: "contract".into(),
+            from: NaiveDate::MIN,
+            to: NaiveDate::MAX,
+            planned: None,
+        };
+        let periods = std::slice::from_ref(&period);
+        let settled = spec.enrolment.to.checked_add_months(Months::new(follow_up)).unwrap_or(spec.enrolment.to);
         for &take_up in &sim.take_up {
             let n = ((take_up * eligible as f64).round() as usize).max(1);
             for &effect in &sim.effects {
@@ -139,21 +186,25 @@ pub fn simulate(spec: &Spec, register: &std::path::Path, threshold: Option<u32>)
                 let months = (window_days / 30 + i64::from(follow_up) + 2) as usize;
                 let mut mean_flows = vec![0.0; months];
                 let mut totals = Vec::with_capacity(sim.replications);
+                let (mut outcomes_sum, mut activity_sum, mut savings_sum) = (0.0, 0.0, 0.0);
                 let investment = n as f64 * sim.investment_per_participant;
                 for _ in 0..sim.replications {
                     let mut achievements = Vec::new();
+                    let mut activities = Vec::new();
                     let mut enrolled = Vec::with_capacity(n);
+                    let mut cost = 0.0;
                     for p in 0..n {
                         let day = rng.random_range(0..=window_days);
                         let start = spec.enrolment.from + chrono::Duration::days(day);
                         enrolled.push(start);
                         let mut h = rng.random_range(0..hist.len());
-                        if hist[h][target].is_none() && !achievers.is_empty() && rng.random_bool(swap_up) {
+                        if hist[h].days[target].is_none() && !achievers.is_empty() && rng.random_bool(swap_up) {
                             h = achievers[rng.random_range(0..achievers.len())];
-                        } else if hist[h][target].is_some() && !others.is_empty() && rng.random_bool(swap_down) {
+                        } else if hist[h].days[target].is_some() && !others.is_empty() && rng.random_bool(swap_down) {
                             h = others[rng.random_range(0..others.len())];
                         }
-                        for (m, days) in hist[h].iter().enumerate() {
+                        cost += hist[h].cost;
+                        for (m, days) in hist[h].days.iter().enumerate() {
                             if let Some(days) = days {
                                 achievements.push(Achievement {
                                     participant: p,
@@ -162,21 +213,40 @@ pub fn simulate(spec: &Spec, register: &std::path::Path, threshold: Option<u32>)
                                 });
                             }
                         }
+                        let in_service =
+                            if durations.is_empty() { 0 } else { durations[rng.random_range(0..durations.len())] };
+                        for (i, a) in spec.activity_payments.iter().enumerate() {
+                            let earned = match a.per {
+                                Per::Participant => vec![start],
+                                Per::MonthInService => (1..=in_service.min(a.max_months.unwrap_or(u32::MAX)))
+                                    .filter_map(|k| start.checked_add_months(Months::new(k)))
+                                    .collect(),
+                            };
+                            activities.extend(earned.into_iter().map(|date| money::Activity {
+                                participant: p,
+                                payment: i,
+                                date,
+                            }));
+                        }
                     }
-                    // Every outcome within follow-up is payable: one period spanning the contract.
-                    let period = crate::spec::PaymentPeriod {
-                        id: "contract".into(),
-                        from: NaiveDate::MIN,
-                        to: NaiveDate::MAX,
-                        planned: None,
-                    };
-                    let (lines, _) = ratecard::pay(
+                    let (mut lines, _) = ratecard::pay(
                         &achievements,
                         &prices,
-                        std::slice::from_ref(&period),
+                        periods,
                         spec.pricing.cap_per_participant,
                         spec.pricing.cap_total,
                     );
+                    let mut activity = money::activity_lines(spec, periods, &activities);
+                    // The savings: the baseline histories' mean cost less the drawn ones'.
+                    let mut savings: Vec<crate::ratecard::PaymentLine> = spec
+                        .savings
+                        .iter()
+                        .map(|s| {
+                            let saved = (baseline_cost - cost / n as f64).max(0.0) * n as f64;
+                            money::savings_line(periods, s.share * saved, settled)
+                        })
+                        .collect();
+                    money::settle(spec.investment.as_ref(), investment, &mut lines, &mut activity, &mut savings);
                     let month_of = |d: NaiveDate| {
                         (crate::study::month_no(d) - crate::study::month_no(spec.enrolment.from))
                             .clamp(0, months as i32 - 1) as usize
@@ -184,13 +254,18 @@ pub fn simulate(spec: &Spec, register: &std::path::Path, threshold: Option<u32>)
                     for s in &enrolled {
                         mean_flows[month_of(*s)] -= sim.investment_per_participant / sim.replications as f64;
                     }
-                    for l in &lines {
+                    let paid = |ls: &[crate::ratecard::PaymentLine]| ls.iter().map(|l| l.paid).sum::<f64>();
+                    for l in lines.iter().chain(&activity).chain(&savings) {
                         mean_flows[month_of(l.date)] += l.paid / sim.replications as f64;
                     }
-                    totals.push(lines.iter().map(|l| l.paid).sum::<f64>());
+                    outcomes_sum += paid(&lines);
+                    activity_sum += paid(&activity);
+                    savings_sum += paid(&savings);
+                    totals.push(paid(&lines) + paid(&activity) + paid(&savings));
                 }
                 totals.sort_by(f64::total_cmp);
                 let mean = totals.iter().sum::<f64>() / totals.len() as f64;
+                let r = sim.replications as f64;
                 scenarios.push(Scenario {
                     effect,
                     take_up,
@@ -205,6 +280,9 @@ pub fn simulate(spec: &Spec, register: &std::path::Path, threshold: Option<u32>)
                     irr: irr(&mean_flows),
                     probability_of_loss: totals.iter().filter(|t| **t < investment).count() as f64
                         / totals.len() as f64,
+                    outcomes_mean: outcomes_sum / r,
+                    activity_mean: activity_sum / r,
+                    savings_mean: savings_sum / r,
                 });
             }
         }

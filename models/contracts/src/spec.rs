@@ -43,6 +43,15 @@ pub struct Spec {
     #[serde(default)]
     pub variable: Vec<VariableSpec>,
     pub outcome_metrics: Vec<Metric>,
+    /// Payments for the service delivered, whatever the outcomes.
+    #[serde(default)]
+    pub activity_payments: Vec<ActivityPayment>,
+    /// Payments from measured savings in the participants' costs.
+    #[serde(default)]
+    pub savings: Option<Savings>,
+    /// The investor's capital, the share of it guaranteed on activity and the cap on its return.
+    #[serde(default)]
+    pub investment: Option<Investment>,
     pub pricing: Pricing,
     pub outcome_payment_periods: Vec<PaymentPeriod>,
     pub validation: Validation,
@@ -112,6 +121,10 @@ pub struct Service {
     /// Only a start in the enrolment's own case makes a participant.
     #[serde(default)]
     pub same_case: bool,
+    /// The date column the service ends on (for payments per month in
+    /// service); a row without one is still in service.
+    #[serde(default)]
+    pub until: Option<String>,
 }
 
 fn default_service_table() -> String {
@@ -162,6 +175,7 @@ impl Metric {
             by: self.by,
             at_least: self.at_least,
             lasting: self.lasting,
+            until: None,
         }
     }
 
@@ -194,6 +208,137 @@ impl Metric {
     }
 }
 
+/// What an activity payment is paid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Per {
+    /// Once per participant, on the service's start.
+    Participant,
+    /// Per whole month in service (calendar months from the start, up to the
+    /// service's end, the follow-up's end and the export date), each paid
+    /// on the day it completes.
+    MonthInService,
+}
+
+/// A payment on activity (INDIGO: a payment for an output): the service
+/// delivered is paid for whatever the outcomes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityPayment {
+    pub id: String,
+    pub definition: String,
+    pub per: Per,
+    pub price: f64,
+    /// `month_in_service`: at most this many months per participant.
+    #[serde(default)]
+    pub max_months: Option<u32>,
+}
+
+/// How the savings' comparison group is formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SavingsBasis {
+    /// Pay on the estimate.
+    #[default]
+    Estimate,
+    /// Pay only what the 95% interval's lower end shows.
+    LowerBound,
+}
+
+/// One item of the participants' cost to the social services over the
+/// follow-up: a variable of the definition language (`sum` of an amount,
+/// `count` of rows, `days_in` of spans, `months_with` rows) times a price.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostItem {
+    pub name: String,
+    pub table: String,
+    pub aggregate: Aggregate,
+    #[serde(default)]
+    pub column: Option<String>,
+    #[serde(default)]
+    pub date: Option<DateSpec>,
+    #[serde(default)]
+    pub until: Option<String>,
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, FilterValue>,
+    #[serde(default)]
+    pub by: By,
+    /// Price per unit of the value: per day (`days_in`), per row (`count`),
+    /// per month (`months_with`); 1 for a `sum` of amounts.
+    #[serde(default = "one")]
+    pub price: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl CostItem {
+    /// The item as a variable over a follow-up of `months` from enrolment.
+    pub fn variable(&self, months: u32) -> VariableSpec {
+        VariableSpec {
+            name: self.name.clone(),
+            table: self.table.clone(),
+            aggregate: self.aggregate,
+            column: self.column.clone(),
+            date: self.date.clone(),
+            window: Some(DefWindow::parse(&format!("(0, {months}m]")).expect("a window")),
+            filter: self.filter.clone(),
+            by: self.by,
+            at_least: None,
+            lasting: None,
+            until: self.until.clone(),
+        }
+    }
+}
+
+/// Savings-based payments: the participants' cost to the social services
+/// over the follow-up against the comparison group's (the cost items, per
+/// enrolment whose whole follow-up is observed), with a household bootstrap
+/// interval; the payer pays `share` of the measured savings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Savings {
+    pub definition: String,
+    /// matched_comparison (on `covariates`), two_group_comparison or historical_comparison.
+    #[serde(default = "savings_method")]
+    pub method: Method,
+    /// The matching covariates (default: the validation's).
+    #[serde(default)]
+    pub covariates: Option<Vec<String>>,
+    /// Share of the measured savings paid (0.5 = half).
+    pub share: f64,
+    #[serde(default)]
+    pub basis: SavingsBasis,
+    /// The day the savings are settled (default: the last payment period's end).
+    #[serde(default, deserialize_with = "utfall_register::specfile::option_date")]
+    pub settled: Option<NaiveDate>,
+    pub cost: Vec<CostItem>,
+}
+
+fn savings_method() -> Method {
+    Method::MatchedComparison
+}
+
+/// The investor's side (Norrköping: up to 10 MSEK up front, 40% repaid on
+/// activity whatever the outcomes, the rest only from outcomes and savings,
+/// the return capped at 20%).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Investment {
+    /// Capital the investor puts up front.
+    pub amount: f64,
+    /// Share of the capital the activity payments may repay (0.4 = 40%);
+    /// activity payments beyond it are not paid.
+    #[serde(default = "one")]
+    pub guaranteed_share: f64,
+    /// The investor's return at most this share of the capital (0.2 = 20%):
+    /// payments stop at amount x (1 + return_cap).
+    #[serde(default)]
+    pub return_cap: Option<f64>,
+}
+
 /// The repeated measure the effect is estimated on: rows of a table (with
 /// a filter), their `column`, by calendar quarter from the index quarter
 /// (the last row in each quarter counts).
@@ -208,12 +353,14 @@ pub struct RepeatedOutcome {
     pub filter: BTreeMap<String, FilterValue>,
 }
 
-/// A table's rows as a spec selects them: the filter and the date.
+/// A table's rows as a spec selects them: the filter and the date (and
+/// the date they end on, where the spec names one).
 #[derive(Debug, Clone)]
 pub struct Rows {
     pub table: &'static Table,
     pub date: Vec<&'static str>,
     pub filter: Vec<(&'static str, FilterValue)>,
+    pub until: Option<&'static str>,
 }
 
 /// A checked repeated measure.
@@ -448,6 +595,7 @@ impl Spec {
         self.check_service()?;
         self.check_metrics()?;
         self.check_pricing()?;
+        self.check_money()?;
         self.check_validation()?;
         self.check_simulation()
     }
@@ -498,6 +646,128 @@ impl Spec {
             .collect()
     }
 
+    /// The savings' cost items as variables over a follow-up of `months`.
+    pub fn cost_variables(&self, months: u32) -> Result<Vec<Variable>, SpecError> {
+        let Some(s) = &self.savings else { return Ok(Vec::new()) };
+        s.cost
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                c.variable(months).check(Role::Outcome).map_err(|e| {
+                    let f = e.field.split_once('.').map(|(_, f)| f.to_string()).unwrap_or(e.field);
+                    self.invalid(format!("savings.cost[{i}].{f}"), e.message)
+                })
+            })
+            .collect()
+    }
+
+    /// The savings' matching covariates (its own, or the validation's).
+    pub fn savings_covariates(&self) -> &[String] {
+        match &self.savings {
+            Some(Savings { covariates: Some(c), .. }) => c,
+            _ => &self.validation.covariates,
+        }
+    }
+
+    /// Activity payments, savings and the investment.
+    fn check_money(&self) -> Result<(), SpecError> {
+        let amount = |x: f64| x.is_finite() && x >= 0.0;
+        let mut ids: Vec<&str> = self.outcome_metrics.iter().map(|m| m.id.as_str()).collect();
+        for (i, a) in self.activity_payments.iter().enumerate() {
+            let at = |f: &str| format!("activity_payments[{i}].{f}");
+            if ids.contains(&a.id.as_str()) {
+                return Err(self.invalid(at("id"), format!("`{}` is already the id of a metric or payment", a.id)));
+            }
+            ids.push(&a.id);
+            if !amount(a.price) {
+                return Err(self.invalid(at("price"), "must be a non-negative amount"));
+            }
+            match (a.per, a.max_months) {
+                (Per::Participant, Some(_)) => {
+                    return Err(self.invalid(at("max_months"), "a payment per participant has no months"));
+                }
+                (Per::MonthInService, Some(0)) => return Err(self.invalid(at("max_months"), "at least 1")),
+                (Per::MonthInService, _) if self.service.until.is_none() => {
+                    return Err(self.invalid(
+                        "service.until",
+                        format!(
+                            "activity payment `{}` is per month in service: name the service's end column (until = \"ended\")",
+                            a.id
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = &self.savings {
+            if !(s.share > 0.0 && s.share <= 1.0) {
+                return Err(self.invalid("savings.share", "a share above 0 and at most 1 (0.5 = half the savings)"));
+            }
+            if s.cost.is_empty() {
+                return Err(self.invalid("savings.cost", "name at least one cost item"));
+            }
+            let mut names = std::collections::BTreeSet::new();
+            for (i, c) in s.cost.iter().enumerate() {
+                if !names.insert(c.name.as_str()) {
+                    return Err(self.invalid(format!("savings.cost[{i}].name"), format!("`{}` is used twice", c.name)));
+                }
+                if !matches!(c.aggregate, Aggregate::Sum | Aggregate::Count | Aggregate::DaysIn | Aggregate::MonthsWith)
+                {
+                    return Err(self.invalid(
+                        format!("savings.cost[{i}].aggregate"),
+                        format!("a cost is a sum, count, days_in or months_with, not {}", c.aggregate.name()),
+                    ));
+                }
+                if !amount(c.price) {
+                    return Err(self.invalid(format!("savings.cost[{i}].price"), "must be a non-negative amount"));
+                }
+            }
+            self.cost_variables(self.follow_up_months)?;
+            match s.method {
+                Method::MatchedComparison => {
+                    let covariates = self.savings_covariates();
+                    if covariates.is_empty() {
+                        return Err(self.invalid("savings.covariates", "a matched comparison needs covariates"));
+                    }
+                    self.check_covariates(covariates, "savings.covariates")?;
+                }
+                Method::TwoGroupComparison => {}
+                Method::HistoricalComparison if self.validation.historical.is_none() => {
+                    return Err(self.invalid(
+                        "validation.historical",
+                        "the savings' historical comparison names its cohort's window here",
+                    ));
+                }
+                Method::HistoricalComparison => {}
+                m => {
+                    return Err(self.invalid(
+                        "savings.method",
+                        format!("{} compares a change, not a cost: use matched_comparison, two_group_comparison or historical_comparison", m.name()),
+                    ));
+                }
+            }
+            if let Some(d) = s.settled
+                && d < self.enrolment.from
+            {
+                return Err(self.invalid("savings.settled", format!("{d} is before the enrolment window")));
+            }
+        }
+        if let Some(inv) = &self.investment {
+            if !(amount(inv.amount) && inv.amount > 0.0) {
+                return Err(self.invalid("investment.amount", "a positive amount"));
+            }
+            if !(0.0..=1.0).contains(&inv.guaranteed_share) {
+                return Err(self.invalid("investment.guaranteed_share", "a share from 0 to 1 (0.4 = 40%)"));
+            }
+            if let Some(r) = inv.return_cap
+                && !(r.is_finite() && r >= 0.0)
+            {
+                return Err(self.invalid("investment.return_cap", "a share, 0 or more (0.2 = 20%)"));
+            }
+        }
+        Ok(())
+    }
+
     /// The service's table, filter and start date.
     pub fn service_rows(&self) -> Result<Rows, SpecError> {
         let s = &self.service;
@@ -508,7 +778,14 @@ impl Spec {
         if !table.register_columns().iter().any(|c| c.name == "case_id") && s.same_case {
             return Err(self.invalid("service.same_case", format!("{} has no case_id", table.name)));
         }
-        Ok(Rows { table, filter, date })
+        let until = match &s.until {
+            None => None,
+            Some(u) => {
+                let one = DateSpec::One(u.clone());
+                Some(date_columns(table, Some(&one), "service.until").map_err(d)?[0])
+            }
+        };
+        Ok(Rows { table, filter, date, until })
     }
 
     /// The validation outcome's table, column, date and filter.
@@ -648,16 +925,7 @@ impl Spec {
         if v.pre_quarters[1] > -1 || v.pre_quarters[0] > v.pre_quarters[1] {
             return Err(self.invalid("validation.pre_quarters", "write [first, last] with first <= last <= -1"));
         }
-        for (i, c) in v.covariates.iter().enumerate() {
-            if c != OUTCOME_PRE && !self.variable.iter().any(|x| &x.name == c) {
-                let mut known: Vec<&str> = self.variable.iter().map(|x| x.name.as_str()).collect();
-                known.push(OUTCOME_PRE);
-                return Err(self.invalid(
-                    format!("validation.covariates[{i}]"),
-                    format!("unknown covariate `{c}`: name a [[variable]] ({})", known.join(", ")),
-                ));
-            }
-        }
+        self.check_covariates(&v.covariates, "validation.covariates")?;
         if v.method == Method::MatchedComparison && v.covariates.is_empty() {
             return Err(
                 self.invalid("validation.covariates", "a matched comparison needs covariates for its propensity model")
@@ -689,6 +957,21 @@ impl Spec {
                 ));
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Every covariate names a `[[variable]]` (or `outcome_pre`).
+    fn check_covariates(&self, covariates: &[String], field: &str) -> Result<(), SpecError> {
+        for (i, c) in covariates.iter().enumerate() {
+            if c != OUTCOME_PRE && !self.variable.iter().any(|x| &x.name == c) {
+                let mut known: Vec<&str> = self.variable.iter().map(|x| x.name.as_str()).collect();
+                known.push(OUTCOME_PRE);
+                return Err(self.invalid(
+                    format!("{field}[{i}]"),
+                    format!("unknown covariate `{c}`: name a [[variable]] ({})", known.join(", ")),
+                ));
+            }
         }
         Ok(())
     }

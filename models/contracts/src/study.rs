@@ -47,6 +47,9 @@ pub struct Enrolment {
     pub index: NaiveDate,
     /// The service's start, for a participant.
     pub start: Option<NaiveDate>,
+    /// The service's end, for a participant whose service row has one
+    /// (`service.until`; none: still in service).
+    pub service_end: Option<NaiveDate>,
     /// For a non-participant: when the client later started the service (censors its outcomes).
     pub later_service: Option<NaiveDate>,
     /// The spec's `[[variable]]`s, in its order.
@@ -118,13 +121,14 @@ fn values(df: &DataFrame, name: &str, category: bool) -> PolarsResult<Vec<Value>
     Ok(f.f64()?.iter().map(|v| v.map_or(Value::Missing, Value::Number)).collect())
 }
 
-/// Service starts (sorted) by case and by client.
-type Starts = HashMap<String, Vec<NaiveDate>>;
+/// Service rows' (start, end) (sorted) by case and by client.
+type Starts = HashMap<String, Vec<(NaiveDate, Option<NaiveDate>)>>;
 
 fn service_starts(spec: &Spec, dir: &Path) -> Result<(Starts, Starts), StudyError> {
-    let crate::spec::Rows { table, filter, date } = spec.service_rows()?;
+    let crate::spec::Rows { table, filter, date, until } = spec.service_rows()?;
     let has_case = table.register_columns().iter().any(|c| c.name == "case_id");
     let mut pick = vec![col("client_id"), date_expr(&date).alias("start")];
+    pick.push(until.map_or(lit(NULL).cast(DataType::Date), |u| col(u).cast(DataType::Date)).alias("end"));
     if has_case {
         pick.push(col("case_id"));
     }
@@ -132,10 +136,11 @@ fn service_starts(spec: &Spec, dir: &Path) -> Result<(Starts, Starts), StudyErro
     let (mut by_case, mut by_client) = (Starts::new(), Starts::new());
     let client = strs(&df, "client_id")?;
     let case = if has_case { strs(&df, "case_id")? } else { vec![String::new(); df.height()] };
+    let ends = dates(&df, "end")?;
     for (i, s) in dates(&df, "start")?.into_iter().enumerate() {
         if let Some(s) = s {
-            by_case.entry(case[i].clone()).or_default().push(s);
-            by_client.entry(client[i].clone()).or_default().push(s);
+            by_case.entry(case[i].clone()).or_default().push((s, ends[i]));
+            by_client.entry(client[i].clone()).or_default().push((s, ends[i]));
         }
     }
     for v in by_case.values_mut().chain(by_client.values_mut()) {
@@ -194,9 +199,10 @@ impl Study {
         for i in 0..f.height() {
             let Some(index) = index[i] else { continue };
             let starts = if spec.service.same_case { by_case.get(&case[i]) } else { by_client.get(&client[i]) };
-            let start = starts.and_then(|v| v.iter().find(|s| within.contains(index, **s)).copied());
+            let row = starts.and_then(|v| v.iter().find(|s| within.contains(index, s.0)).copied());
+            let start = row.map(|r| r.0);
             let later_service = match start {
-                None => by_client.get(&client[i]).and_then(|v| v.iter().find(|s| **s >= index).copied()),
+                None => by_client.get(&client[i]).and_then(|v| v.iter().map(|s| s.0).find(|s| *s >= index)),
                 Some(_) => None,
             };
             all.push(Enrolment {
@@ -205,6 +211,7 @@ impl Study {
                 case_id: case[i].clone(),
                 index,
                 start,
+                service_end: row.and_then(|r| r.1),
                 later_service,
                 values: columns.iter().map(|c| c[i].clone()).collect(),
             });
@@ -275,16 +282,7 @@ pub fn achieved(
     if who.is_empty() {
         return Ok(Vec::new());
     }
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
-    let index = df!(
-        "client_id" => who.iter().map(|(e, _)| e.client_id.as_str()).collect::<Vec<_>>(),
-        "case_id" => who.iter().map(|(e, _)| e.case_id.as_str()).collect::<Vec<_>>(),
-        "household_id" => who.iter().map(|(e, _)| e.household_id.as_str()).collect::<Vec<_>>(),
-        "index_date" => who.iter().map(|(_, d)| (*d - epoch).num_days() as i32).collect::<Vec<_>>(),
-    )?
-    .lazy()
-    .with_column(col("index_date").cast(DataType::Date));
-    let out = compute(dir, as_of, index, metrics)?.collect()?;
+    let out = compute(dir, as_of, index_frame(who)?, metrics)?.collect()?;
     let days: Vec<Vec<Option<i64>>> = metrics
         .iter()
         .map(|m| Ok(out.column(&m.name)?.cast(&DataType::Int64)?.i64()?.iter().collect()))
@@ -292,6 +290,42 @@ pub fn achieved(
     Ok((0..who.len())
         .map(|i| days.iter().map(|d| d[i].map(|n| who[i].1 + chrono::Duration::days(n))).collect())
         .collect())
+}
+
+/// Each enrolment's cost over the follow-up from its date (`from`): the sum
+/// of each cost variable's value times its price.
+pub fn costs(
+    dir: &Path,
+    as_of: NaiveDate,
+    items: &[(Variable, f64)],
+    who: &[(&Enrolment, NaiveDate)],
+) -> PolarsResult<Vec<f64>> {
+    if who.is_empty() {
+        return Ok(Vec::new());
+    }
+    let variables: Vec<Variable> = items.iter().map(|(v, _)| v.clone()).collect();
+    let out = compute(dir, as_of, index_frame(who)?, &variables)?.collect()?;
+    let mut total = vec![0.0; who.len()];
+    for (v, price) in items {
+        let c = out.column(&v.name)?.cast(&DataType::Float64)?;
+        for (t, x) in total.iter_mut().zip(c.f64()?.iter()) {
+            *t += x.unwrap_or(0.0) * price;
+        }
+    }
+    Ok(total)
+}
+
+/// The members' frame `compute` reads: each enrolment's keys, dated `from`.
+fn index_frame(who: &[(&Enrolment, NaiveDate)]) -> PolarsResult<LazyFrame> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch");
+    Ok(df!(
+        "client_id" => who.iter().map(|(e, _)| e.client_id.as_str()).collect::<Vec<_>>(),
+        "case_id" => who.iter().map(|(e, _)| e.case_id.as_str()).collect::<Vec<_>>(),
+        "household_id" => who.iter().map(|(e, _)| e.household_id.as_str()).collect::<Vec<_>>(),
+        "index_date" => who.iter().map(|(_, d)| (*d - epoch).num_days() as i32).collect::<Vec<_>>(),
+    )?
+    .lazy()
+    .with_column(col("index_date").cast(DataType::Date)))
 }
 
 /// How many enrolments have each value of a category covariate.
