@@ -178,6 +178,26 @@ fn days_in_counts_the_days_of_spans_inside_the_window() {
     // Exported on 1 August: c1's days stop at the export date (2 July to 1
     // August counted, 31), and so do c2's, whatever end the row holds.
     assert_eq!(days("2023-08-01").1, [31, 31, 0, 0]);
+    // No new residential placement started in the 3 months after the index
+    // (up to 1 October inclusive): none starts then for anyone, so each is
+    // achieved on the window's last day, 92 days on; from 1 October the
+    // window ends 1 January 2024. Exported on 1 August, no window is over.
+    let none = spec(
+        "name = \"no_new\"\ntable = \"interventions\"\naggregate = \"without\"\ndate = \"started\"\n\
+         window = \"(0, 3m]\"\nwhere = { type = \"residential_care\" }",
+    )
+    .check(Role::Outcome)
+    .unwrap();
+    let at = |as_of: &str, index: &DataFrame| {
+        let out = compute(tmp.path(), d(as_of), index.clone().lazy(), std::slice::from_ref(&none)).unwrap();
+        out.collect().unwrap().column("no_new").unwrap().i64().unwrap().iter().collect::<Vec<_>>()
+    };
+    assert_eq!(at("2025-12-31", &index), [Some(92), Some(92), Some(92), Some(92)]);
+    assert_eq!(at("2023-08-01", &index), [None, None, None, None]);
+    // From 1 June 2023 c1's placement (15 June) and c3's (20 June, denied but
+    // a row) fall in the window; c2's (10 March) does not.
+    let june = df!("client_id" => ["c1", "c2", "c3"], "index_date" => [d("2023-06-01"); 3]).unwrap();
+    assert_eq!(at("2025-12-31", &june), [None, Some(92), None]);
     let e = spec(&format!("name = \"x\"\n{care}\nwindow = \"[-6m, 0)\"").replace("until = \"ended\"\n", ""))
         .check(Role::Known)
         .unwrap_err();

@@ -22,6 +22,7 @@
 //! | `baseline` | the earliest `score` of one instrument and domain (`assessments`) | null |
 //! | `change_from_baseline` | the latest `score` minus the earliest (two assessments or more) | null |
 //! | `time_to_event` | days from the index date to the first row (an outcome) | null (censored) |
+//! | `without` | days from the index date to the window's end, where the window (over by the export date) holds no row (an outcome) | null |
 //! | `days_in` | days of the rows' spans (`date` to `until`) inside the window | 0 |
 //! | `attribute` | `column` of the client (`clients`; no window) | |
 //!
@@ -60,6 +61,7 @@ pub enum Aggregate {
     ChangeFromBaseline,
     TimeToEvent,
     MonthsWithout,
+    Without,
     DaysIn,
     Attribute,
 }
@@ -79,6 +81,7 @@ impl Aggregate {
             Aggregate::ChangeFromBaseline => "change_from_baseline",
             Aggregate::TimeToEvent => "time_to_event",
             Aggregate::MonthsWithout => "months_without",
+            Aggregate::Without => "without",
             Aggregate::DaysIn => "days_in",
             Aggregate::Attribute => "attribute",
         }
@@ -92,7 +95,7 @@ impl Aggregate {
     /// Whether the value is the days from the index date to an event (an
     /// outcome only: null while it has not happened).
     pub fn is_event(self) -> bool {
-        matches!(self, Aggregate::TimeToEvent | Aggregate::MonthsWithout)
+        matches!(self, Aggregate::TimeToEvent | Aggregate::MonthsWithout | Aggregate::Without)
     }
 }
 
@@ -681,6 +684,7 @@ fn value_of(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variab
         }
         Aggregate::TimeToEvent => (-col("__days")).min().cast(DataType::Int64),
         Aggregate::MonthsWithout => return months_without(people, joined, v, as_of),
+        Aggregate::Without => return without(people, joined, v, as_of),
         Aggregate::Attribute | Aggregate::DaysIn => unreachable!("handled above"),
     };
     Ok(joined.group_by(by_member).agg([agg.alias(name)]))
@@ -745,6 +749,27 @@ fn sustained(joined: LazyFrame, v: &Variable) -> PolarsResult<LazyFrame> {
         .filter(col("__holds"))
         .with_column(col("__date").min().over([col("__member"), col("__run")])?.alias("__start"))
         .filter(col("__date").gt_eq(col("__start").dt().offset_by(lit(lasting)))))
+}
+
+/// The days from the index date to the window's last day, for the members
+/// with no row in the window (`joined` holds the rows in it), where that day
+/// is on or before the export date (else the outcome is not known yet).
+fn without(people: &LazyFrame, joined: LazyFrame, v: &Variable, as_of: chrono::NaiveDate) -> PolarsResult<LazyFrame> {
+    let w = v.window.expect("checked: without has a window");
+    let end = col("index_date").dt().offset_by(lit(w.end.duration().expect("bounded")));
+    let end = if w.end_closed { end } else { add_days(end, -1) };
+    let hit = joined.select([col("__member")]).unique(None, UniqueKeepStrategy::Any);
+    Ok(people
+        .clone()
+        .select([col("__member"), col("index_date"), end.alias("__end")])
+        .filter(col("__end").lt_eq(date_lit(as_of)))
+        .join(hit, [col("__member")], [col("__member")], JoinArgs::new(JoinType::Anti))
+        .select([
+            col("__member"),
+            (col("__end").cast(DataType::Int32) - col("index_date").cast(DataType::Int32))
+                .cast(DataType::Int64)
+                .alias(v.name.as_str()),
+        ]))
 }
 
 /// The days from the index date to the end of the first `for` consecutive

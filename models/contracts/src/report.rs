@@ -259,7 +259,8 @@ fn money_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
     let mut order: Vec<usize> = (0..periods.len()).collect();
     order.sort_by_key(|i| periods[*i].from);
     let in_period = |ls: &[crate::ratecard::PaymentLine], i: usize| -> f64 {
-        ls.iter().filter(|l| l.period == Some(i)).map(|l| l.paid).sum()
+        // + 0.0: an empty sum is -0.0
+        ls.iter().filter(|l| l.period == Some(i)).map(|l| l.paid).sum::<f64>() + 0.0
     };
     let (mut act, mut out, mut sav, mut tot, mut cum) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut running = 0.0;

@@ -85,6 +85,28 @@ const SELECT_PRIOR: f64 = -0.35;
 const STATUS_TREND: f64 = 0.005;
 const STATUS_EFFECT: f64 = 0.10;
 
+/// The placed-children programme (Norrköping-style, issue 17): a child aged
+/// 7-18 whose first residential placement (HVB) starts from PLACED_FROM to
+/// PLACED_TO may be offered a cross-disciplinary team with tutoring
+/// (intervention type `other`, provider PLACED_TEAM) from the day the
+/// placement starts. Selection on observables only (the register has the
+/// age): logit P(team) = PLACED_SELECT_INTERCEPT + PLACED_SELECT_AGE (age - 12).
+const PLACED_FROM: (i32, u32, u32) = (2022, 1, 1);
+const PLACED_TO: (i32, u32, u32) = (2024, 6, 30);
+pub(crate) const PLACED_TEAM: &str = "Barnteamet";
+const PLACED_SELECT_INTERCEPT: f64 = -0.3;
+const PLACED_SELECT_AGE: f64 = -0.12;
+/// These children's school attendance, from the school at each quarter's
+/// end (4 quarters before the placement's to 12 after), linear so that
+/// effects add: share = 0.70 + 0.004 (age - 12) - 0.03 clamp(z, -2, 2)
+/// + N(0, 0.06) + PLACED_ATTENDANCE_EFFECT [a quarter after the one the team
+/// started in], clipped to 0..1 (almost never reached), 2 decimals.
+/// PLACED_ATTENDANCE_EFFECT is the planted effect on the treated (ATT).
+const PLACED_ATTENDANCE_EFFECT: f64 = 0.06;
+/// A new residential placement (re-placement) within 24 months of the first
+/// one's end: P = 0.30 + 0.06 clamp(z, -2, 2) - PLACED_REPLACEMENT_EFFECT [team].
+const PLACED_REPLACEMENT_EFFECT: f64 = 0.12;
+
 #[derive(Serialize)]
 struct Instrument {
     code: &'static str,
@@ -139,6 +161,21 @@ struct Truth<'a> {
     attendance_effect: Vec<(&'a str, f64)>,
     financial_assistance: &'a str,
     contract_programme: Programme<'a>,
+    placement_programme: PlacementProgramme<'a>,
+}
+
+#[derive(Serialize)]
+struct PlacementProgramme<'a> {
+    service: &'a str,
+    eligibility: &'a str,
+    selection: &'a str,
+    outcome: &'a str,
+    outcome_type: &'a str,
+    att_school_attendance: f64,
+    replacement: &'a str,
+    replacement_effect: f64,
+    eligible_children: u64,
+    children_in_team: u64,
 }
 
 #[derive(Serialize)]
@@ -229,6 +266,12 @@ pub(crate) struct Generator {
     clients: u64,
     start: NaiveDate,
     end: NaiveDate,
+    /// Children (canonical personnummer) with a residential placement so far.
+    placed: HashSet<String>,
+    /// Children in the placed-children programme's population: their school
+    /// attendance is the quarterly series, not the one at a case's closure.
+    school_followed: HashSet<String>,
+    children_in_team: u64,
 }
 
 /// A closed case, for the re-referral step.
@@ -286,6 +329,9 @@ impl Generator {
             clients: 0,
             start: period_start(),
             end: as_of(),
+            placed: HashSet::new(),
+            school_followed: HashSet::new(),
+            children_in_team: 0,
         })
     }
 
@@ -354,6 +400,18 @@ impl Generator {
                 outcome_type: "employment_status",
                 att_employment_status: STATUS_EFFECT,
                 calendar_trend_per_quarter: STATUS_TREND,
+            },
+            placement_programme: PlacementProgramme {
+                service: "intervention type other, provider Barnteamet, decided and started the day the placement starts, lasting Gamma(2, mean 300 days)",
+                eligibility: "a child's first residential placement (residential_care, with a start date) starting 2022-01-01 to 2024-06-30, aged 7-18 at its start (year - birth year)",
+                selection: "logit P = -0.3 - 0.12 (age - 12)",
+                outcome: "school_attendance at each quarter's end, 4 quarters before the placement's quarter to 12 after: share = 0.70 + 0.004 (age - 12) - 0.03 clamp(z, -2, 2) + N(0, 0.06) + 0.06 [team, a quarter after the placement's], clipped to 0..1, 2 decimals; these children get no attendance observation at a case's closure",
+                outcome_type: "school_attendance",
+                att_school_attendance: PLACED_ATTENDANCE_EFFECT,
+                replacement: "a new residential placement in the same case, decided 14 to 730 days after the first one ends, with probability 0.30 + 0.06 clamp(z, -2, 2) - 0.12 [team]; it lasts Gamma(2, mean 150 days)",
+                replacement_effect: PLACED_REPLACEMENT_EFFECT,
+                eligible_children: self.school_followed.len() as u64,
+                children_in_team: self.children_in_team,
             },
         };
         let json = serde_json::to_string_pretty(&truth).expect("truth serialises");
@@ -652,7 +710,10 @@ impl Generator {
         if let Some(decided) = decided {
             let roll = self.rng.random_range(0.0..1.0);
             if roll < 0.70 {
-                let (ty, ended, planned) = self.intervention(p, area, case_id, decided, z)?;
+                let (ty, started, ended, planned) = self.intervention(p, area, case_id, decided, z)?;
+                if area == Area::Child && ty == "residential_care" {
+                    self.placement_programme(p, case_id, (started, ended), z)?;
+                }
                 match ended {
                     Some(e) => {
                         last = Some(e);
@@ -660,7 +721,7 @@ impl Generator {
                     }
                     None => ongoing = true,
                 }
-                if area == Area::Child && !ongoing {
+                if area == Area::Child && !ongoing && !self.school_followed.contains(&p.pnr.canonical()) {
                     let att = (0.82 - 0.06 * z + lookup(ATTENDANCE, ty) + self.normal(0.08)).clamp(0.0, 1.0);
                     self.outcome(&pnr, Some(case_id), "school_attendance", last.unwrap(), att, 2)?;
                 }
@@ -713,6 +774,89 @@ impl Generator {
         Ok(Closed { closed, intervention_term })
     }
 
+    /// The placed-children programme (see PLACED_ATTENDANCE_EFFECT) at a
+    /// child's residential placement `span` (start, end): eligibility, the
+    /// team, the quarterly school attendance and a re-placement.
+    fn placement_programme(
+        &mut self,
+        p: &Person,
+        case_id: &str,
+        span: (Option<NaiveDate>, Option<NaiveDate>),
+        z: f64,
+    ) -> io::Result<()> {
+        let (Some(start), ended) = span else { return Ok(()) };
+        let key = p.pnr.canonical();
+        let age = Self::age_at(p, start);
+        let ymd = |(y, m, d): (i32, u32, u32)| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let first = self.placed.insert(key.clone());
+        if !first || !(7..=18).contains(&age) || start < ymd(PLACED_FROM) || start > ymd(PLACED_TO) {
+            return Ok(());
+        }
+        self.school_followed.insert(key);
+        let eta = PLACED_SELECT_INTERCEPT + PLACED_SELECT_AGE * f64::from(age - 12);
+        let team = self.rng.random_bool(logistic(eta));
+        let pnr = self.written(p);
+        let t = "interventions";
+        if team {
+            self.children_in_team += 1;
+            let days = self.gamma_days(2.0, 300.0);
+            let ended = Some(start + Duration::days(days)).filter(|e| *e <= self.end);
+            let id = self.id('I');
+            let row = vec![
+                id,
+                pnr.clone(),
+                case_id.to_string(),
+                source_code("intervention_type", "other").to_string(),
+                PLACED_TEAM.to_string(),
+                self.date(t, Some(start)),
+                "J".into(),
+                self.date(t, Some(start)),
+                self.date(t, ended),
+                ended.map(|_| source_code("end_reason", "planned").to_string()).unwrap_or_default(),
+                Self::decimal(t, 900.0 * ((ended.unwrap_or(self.end) - start).num_days() as f64), 2),
+            ];
+            self.write(t, row)?;
+        }
+        let quarter = |d: NaiveDate| (d.year() - 2021) * 4 + (d.month0() / 3) as i32;
+        let q0 = quarter(start);
+        let level = 0.70 + 0.004 * f64::from(age - 12) - 0.03 * z.clamp(-2.0, 2.0);
+        for q in (q0 - 4).max(0)..=(q0 + 12).min(quarter(self.end)) {
+            let end_month = Self::add_months(self.start, 3 * q as u32 + 2);
+            let observed = Self::add_months(end_month, 1) - Duration::days(1);
+            let effect = if team && q > q0 { PLACED_ATTENDANCE_EFFECT } else { 0.0 };
+            let v = (level + self.normal(0.06) + effect).clamp(0.0, 1.0);
+            self.outcome(&pnr, Some(case_id), "school_attendance", observed, v, 2)?;
+        }
+        let Some(ended) = ended else { return Ok(()) };
+        let p_again = 0.30 + 0.06 * z.clamp(-2.0, 2.0) - if team { PLACED_REPLACEMENT_EFFECT } else { 0.0 };
+        if !self.rng.random_bool(p_again.clamp(0.0, 1.0)) {
+            return Ok(());
+        }
+        let decided = ended + Duration::days(self.rng.random_range(14..=730));
+        if decided > self.end {
+            return Ok(());
+        }
+        let started = decided + Duration::days(self.rng.random_range(0..14));
+        let again_end = Some(started + Duration::days(self.gamma_days(2.0, 150.0))).filter(|e| *e <= self.end);
+        let started = Some(started).filter(|s| *s <= self.end);
+        let paid = started.map_or(0, |s| (again_end.unwrap_or(self.end) - s).num_days());
+        let id = self.id('I');
+        let row = vec![
+            id,
+            pnr,
+            case_id.to_string(),
+            source_code("intervention_type", "residential_care").to_string(),
+            "HVB Solgläntan AB".to_string(),
+            self.date(t, Some(decided)),
+            "J".into(),
+            self.date(t, started),
+            self.date(t, again_end),
+            again_end.map(|_| source_code("end_reason", "planned").to_string()).unwrap_or_default(),
+            if started.is_some() { Self::decimal(t, 4200.0 * paid as f64, 2) } else { String::new() },
+        ];
+        self.write(t, row)
+    }
+
     fn denied(&mut self, pnr: &str, area: Area, case_id: &str, decided: NaiveDate) -> io::Result<()> {
         let ty = match area {
             Area::Child => "family_treatment",
@@ -745,7 +889,7 @@ impl Generator {
         case_id: &str,
         decided: NaiveDate,
         z: f64,
-    ) -> io::Result<(&'static str, Option<NaiveDate>, bool)> {
+    ) -> io::Result<(&'static str, Option<NaiveDate>, Option<NaiveDate>, bool)> {
         let ty = match area {
             Area::Child => self.pick(&[
                 ("family_treatment", 0.45),
@@ -819,7 +963,7 @@ impl Generator {
                 Area::Child => {}
             }
         }
-        Ok((ty, ended, planned))
+        Ok((ty, started, ended, planned))
     }
 
     /// Assessments at the start and end of an intervention (of `kind` = (area, type)) and its goals.
