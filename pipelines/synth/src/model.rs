@@ -219,6 +219,34 @@ fn logistic(x: f64) -> f64 {
 
 // ---------------------------------------------------------------- generator
 
+/// The personnummer as a source system wrote it (forms vary between rows).
+fn written(rng: &mut ChaCha8Rng, p: &Person) -> String {
+    let c = p.pnr.canonical();
+    match rng.random_range(0..20) {
+        0..=15 => format!("{}-{}", &c[..8], &c[8..]),
+        16..=18 => c,
+        _ => format!("{}-{}", &c[2..8], &c[8..]),
+    }
+}
+
+fn gamma_days(rng: &mut ChaCha8Rng, shape: f64, mean: f64) -> i64 {
+    Gamma::new(shape, mean / shape).unwrap().sample(rng).round().max(1.0) as i64
+}
+
+fn sink_of<'a>(s: &'a mut Sinks, table: &str) -> &'a mut Sink {
+    match table {
+        "clients" => &mut s.clients,
+        "cases" => &mut s.cases,
+        "reports" => &mut s.reports,
+        "assessments" => &mut s.assessments,
+        "goals" => &mut s.goals,
+        "interventions" => &mut s.interventions,
+        "payments" => &mut s.payments,
+        "contacts" => &mut s.contacts,
+        _ => &mut s.outcomes,
+    }
+}
+
 struct Person {
     pnr: Pnr,
     birth_year: i32,
@@ -256,6 +284,9 @@ struct Sinks {
 pub(crate) struct Generator {
     cfg: Config,
     rng: ChaCha8Rng,
+    /// The placed-children programme's own stream: its draws (and its rows'
+    /// faults) leave the rest of the municipality as it was without it.
+    programme: ChaCha8Rng,
     s: Sinks,
     faults: Vec<FaultRecord>,
     truth_dir: PathBuf,
@@ -268,9 +299,8 @@ pub(crate) struct Generator {
     end: NaiveDate,
     /// Children (canonical personnummer) with a residential placement so far.
     placed: HashSet<String>,
-    /// Children in the placed-children programme's population: their school
-    /// attendance is the quarterly series, not the one at a case's closure.
-    school_followed: HashSet<String>,
+    /// Children in the placed-children programme's population.
+    eligible_children: u64,
     children_in_team: u64,
 }
 
@@ -319,6 +349,7 @@ impl Generator {
         Ok(Generator {
             cfg: cfg.clone(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            programme: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0b42_7465_616d),
             s,
             faults: Vec::new(),
             truth_dir: truth.to_path_buf(),
@@ -330,7 +361,7 @@ impl Generator {
             start: period_start(),
             end: as_of(),
             placed: HashSet::new(),
-            school_followed: HashSet::new(),
+            eligible_children: 0,
             children_in_team: 0,
         })
     }
@@ -405,12 +436,12 @@ impl Generator {
                 service: "intervention type other, provider Barnteamet, decided and started the day the placement starts, lasting Gamma(2, mean 300 days)",
                 eligibility: "a child's first residential placement (residential_care, with a start date) starting 2022-01-01 to 2024-06-30, aged 7-18 at its start (year - birth year)",
                 selection: "logit P = -0.3 - 0.12 (age - 12)",
-                outcome: "school_attendance at each quarter's end, 4 quarters before the placement's quarter to 12 after: share = 0.70 + 0.004 (age - 12) - 0.03 clamp(z, -2, 2) + N(0, 0.06) + 0.06 [team, a quarter after the placement's], clipped to 0..1, 2 decimals; these children get no attendance observation at a case's closure",
+                outcome: "school_attendance at each quarter's end, 4 quarters before the placement's quarter to 12 after: share = 0.70 + 0.004 (age - 12) - 0.03 clamp(z, -2, 2) + N(0, 0.06) + 0.06 [team, a quarter after the placement's], clipped to 0..1, 2 decimals, on the quarter's last day; a case's attendance at closure (the same outcome type) is dated earlier in its quarter or written before the report, so the quarter's last row is the report (but for a later case closing on a quarter's last day: rare)",
                 outcome_type: "school_attendance",
                 att_school_attendance: PLACED_ATTENDANCE_EFFECT,
                 replacement: "a new residential placement in the same case, decided 14 to 730 days after the first one ends, with probability 0.30 + 0.06 clamp(z, -2, 2) - 0.12 [team]; it lasts Gamma(2, mean 150 days)",
                 replacement_effect: PLACED_REPLACEMENT_EFFECT,
-                eligible_children: self.school_followed.len() as u64,
+                eligible_children: self.eligible_children,
                 children_in_team: self.children_in_team,
             },
         };
@@ -437,7 +468,7 @@ impl Generator {
     }
 
     fn gamma_days(&mut self, shape: f64, mean: f64) -> i64 {
-        Gamma::new(shape, mean / shape).unwrap().sample(&mut self.rng).round().max(1.0) as i64
+        gamma_days(&mut self.rng, shape, mean)
     }
 
     fn normal(&mut self, sd: f64) -> f64 {
@@ -471,27 +502,16 @@ impl Generator {
 
     /// The personnummer as the source system wrote it (forms vary between rows).
     fn written(&mut self, p: &Person) -> String {
-        let c = p.pnr.canonical();
-        match self.rng.random_range(0..20) {
-            0..=15 => format!("{}-{}", &c[..8], &c[8..]),
-            16..=18 => c,
-            _ => format!("{}-{}", &c[2..8], &c[8..]),
-        }
+        written(&mut self.rng, p)
     }
 
     fn write(&mut self, table: &str, row: Vec<String>) -> io::Result<()> {
-        let sink = match table {
-            "clients" => &mut self.s.clients,
-            "cases" => &mut self.s.cases,
-            "reports" => &mut self.s.reports,
-            "assessments" => &mut self.s.assessments,
-            "goals" => &mut self.s.goals,
-            "interventions" => &mut self.s.interventions,
-            "payments" => &mut self.s.payments,
-            "contacts" => &mut self.s.contacts,
-            _ => &mut self.s.outcomes,
-        };
-        sink.write(&row, &mut self.rng, self.cfg.dirty_rate, &mut self.faults)
+        sink_of(&mut self.s, table).write(&row, &mut self.rng, self.cfg.dirty_rate, &mut self.faults)
+    }
+
+    /// A row of the placed-children programme, its faults drawn from the programme's stream.
+    fn write_programme(&mut self, table: &str, row: Vec<String>) -> io::Result<()> {
+        sink_of(&mut self.s, table).write(&row, &mut self.programme, self.cfg.dirty_rate, &mut self.faults)
     }
 
     fn date(&self, table: &str, d: Option<NaiveDate>) -> String {
@@ -711,9 +731,6 @@ impl Generator {
             let roll = self.rng.random_range(0.0..1.0);
             if roll < 0.70 {
                 let (ty, started, ended, planned) = self.intervention(p, area, case_id, decided, z)?;
-                if area == Area::Child && ty == "residential_care" {
-                    self.placement_programme(p, case_id, (started, ended), z)?;
-                }
                 match ended {
                     Some(e) => {
                         last = Some(e);
@@ -721,9 +738,14 @@ impl Generator {
                     }
                     None => ongoing = true,
                 }
-                if area == Area::Child && !ongoing && !self.school_followed.contains(&p.pnr.canonical()) {
+                if area == Area::Child && !ongoing {
                     let att = (0.82 - 0.06 * z + lookup(ATTENDANCE, ty) + self.normal(0.08)).clamp(0.0, 1.0);
                     self.outcome(&pnr, Some(case_id), "school_attendance", last.unwrap(), att, 2)?;
+                }
+                // After the attendance at closure: on the same day the
+                // programme's quarterly report is the later row, the one read.
+                if area == Area::Child && ty == "residential_care" {
+                    self.placement_programme(p, case_id, (started, ended), z)?;
                 }
             } else if roll < 0.78 {
                 self.denied(&pnr, area, case_id, decided)?;
@@ -785,21 +807,20 @@ impl Generator {
         z: f64,
     ) -> io::Result<()> {
         let (Some(start), ended) = span else { return Ok(()) };
-        let key = p.pnr.canonical();
         let age = Self::age_at(p, start);
         let ymd = |(y, m, d): (i32, u32, u32)| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        let first = self.placed.insert(key.clone());
+        let first = self.placed.insert(p.pnr.canonical());
         if !first || !(7..=18).contains(&age) || start < ymd(PLACED_FROM) || start > ymd(PLACED_TO) {
             return Ok(());
         }
-        self.school_followed.insert(key);
+        self.eligible_children += 1;
         let eta = PLACED_SELECT_INTERCEPT + PLACED_SELECT_AGE * f64::from(age - 12);
-        let team = self.rng.random_bool(logistic(eta));
-        let pnr = self.written(p);
+        let team = self.programme.random_bool(logistic(eta));
+        let pnr = written(&mut self.programme, p);
         let t = "interventions";
         if team {
             self.children_in_team += 1;
-            let days = self.gamma_days(2.0, 300.0);
+            let days = gamma_days(&mut self.programme, 2.0, 300.0);
             let ended = Some(start + Duration::days(days)).filter(|e| *e <= self.end);
             let id = self.id('I');
             let row = vec![
@@ -815,7 +836,7 @@ impl Generator {
                 ended.map(|_| source_code("end_reason", "planned").to_string()).unwrap_or_default(),
                 Self::decimal(t, 900.0 * ((ended.unwrap_or(self.end) - start).num_days() as f64), 2),
             ];
-            self.write(t, row)?;
+            self.write_programme(t, row)?;
         }
         let quarter = |d: NaiveDate| (d.year() - 2021) * 4 + (d.month0() / 3) as i32;
         let q0 = quarter(start);
@@ -824,20 +845,31 @@ impl Generator {
             let end_month = Self::add_months(self.start, 3 * q as u32 + 2);
             let observed = Self::add_months(end_month, 1) - Duration::days(1);
             let effect = if team && q > q0 { PLACED_ATTENDANCE_EFFECT } else { 0.0 };
-            let v = (level + self.normal(0.06) + effect).clamp(0.0, 1.0);
-            self.outcome(&pnr, Some(case_id), "school_attendance", observed, v, 2)?;
+            let v = (level + Normal::new(0.0, 0.06).unwrap().sample(&mut self.programme) + effect).clamp(0.0, 1.0);
+            let id = self.id('O');
+            let t = "outcomes";
+            let row = vec![
+                id,
+                pnr.clone(),
+                case_id.to_string(),
+                source_code("outcome_type", "school_attendance").to_string(),
+                self.date(t, Some(observed)),
+                Self::decimal(t, v, 2),
+            ];
+            self.write_programme(t, row)?;
         }
         let Some(ended) = ended else { return Ok(()) };
         let p_again = 0.30 + 0.06 * z.clamp(-2.0, 2.0) - if team { PLACED_REPLACEMENT_EFFECT } else { 0.0 };
-        if !self.rng.random_bool(p_again.clamp(0.0, 1.0)) {
+        if !self.programme.random_bool(p_again.clamp(0.0, 1.0)) {
             return Ok(());
         }
-        let decided = ended + Duration::days(self.rng.random_range(14..=730));
+        let decided = ended + Duration::days(self.programme.random_range(14..=730));
         if decided > self.end {
             return Ok(());
         }
-        let started = decided + Duration::days(self.rng.random_range(0..14));
-        let again_end = Some(started + Duration::days(self.gamma_days(2.0, 150.0))).filter(|e| *e <= self.end);
+        let started = decided + Duration::days(self.programme.random_range(0..14));
+        let again_end =
+            Some(started + Duration::days(gamma_days(&mut self.programme, 2.0, 150.0))).filter(|e| *e <= self.end);
         let started = Some(started).filter(|s| *s <= self.end);
         let paid = started.map_or(0, |s| (again_end.unwrap_or(self.end) - s).num_days());
         let id = self.id('I');
@@ -854,7 +886,7 @@ impl Generator {
             again_end.map(|_| source_code("end_reason", "planned").to_string()).unwrap_or_default(),
             if started.is_some() { Self::decimal(t, 4200.0 * paid as f64, 2) } else { String::new() },
         ];
-        self.write(t, row)
+        self.write_programme(t, row)
     }
 
     fn denied(&mut self, pnr: &str, area: Area, case_id: &str, decided: NaiveDate) -> io::Result<()> {
