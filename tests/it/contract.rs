@@ -464,3 +464,161 @@ fn the_rewritten_jobbsteget_gives_the_compiled_in_figures_to_the_last_digit() {
     assert_eq!(paid, [208000.0, 521000.0, 1259000.0, 2002000.0, 1684000.0, 1378000.0, 664000.0, 128000.0]);
     assert_eq!(read_parquet(&st.matched.join("contract_outcomes.parquet")).height(), 946);
 }
+
+const NORRKOPING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/contracts/specs/norrkoping.toml");
+
+/// Norrköping's contract (issue 17) on the shared register: its output folder and what it printed.
+fn norrkoping() -> &'static (PathBuf, String) {
+    static N: OnceLock<(PathBuf, String)> = OnceLock::new();
+    N.get_or_init(|| {
+        let st = study();
+        let out = st.work.join("norrkoping");
+        let printed = ok(&[
+            "contract",
+            "evaluate",
+            NORRKOPING,
+            "--register",
+            s(&st.register),
+            "--out",
+            s(&out),
+            "--bootstrap",
+            "199",
+        ]);
+        (out, printed)
+    })
+}
+
+/// The placed children, the team's participants and each one's care cost
+/// over the 24 months of follow-up (days in residential care at 4,200, in
+/// foster care at 1,300; the day a placement ended not counted), in SQL.
+const PLACED_SQL: &str = "
+WITH first AS (
+  SELECT client_id, min(started) AS idx FROM interventions
+  WHERE type = 'residential_care' AND granted AND started IS NOT NULL GROUP BY client_id),
+enr AS (
+  SELECT f.client_id, f.idx FROM first f JOIN clients c ON c.client_id = f.client_id
+  WHERE f.idx BETWEEN DATE '2022-01-01' AND DATE '2024-06-30'
+    AND date_part('year', f.idx) - c.birth_year BETWEEN 7 AND 18),
+team AS (
+  SELECT client_id, started FROM interventions
+  WHERE type = 'other' AND provider = 'Barnteamet' AND granted AND started IS NOT NULL),
+pt AS (
+  SELECT e.client_id, min(t.started) AS st FROM enr e
+  JOIN team t ON t.client_id = e.client_id AND t.started >= e.idx AND t.started <= e.idx + INTERVAL '31 days'
+  GROUP BY e.client_id),
+who AS (
+  SELECT e.client_id, pt.st IS NOT NULL AS participant, coalesce(pt.st, e.idx) AS d
+  FROM enr e LEFT JOIN pt ON pt.client_id = e.client_id),
+observed AS (SELECT * FROM who WHERE d + INTERVAL '24 months' <= DATE '2025-12-31'),
+care AS (
+  SELECT client_id, type, started, coalesce(ended, DATE '2026-01-01') AS ended FROM interventions
+  WHERE granted AND started IS NOT NULL AND type IN ('residential_care', 'foster_care')),
+cost AS (
+  SELECT o.client_id, o.participant, coalesce(sum(
+    greatest(0, least(care.ended, o.d + INTERVAL '24 months' + INTERVAL '1 day', DATE '2026-01-01')
+      - greatest(care.started, o.d + INTERVAL '1 day'))
+    * CASE care.type WHEN 'residential_care' THEN 4200 ELSE 1300 END), 0) AS cost
+  FROM observed o LEFT JOIN care ON care.client_id = o.client_id
+  GROUP BY o.client_id, o.participant)
+";
+
+#[test]
+fn norrkoping_participants_care_costs_and_money_equal_sql_over_the_register() {
+    let st = study();
+    let (out, printed) = norrkoping();
+    let n: usize =
+        query(&st.register, &format!("{PLACED_SQL} SELECT count(*) FROM pt")).lines().nth(1).unwrap().parse().unwrap();
+    let all: usize =
+        query(&st.register, &format!("{PLACED_SQL} SELECT count(*) FROM enr")).lines().nth(1).unwrap().parse().unwrap();
+    assert!(n > 30 && all > n, "{n} participants of {all}");
+    assert!(printed.contains(&format!("{all} enrolments in the target group, {n} participants,")), "{printed}");
+    // Each observed enrolment's cost, as the savings read it.
+    let sql = query(
+        &st.register,
+        &format!(
+            "{PLACED_SQL} SELECT client_id, participant, CAST(cost AS DOUBLE) AS cost FROM cost ORDER BY client_id"
+        ),
+    );
+    let from_sql: Vec<(String, bool, f64)> = sql
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1] == "true", f[2].parse().unwrap())
+        })
+        .collect();
+    let costs = read_parquet(&out.join("contract_savings.parquet"))
+        .sort(["client_id"], SortMultipleOptions::default())
+        .unwrap();
+    let ours: Vec<(String, bool, f64)> = (0..costs.height())
+        .map(|i| {
+            let r = costs.get_row(i).unwrap();
+            let cost = match &r.0[3] {
+                AnyValue::Float64(x) => *x,
+                v => panic!("{v:?}"),
+            };
+            (r.0[1].get_str().unwrap().to_string(), r.0[2] == AnyValue::Boolean(true), cost)
+        })
+        .collect();
+    assert!(ours.len() > 50, "{} costed", ours.len());
+    assert_eq!(ours.len(), from_sql.len());
+    for (a, b) in ours.iter().zip(&from_sql) {
+        assert!(a.0 == b.0 && a.1 == b.1 && (a.2 - b.2).abs() < 1e-6, "ours {a:?}, SQL {b:?}");
+    }
+    assert!(ours.iter().any(|c| c.2 > 0.0) && ours.iter().any(|c| c.1));
+    // The money adds up: per period the outcome, activity and savings lines;
+    // the activity within 40% of the capital, everything within 120%.
+    let paid = |file: &str| -> f64 {
+        read_parquet(&out.join(file)).column("paid").unwrap().f64().unwrap().into_no_null_iter().sum()
+    };
+    let money = read_parquet(&out.join("contract_money.parquet"));
+    let col = |c: &str| -> Vec<f64> { money.column(c).unwrap().f64().unwrap().into_no_null_iter().collect() };
+    let activity: f64 = col("activity_paid").iter().sum();
+    let outcomes: f64 = col("outcomes_paid").iter().sum();
+    assert!((activity - paid("contract_activity.parquet")).abs() < 1e-6);
+    assert!((outcomes - paid("contract_outcomes.parquet")).abs() < 1e-6);
+    assert!(activity <= 4_000_000.0 + 1e-6 && activity > 0.0, "{activity}");
+    let repaid = *col("cumulative").last().unwrap();
+    assert!(repaid <= 12_000_000.0 + 1e-6, "{repaid}");
+    let indigo: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("indigo.json")).unwrap()).unwrap();
+    let inv = &indigo["investments"][0];
+    assert_eq!(inv["amount"]["amount"]["value"], 10_000_000.0);
+    assert!((inv["repaid"]["amount"]["value"].as_f64().unwrap() - repaid).abs() < 1e-6);
+    let s = &indigo["savings"];
+    let (per, n_treated) = (s["savings_per_participant"].as_f64().unwrap(), s["participants"].as_u64().unwrap());
+    // Savings per participant = the matched comparison on the costs above;
+    // the payment is half of it (never below 0) for every costed participant.
+    assert_eq!(n_treated as usize, ours.iter().filter(|c| c.1).count());
+    assert!((s["payable"].as_f64().unwrap() - 0.5 * per.max(0.0) * n_treated as f64).abs() < 1e-6);
+    let ci = s["ci95"].as_array().unwrap();
+    assert!(ci[0].as_f64().unwrap() < per && per < ci[1].as_f64().unwrap());
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for section in ["Payments on activity", "Savings", "The investor's statement"] {
+        assert!(report.contains(section), "{section}");
+    }
+}
+
+#[test]
+fn norrkoping_simulates_24_against_36_months_with_every_kind_of_payment() {
+    let st = study();
+    let out = st.work.join("norrkoping-simulation");
+    ok(&["contract", "simulate", NORRKOPING, "--register", s(&st.register), "--out", s(&out), "--quiet"]);
+    let df = read_parquet(&out.join("contract_simulation.parquet"));
+    let f = |c: &str| -> Vec<f64> {
+        df.column(c).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().into_no_null_iter().collect()
+    };
+    let (total, outcomes, activity, savings) =
+        (f("payments_mean"), f("outcomes_mean"), f("activity_mean"), f("savings_mean"));
+    for i in 0..df.height() {
+        assert!((total[i] - outcomes[i] - activity[i] - savings[i]).abs() < 1e-3 * total[i].max(1.0), "row {i}");
+        // Activity repays at most 40% of the scenario's capital; all at most 120%.
+        let capital = f("investment")[i];
+        assert!(activity[i] <= 0.4 * capital + 1e-6 && total[i] <= 1.2 * capital + 1e-6, "row {i}");
+    }
+    let months = f("follow_up_months");
+    assert!(months.contains(&24.0) && months.contains(&36.0));
+    assert!(activity.iter().all(|a| *a > 0.0));
+    let html = std::fs::read_to_string(out.join("simulation.html")).unwrap();
+    assert!(html.contains("Savings: the baseline histories") && html.contains("at most 40% of the capital"));
+}
