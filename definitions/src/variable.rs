@@ -47,7 +47,7 @@ use crate::DefinitionError;
 use crate::window::{Offset, Window};
 
 /// What a variable computes over its rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregate {
     Count,
@@ -100,7 +100,7 @@ impl Aggregate {
 }
 
 /// The values a filter keeps.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(untagged)]
 pub enum FilterValue {
     Bool(bool),
@@ -110,7 +110,7 @@ pub enum FilterValue {
 
 /// A date column, or several: the first of them that is present
 /// (`["started", "decided"]`: the start, or the decision where no start is recorded).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(untagged)]
 pub enum DateSpec {
     One(String),
@@ -118,7 +118,7 @@ pub enum DateSpec {
 }
 
 /// Whose rows a variable reads, matched on the member's entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum By {
     /// The client's rows (default).
@@ -152,35 +152,36 @@ impl By {
     }
 }
 
-/// A variable as written.
-#[derive(Debug, Clone, serde::Deserialize)]
+/// A variable as written (and as a model's artefact keeps it, to compute
+/// it again when scoring).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariableSpec {
     pub name: String,
     pub table: String,
     pub aggregate: Aggregate,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<DateSpec>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<Window>,
-    #[serde(default, rename = "where")]
+    #[serde(default, rename = "where", skip_serializing_if = "BTreeMap::is_empty")]
     pub filter: BTreeMap<String, FilterValue>,
     #[serde(default)]
     pub by: By,
     /// Rows count only where `column` is at least this (for `time_to_event`
     /// with `for`: the rows that hold the run; the others break it).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_least: Option<f64>,
     /// `time_to_event`: the event is a run of rows lasting this long (from
     /// its first row to the row that completes it); `months_without`: how
     /// many consecutive calendar months without a row.
-    #[serde(default, rename = "for")]
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
     pub lasting: Option<Offset>,
     /// `days_in`: the date column a row's span ends on (the day it ended,
     /// not counted); a row without one lasts to the export date.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
 }
 
@@ -217,6 +218,30 @@ impl Variable {
     /// Whose rows it reads: the member's column it needs besides client_id.
     pub fn by(&self) -> By {
         self.by
+    }
+
+    /// Whether it may have no value (no row in the window; a client
+    /// without the attribute): a model gives it a missing-value column.
+    pub fn nullable(&self) -> bool {
+        matches!(
+            self.aggregate,
+            Aggregate::DaysSince
+                | Aggregate::Latest
+                | Aggregate::Earliest
+                | Aggregate::Baseline
+                | Aggregate::ChangeFromBaseline
+                | Aggregate::Attribute
+        )
+    }
+
+    /// The register table it reads, its column and its filter's columns:
+    /// what a model's `excluded` attributes are checked against.
+    pub fn reads(&self) -> (&'static str, Vec<&'static str>) {
+        let mut columns: Vec<&'static str> = self.filter.iter().map(|(c, _)| *c).collect();
+        if let Some(c) = self.column {
+            columns.push(if c == AGE { "birth_year" } else { c });
+        }
+        (self.table.name, columns)
     }
 
     /// Whether it is a yes/no value.

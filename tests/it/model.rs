@@ -493,3 +493,124 @@ fn a_group_written_in_the_definition_language_is_evaluated_and_on_the_card() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("variable 'on_support'.window") && err.contains("reaches past the index date"), "{err}");
 }
+
+/// Issue 17's leakage tests, with a feature written in the definition
+/// language (`[[feature]]`: the case's contacts in the 30 days up to the
+/// prediction moment). A future-only signal is planted in the exports: a
+/// phone contact three days after closure in every case whose client comes
+/// back (the synthetic truth), and only there. As a feature it would all but
+/// give the label away; read as of the prediction moment it is never seen,
+/// so the model trained on the register with the signal is the model trained
+/// without it, to the last digit of its test AUC.
+#[test]
+fn a_feature_in_the_definition_language_trains_and_a_future_only_signal_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path();
+    ok(&["synth", "--out", s(work), "--clients", "6000", "--seed", "5", "--dirty-rate", "0", "--quiet"]);
+    let key = work.join("key");
+    ok(&["key", "new", "--out", s(&key), "--quiet"]);
+    let exports = work.join("exports");
+    let clean = work.join("clean");
+    build_with(&exports, &key, &clean, &["--no-indicators", "--quiet"]);
+    // The plant: one contact 3 days after closure for each re-referred case.
+    let truth = std::fs::read_to_string(work.join("truth/cases.csv")).unwrap();
+    let back: HashMap<String, chrono::NaiveDate> = truth
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[5] == "1").then(|| (f[0].to_string(), f[3].parse::<chrono::NaiveDate>().unwrap()))
+        })
+        .collect();
+    let cases = std::fs::read_to_string(exports.join("arenden.csv")).unwrap();
+    let header: Vec<&str> = cases.lines().next().unwrap().split(';').collect();
+    let (id_at, pnr_at) = (
+        header.iter().position(|h| *h == "Ärendenr").unwrap(),
+        header.iter().position(|h| *h == "Personnummer").unwrap(),
+    );
+    let as_of = chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap();
+    let mut planted = String::new();
+    for line in cases.lines().skip(1) {
+        let f: Vec<&str> = line.split(';').collect();
+        if let Some(closed) = back.get(f[id_at]) {
+            let day = *closed + chrono::Duration::days(3);
+            if day <= as_of {
+                planted.push_str(&format!("KX{};{};{};{day};Telefon\n", f[id_at], f[pnr_at], f[id_at]));
+            }
+        }
+    }
+    assert!(planted.lines().count() > 100, "{} planted", planted.lines().count());
+    let contacts = exports.join("kontakter.csv");
+    let mut text = std::fs::read_to_string(&contacts).unwrap();
+    text.push_str(&planted);
+    std::fs::write(&contacts, text).unwrap();
+    let signal = work.join("signal");
+    build_with(&exports, &key, &signal, &["--no-indicators", "--quiet"]);
+    let feature = "\n[[feature]]\nname = \"contacts_30d\"\ntable = \"contacts\"\naggregate = \"count\"\n\
+                   window = \"[-30d, 0]\"\nby = \"case\"\n";
+    let spec = work.join("with_feature.toml");
+    std::fs::write(&spec, format!("{}{feature}", std::fs::read_to_string(SPEC).unwrap())).unwrap();
+    let train = |register: &Path, out: &str| {
+        let printed = ok(&[
+            "model",
+            "train",
+            "--spec",
+            s(&spec),
+            "--register",
+            s(register),
+            "--out",
+            s(&work.join(out)),
+            "--export-design",
+            "--allow-weak-split",
+            "--quiet",
+        ]);
+        PathBuf::from(printed.lines().last().unwrap().trim())
+    };
+    let (a, b) = (train(&clean, "clean-models"), train(&signal, "signal-models"));
+    let overall = |artefact: &Path| {
+        let e = read_parquet(&artefact.join("evaluation.parquet"))
+            .lazy()
+            .filter(col("set").eq(lit("test")).and(col("group").eq(lit("all"))))
+            .collect()
+            .unwrap();
+        f64s(&e, "auc")[0]
+    };
+    let (auc_clean, auc_signal) = (overall(&a), overall(&b));
+    assert_eq!(auc_clean, auc_signal, "the future-only signal moved the test AUC");
+    let coefficients = |artefact: &Path| f64s(&read_parquet(&artefact.join("coefficients.parquet")), "coefficient");
+    assert_eq!(coefficients(&a), coefficients(&b));
+    // The feature is in the design and on the card, with its definition.
+    let design = read_parquet(&b.join("design.parquet"));
+    assert!(f64s(&design, "contacts_30d").iter().any(|x| *x != 0.0));
+    let card = std::fs::read_to_string(b.join("model_card.html")).unwrap();
+    assert!(card.contains("contacts_30d") && card.contains("count of contacts"), "the card's feature table");
+    // What the signal would have given away: a contact after the prediction
+    // moment marks the test rows that come back, by SQL over the register.
+    let test_rows = design.lazy().filter(col("side").eq(lit("test"))).collect().unwrap();
+    let after: HashSet<String> = query(
+        &signal,
+        "SELECT DISTINCT ca.case_id FROM cases ca JOIN contacts co ON co.case_id = ca.case_id WHERE co.date > ca.closed",
+    )
+    .lines()
+    .skip(1)
+    .map(str::to_string)
+    .collect();
+    let y: Vec<bool> = test_rows.column("label").unwrap().bool().unwrap().iter().map(|v| v.unwrap()).collect();
+    let leak: Vec<f64> = strs(&test_rows, "row_id").iter().map(|r| f64::from(u8::from(after.contains(r)))).collect();
+    let leaked_auc = rank_auc(&y, &leak);
+    assert!(leaked_auc > 0.95 && auc_signal < 0.85, "leaked {leaked_auc:.3}, model {auc_signal:.3}");
+    // A feature that looks past the prediction moment is refused, by field.
+    let peek = work.join("peek.toml");
+    std::fs::write(&peek, std::fs::read_to_string(&spec).unwrap().replace("[-30d, 0]", "[-30d, 30d]")).unwrap();
+    let (code, _, err) = run(&["model", "train", "--spec", s(&peek), "--register", s(&signal), "--out", s(work)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("feature 'contacts_30d'.window") && err.contains("reaches past the index date"), "{err}");
+    // And one that reads an excluded attribute.
+    let sex = work.join("sex.toml");
+    let by_sex =
+        "\n[[feature]]\nname = \"female\"\ntable = \"clients\"\naggregate = \"any\"\nwhere = { sex = \"F\" }\n";
+    std::fs::write(&sex, format!("{}{by_sex}", std::fs::read_to_string(SPEC).unwrap())).unwrap();
+    let (code, _, err) = run(&["model", "train", "--spec", s(&sex), "--register", s(&signal), "--out", s(work)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("feature 'female'") && err.contains("'sex', which `excluded` rules out"), "{err}");
+}

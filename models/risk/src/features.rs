@@ -150,6 +150,68 @@ pub static FEATURES: &[FeatureDef] = &[
     },
 ];
 
+/// A feature as the design sees it: its raw columns and how they are
+/// encoded, from the catalogue or written in the definition language.
+pub struct Shape {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub kind: Kind,
+    pub description: String,
+}
+
+/// The shapes of a spec's (or an artefact's) catalogue features, then its
+/// `[[feature]]`s (checked when the spec was read).
+pub fn shapes(features: &[String], defined: &[utfall_definitions::VariableSpec]) -> Vec<Shape> {
+    let mut out: Vec<Shape> = features
+        .iter()
+        .map(|name| {
+            let def = feature(name).expect("spec checked");
+            Shape {
+                name: name.clone(),
+                columns: def.columns.iter().map(|c| c.to_string()).collect(),
+                kind: def.kind,
+                description: def.description.to_string(),
+            }
+        })
+        .collect();
+    for f in defined {
+        let v = f.check(utfall_definitions::Role::Known).expect("spec checked");
+        let kind = if v.is_category() { Kind::Categorical } else { Kind::Numeric { nullable: v.nullable() } };
+        out.push(Shape { name: f.name.clone(), columns: vec![f.name.clone()], kind, description: describe(f) });
+    }
+    out
+}
+
+/// A `[[feature]]` in words, for the model card.
+fn describe(f: &utfall_definitions::VariableSpec) -> String {
+    let mut s = format!("{} of {}", f.aggregate.name(), f.table);
+    if let Some(c) = &f.column {
+        s.push_str(&format!(" `{c}`"));
+    }
+    let filter: Vec<String> = f
+        .filter
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                utfall_definitions::variable::FilterValue::Bool(b) => b.to_string(),
+                utfall_definitions::variable::FilterValue::One(x) => x.clone(),
+                utfall_definitions::variable::FilterValue::Many(xs) => xs.join(" or "),
+            };
+            format!("{k} = {v}")
+        })
+        .collect();
+    if !filter.is_empty() {
+        s.push_str(&format!(" where {}", filter.join(", ")));
+    }
+    if let Some(w) = &f.window {
+        s.push_str(&format!(", in {w} of the prediction moment"));
+    }
+    if f.by != utfall_definitions::variable::By::Client {
+        s.push_str(&format!(", by {}", f.by.name()));
+    }
+    s + " (written in the definition language)"
+}
+
 pub fn feature(name: &str) -> Option<&'static FeatureDef> {
     FEATURES.iter().find(|f| f.name == name)
 }

@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 
 use utfall_disclosure::Policy;
 
-use crate::features::{Register, feature};
+use crate::features::Register;
 use crate::metrics::{Reference, Values};
 use crate::model::{Encoding, Fitted};
 use crate::spec::{Algorithm, Bands, Drift, Outcome, Spec};
@@ -127,6 +127,9 @@ pub struct Artefact {
     pub tool_version: String,
     pub trained_at: String,
     pub features: Vec<String>,
+    /// The `[[feature]]`s, as written, to compute them again when scoring.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub defined_features: Vec<utfall_definitions::VariableSpec>,
     pub excluded: Vec<String>,
     pub encoding: Encoding,
     pub fitted: Fitted,
@@ -219,11 +222,13 @@ pub enum Population {
     Current,
 }
 
-/// Rows with their raw features, for an outcome and feature list.
+/// Rows with their raw features, for an outcome and feature list, and the
+/// `[[feature]]`s written in the definition language.
 pub fn feature_frame(
     build: &Build,
     outcome: Outcome,
     features: &[String],
+    defined: &[utfall_definitions::VariableSpec],
     population: Population,
 ) -> Result<DataFrame, ModelError> {
     let r = Register::scan(&build.dir, build.as_of)?;
@@ -235,7 +240,12 @@ pub fn feature_frame(
     if !names.iter().any(|n| n == "intervention_decision") {
         names.push("intervention_decision".into());
     }
-    Ok(features::compute(&rows, &names, &r)?)
+    let frame = features::compute(&rows, &names, &r)?;
+    let vars: Vec<utfall_definitions::Variable> = defined
+        .iter()
+        .map(|f| f.check(utfall_definitions::Role::Known).map_err(|e| ModelError::Data(e.to_string())))
+        .collect::<Result<_, _>>()?;
+    with_variables(&build.dir, build.as_of, &vars, &frame)
 }
 
 pub fn bools(df: &DataFrame, name: &str) -> PolarsResult<Vec<bool>> {
@@ -255,12 +265,12 @@ pub fn clusters(df: &DataFrame) -> PolarsResult<Vec<u64>> {
         .collect())
 }
 
-/// Reference distributions of every raw feature column of `spec`'s features and of the score.
-fn references(features: &[String], df: &DataFrame, scores: &[f64]) -> PolarsResult<Vec<Reference>> {
+/// Reference distributions of every raw feature column and of the score.
+fn references(shapes: &[features::Shape], df: &DataFrame, scores: &[f64]) -> PolarsResult<Vec<Reference>> {
     let mut out = Vec::new();
-    for name in features {
-        for c in feature(name).expect("spec checked").columns {
-            out.push(Reference::fit(c, &Values::of(df.column(c)?)?));
+    for shape in shapes {
+        for c in &shape.columns {
+            out.push(Reference::fit(c, &Values::of(df.column(c.as_str())?)?));
         }
     }
     out.push(Reference::fit("score", &Values::scores(scores)));
@@ -322,6 +332,16 @@ pub fn split_problems(spec: &Spec, train: &[bool], test: &[bool]) -> Vec<String>
 /// the row's prediction moment (`at`), in the rows' order.
 fn with_defined_groups(dir: &Path, as_of: NaiveDate, spec: &Spec, rows: &DataFrame) -> Result<DataFrame, ModelError> {
     let vars = spec.group_variables().map_err(|e| ModelError::Data(e.to_string()))?;
+    with_variables(dir, as_of, &vars, rows)
+}
+
+/// `rows` with one column per variable, each computed as of the row's `at`.
+fn with_variables(
+    dir: &Path,
+    as_of: NaiveDate,
+    vars: &[utfall_definitions::Variable],
+    rows: &DataFrame,
+) -> Result<DataFrame, ModelError> {
     if vars.is_empty() {
         return Ok(rows.clone());
     }
@@ -333,7 +353,7 @@ fn with_defined_groups(dir: &Path, as_of: NaiveDate, spec: &Spec, rows: &DataFra
     }
     let index = rows.clone().lazy().select(keys);
     let names: Vec<Expr> = vars.iter().map(|v| col(v.name.as_str())).collect();
-    let values = utfall_definitions::compute(dir, as_of, index, &vars)?.select(names).collect()?;
+    let values = utfall_definitions::compute(dir, as_of, index, vars)?.select(names).collect()?;
     assert_eq!(values.height(), rows.height(), "one value per row");
     Ok(rows.hstack(values.columns())?)
 }
@@ -341,7 +361,7 @@ fn with_defined_groups(dir: &Path, as_of: NaiveDate, spec: &Spec, rows: &DataFra
 pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -> Result<Trained, ModelError> {
     let build = Build::open(register)?;
     let policy = Policy::for_build(&build.manifest, options.threshold).map_err(|e| ModelError::Data(e.to_string()))?;
-    let df = feature_frame(&build, spec.outcome, &spec.features, Population::Known)?;
+    let df = feature_frame(&build, spec.outcome, &spec.features, &spec.defined_features, Population::Known)?;
     let sp = split::split(&df, spec, build.as_of)?;
     if sp.train.height() == 0 || sp.test.height() == 0 {
         return Err(ModelError::Data(format!(
@@ -394,6 +414,7 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         trained_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         features: spec.features.clone(),
+        defined_features: spec.defined_features.clone(),
         excluded: spec.excluded.clone(),
         encoding,
         fitted,
@@ -412,7 +433,7 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
             ece: evaluation.ece,
             test_positive_rate: evaluation.observed,
         },
-        reference: references(&spec.features, &sp.train, &p_train)?,
+        reference: references(&features::shapes(&spec.features, &spec.defined_features), &sp.train, &p_train)?,
     };
     artefact.version = artefact.computed_version();
 

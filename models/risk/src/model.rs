@@ -9,7 +9,7 @@ use ndarray::{Array1, Array2};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::features::{Kind, feature};
+use crate::features::{Kind, shapes};
 use crate::spec::{Algorithm, Spec};
 
 /// How one design column is made from a raw feature column.
@@ -57,10 +57,10 @@ impl Encoding {
     pub fn fit(spec: &Spec, train: &DataFrame) -> PolarsResult<Encoding> {
         let mut columns = Vec::new();
         let mut reference = Vec::new();
-        for name in &spec.features {
-            let def = feature(name).expect("spec checked");
-            for source in def.columns {
-                match def.kind {
+        for shape in shapes(&spec.features, &spec.defined_features) {
+            let name = &shape.name;
+            for source in &shape.columns {
+                match shape.kind {
                     Kind::Categorical => {
                         let values = str_values(train, source)?;
                         let mut counts: std::collections::BTreeMap<String, usize> = Default::default();

@@ -352,9 +352,8 @@ pub fn model_card(
         let _ = writeln!(h, "<li>{}</li>", escape(c));
     }
     h.push_str("</ul>\n<h3>Features</h3>\n<table><thead><tr><th>feature</th><th>what it is (as of the prediction moment)</th></tr></thead><tbody>\n");
-    for f in &a.features {
-        let def = crate::features::feature(f).expect("known");
-        let _ = writeln!(h, "<tr><td><code>{}</code></td><td>{}</td></tr>", escape(f), escape(def.description));
+    for f in crate::features::shapes(&a.features, &a.defined_features) {
+        let _ = writeln!(h, "<tr><td><code>{}</code></td><td>{}</td></tr>", escape(&f.name), escape(&f.description));
     }
     let _ = writeln!(
         h,

@@ -161,7 +161,13 @@ pub struct Spec {
     #[serde(default = "default_algorithm")]
     pub algorithm: Algorithm,
     /// Feature names from the feature catalogue (`features::FEATURES`).
+    #[serde(default)]
     pub features: Vec<String>,
+    /// More features, written in the definition language (`docs/definitions.md`):
+    /// each a variable known at the prediction moment (its window ends at 0
+    /// at the latest), computed as of each row's `at`.
+    #[serde(default, rename = "feature")]
+    pub defined_features: Vec<utfall_definitions::VariableSpec>,
     /// Attributes that must never be features (audited, and used only to
     /// evaluate by group).
     #[serde(default)]
@@ -199,6 +205,24 @@ pub struct Spec {
     #[serde(skip)]
     pub file: String,
 }
+
+/// The columns of a model's rows besides the features (`features::rows`).
+const ROW_COLUMNS: &[&str] = &[
+    "row_id",
+    "label",
+    "client_id",
+    "household_id",
+    "case_id",
+    "area",
+    "unit",
+    "opened",
+    "at",
+    "observable",
+    "sex",
+    "district",
+    "age_band",
+    "index_date",
+];
 
 fn default_algorithm() -> Algorithm {
     Algorithm::Logistic
@@ -243,7 +267,8 @@ impl Spec {
         for g in &self.defined_groups {
             let taken = GROUPS.contains(&g.name.as_str())
                 || self.features.contains(&g.name)
-                || ["label", "client_id", "household_id", "at"].contains(&g.name.as_str())
+                || ROW_COLUMNS.contains(&g.name.as_str())
+                || self.defined_features.iter().any(|f| f.name == g.name)
                 || out.iter().any(|v: &utfall_definitions::Variable| v.name == g.name);
             if taken {
                 return Err(self.invalid(
@@ -256,6 +281,44 @@ impl Spec {
         Ok(out)
     }
 
+    /// The `[[feature]]` variables, checked: known at the prediction moment,
+    /// named apart from the catalogue's features, the groups and the rows'
+    /// columns, and reading no attribute `excluded` rules out.
+    pub fn feature_variables(&self) -> Result<Vec<utfall_definitions::Variable>, SpecError> {
+        let mut out = Vec::new();
+        for f in &self.defined_features {
+            let field = format!("feature '{}'", f.name);
+            let taken = GROUPS.contains(&f.name.as_str())
+                || self.features.contains(&f.name)
+                || FEATURES.iter().any(|d| d.name == f.name || d.columns.contains(&f.name.as_str()))
+                || self.defined_groups.iter().any(|g| g.name == f.name)
+                || ROW_COLUMNS.contains(&f.name.as_str())
+                || out.iter().any(|v: &utfall_definitions::Variable| v.name == f.name);
+            if taken {
+                return Err(self.invalid(
+                    format!("{field}.name"),
+                    "already the name of a feature, a feature's column, a group or a column of the rows",
+                ));
+            }
+            let v = f
+                .check(utfall_definitions::Role::Known)
+                .map_err(|e| self.invalid(e.field.replacen("variable", "feature", 1), e.message))?;
+            let (table, columns) = v.reads();
+            if table == "clients" {
+                for x in &self.excluded {
+                    if columns.contains(&x.as_str()) {
+                        return Err(self.invalid(
+                            field.clone(),
+                            format!("it reads the client's '{x}', which `excluded` rules out"),
+                        ));
+                    }
+                }
+            }
+            out.push(v);
+        }
+        Ok(out)
+    }
+
     fn invalid(&self, field: impl Into<String>, message: impl Into<String>) -> SpecError {
         SpecError::Invalid { file: self.file.clone(), field: field.into(), message: message.into() }
     }
@@ -264,8 +327,8 @@ impl Spec {
         if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             return Err(self.invalid("name", "use letters, digits, '_' and '-' only (it names the artefact's folder)"));
         }
-        if self.features.is_empty() {
-            return Err(self.invalid("features", "name at least one feature"));
+        if self.features.is_empty() && self.defined_features.is_empty() {
+            return Err(self.invalid("features", "name at least one feature (or write one as a [[feature]])"));
         }
         for (k, f) in self.features.iter().enumerate() {
             let Some(def) = FEATURES.iter().find(|d| d.name == f) else {
@@ -312,6 +375,7 @@ impl Spec {
             }
         }
         self.group_variables()?;
+        self.feature_variables()?;
         if self.thresholds.is_empty() {
             return Err(self.invalid("thresholds", "name at least one probability threshold"));
         }
