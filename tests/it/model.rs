@@ -599,6 +599,9 @@ fn a_feature_in_the_definition_language_trains_and_a_future_only_signal_changes_
     let leak: Vec<f64> = strs(&test_rows, "row_id").iter().map(|r| f64::from(u8::from(after.contains(r)))).collect();
     let leaked_auc = rank_auc(&y, &leak);
     assert!(leaked_auc > 0.95 && auc_signal < 0.85, "leaked {leaked_auc:.3}, model {auc_signal:.3}");
+    // The artefact keeps the feature's definition: scoring computes it again.
+    let scored = ok(&["model", "score", "--model", s(&b), "--register", s(&signal)]);
+    assert!(scored.contains("scored ") && scored.contains("advisory"), "{scored}");
     // A feature that looks past the prediction moment is refused, by field.
     let peek = work.join("peek.toml");
     std::fs::write(&peek, std::fs::read_to_string(&spec).unwrap().replace("[-30d, 0]", "[-30d, 30d]")).unwrap();

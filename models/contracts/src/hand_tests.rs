@@ -533,7 +533,7 @@ fn hand_worked_savings_guarantee_and_return_cap() {
     let earned = |payment: usize, p: usize| acts.iter().filter(|a| a.payment == payment && a.participant == p).count();
     assert_eq!([earned(0, 0), earned(0, 1), earned(0, 2)], [1, 1, 1]);
     assert_eq!([earned(1, 0), earned(1, 1), earned(1, 2)], [5, 6, 6]);
-    assert_eq!(acts.iter().filter(|a| a.payment == 1 && a.participant == 0).last().unwrap().date, d(2023, 8, 1));
+    assert_eq!(acts.iter().rfind(|a| a.payment == 1 && a.participant == 0).unwrap().date, d(2023, 8, 1));
     // The savings, over 12 months from each date, among those observed in
     // full and (comparisons) without the service: P0 30 days x 2,000 =
     // 60,000, P1 30,000 (P2's year is not over) -> mean 45,000; C0 183 x

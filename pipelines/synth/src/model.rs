@@ -98,8 +98,8 @@ const PLACED_SELECT_INTERCEPT: f64 = -0.3;
 const PLACED_SELECT_AGE: f64 = -0.12;
 /// These children's school attendance, from the school at each quarter's
 /// end (4 quarters before the placement's to 12 after), linear so that
-/// effects add: share = 0.70 + 0.004 (age - 12) - 0.03 clamp(z, -2, 2)
-/// + N(0, 0.06) + PLACED_ATTENDANCE_EFFECT [a quarter after the one the team
+/// effects add: share = 0.70 + 0.004 (age - 12) - 0.03 clamp(z, -2, 2) +
+/// N(0, 0.06) + PLACED_ATTENDANCE_EFFECT [a quarter after the one the team
 /// started in], clipped to 0..1 (almost never reached), 2 decimals.
 /// PLACED_ATTENDANCE_EFFECT is the planted effect on the treated (ATT).
 const PLACED_ATTENDANCE_EFFECT: f64 = 0.06;
