@@ -237,6 +237,11 @@ pub static OUTCOME_TYPE: CodeList = CodeList {
         ("school_attendance", "Skolnärvaro", "School attendance (share of days)"),
         ("self_sufficient", "Självförsörjning", "Self-sufficient"),
         ("placement", "Placering utanför hemmet", "Placement out of home"),
+        (
+            "earnings",
+            "Inkomst enligt arbetsgivardeklaration",
+            "Earnings in the quarter from the employers' monthly declarations (arbetsgivardeklaration), SEK; 0 without earnings",
+        ),
     ]),
 };
 /// What an outcome observation's `value` may be, per outcome type.
@@ -280,6 +285,7 @@ pub static OUTCOME_DOMAINS: &[(&str, ValueDomain)] = &[
     ("school_attendance", ValueDomain::Share),
     ("self_sufficient", ValueDomain::Binary),
     ("placement", ValueDomain::Binary),
+    ("earnings", ValueDomain::Amount),
 ];
 
 pub fn outcome_domain(outcome_type: &str) -> Option<ValueDomain> {

@@ -170,7 +170,7 @@ impl Metric {
             aggregate: self.aggregate,
             column: self.column.clone(),
             date: self.date.clone(),
-            window: Some(DefWindow::parse(&format!("(0, {months}m]")).expect("a window")),
+            window: Some(follow_up(months)),
             filter: self.filter.clone(),
             by: self.by,
             at_least: self.at_least,
@@ -274,6 +274,11 @@ fn one() -> f64 {
     1.0
 }
 
+/// The follow-up of a metric or a cost: `(0, months]` from enrolment.
+fn follow_up(months: u32) -> DefWindow {
+    DefWindow::parse(&format!("(0, {months}m]")).expect("a window")
+}
+
 impl CostItem {
     /// The item as a variable over a follow-up of `months` from enrolment.
     pub fn variable(&self, months: u32) -> VariableSpec {
@@ -283,7 +288,7 @@ impl CostItem {
             aggregate: self.aggregate,
             column: self.column.clone(),
             date: self.date.clone(),
-            window: Some(DefWindow::parse(&format!("(0, {months}m]")).expect("a window")),
+            window: Some(follow_up(months)),
             filter: self.filter.clone(),
             by: self.by,
             at_least: None,

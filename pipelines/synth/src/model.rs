@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, Duration, NaiveDate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Gamma, Normal, Poisson};
+use rand_distr::{Distribution, Gamma, LogNormal, Normal, Poisson};
 use serde::Serialize;
 use utfall_register::pnr::Pnr;
 
@@ -107,6 +107,15 @@ const PLACED_ATTENDANCE_EFFECT: f64 = 0.06;
 /// one's end: P = 0.30 + 0.06 clamp(z, -2, 2) - PLACED_REPLACEMENT_EFFECT [team].
 const PLACED_REPLACEMENT_EFFECT: f64 = 0.12;
 
+/// Earnings of every applicant in each quarter of the employment-status
+/// match, from the employers' monthly declarations (arbetsgivardeklaration):
+/// EARNINGS_PER_QUARTER x m x (1 + N(0, 0.1)) in a quarter employed or
+/// studying (m ~ LogNormal(-0.08, 0.4), mean 1, one per person, independent
+/// of everything else), 0 otherwise; whole SEK. The programme's effect on
+/// the employment status carries over: the ATT on a quarter's earnings is
+/// EARNINGS_PER_QUARTER x STATUS_EFFECT.
+const EARNINGS_PER_QUARTER: f64 = 75_000.0;
+
 #[derive(Serialize)]
 struct Instrument {
     code: &'static str,
@@ -187,6 +196,8 @@ struct Programme<'a> {
     outcome_type: &'a str,
     att_employment_status: f64,
     calendar_trend_per_quarter: f64,
+    earnings: &'a str,
+    att_earnings: f64,
 }
 
 #[derive(Serialize)]
@@ -287,6 +298,8 @@ pub(crate) struct Generator {
     /// The placed-children programme's own stream: its draws (and its rows'
     /// faults) leave the rest of the municipality as it was without it.
     programme: ChaCha8Rng,
+    /// The earnings' own stream, for the same reason.
+    earnings: ChaCha8Rng,
     s: Sinks,
     faults: Vec<FaultRecord>,
     truth_dir: PathBuf,
@@ -350,6 +363,7 @@ impl Generator {
             cfg: cfg.clone(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             programme: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0b42_7465_616d),
+            earnings: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0e61_726e_696e),
             s,
             faults: Vec::new(),
             truth_dir: truth.to_path_buf(),
@@ -431,6 +445,8 @@ impl Generator {
                 outcome_type: "employment_status",
                 att_employment_status: STATUS_EFFECT,
                 calendar_trend_per_quarter: STATUS_TREND,
+                earnings: "earnings at each quarter's end (outcome type earnings): 75000 x m x (1 + N(0, 0.1)) SEK, whole, in a quarter employed or studying (the employment_status above), else 0; m ~ LogNormal(-0.08, 0.4) per person (mean 1)",
+                att_earnings: EARNINGS_PER_QUARTER * STATUS_EFFECT,
             },
             placement_programme: PlacementProgramme {
                 service: "intervention type other, provider Barnteamet, decided and started the day the placement starts, lasting Gamma(2, mean 300 days)",
@@ -512,6 +528,11 @@ impl Generator {
     /// A row of the placed-children programme, its faults drawn from the programme's stream.
     fn write_programme(&mut self, table: &str, row: Vec<String>) -> io::Result<()> {
         sink_of(&mut self.s, table).write(&row, &mut self.programme, self.cfg.dirty_rate, &mut self.faults)
+    }
+
+    /// An earnings row, its faults drawn from the earnings' stream.
+    fn write_earnings(&mut self, row: Vec<String>) -> io::Result<()> {
+        sink_of(&mut self.s, "outcomes").write(&row, &mut self.earnings, self.cfg.dirty_rate, &mut self.faults)
     }
 
     fn date(&self, table: &str, d: Option<NaiveDate>) -> String {
@@ -1289,6 +1310,7 @@ impl Generator {
         let age = f64::from(2021 - p.birth_year).clamp(20.0, 65.0);
         let level = 0.24 + 0.004 * (45.0 - age) - 0.05 * z.clamp(-2.0, 2.0);
         let pnr = self.written(p);
+        let m = LogNormal::new(-0.08, 0.4).unwrap().sample(&mut self.earnings);
         let quarter = |d: NaiveDate| (d.year() - 2021) * 4 + (d.month0() / 3) as i32;
         let treated_from = service.map(|s| quarter(s) + 1);
         for q in 0..=quarter(self.end) {
@@ -1297,6 +1319,19 @@ impl Generator {
             let effect = if treated_from.is_some_and(|t| q >= t) { STATUS_EFFECT } else { 0.0 };
             let v = self.rng.random_bool(level + STATUS_TREND * f64::from(q) + effect);
             self.outcome(&pnr, None, "employment_status", observed, if v { 1.0 } else { 0.0 }, 0)?;
+            let noise = Normal::new(0.0, 0.1).unwrap().sample(&mut self.earnings);
+            let earned = if v { (EARNINGS_PER_QUARTER * m * (1.0 + noise)).max(0.0).round() } else { 0.0 };
+            let id = self.id('O');
+            let t = "outcomes";
+            let row = vec![
+                id,
+                pnr.clone(),
+                String::new(),
+                source_code("outcome_type", "earnings").to_string(),
+                self.date(t, Some(observed)),
+                Self::decimal(t, earned, 0),
+            ];
+            self.write_earnings(row)?;
         }
         Ok(())
     }

@@ -113,10 +113,10 @@ impl Sink {
                     self.emit(&fields)?;
                     let v: f64 = row[col].replace(',', ".").parse().unwrap_or(0.0);
                     // Other content, still valid: an outcome's value stays in its
-                    // domain (yes/no, share), anything else moves by one.
+                    // domain (yes/no, share), anything else (an amount too) moves by one.
                     let v = match self.table {
                         "outcomes" if v == 0.5 => 0.0,
-                        "outcomes" => 1.0 - v,
+                        "outcomes" if v <= 1.0 => 1.0 - v,
                         _ => v + 1.0,
                     };
                     fields[col] = encode(self.encoding, &self.decimal(v));
