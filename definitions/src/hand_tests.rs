@@ -100,6 +100,12 @@ fn variables_equal_the_hand_computed_values() {
             outcome(
                 "name = \"to_payment\"\ntable = \"payments\"\naggregate = \"time_to_event\"\nwindow = \"(0, 12m]\"",
             ),
+            outcome(&format!(
+                "name = \"improved\"\naggregate = \"improved\"\nat_least = 2\nwindow = \"[-6m, 12m]\"\n{school}"
+            )),
+            outcome(&format!(
+                "name = \"fell\"\naggregate = \"improved\"\nat_least = -1\nwindow = \"[-6m, 12m]\"\n{school}"
+            )),
         ],
     ]
     .concat();
@@ -110,6 +116,13 @@ fn variables_equal_the_hand_computed_values() {
     assert_eq!(f64s("baseline"), [None, Some(4.0), None, Some(4.0)]);
     // From 1 January 2023: March 4 -> December 7.5; from 1 April: August 6 -> December 7.5.
     assert_eq!(f64s("change"), [None, Some(3.5), None, Some(1.5)]);
+    // Improved by 2 points or more after the index: from 1 July, the
+    // baseline is March's 4 and August's 6 reaches it (31 days on); from
+    // 1 October the baseline is August's 6 and December's 7.5 is only 1.5
+    // up. A fall of 1 from 1 July: none.
+    let i64s_of = |c: &str| out.column(c).unwrap().i64().unwrap().iter().collect::<Vec<_>>();
+    assert_eq!(i64s_of("improved"), [None, Some(31), None, None]);
+    assert_eq!(i64s_of("fell"), [None, None, None, None]);
     let i64s = |c: &str| out.column(c).unwrap().i64().unwrap().iter().collect::<Vec<_>>();
     let strs =
         |c: &str| out.column(c).unwrap().str().unwrap().iter().map(|s| s.map(str::to_string)).collect::<Vec<_>>();
@@ -267,6 +280,11 @@ fn bad_definitions_name_the_field() {
             "one instrument and domain",
         ),
         ("name = \"x\"\ntable = \"payments\"\naggregate = \"baseline\"\nwindow = \"[-6m, 0]\"".into(), "variable 'x'.table", "reads assessments"),
+        (
+            "name = \"x\"\ntable = \"assessments\"\naggregate = \"improved\"\nwindow = \"[-6m, 6m]\"\nwhere = { instrument = \"stjarna\", domain = \"skola\" }".into(),
+            "variable 'x'.at_least",
+            "the change that counts",
+        ),
     ] {
         let e = spec(&text).check(Role::Outcome).unwrap_err();
         assert_eq!(e.field, field, "{text}: {e}");

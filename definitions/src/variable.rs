@@ -22,6 +22,7 @@
 //! | `baseline` | the earliest `score` of one instrument and domain (`assessments`) | null |
 //! | `change_from_baseline` | the latest `score` minus the earliest (two assessments or more) | null |
 //! | `time_to_event` | days from the index date to the first row (an outcome) | null (censored) |
+//! | `improved` | days from the index date to the first assessment after it whose score has moved `at_least` from the baseline (the earliest in the window; a negative `at_least` is a fall) | null |
 //! | `without` | days from the index date to the window's end, where the window (over by the export date) holds no row (an outcome) | null |
 //! | `days_in` | days of the rows' spans (`date` to `until`) inside the window | 0 |
 //! | `attribute` | `column` of the client (`clients`; no window) | |
@@ -59,6 +60,7 @@ pub enum Aggregate {
     Earliest,
     Baseline,
     ChangeFromBaseline,
+    Improved,
     TimeToEvent,
     MonthsWithout,
     Without,
@@ -79,6 +81,7 @@ impl Aggregate {
             Aggregate::Earliest => "earliest",
             Aggregate::Baseline => "baseline",
             Aggregate::ChangeFromBaseline => "change_from_baseline",
+            Aggregate::Improved => "improved",
             Aggregate::TimeToEvent => "time_to_event",
             Aggregate::MonthsWithout => "months_without",
             Aggregate::Without => "without",
@@ -95,7 +98,7 @@ impl Aggregate {
     /// Whether the value is the days from the index date to an event (an
     /// outcome only: null while it has not happened).
     pub fn is_event(self) -> bool {
-        matches!(self, Aggregate::TimeToEvent | Aggregate::MonthsWithout | Aggregate::Without)
+        matches!(self, Aggregate::TimeToEvent | Aggregate::MonthsWithout | Aggregate::Without | Aggregate::Improved)
     }
 }
 
@@ -296,7 +299,7 @@ impl VariableSpec {
         let bad = |f: &str, m: String| DefinitionError { field: field(f), message: m };
         let table = table_named(&self.table, &field("table"))?;
         let agg = self.aggregate;
-        let scored = matches!(agg, Aggregate::Baseline | Aggregate::ChangeFromBaseline);
+        let scored = matches!(agg, Aggregate::Baseline | Aggregate::ChangeFromBaseline | Aggregate::Improved);
         if scored {
             if table.name != "assessments" {
                 return Err(bad("table", format!("{} reads assessments: table = \"assessments\"", agg.name())));
@@ -316,9 +319,15 @@ impl VariableSpec {
         if agg.is_event() && role == Role::Known {
             return Err(bad("aggregate", format!("{} is an outcome: write it as an [[outcome]]", agg.name())));
         }
+        if agg == Aggregate::Improved && !self.at_least.is_some_and(|a| a != 0.0 && a.is_finite()) {
+            return Err(bad(
+                "at_least",
+                "improved needs the change that counts: at_least = 2 (a rise of 2 points), or -2 (a fall)".into(),
+            ));
+        }
         let needs_column =
             matches!(agg, Aggregate::Sum | Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute)
-                || self.at_least.is_some();
+                || (self.at_least.is_some() && agg != Aggregate::Improved);
         let column = match (&self.column, needs_column) {
             (Some(c), true) if agg == Aggregate::Attribute && c == AGE && table.name == "clients" => {
                 Some((AGE, Some(Kind::Int { min: 0, max: 150 })))
@@ -340,7 +349,7 @@ impl VariableSpec {
         if agg == Aggregate::Sum && !number(column) {
             return Err(bad("column", format!("sum needs a number column; '{}' is not one", column.unwrap().0)));
         }
-        if self.at_least.is_some() && !number(column) {
+        if self.at_least.is_some() && agg != Aggregate::Improved && !number(column) {
             return Err(bad("at_least", format!("'{}' is not a number column", column.unwrap().0)));
         }
         match (agg, self.lasting) {
@@ -432,7 +441,7 @@ impl VariableSpec {
 /// at 0 at the latest; an outcome starts at 0 or later, but a change from
 /// baseline as an outcome spans the index date and ends after it.
 pub fn window_rule(window: &Window, role: Role, aggregate: Aggregate) -> Result<(), String> {
-    let change = aggregate == Aggregate::ChangeFromBaseline;
+    let change = matches!(aggregate, Aggregate::ChangeFromBaseline | Aggregate::Improved);
     match role {
         Role::Known if !window.known_at_index() => {
             Err(format!("{window} reaches past the index date: what is known at the index ends at 0 at the latest"))
@@ -668,7 +677,7 @@ fn value_of(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variab
         rows = rows.filter(date_expr(&v.date).is_not_null().and(date_expr(&v.date).lt_eq(date_lit(as_of))));
     }
     let run = v.aggregate == Aggregate::TimeToEvent && v.lasting.is_some();
-    if let (Some(a), false) = (v.at_least, run) {
+    if let (Some(a), false) = (v.at_least, run || v.aggregate == Aggregate::Improved) {
         rows = rows.filter(col(v.column.expect("checked")).cast(DataType::Float64).gt_eq(lit(a)));
     }
     let mut joined = people.clone().join(rows.select(pick), [col(key)], [col("__by")], JoinArgs::new(JoinType::Inner));
@@ -710,6 +719,20 @@ fn value_of(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variab
         Aggregate::TimeToEvent => (-col("__days")).min().cast(DataType::Int64),
         Aggregate::MonthsWithout => return months_without(people, joined, v, as_of),
         Aggregate::Without => return without(people, joined, v, as_of),
+        Aggregate::Improved => {
+            // The baseline is the window's earliest score; the event the
+            // first later score, after the index date, moved at_least from it.
+            let a = v.at_least.expect("checked: improved has at_least");
+            let base = sorted(col("__value").cast(DataType::Float64)).first().over([col("__member")])?;
+            let change = col("__value").cast(DataType::Float64) - base;
+            let reached = if a > 0.0 { change.gt_eq(lit(a)) } else { change.lt_eq(lit(a)) };
+            return Ok(joined.filter(reached.and(col("__days").lt(lit(0)))).group_by(by_member).agg([(-col(
+                "__days",
+            ))
+            .min()
+            .cast(DataType::Int64)
+            .alias(name)]));
+        }
         Aggregate::Attribute | Aggregate::DaysIn => unreachable!("handled above"),
     };
     Ok(joined.group_by(by_member).agg([agg.alias(name)]))
