@@ -68,15 +68,35 @@ pub fn run(command: ContractCommand, quiet: bool) -> anyhow::Result<()> {
             if !quiet {
                 let e = &ev.effect;
                 let paid: f64 = ev.lines.iter().map(|l| l.paid).sum();
+                let cur = &spec.pricing.currency;
                 println!(
-                    "contract {}: {} enrolments in the target group, {} participants, {} outcomes achieved, {:.0} {} paid",
+                    "contract {}: {} enrolments in the target group, {} participants, {} outcomes achieved, {:.0} {cur} paid for outcomes",
                     spec.id,
                     ev.enrolments.len(),
                     ev.participants.len(),
                     ev.achievements.len(),
                     paid,
-                    spec.pricing.currency
                 );
+                if !ev.activity.is_empty() {
+                    let paid: f64 = ev.activity.iter().map(|l| l.paid).sum();
+                    println!("  activity: {} payments earned, {paid:.0} {cur} paid", ev.activity.len());
+                }
+                if let Some(s) = &ev.savings {
+                    let e = &s.per_participant;
+                    println!(
+                        "  savings: {:.0} {cur} per participant (95% CI {:.0} to {:.0}), {} participants vs {} comparisons over the whole follow-up; {:.0} {cur} payable on {}",
+                        e.estimate, e.ci_low, e.ci_high, s.n_treated, s.n_comparison, s.payable, s.settled
+                    );
+                }
+                if let Some(st) = &ev.statement {
+                    println!(
+                        "  investor: {:.0} {cur} repaid of {:.0} {cur} capital ({:.2} times){}",
+                        st.repaid,
+                        st.capital,
+                        st.multiple,
+                        st.ceiling.map(|c| format!(", at most {c:.0} {cur} under the return cap")).unwrap_or_default()
+                    );
+                }
                 if let Some(t) = &e.two_group {
                     println!(
                         "  two-group comparison (unadjusted): {:+.4} (95% CI {:+.4} to {:+.4})",
