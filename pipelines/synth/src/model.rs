@@ -867,17 +867,8 @@ impl Generator {
             let observed = Self::add_months(end_month, 1) - Duration::days(1);
             let effect = if team && q > q0 { PLACED_ATTENDANCE_EFFECT } else { 0.0 };
             let v = (level + Normal::new(0.0, 0.06).unwrap().sample(&mut self.programme) + effect).clamp(0.0, 1.0);
-            let id = self.id('O');
-            let t = "outcomes";
-            let row = vec![
-                id,
-                pnr.clone(),
-                case_id.to_string(),
-                source_code("outcome_type", "school_attendance").to_string(),
-                self.date(t, Some(observed)),
-                Self::decimal(t, v, 2),
-            ];
-            self.write_programme(t, row)?;
+            let row = self.outcome_row(&pnr, Some(case_id), "school_attendance", observed, v, 2);
+            self.write_programme("outcomes", row)?;
         }
         let Some(ended) = ended else { return Ok(()) };
         let p_again = 0.30 + 0.06 * z.clamp(-2.0, 2.0) - if team { PLACED_REPLACEMENT_EFFECT } else { 0.0 };
@@ -1100,32 +1091,34 @@ impl Generator {
         &mut self,
         pnr: &str,
         case_id: Option<&str>,
-        ty: &str,
+        ty: &'static str,
         observed: NaiveDate,
         value: f64,
         places: usize,
     ) -> io::Result<()> {
-        let id = self.id('O');
+        let row = self.outcome_row(pnr, case_id, ty, observed, value, places);
+        self.write("outcomes", row)
+    }
+
+    /// An outcome observation's row (a new id; the type as the source system codes it).
+    fn outcome_row(
+        &mut self,
+        pnr: &str,
+        case_id: Option<&str>,
+        ty: &'static str,
+        observed: NaiveDate,
+        value: f64,
+        places: usize,
+    ) -> Vec<String> {
         let t = "outcomes";
-        let ty = source_code(
-            "outcome_type",
-            match ty {
-                "school_attendance" => "school_attendance",
-                "employment_or_studies" => "employment_or_studies",
-                "stable_housing" => "stable_housing",
-                "employment_status" => "employment_status",
-                _ => "self_sufficient",
-            },
-        );
-        let row = vec![
-            id,
+        vec![
+            self.id('O'),
             pnr.to_string(),
             case_id.unwrap_or("").to_string(),
-            ty.to_string(),
+            source_code("outcome_type", ty).to_string(),
             self.date(t, Some(observed)),
             Self::decimal(t, value, places),
-        ];
-        self.write(t, row)
+        ]
     }
 
     fn contacts(&mut self, pnr: &str, case_id: &str, from: NaiveDate, to: NaiveDate, mean: f64) -> io::Result<()> {
@@ -1321,16 +1314,7 @@ impl Generator {
             self.outcome(&pnr, None, "employment_status", observed, if v { 1.0 } else { 0.0 }, 0)?;
             let noise = Normal::new(0.0, 0.1).unwrap().sample(&mut self.earnings);
             let earned = if v { (EARNINGS_PER_QUARTER * m * (1.0 + noise)).max(0.0).round() } else { 0.0 };
-            let id = self.id('O');
-            let t = "outcomes";
-            let row = vec![
-                id,
-                pnr.clone(),
-                String::new(),
-                source_code("outcome_type", "earnings").to_string(),
-                self.date(t, Some(observed)),
-                Self::decimal(t, earned, 0),
-            ];
+            let row = self.outcome_row(&pnr, None, "earnings", observed, earned, 0);
             self.write_earnings(row)?;
         }
         Ok(())
