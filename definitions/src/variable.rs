@@ -111,6 +111,17 @@ pub enum FilterValue {
     Many(Vec<String>),
 }
 
+/// The values as a report shows them: `true`, `residential_care`, `a or b`.
+impl std::fmt::Display for FilterValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FilterValue::Bool(b) => write!(f, "{b}"),
+            FilterValue::One(s) => f.write_str(s),
+            FilterValue::Many(vs) => f.write_str(&vs.join(" or ")),
+        }
+    }
+}
+
 /// A date column, or several: the first of them that is present
 /// (`["started", "decided"]`: the start, or the decision where no start is recorded).
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]

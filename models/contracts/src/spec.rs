@@ -390,11 +390,7 @@ impl RepeatedOutcome {
 }
 
 pub fn filter_text(v: &FilterValue) -> String {
-    match v {
-        FilterValue::Bool(b) => b.to_string(),
-        FilterValue::One(s) => s.clone(),
-        FilterValue::Many(vs) => vs.join(" or "),
-    }
+    v.to_string()
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -188,18 +188,7 @@ fn describe(f: &utfall_definitions::VariableSpec) -> String {
     if let Some(c) = &f.column {
         s.push_str(&format!(" `{c}`"));
     }
-    let filter: Vec<String> = f
-        .filter
-        .iter()
-        .map(|(k, v)| {
-            let v = match v {
-                utfall_definitions::variable::FilterValue::Bool(b) => b.to_string(),
-                utfall_definitions::variable::FilterValue::One(x) => x.clone(),
-                utfall_definitions::variable::FilterValue::Many(xs) => xs.join(" or "),
-            };
-            format!("{k} = {v}")
-        })
-        .collect();
+    let filter: Vec<String> = f.filter.iter().map(|(k, v)| format!("{k} = {v}")).collect();
     if !filter.is_empty() {
         s.push_str(&format!(" where {}", filter.join(", ")));
     }
