@@ -16,11 +16,15 @@ between 92% and 98%, for both methods.
 --spec norrkoping: the team for children placed in residential care, the
 planted effect on school attendance (truth placement_programme). Acceptance
 (issue 17): coverage between 93% and 97% (and |bias| < 10%).
+--spec hasselby: the youth team for young people reported again but not
+investigated, the planted change from the team's start in the mean of four
+assessment domains (truth referral_programme); pre-post only (the contract's
+method: nobody outside the team is assessed). Same acceptance as Norrköping.
 With --reduced (CI's short run) the limits are widened by the Monte Carlo
 error of the number of replications run: bias within 10% plus 2.58 Monte
 Carlo standard errors, coverage inside the central 99% of Binomial(R, 0.95) / R.
 
-usage: contract_replications.py UTFALL WORKDIR [--spec jobbsteget|norrkoping] [--replications 300]
+usage: contract_replications.py UTFALL WORKDIR [--spec jobbsteget|norrkoping|hasselby] [--replications 300]
        [--clients 20000] [--bootstrap 499] [--jobs 2] [--first-seed 1] [--reduced]
 Writes WORKDIR/replications.csv; prints a summary; exits 1 if a criterion fails.
 """
@@ -38,14 +42,16 @@ from pathlib import Path
 import pandas as pd
 
 SPECS = Path(__file__).resolve().parent.parent / "models/contracts/specs"
-# spec -> (the planted effect in truth.json, coverage limits)
+# spec -> (the planted effect in truth.json, coverage limits, methods)
+COMPARISONS = ["matched_comparison", "difference_in_differences"]
 STUDIES = {
-    "jobbsteget": (("contract_programme", "att_employment_status"), (0.92, 0.98)),
-    "norrkoping": (("placement_programme", "att_school_attendance"), (0.93, 0.97)),
+    "jobbsteget": (("contract_programme", "att_employment_status"), (0.92, 0.98), COMPARISONS),
+    "norrkoping": (("placement_programme", "att_school_attendance"), (0.93, 0.97), COMPARISONS),
+    "hasselby": (("referral_programme", "mean_change"), (0.93, 0.97), ["pre_post"]),
 }
 SPEC = None  # the shipped spec, copied into WORKDIR at the start, so that edits during a run do not matter
 TRUTH = STUDIES["jobbsteget"][0]
-METHODS = ["matched_comparison", "difference_in_differences"]
+METHODS = COMPARISONS
 
 
 def run(cmd):
@@ -109,8 +115,8 @@ def main():
     a.add_argument("--spec", choices=sorted(STUDIES), default="jobbsteget")
     args = a.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    global SPEC, TRUTH
-    TRUTH, coverage_limits = STUDIES[args.spec]
+    global SPEC, TRUTH, METHODS
+    TRUTH, coverage_limits, METHODS = STUDIES[args.spec]
     SHIPPED_SPEC = SPECS / f"{args.spec}.toml"
     SPEC = args.work / "spec.toml"
     # The shipped spec, with one change: a study whose household bootstrap

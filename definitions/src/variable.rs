@@ -100,6 +100,12 @@ impl Aggregate {
     pub fn is_event(self) -> bool {
         matches!(self, Aggregate::TimeToEvent | Aggregate::MonthsWithout | Aggregate::Without | Aggregate::Improved)
     }
+
+    /// Whether the value is a change from a baseline in the window (whose
+    /// window as an outcome may start at or before the index date).
+    pub fn is_change(self) -> bool {
+        matches!(self, Aggregate::ChangeFromBaseline | Aggregate::Improved)
+    }
 }
 
 /// The values a filter keeps.
@@ -452,7 +458,7 @@ impl VariableSpec {
 /// at 0 at the latest; an outcome starts at 0 or later, but a change from
 /// baseline as an outcome spans the index date and ends after it.
 pub fn window_rule(window: &Window, role: Role, aggregate: Aggregate) -> Result<(), String> {
-    let change = matches!(aggregate, Aggregate::ChangeFromBaseline | Aggregate::Improved);
+    let change = aggregate.is_change();
     match role {
         Role::Known if !window.known_at_index() => {
             Err(format!("{window} reaches past the index date: what is known at the index ends at 0 at the latest"))

@@ -699,3 +699,121 @@ fn an_amount_outcome_against_a_much_larger_comparison_population() {
     let difference = sums[1] / counts[1] as f64 - sums[0] / counts[0] as f64;
     assert!((difference - g("two_group_difference")).abs() < 1e-6, "{difference} vs {}", g("two_group_difference"));
 }
+
+const HASSELBY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/contracts/specs/hasselby.toml");
+
+/// Hässelby's young people (issue 17), in SQL: each client's first report of
+/// concern closed without investigation, aged 10-15, in the enrolment
+/// window, reported before; the team started in the report's case within
+/// 60 days; each participant's quarterly means of the four domains in that
+/// case, by quarter from the team's start's.
+const REFERRED_SQL: &str = "
+WITH ni AS (SELECT client_id, case_id, received FROM reports WHERE kind = 'report' AND prelim_outcome = 'no_investigation'),
+first AS (SELECT client_id, min(received) AS idx FROM ni GROUP BY client_id),
+fr AS (SELECT ni.client_id, ni.case_id, ni.received AS idx FROM ni JOIN first f ON f.client_id = ni.client_id AND f.idx = ni.received),
+earlier AS (SELECT DISTINCT fr.client_id FROM fr JOIN reports r ON r.client_id = fr.client_id AND r.received < fr.idx),
+enr AS (
+  SELECT fr.* FROM fr JOIN clients c ON c.client_id = fr.client_id JOIN earlier e ON e.client_id = fr.client_id
+  WHERE fr.idx BETWEEN DATE '2022-01-01' AND DATE '2024-06-30' AND date_part('year', fr.idx) - c.birth_year BETWEEN 10 AND 15),
+pt AS (
+  SELECT e.client_id, e.case_id, min(i.started) AS st FROM enr e JOIN interventions i
+    ON i.case_id = e.case_id AND i.type = 'other' AND i.provider = 'Ungdomsteamet' AND i.granted
+   AND i.started >= e.idx AND i.started <= e.idx + INTERVAL '60 days'
+  GROUP BY e.client_id, e.case_id),
+qs AS (
+  SELECT pt.client_id,
+    (date_part('year', a.assessed) * 4 + floor((date_part('month', a.assessed) - 1) / 3))
+      - (date_part('year', pt.st) * 4 + floor((date_part('month', pt.st) - 1) / 3)) AS k,
+    avg(CAST(a.score AS DOUBLE)) AS m
+  FROM pt JOIN assessments a ON a.client_id = pt.client_id AND a.case_id = pt.case_id
+   AND a.instrument = 'stjarna' AND a.domain IN ('skola', 'fritid', 'relationer', 'halsa')
+  GROUP BY 1, 2),
+ch AS (
+  SELECT b.client_id, b.m AS y_pre, avg(p.m) AS y_post FROM qs b JOIN qs p ON p.client_id = b.client_id AND p.k BETWEEN 1 AND 4
+  WHERE b.k = 0 GROUP BY b.client_id, b.m),
+school AS (
+  SELECT pt.client_id, pt.st, a.assessed, CAST(a.score AS DOUBLE) AS score FROM pt JOIN assessments a
+    ON a.client_id = pt.client_id AND a.case_id = pt.case_id AND a.instrument = 'stjarna' AND a.domain = 'skola'
+   AND a.assessed >= pt.st AND a.assessed <= pt.st + INTERVAL '24 months'),
+base AS (SELECT client_id, min(assessed) AS d FROM school GROUP BY client_id),
+improved AS (
+  SELECT s.client_id, min(s.assessed) AS achieved FROM school s JOIN base b ON b.client_id = s.client_id
+  JOIN school s0 ON s0.client_id = b.client_id AND s0.assessed = b.d
+  WHERE s.assessed > s.st AND s.score >= s0.score + 2 GROUP BY s.client_id)
+";
+
+/// Hässelby-Vällingby's contract: the pre-post change in the mean of four
+/// assessment domains from the baseline at the team's start, and the
+/// payments on a 2-point rise in a domain, recomputed in SQL from the
+/// register; the simulation draws the participants' own histories.
+#[test]
+fn hasselby_change_from_baseline_and_domain_payments_equal_sql_over_the_register() {
+    let st = study();
+    let out = st.work.join("hasselby");
+    let printed =
+        ok(&["contract", "evaluate", HASSELBY, "--register", s(&st.register), "--out", s(&out), "--bootstrap", "199"]);
+    let rows = |sql: &str| -> Vec<Vec<String>> {
+        query(&st.register, &format!("{REFERRED_SQL} {sql}"))
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    };
+    let (all, n) = (&rows("SELECT count(*) FROM enr")[0][0], &rows("SELECT count(*) FROM pt")[0][0]);
+    assert!(printed.contains(&format!("{all} enrolments in the target group, {n} participants,")), "{printed}");
+    // Each participant's baseline and follow-up as the estimate reads them, and their mean change.
+    let sql = rows("SELECT client_id, y_pre, y_post FROM ch ORDER BY client_id");
+    assert!(sql.len() > 25, "{} participants with both periods", sql.len());
+    let study_rows =
+        read_parquet(&out.join("contract_study.parquet")).sort(["client_id"], SortMultipleOptions::default()).unwrap();
+    assert_eq!(study_rows.height(), sql.len());
+    let f = |c: &str| -> Vec<f64> { study_rows.column(c).unwrap().f64().unwrap().into_no_null_iter().collect() };
+    let (pre, post) = (f("y_pre"), f("y_post"));
+    let ids =
+        study_rows.column("client_id").unwrap().str().unwrap().iter().map(|v| v.unwrap_or("")).collect::<Vec<_>>();
+    let mut change = 0.0;
+    for (i, r) in sql.iter().enumerate() {
+        let (a, b): (f64, f64) = (r[1].parse().unwrap(), r[2].parse().unwrap());
+        assert!(ids[i] == r[0] && (pre[i] - a).abs() < 1e-9 && (post[i] - b).abs() < 1e-9, "{r:?}");
+        change += (b - a) / sql.len() as f64;
+    }
+    let effect = read_parquet(&out.join("contract_effect.parquet"));
+    let estimate = effect.column("estimate").unwrap().f64().unwrap().get(0).unwrap();
+    assert!((estimate - change).abs() < 1e-9, "ours {estimate}, SQL {change}");
+    let (lo, hi) = (
+        effect.column("ci_low").unwrap().f64().unwrap().get(0).unwrap(),
+        effect.column("ci_high").unwrap().f64().unwrap().get(0).unwrap(),
+    );
+    assert!(lo < estimate && estimate < hi && hi - lo < 1.0, "{lo} to {hi}");
+    // The school domain's payments: the first score 2 points above the baseline.
+    let achieved = rows("SELECT client_id, CAST(achieved AS VARCHAR) FROM improved ORDER BY client_id");
+    let paid = read_parquet(&out.join("contract_outcomes.parquet"))
+        .lazy()
+        .filter(col("outcome_metric_id").eq(lit("school_improved")))
+        .select([col("client_id"), col("achieved").cast(DataType::String)])
+        .sort(["client_id"], SortMultipleOptions::default())
+        .collect()
+        .unwrap();
+    assert!(achieved.len() > 10, "{} improved at school", achieved.len());
+    assert_eq!(paid.height(), achieved.len());
+    for (i, r) in achieved.iter().enumerate() {
+        let row = paid.get_row(i).unwrap();
+        assert_eq!((row.0[0].get_str().unwrap(), row.0[1].get_str().unwrap()), (r[0].as_str(), r[1].as_str()));
+    }
+    // Before signing: 12 against 24 months, from the participants' own histories.
+    let sim = st.work.join("hasselby-simulation");
+    ok(&["contract", "simulate", HASSELBY, "--register", s(&st.register), "--out", s(&sim), "--quiet"]);
+    let df = read_parquet(&sim.join("contract_simulation.parquet"));
+    let g = |c: &str| -> Vec<f64> {
+        df.column(c).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().into_no_null_iter().collect()
+    };
+    let (months, effect, paid) = (g("follow_up_months"), g("effect"), g("payments_mean"));
+    assert!(months.contains(&12.0) && months.contains(&24.0));
+    let at = |m: f64, e: f64, t: f64| {
+        let take = g("take_up");
+        (0..df.height()).find(|i| months[*i] == m && effect[*i] == e && take[*i] == t).map(|i| paid[i]).unwrap()
+    };
+    assert!(at(24.0, 0.0, 1.0) > 0.0 && at(24.0, 0.2, 1.0) > at(24.0, 0.0, 1.0));
+    let html = std::fs::read_to_string(sim.join("simulation.html")).unwrap();
+    assert!(html.contains("the register's participants, from their service start"));
+}

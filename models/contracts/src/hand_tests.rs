@@ -326,6 +326,11 @@ fn specification_errors_name_the_field() {
     assert!(entry.contains("target_group.entry.spell.by"), "{entry}");
     let window = spec_error(|s| s.replace("every = true }", "every = true, from = 2023-01-01 }"));
     assert!(window.contains("target_group.entry.from") && window.contains("[enrolment]"), "{window}");
+    let baseline = spec_error(|s| s.replace("post_quarters = [1, 4]", "post_quarters = [1, 4]\npre_quarters = [0, 0]"));
+    assert!(
+        baseline.contains("validation.pre_quarters") && baseline.contains("quarters_from = \"service_start\""),
+        "{baseline}"
+    );
     let field = spec_error(|s| s.replace("follow_up_months = 18", "follow_up_months = 18\nfollowup = 3"));
     assert!(field.contains("followup"), "{field}");
 }
@@ -522,6 +527,7 @@ fn hand_worked_savings_guarantee_and_return_cap() {
         enrolments,
         historical: Vec::new(),
         observations: Default::default(),
+        series: Default::default(),
     };
     let participants = [0, 1, 2];
     let refs: Vec<&Enrolment> = participants.iter().map(|i| &study.enrolments[*i]).collect();

@@ -542,12 +542,23 @@ pub fn outcome_text(spec: &Spec) -> String {
     let v = &spec.validation;
     let q =
         |r: [i32; 2]| if r[0] == r[1] { format!("quarter {}", r[0]) } else { format!("quarters {} to {}", r[0], r[1]) };
+    let from = match v.quarters_from {
+        spec::QuartersFrom::Index => "the index quarter",
+        spec::QuartersFrom::ServiceStart => {
+            "the quarter the service started in (a comparison enrolment's index quarter), quarter 0"
+        }
+    };
     format!(
-        "{}, the last row in each quarter, averaged over event {} after the index quarter{}",
+        "{}, {} in each quarter, averaged over event {} after {from}{}",
         v.outcome.describe(),
+        match v.outcome.per_quarter {
+            spec::PerQuarter::Last => "the last row",
+            spec::PerQuarter::Mean => "the mean of the rows",
+        },
         q(v.post_quarters),
         if matches!(v.method, Method::DifferenceInDifferences | Method::PrePost) {
-            format!(", against event {} before it", q(v.pre_quarters))
+            let when = if v.pre_quarters[1] < 0 { " before it" } else { " (the baseline)" };
+            format!(", against event {}{when}", q(v.pre_quarters))
         } else {
             String::new()
         }

@@ -1156,8 +1156,15 @@ pub fn write_simulation(dir: &Path, spec: &Spec, s: &Simulated) -> Result<(), Co
         s.histories.iter().map(|(f, n)| format!("{} with {f} months observed", count(&s.policy, *n))).collect();
     let _ = writeln!(
         o,
-        "</tbody></table><h2>How it is computed</h2><ul><li>Baseline histories: target-group enrolments in the register that did not take part ({}). A simulated participant draws one history; an assumed effect of d points turns a history that does not achieve <code>{}</code> into one that does with probability d / (1 − baseline share), keeping real timings and sustainment.</li><li>Participants = take-up × the enrolments in the enrolment window, each enrolling on a uniformly drawn day of the window; every outcome within the follow-up is payable, subject to the caps ({} {cur} per participant, {} {cur} in total).</li>{money}<li>Specification <code>{}</code> (sha256 {}); register as of {}, manifest sha256 {}.</li></ul></main>",
-        hist.join(", "),
+        "</tbody></table><h2>How it is computed</h2><ul><li>Baseline histories: {}. A simulated participant draws one history; an assumed effect of d points turns a history that does not achieve <code>{}</code> into one that does with probability d / (1 − baseline share), keeping real timings and sustainment.</li><li>Participants = take-up × the enrolments in the enrolment window, each enrolling on a uniformly drawn day of the window; every outcome within the follow-up is payable, subject to the caps ({} {cur} per participant, {} {cur} in total).</li>{money}<li>Specification <code>{}</code> (sha256 {}); register as of {}, manifest sha256 {}.</li></ul></main>",
+        match sim.histories {
+            crate::spec::Histories::Comparison =>
+                format!("target-group enrolments in the register that did not take part ({})", hist.join(", ")),
+            crate::spec::Histories::Participants => format!(
+                "the register's participants, from their service start ({}); an assumed effect adds to what they achieved, so effect 0 is the participants' own record, not the contract without the service",
+                hist.join(", ")
+            ),
+        },
         escape(&spec.outcome_metrics[sim.metric_index(spec)].id),
         money(spec.pricing.cap_per_participant),
         money(spec.pricing.cap_total),

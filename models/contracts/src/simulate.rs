@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::money;
 use crate::ratecard::{self, Achievement};
-use crate::spec::{Per, Spec};
+use crate::spec::{Histories, Per, Spec};
 use crate::study::Study;
 use crate::{ContractError, read_study};
 
@@ -64,13 +64,16 @@ struct History {
     cost: f64,
 }
 
-fn histories(spec: &Spec, study: &Study, follow_up: u32) -> Result<Vec<History>, ContractError> {
+fn histories(spec: &Spec, study: &Study, follow_up: u32, from: Histories) -> Result<Vec<History>, ContractError> {
     let who: Vec<(&crate::study::Enrolment, NaiveDate)> = study
         .pool
         .iter()
-        .filter(|e| !e.treated() && e.later_service.is_none())
-        .filter(|e| e.index.checked_add_months(Months::new(follow_up)).is_some_and(|end| end <= study.as_of))
-        .map(|e| (e, e.index))
+        .filter(|e| match from {
+            Histories::Comparison => !e.treated() && e.later_service.is_none(),
+            Histories::Participants => e.treated(),
+        })
+        .filter(|e| e.enrolled().checked_add_months(Months::new(follow_up)).is_some_and(|end| end <= study.as_of))
+        .map(|e| (e, e.enrolled()))
         .collect();
     let metrics = spec.metric_variables(follow_up)?;
     let dates = study.achieved(&metrics, &who).map_err(crate::study::StudyError::from)?;
@@ -143,14 +146,18 @@ pub fn simulate(spec: &Spec, register: &std::path::Path, threshold: Option<u32>)
     let mut scenarios = Vec::new();
     let mut counts = Vec::new();
     for &follow_up in &sim.follow_up_months {
-        let hist = histories(spec, &study, follow_up)?;
+        let hist = histories(spec, &study, follow_up, sim.histories)?;
         counts.push((follow_up, hist.len()));
+        let whose = match sim.histories {
+            Histories::Comparison => "comparison enrolments",
+            Histories::Participants => "participants",
+        };
         if hist.len() < 30 {
             return Err(ContractError::Empty {
                 file: spec.file.clone(),
                 field: "simulation.follow_up_months".into(),
                 message: format!(
-                    "only {} comparison enrolments in the register have {follow_up} months of follow-up observed (register as of {}); at least 30 are needed",
+                    "only {} {whose} in the register have {follow_up} months of follow-up observed (register as of {}); at least 30 are needed",
                     hist.len(),
                     study.as_of
                 ),
@@ -158,6 +165,22 @@ pub fn simulate(spec: &Spec, register: &std::path::Path, threshold: Option<u32>)
         }
         let target = sim.metric_index(spec);
         let achievers: Vec<usize> = (0..hist.len()).filter(|i| hist[*i].days[target].is_some()).collect();
+        if achievers.is_empty() && sim.effects.iter().any(|e| *e > 0.0) {
+            let metric = &spec.outcome_metrics[target].id;
+            return Err(ContractError::Empty {
+                file: spec.file.clone(),
+                field: "simulation.metric".into(),
+                message: format!(
+                    "none of the {} {whose} with {follow_up} months observed achieves `{metric}`, so an assumed effect has no history to take its timing from{}",
+                    hist.len(),
+                    match sim.histories {
+                        Histories::Comparison =>
+                            ": where only participants are measured (a change from baseline), simulate from their histories (histories = \"participants\")",
+                        Histories::Participants => "",
+                    }
+                ),
+            });
+        }
         let others: Vec<usize> = (0..hist.len()).filter(|i| hist[*i].days[target].is_none()).collect();
         let p0 = achievers.len() as f64 / hist.len() as f64;
         let baseline_cost = hist.iter().map(|h| h.cost).sum::<f64>() / hist.len() as f64;

@@ -170,7 +170,7 @@ impl Metric {
             aggregate: self.aggregate,
             column: self.column.clone(),
             date: self.date.clone(),
-            window: Some(follow_up(months)),
+            window: Some(if self.aggregate.is_change() { with_start(months) } else { follow_up(months) }),
             filter: self.filter.clone(),
             by: self.by,
             at_least: self.at_least,
@@ -274,6 +274,12 @@ fn one() -> f64 {
     1.0
 }
 
+/// A change from baseline's follow-up: `[0, months]`, the day of enrolment
+/// included (a baseline taken when the service starts).
+fn with_start(months: u32) -> DefWindow {
+    DefWindow::parse(&format!("[0, {months}m]")).expect("a window")
+}
+
 /// The follow-up of a metric or a cost: `(0, months]` from enrolment.
 fn follow_up(months: u32) -> DefWindow {
     DefWindow::parse(&format!("(0, {months}m]")).expect("a window")
@@ -346,7 +352,7 @@ pub struct Investment {
 
 /// The repeated measure the effect is estimated on: rows of a table (with
 /// a filter), their `column`, by calendar quarter from the index quarter
-/// (the last row in each quarter counts).
+/// (the last row in each quarter counts, or the mean of its rows).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RepeatedOutcome {
@@ -356,6 +362,34 @@ pub struct RepeatedOutcome {
     pub date: Option<DateSpec>,
     #[serde(default, rename = "where")]
     pub filter: BTreeMap<String, FilterValue>,
+    /// A quarter's value: its last row (default) or the mean of its rows
+    /// (several domains of one assessment: their mean).
+    #[serde(default)]
+    pub per_quarter: PerQuarter,
+    /// Only rows of the enrolment's own case (the entry's case) count.
+    #[serde(default)]
+    pub same_case: bool,
+}
+
+/// How a quarter's rows make its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PerQuarter {
+    #[default]
+    Last,
+    Mean,
+}
+
+/// What event quarters are counted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuartersFrom {
+    /// The index date (the target group's entry), for everyone.
+    #[default]
+    Index,
+    /// A participant's service start (a comparison enrolment's index date):
+    /// quarter 0 holds a measure taken when the service starts.
+    ServiceStart,
 }
 
 /// A table's rows as a spec selects them: the filter and the date (and
@@ -381,10 +415,11 @@ impl RepeatedOutcome {
     pub fn describe(&self) -> String {
         let filter: Vec<String> = self.filter.iter().map(|(k, v)| format!("{k} = {}", filter_text(v))).collect();
         format!(
-            "`{}` of {}{}",
+            "`{}` of {}{}{}",
             self.column,
             self.table,
-            if filter.is_empty() { String::new() } else { format!(" where {}", filter.join(", ")) }
+            if filter.is_empty() { String::new() } else { format!(" where {}", filter.join(", ")) },
+            if self.same_case { ", in the enrolment's own case" } else { "" }
         )
     }
 }
@@ -471,8 +506,12 @@ pub struct Validation {
     /// (0 = the index quarter).
     pub outcome: RepeatedOutcome,
     pub post_quarters: [i32; 2],
+    /// Quarters before (or, ending at 0, at) the start: the baseline.
     #[serde(default = "default_pre")]
     pub pre_quarters: [i32; 2],
+    /// Event quarters count from the index date (default) or a participant's service start.
+    #[serde(default)]
+    pub quarters_from: QuartersFrom,
     /// Names of the spec's `[[variable]]`s (and `outcome_pre`).
     #[serde(default)]
     pub covariates: Vec<String>,
@@ -526,10 +565,25 @@ pub struct Simulation {
     pub follow_up_months: Vec<u32>,
     /// Upfront cost of the service per participant, funded by the investor.
     pub investment_per_participant: f64,
+    /// Whose histories a simulated participant draws: the comparison
+    /// enrolments' (default), or the participants' own from their service
+    /// start, for an outcome measured only on participants (a change from
+    /// baseline); the assumed effects then add to what they achieved.
+    #[serde(default)]
+    pub histories: Histories,
     #[serde(default = "default_sim_replications")]
     pub replications: usize,
     #[serde(default = "default_seed")]
     pub seed: u64,
+}
+
+/// Where `contract simulate` takes its histories from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Histories {
+    #[default]
+    Comparison,
+    Participants,
 }
 
 impl Simulation {
@@ -808,6 +862,17 @@ impl Spec {
             })?;
         let filter = check_filter(table, &o.filter, "validation.outcome.where").map_err(d)?;
         let date = date_columns(table, o.date.as_ref(), "validation.outcome.date").map_err(d)?;
+        if o.same_case {
+            let entry = table_named(&self.target_group.entry.table, "target_group.entry.table").map_err(d)?;
+            for t in [table, entry] {
+                if !t.register_columns().iter().any(|c| c.name == "case_id") {
+                    return Err(self.invalid(
+                        "validation.outcome.same_case",
+                        format!("{} has no case_id: the rows cannot be matched to the enrolment's case", t.name),
+                    ));
+                }
+            }
+        }
         Ok(Repeated { table, column, date, filter })
     }
 
@@ -923,8 +988,17 @@ impl Spec {
         if v.post_quarters[0] < 1 || v.post_quarters[0] > v.post_quarters[1] {
             return Err(self.invalid("validation.post_quarters", "write [first, last] with 1 <= first <= last"));
         }
-        if v.pre_quarters[1] > -1 || v.pre_quarters[0] > v.pre_quarters[1] {
-            return Err(self.invalid("validation.pre_quarters", "write [first, last] with first <= last <= -1"));
+        if v.pre_quarters[1] > 0 || v.pre_quarters[0] > v.pre_quarters[1] {
+            return Err(self.invalid(
+                "validation.pre_quarters",
+                "write [first, last] with first <= last <= 0 (0: the quarter the count starts in, for a measure taken at the start)",
+            ));
+        }
+        if v.pre_quarters[1] == 0 && v.quarters_from == QuartersFrom::Index && v.method != Method::PrePost {
+            return Err(self.invalid(
+                "validation.pre_quarters",
+                "a pre-period ending in quarter 0 holds the service's start for a comparison design: end it at -1, or count quarters from the service start (quarters_from = \"service_start\")",
+            ));
         }
         self.check_covariates(&v.covariates, "validation.covariates")?;
         if v.method == Method::MatchedComparison && v.covariates.is_empty() {

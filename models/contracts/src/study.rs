@@ -13,7 +13,7 @@ use utfall_disclosure::Policy;
 use utfall_register::scan::scan;
 use utfall_register::store::CurrentBuild;
 
-use crate::spec::{Spec, SpecError, Window};
+use crate::spec::{PerQuarter, QuartersFrom, Spec, SpecError, Window};
 
 /// Months since year 0 (for consecutive-month arithmetic).
 pub fn month_no(d: NaiveDate) -> i32 {
@@ -86,8 +86,38 @@ pub struct Study {
     /// Every enrolment of the target group in the register, whatever its date
     /// (the baseline of `simulate`).
     pub pool: Vec<Enrolment>,
-    /// Client -> the validation outcome's rows (date, value), in date order.
-    pub observations: HashMap<String, Vec<(NaiveDate, f64)>>,
+    /// Client -> the validation outcome's rows (date, value, case), in date order.
+    pub observations: HashMap<String, Vec<Observation>>,
+    /// How the event series reads them (the spec's validation).
+    pub series: SeriesRule,
+}
+
+/// One row of the validation outcome: its date, value and case ("" where none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    pub date: NaiveDate,
+    pub value: f64,
+    pub case_id: String,
+}
+
+/// How rows make an event series: a quarter's last row or their mean, only
+/// the enrolment's case's rows, quarters from the service start.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SeriesRule {
+    pub mean: bool,
+    pub same_case: bool,
+    pub from_start: bool,
+}
+
+impl SeriesRule {
+    pub fn of(spec: &Spec) -> SeriesRule {
+        let v = &spec.validation;
+        SeriesRule {
+            mean: v.outcome.per_quarter == PerQuarter::Mean,
+            same_case: v.outcome.same_case,
+            from_start: v.quarters_from == QuartersFrom::ServiceStart,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,30 +180,30 @@ fn service_starts(spec: &Spec, dir: &Path) -> Result<(Starts, Starts), StudyErro
 }
 
 /// The validation outcome's rows by client, in date order (then the table's key).
-fn observations(
-    spec: &Spec,
-    dir: &Path,
-    as_of: NaiveDate,
-) -> Result<HashMap<String, Vec<(NaiveDate, f64)>>, StudyError> {
+fn observations(spec: &Spec, dir: &Path, as_of: NaiveDate) -> Result<HashMap<String, Vec<Observation>>, StudyError> {
     let r = spec.repeated()?;
     let d = date_expr(&r.date);
+    let has_case = r.table.register_columns().iter().any(|c| c.name == "case_id");
+    let case = if has_case { col("case_id").cast(DataType::String) } else { lit("") };
     let df = scan(dir, r.table)?
         .filter(filter_expr(&r.filter).and(d.clone().lt_eq(lit(as_of))))
         .select([
             col("client_id"),
             d.alias("__date"),
             col(r.column).cast(DataType::Float64).alias("__value"),
+            case.alias("__case"),
             col(r.table.register_key()).alias("__key"),
         ])
         .sort(["client_id", "__date", "__key"], SortMultipleOptions::default())
         .collect()?;
     let client = strs(&df, "client_id")?;
     let date = dates(&df, "__date")?;
+    let case = strs(&df, "__case")?;
     let value: Vec<Option<f64>> = df.column("__value")?.f64()?.iter().collect();
-    let mut out: HashMap<String, Vec<(NaiveDate, f64)>> = HashMap::new();
-    for i in 0..client.len() {
-        if let (Some(d), Some(v)) = (date[i], value[i]) {
-            out.entry(client[i].clone()).or_default().push((d, v));
+    let mut out: HashMap<String, Vec<Observation>> = HashMap::new();
+    for (i, c) in client.into_iter().enumerate() {
+        if let (Some(date), Some(value)) = (date[i], value[i]) {
+            out.entry(c).or_default().push(Observation { date, value, case_id: case[i].clone() });
         }
     }
     Ok(out)
@@ -235,6 +265,7 @@ impl Study {
             historical,
             pool,
             observations: observations(spec, dir, as_of)?,
+            series: SeriesRule::of(spec),
         })
     }
 
@@ -248,26 +279,35 @@ impl Study {
         achieved(&self.dir, self.as_of, metrics, who)
     }
 
-    pub fn observations(&self, client: &str) -> &[(NaiveDate, f64)] {
+    pub fn observations(&self, client: &str) -> &[Observation] {
         self.observations.get(client).map(Vec::as_slice).unwrap_or(&[])
     }
 
     /// The validation outcome by event quarter (`first..=last` relative to the
-    /// index quarter): the last row in each quarter. A comparison
-    /// enrolment's quarters from a later start of the service are censored.
+    /// index quarter, or a participant's service start's): the last row in
+    /// each quarter, or the mean of its rows. A comparison enrolment's
+    /// quarters from a later start of the service are censored.
     pub fn event_series(&self, e: &Enrolment, first: i32, last: i32) -> Vec<Option<f64>> {
-        let q0 = quarter_no(e.index);
+        let rule = self.series;
+        let q0 = quarter_no(if rule.from_start { e.enrolled() } else { e.index });
         let censor = e.later_service.map(quarter_no);
-        let mut out = vec![None; (last - first + 1) as usize];
-        for (d, v) in self.observations(&e.client_id) {
-            let q = quarter_no(*d);
+        let len = (last - first + 1) as usize;
+        let (mut sum, mut n, mut latest) = (vec![0.0; len], vec![0usize; len], vec![None; len]);
+        for o in self.observations(&e.client_id) {
+            let q = quarter_no(o.date);
             let k = q - q0;
-            if k < first || k > last || censor.is_some_and(|c| q >= c) {
+            if k < first || k > last || censor.is_some_and(|c| q >= c) || (rule.same_case && o.case_id != e.case_id) {
                 continue;
             }
-            out[(k - first) as usize] = Some(*v);
+            let at = (k - first) as usize;
+            sum[at] += o.value;
+            n[at] += 1;
+            latest[at] = Some(o.value);
         }
-        out
+        if !rule.mean {
+            return latest;
+        }
+        sum.iter().zip(&n).map(|(s, n)| (*n > 0).then(|| s / *n as f64)).collect()
     }
 }
 
@@ -343,4 +383,58 @@ pub fn levels(enrolments: &[Enrolment], j: usize) -> BTreeMap<String, usize> {
 pub fn window_mean(series: &[Option<f64>], a: usize, b: usize) -> Option<f64> {
     let v: Vec<f64> = series[a..=b].iter().flatten().copied().collect();
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    /// A participant reported on 20 March 2023 (quarter 0 from the index)
+    /// whose service starts on 10 April (quarter 0 from the start): two
+    /// domains at the start (4 and 6), two in July (7 and 5) and one in
+    /// July in another case (1).
+    #[test]
+    fn event_series_take_the_last_row_or_the_mean_from_the_index_or_the_start() {
+        let o = |date, value, case: &str| Observation { date, value, case_id: case.into() };
+        let rows = vec![
+            o(d(2023, 4, 10), 4.0, "K1"),
+            o(d(2023, 4, 10), 6.0, "K1"),
+            o(d(2023, 7, 10), 7.0, "K1"),
+            o(d(2023, 7, 10), 5.0, "K1"),
+            o(d(2023, 7, 11), 1.0, "K2"),
+        ];
+        let e = Enrolment {
+            client_id: "A".into(),
+            household_id: "H".into(),
+            case_id: "K1".into(),
+            index: d(2023, 3, 20),
+            start: Some(d(2023, 4, 10)),
+            service_end: None,
+            later_service: None,
+            values: Vec::new(),
+        };
+        let mut study = Study {
+            dir: PathBuf::new(),
+            as_of: d(2025, 12, 31),
+            manifest_sha256: String::new(),
+            policy: Policy::new(5, utfall_disclosure::Source::Default).unwrap(),
+            names: Vec::new(),
+            attrition: Vec::new(),
+            enrolments: Vec::new(),
+            historical: Vec::new(),
+            pool: Vec::new(),
+            observations: HashMap::from([("A".to_string(), rows)]),
+            series: SeriesRule::default(),
+        };
+        // From the index: the start falls in quarter 1; the last row of each quarter.
+        assert_eq!(study.event_series(&e, -1, 2), vec![None, None, Some(6.0), Some(1.0)]);
+        study.series = SeriesRule { mean: true, same_case: false, from_start: true };
+        assert_eq!(study.event_series(&e, 0, 1), vec![Some(5.0), Some(13.0 / 3.0)]);
+        study.series.same_case = true;
+        assert_eq!(study.event_series(&e, 0, 1), vec![Some(5.0), Some(6.0)]);
+    }
 }

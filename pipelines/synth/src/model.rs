@@ -116,6 +116,29 @@ const PLACED_REPLACEMENT_EFFECT: f64 = 0.12;
 /// EARNINGS_PER_QUARTER x STATUS_EFFECT.
 const EARNINGS_PER_QUARTER: f64 = 75_000.0;
 
+/// The referred-youth programme (Hässelby-Vällingby-style, issue 17): a
+/// young person aged 10-15 (school years 4-9; age = year - birth year)
+/// whose first report of concern closed without investigation
+/// (`no_investigation`) is received from REFERRED_FROM to REFERRED_TO, and
+/// who had a report before, is offered a youth team (intervention type
+/// `other`, provider REFERRED_TEAM) with probability REFERRED_TAKE_UP,
+/// starting 0-14 days after the preliminary assessment. The team assesses
+/// four domains on the Outcomes-Star-style scale (`stjarna`, 1-10) at its
+/// start and every three months after it, for two years, in the report's
+/// case: score = b + c + e, b ~ U{2..6} per person and domain, e ~ U{-1, 0,
+/// 1} per assessment, and from the first follow-up on a change c of
+/// floor(effect) + Bernoulli(frac(effect)) per assessment, so the expected
+/// change from the start is exactly the domain's effect; scores stay in 1-9
+/// (no clipping). Nobody outside the team is assessed by it: the change
+/// among participants is the programme's effect by construction.
+const REFERRED_FROM: (i32, u32, u32) = (2022, 1, 1);
+const REFERRED_TO: (i32, u32, u32) = (2024, 6, 30);
+pub(crate) const REFERRED_TEAM: &str = "Ungdomsteamet";
+const REFERRED_TAKE_UP: f64 = 0.8;
+/// Planted change from the start, per domain (school; leisure; support and
+/// relationships; mental health and motivation).
+const REFERRED_EFFECT: &[(&str, f64)] = &[("skola", 1.5), ("fritid", 1.0), ("relationer", 1.25), ("halsa", 0.75)];
+
 #[derive(Serialize)]
 struct Instrument {
     code: &'static str,
@@ -171,6 +194,22 @@ struct Truth<'a> {
     financial_assistance: &'a str,
     contract_programme: Programme<'a>,
     placement_programme: PlacementProgramme<'a>,
+    referral_programme: ReferralProgramme<'a>,
+}
+
+#[derive(Serialize)]
+struct ReferralProgramme<'a> {
+    service: &'a str,
+    eligibility: &'a str,
+    selection: &'a str,
+    outcome: &'a str,
+    instrument: &'a str,
+    /// The planted change from the start, per domain.
+    change_by_domain: Vec<(&'a str, f64)>,
+    /// Their mean: the change in the mean of the four domains.
+    mean_change: f64,
+    eligible_young: u64,
+    young_in_team: u64,
 }
 
 #[derive(Serialize)]
@@ -300,6 +339,8 @@ pub(crate) struct Generator {
     programme: ChaCha8Rng,
     /// The earnings' own stream, for the same reason.
     earnings: ChaCha8Rng,
+    /// The referred-youth programme's own stream, for the same reason.
+    referral: ChaCha8Rng,
     s: Sinks,
     faults: Vec<FaultRecord>,
     truth_dir: PathBuf,
@@ -315,6 +356,12 @@ pub(crate) struct Generator {
     /// Children in the placed-children programme's population.
     eligible_children: u64,
     children_in_team: u64,
+    /// Clients (canonical personnummer) with a report or application so far.
+    reported: HashSet<String>,
+    /// Young people whose first report closed without investigation has come.
+    unreferred: HashSet<String>,
+    eligible_young: u64,
+    young_in_team: u64,
 }
 
 /// A closed case, for the re-referral step.
@@ -364,6 +411,7 @@ impl Generator {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             programme: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0b42_7465_616d),
             earnings: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0e61_726e_696e),
+            referral: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0b75_6e67_646f),
             s,
             faults: Vec::new(),
             truth_dir: truth.to_path_buf(),
@@ -377,6 +425,10 @@ impl Generator {
             placed: HashSet::new(),
             eligible_children: 0,
             children_in_team: 0,
+            reported: HashSet::new(),
+            unreferred: HashSet::new(),
+            eligible_young: 0,
+            young_in_team: 0,
         })
     }
 
@@ -460,6 +512,17 @@ impl Generator {
                 eligible_children: self.eligible_children,
                 children_in_team: self.children_in_team,
             },
+            referral_programme: ReferralProgramme {
+                service: "intervention type other, provider Ungdomsteamet, decided on the preliminary assessment's day and started 0-14 days after it, lasting Gamma(2, mean 270 days), in the report's case",
+                eligibility: "a young person's first report of concern whose preliminary assessment ended without investigation (no_investigation), received 2022-01-01 to 2024-06-30, aged 10-15 that year (year - birth year), with an earlier report of any kind",
+                selection: "P = 0.8, independent of everything else",
+                outcome: "stjarna scores in domains skola, fritid, relationer and halsa at the team's start and every 3 months after it (chrono months) for 24 months, up to the export date, in the report's case: score = b + c + e, b ~ U{2..6} per person and domain, e ~ U{-1,0,1}, c = 0 at the start and floor(effect) + Bernoulli(frac(effect)) at each follow-up",
+                instrument: "stjarna",
+                change_by_domain: REFERRED_EFFECT.to_vec(),
+                mean_change: REFERRED_EFFECT.iter().map(|(_, e)| e).sum::<f64>() / REFERRED_EFFECT.len() as f64,
+                eligible_young: self.eligible_young,
+                young_in_team: self.young_in_team,
+            },
         };
         let json = serde_json::to_string_pretty(&truth).expect("truth serialises");
         std::fs::write(self.truth_dir.join("truth.json"), json)?;
@@ -528,6 +591,11 @@ impl Generator {
     /// A row of the placed-children programme, its faults drawn from the programme's stream.
     fn write_programme(&mut self, table: &str, row: Vec<String>) -> io::Result<()> {
         sink_of(&mut self.s, table).write(&row, &mut self.programme, self.cfg.dirty_rate, &mut self.faults)
+    }
+
+    /// A row of the referred-youth programme, its faults drawn from the programme's stream.
+    fn write_referral(&mut self, table: &str, row: Vec<String>) -> io::Result<()> {
+        sink_of(&mut self.s, table).write(&row, &mut self.referral, self.cfg.dirty_rate, &mut self.faults)
     }
 
     /// An earnings row, its faults drawn from the earnings' stream.
@@ -741,6 +809,10 @@ impl Generator {
             prelim_outcome.map(|o| source_code("prelim_outcome", o).to_string()).unwrap_or_default(),
         ];
         self.write("reports", row)?;
+        if let (Area::Child, Some(d), Some("no_investigation")) = (area, prelim_decided, prelim_outcome) {
+            self.referral_programme(p, case_id, opened, d)?;
+        }
+        self.reported.insert(p.pnr.canonical());
 
         let decided = inv_start
             .map(|s| s + Duration::days(self.gamma_days(4.0, if area == Area::Child { 95.0 } else { 60.0 })))
@@ -899,6 +971,86 @@ impl Generator {
             if started.is_some() { Self::decimal(t, 4200.0 * paid as f64, 2) } else { String::new() },
         ];
         self.write_programme(t, row)
+    }
+
+    /// The referred-youth programme (see REFERRED_EFFECT) at a report of
+    /// concern received on `received` whose preliminary assessment on
+    /// `prelim` ended without investigation.
+    fn referral_programme(
+        &mut self,
+        p: &Person,
+        case_id: &str,
+        received: NaiveDate,
+        prelim: NaiveDate,
+    ) -> io::Result<()> {
+        let ymd = |(y, m, d): (i32, u32, u32)| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let key = p.pnr.canonical();
+        let earlier = self.reported.contains(&key);
+        let first = self.unreferred.insert(key);
+        let age = Self::age_at(p, received);
+        if !first
+            || !earlier
+            || !(10..=15).contains(&age)
+            || received < ymd(REFERRED_FROM)
+            || received > ymd(REFERRED_TO)
+        {
+            return Ok(());
+        }
+        self.eligible_young += 1;
+        if !self.referral.random_bool(REFERRED_TAKE_UP) {
+            return Ok(());
+        }
+        let start = prelim + Duration::days(self.referral.random_range(0..=14));
+        if start > self.end {
+            return Ok(());
+        }
+        self.young_in_team += 1;
+        let pnr = written(&mut self.referral, p);
+        let ended = Some(start + Duration::days(gamma_days(&mut self.referral, 2.0, 270.0))).filter(|e| *e <= self.end);
+        let t = "interventions";
+        let id = self.id('I');
+        let row = vec![
+            id,
+            pnr.clone(),
+            case_id.to_string(),
+            source_code("intervention_type", "other").to_string(),
+            REFERRED_TEAM.to_string(),
+            self.date(t, Some(prelim)),
+            "J".into(),
+            self.date(t, Some(start)),
+            self.date(t, ended),
+            ended.map(|_| source_code("end_reason", "planned").to_string()).unwrap_or_default(),
+            Self::decimal(t, 600.0 * ((ended.unwrap_or(self.end) - start).num_days() as f64), 2),
+        ];
+        self.write_referral(t, row)?;
+        let base: Vec<i64> = REFERRED_EFFECT.iter().map(|_| self.referral.random_range(2..=6)).collect();
+        for k in 0..=8u32 {
+            let date = Self::add_months(start, 3 * k);
+            if date > self.end {
+                break;
+            }
+            for (j, (domain, effect)) in REFERRED_EFFECT.iter().enumerate() {
+                let change = if k == 0 {
+                    0
+                } else {
+                    effect.floor() as i64 + i64::from(self.referral.random_bool(effect.fract()))
+                };
+                let noise = self.referral.random_range(-1..=1i64);
+                let t = "assessments";
+                let id = self.id('B');
+                let row = vec![
+                    id,
+                    pnr.clone(),
+                    case_id.to_string(),
+                    source_code("instrument", "stjarna").to_string(),
+                    source_code("domain", domain).to_string(),
+                    Self::decimal(t, (base[j] + change + noise) as f64, 0),
+                    self.date(t, Some(date)),
+                ];
+                self.write_referral(t, row)?;
+            }
+        }
+        Ok(())
     }
 
     fn denied(&mut self, pnr: &str, area: Area, case_id: &str, decided: NaiveDate) -> io::Result<()> {
