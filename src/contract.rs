@@ -62,6 +62,7 @@ pub fn run(command: ContractCommand, quiet: bool) -> anyhow::Result<()> {
             if let Some(x) = seed {
                 overrides.push(("seed", toml::Value::Integer(x as i64)));
             }
+            utfall_register::store::install_schema(&register);
             let spec = Spec::read_with(&spec, &overrides).map_err(ContractError::from)?;
             let ev = evaluate(&spec, &register, threshold)?;
             report::write_evaluation(&out, &ev)?;
@@ -121,6 +122,7 @@ pub fn run(command: ContractCommand, quiet: bool) -> anyhow::Result<()> {
             }
         }
         ContractCommand::Simulate { spec, register, out, threshold } => {
+            utfall_register::store::install_schema(&register);
             let spec = Spec::read(&spec).map_err(ContractError::from)?;
             let s = simulate::simulate(&spec, &register, threshold)?;
             report::write_simulation(&out, &spec, &s)?;

@@ -342,6 +342,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn cohort(spec: &Path, register: &Path, out: &Path, quiet: bool) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(spec).map_err(|e| BadUsage(format!("cannot read {}: {e}", spec.display())))?;
+    utfall_register::store::install_schema(register);
     let cohort = utfall_definitions::CohortSpec::parse(&text)
         .and_then(|s| s.check())
         .map_err(|e| BadUsage(format!("{}: {e}", spec.display())))?;

@@ -62,6 +62,8 @@ fn ci(v: f64, lo: f64, hi: f64) -> String {
 pub fn run(command: ModelCommand, quiet: bool) -> anyhow::Result<()> {
     match command {
         ModelCommand::Train { spec, register, out, export_design, threshold, allow_weak_split } => {
+            // The register's local columns, which the spec's definitions may read.
+            utfall_register::store::install_schema(&register);
             let spec = Spec::load(&spec).map_err(utfall_risk::ModelError::from)?;
             let t = train(&spec, &register, &out, &TrainOptions { export_design, threshold, allow_weak_split })?;
             let e = &t.evaluation;
@@ -89,6 +91,7 @@ pub fn run(command: ModelCommand, quiet: bool) -> anyhow::Result<()> {
             println!("{}", t.dir.display());
         }
         ModelCommand::Score { model, register } => {
+            utfall_register::store::install_schema(&register);
             let a = Artefact::read(&model)?;
             let r = score(&a, &register)?;
             for w in &r.warnings {
@@ -108,6 +111,7 @@ pub fn run(command: ModelCommand, quiet: bool) -> anyhow::Result<()> {
             }
         }
         ModelCommand::Explain { model, register, client } => {
+            utfall_register::store::install_schema(&register);
             let a = Artefact::read(&model)?;
             for e in explain(&a, &register, &client)? {
                 println!(

@@ -3,6 +3,7 @@
 //! every stage of utfall.
 
 pub mod dictionary;
+pub mod local;
 pub mod mapping;
 pub mod pnr;
 pub mod scan;

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::schema::{self, Codes, Kind};
+use crate::local::{self, LocalColumn};
+use crate::schema::{self, Codes, Kind, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Encoding {
@@ -69,6 +70,10 @@ pub struct TableMapping {
     /// Export columns that are deliberately not read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore: Vec<String>,
+    /// The municipality's own columns on this table (`[[tables.NAME.local]]`):
+    /// read, validated and kept like the national ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub local: Vec<LocalColumn>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,9 +117,20 @@ impl Mapping {
             return Err(err("tables.clients", "the clients table is mandatory"));
         }
         for (name, tm) in &self.tables {
-            let table = schema::table(name).ok_or_else(|| {
+            let national = schema::TABLES.iter().copied().find(|t| t.name == name).ok_or_else(|| {
                 err(format!("tables.{name}"), format!("unknown table; the tables are {}", table_names()))
             })?;
+            let mut names = std::collections::BTreeSet::new();
+            for (i, c) in tm.local.iter().enumerate() {
+                local::check(national, c).map_err(|m| err(format!("tables.{name}.local[{i}]"), m))?;
+                if !names.insert(c.name.as_str()) {
+                    return Err(err(
+                        format!("tables.{name}.local[{i}].name"),
+                        format!("'{}' is declared twice", c.name),
+                    ));
+                }
+            }
+            let table = local::extend(national, &tm.local);
             for canonical in tm.columns.keys() {
                 if table.column(canonical).is_none() {
                     let cols: Vec<_> = table.columns.iter().map(|c| c.name).collect();
@@ -126,11 +142,21 @@ impl Mapping {
             }
             self.resolve(name).map_err(|m| err(format!("tables.{name}"), m))?;
         }
+        let tables = self.tables();
+        let local_lists: Vec<&'static schema::CodeList> = tables
+            .iter()
+            .flat_map(|t| t.columns.iter())
+            .filter_map(|c| match c.kind {
+                Kind::Code(list) if !schema::CODE_LISTS.iter().any(|n| n.name == list.name) => Some(list),
+                _ => None,
+            })
+            .collect();
         for (list, values) in &self.codes {
-            let cl = schema::CODE_LISTS.iter().find(|c| c.name == list.as_str()).ok_or_else(|| {
-                let names: Vec<_> = schema::CODE_LISTS.iter().map(|c| c.name).collect();
-                err(format!("codes.{list}"), format!("unknown code list; the lists are {}", names.join(", ")))
-            })?;
+            let cl =
+                schema::CODE_LISTS.iter().chain(&local_lists).find(|c| c.name == list.as_str()).ok_or_else(|| {
+                    let names: Vec<_> = schema::CODE_LISTS.iter().chain(&local_lists).map(|c| c.name).collect();
+                    err(format!("codes.{list}"), format!("unknown code list; the lists are {}", names.join(", ")))
+                })?;
             if let Codes::Fixed(codes) = cl.codes {
                 for (source, canonical) in values {
                     if !cl.contains(canonical) {
@@ -144,6 +170,23 @@ impl Mapping {
             }
         }
         Ok(())
+    }
+
+    /// The local columns declared per table (tables without any left out).
+    pub fn local(&self) -> std::collections::BTreeMap<String, Vec<LocalColumn>> {
+        self.tables.iter().filter(|(_, t)| !t.local.is_empty()).map(|(n, t)| (n.clone(), t.local.clone())).collect()
+    }
+
+    /// Every entity table with the local columns this mapping declares, in
+    /// the schema's order (a table is built once per call: call it once).
+    pub fn tables(&self) -> Vec<&'static Table> {
+        schema::TABLES
+            .iter()
+            .map(|t| match self.tables.get(t.name) {
+                Some(m) if !m.local.is_empty() => local::extend(t, &m.local),
+                _ => *t,
+            })
+            .collect()
     }
 
     /// The resolved file format of a table (table settings over `[source]`).
@@ -218,6 +261,34 @@ mod tests {
         assert_eq!(e.field, "tables.clients");
         let e = Mapping::from_toml("[source\n").unwrap_err();
         assert!(e.message.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn local_columns_are_checked_and_extend_their_table() {
+        let base = "[source]\nname = \"x\"\n[tables.clients]\nfile = \"c.csv\"\n";
+        let local = |decl: &str| Mapping::from_toml(&format!("{base}[[tables.clients.local]]\n{decl}\n"));
+        let m = local("name = \"language\"\ntype = \"code\"\ncodes = [\"sv\", \"ar\"]\ndescription = \"d\"").unwrap();
+        let t = m.tables()[0];
+        let c = t.column("language").expect("the local column");
+        assert!(matches!(c.kind, Kind::Code(list) if list.contains("ar") && !list.contains("en")));
+        assert!(t.register_columns().iter().any(|r| r.name == "language"));
+        for (decl, says) in [
+            ("name = \"district\"\ntype = \"text\"\ndescription = \"d\"", "already a column"),
+            ("name = \"Språk\"\ntype = \"text\"\ndescription = \"d\"", "lower-case"),
+            ("name = \"points\"\ntype = \"int\"\nmin = 0\ndescription = \"d\"", "needs min and max"),
+            ("name = \"points\"\ntype = \"int\"\nmin = 0.5\nmax = 3\ndescription = \"d\"", "whole numbers"),
+            ("name = \"lang\"\ntype = \"code\"\ndescription = \"d\"", "lists its codes"),
+            ("name = \"lang\"\ntype = \"code\"\ncodes = [\"a\", \"a\"]\ndescription = \"d\"", "twice"),
+            ("name = \"note\"\ntype = \"text\"\nmin = 1\ndescription = \"d\"", "no min or max"),
+        ] {
+            let e = local(decl).unwrap_err();
+            assert!(e.field == "tables.clients.local[0]" && e.message.contains(says), "{decl}: {e}");
+        }
+        let e = Mapping::from_toml(&format!(
+            "{base}[[tables.clients.local]]\nname = \"lang\"\ntype = \"code\"\ncodes = [\"sv\"]\ndescription = \"d\"\n[codes.\"clients.lang\"]\n\"Svenska\" = \"swedish\"\n"
+        ))
+        .unwrap_err();
+        assert!(e.field.starts_with("codes.clients.lang") && e.message.contains("valid: sv"), "{e}");
     }
 
     #[test]

@@ -551,8 +551,15 @@ pub static OUTCOMES: Table = Table {
 pub static TABLES: &[&Table] =
     &[&CLIENTS, &CASES, &REPORTS, &ASSESSMENTS, &GOALS, &INTERVENTIONS, &PAYMENTS, &CONTACTS, &OUTCOMES];
 
+/// The table named `name`, with its local columns where the register (or
+/// the build) being read declares some ([`crate::local::install`]).
 pub fn table(name: &str) -> Option<&'static Table> {
-    TABLES.iter().copied().find(|t| t.name == name)
+    crate::local::installed(name).or_else(|| TABLES.iter().copied().find(|t| t.name == name))
+}
+
+/// Every entity table as [`table`] returns it, in [`TABLES`]' order.
+pub fn tables() -> Vec<&'static Table> {
+    TABLES.iter().map(|t| table(t.name).expect("a table of TABLES")).collect()
 }
 
 /// One column of a register (Parquet) table.

@@ -57,6 +57,13 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> OpenError {
     move |source| OpenError::Io { path, source }
 }
 
+/// Read a register's local columns into the schema before a specification
+/// that may use them is checked (nothing happens where there is no
+/// register: opening it later reports that).
+pub fn install_schema(register: &Path) {
+    let _ = CurrentBuild::open(register);
+}
+
 impl CurrentBuild {
     pub fn open(register: &Path) -> Result<CurrentBuild, OpenError> {
         use sha2::{Digest, Sha256};
@@ -68,6 +75,8 @@ impl CurrentBuild {
         let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
         let as_of =
             chrono::NaiveDate::parse_from_str(&manifest.as_of, "%Y-%m-%d").map_err(|e| bad(format!("as_of: {e}")))?;
+        // The build's local columns become its tables' columns for whatever reads it.
+        crate::local::install(&manifest.local_columns);
         Ok(CurrentBuild { dir, manifest, manifest_sha256: hex::encode(Sha256::digest(&bytes)), as_of })
     }
 }
@@ -344,6 +353,10 @@ pub struct Manifest {
     pub inputs: Vec<InputFile>,
     /// Per table, in schema order.
     pub tables: Vec<(String, TableCounts)>,
+    /// The municipality's own columns, per table, as the mapping declared
+    /// them (absent when there are none).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub local_columns: std::collections::BTreeMap<String, Vec<crate::local::LocalColumn>>,
     pub quarantine_rows: u64,
     /// The derived tables' run (`utfall indicators`), absent until one ran on this build.
     #[serde(default, skip_serializing_if = "Option::is_none")]

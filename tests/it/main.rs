@@ -13,6 +13,7 @@ mod disclosure;
 mod indicators;
 mod killed_build;
 mod layers;
+mod local;
 mod lockfile;
 mod model;
 mod privacy;

@@ -103,6 +103,9 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
     let mapping =
         Mapping::from_toml(&mapping_text).map_err(|e| BuildError::bad(&opts.mapping, None, None, e.to_string()))?;
     let key = Key::read(&opts.key)?;
+    // The tables with the municipality's own columns (the mapping's `local`).
+    let tables = mapping.tables();
+    let tables = &tables;
     let as_of = opts.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
     if !opts.input.is_dir() {
         return Err(BuildError::bad(&opts.input, None, None, "the input folder does not exist"));
@@ -148,7 +151,7 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
             let size = |ti: &usize| {
                 mapping
                     .tables
-                    .get(TABLES[*ti].name)
+                    .get(tables[*ti].name)
                     .and_then(|t| opts.input.join(&t.file).metadata().ok())
                     .map(|m| m.len())
             };
@@ -160,7 +163,7 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
                     let (btx, queue, mapping, key) = (btx.clone(), &queue, &mapping, &key);
                     readers.spawn(move || {
                         while let Some(ti) = queue.lock().expect("queue lock").pop_front() {
-                            let r = read_one(ti, mapping, &opts.input, key, as_of, progress).map(|r| (ti, r));
+                            let r = read_one(tables[ti], mapping, &opts.input, key, as_of, progress).map(|r| (ti, r));
                             if btx.send(r).is_err() {
                                 break; // the build stopped
                             }
@@ -170,11 +173,11 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
                 drop(btx);
                 for msg in brx.iter() {
                     let step = msg.and_then(|(ti, read)| {
-                        let (accepted, p) = check(ti, read, &mapping, &parents)?;
-                        if is_parent(TABLES[ti]) {
-                            parents.insert(TABLES[ti].name, parent_keys(TABLES[ti], &accepted)?);
+                        let (accepted, p) = check(ti, tables[ti], read, &mapping, &parents)?;
+                        if is_parent(tables[ti]) {
+                            parents.insert(tables[ti].name, parent_keys(tables[ti], &accepted)?);
                         }
-                        tx.send((TABLES[ti], accepted)).map_err(|_| BuildError::Io {
+                        tx.send((tables[ti], accepted)).map_err(|_| BuildError::Io {
                             path: staging.dir().to_path_buf(),
                             source: std::io::Error::other("the writer stopped"),
                         })?;
@@ -203,10 +206,10 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
     let mut inputs = Vec::new();
     for (ti, p) in done.into_iter().enumerate() {
         let p = p.expect("every table was processed");
-        counts.push((TABLES[ti].name.to_string(), p.counts));
+        counts.push((tables[ti].name.to_string(), p.counts));
         quarantine.extend(p.set_rejects);
         let file = p.input.as_ref().map(|i| i.path.clone()).unwrap_or_default();
-        row_rejects.push((ti, TABLES[ti].name, file, p.row_rejects));
+        row_rejects.push((ti, tables[ti].name, file, p.row_rejects));
         inputs.extend(p.input);
     }
     let (data_from, data_to) = spans.into_iter().fold((None, None), |(lo, hi): (Option<i32>, Option<i32>), (a, b)| {
@@ -219,6 +222,10 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         .drop(polars::prelude::Selector::ByName { names: Arc::new(["__t".into()]), strict: true })
         .collect()?;
     write_parquet(&mut quarantine, &staging.dir().join(format!("{}.parquet", utfall_register::schema::QUARANTINE)))?;
+    // The build's own data dictionary: the schema with the mapping's local columns.
+    let dictionary = staging.dir().join("data-dictionary.md");
+    let text = utfall_register::dictionary::render_build(tables, &opts.mapping.display().to_string());
+    std::fs::write(&dictionary, text).map_err(BuildError::io(&dictionary))?;
     let day = |d: Option<i32>| d.map(|d| validate::date_of(d).to_string());
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION.to_string(),
@@ -240,6 +247,7 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         },
         inputs,
         tables: counts,
+        local_columns: mapping.local(),
         quarantine_rows: quarantine.height() as u64,
         indicators: None,
         scoring: None,
@@ -300,14 +308,13 @@ struct Read {
 
 /// Read and validate one table's export (`None` when the mapping supplies no file).
 fn read_one(
-    ti: usize,
+    table: &'static Table,
     mapping: &Mapping,
     input: &Path,
     key: &Key,
     as_of: NaiveDate,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Option<Read>, BuildError> {
-    let table = TABLES[ti];
     if !mapping.tables.contains_key(table.name) {
         return Ok(None);
     }
@@ -321,11 +328,11 @@ fn read_one(
 /// Deduplicate and check one read table against the accepted parents: its accepted rows and its record.
 fn check(
     ti: usize,
+    table: &'static Table,
     read: Option<Read>,
     mapping: &Mapping,
     parents: &HashMap<&'static str, DataFrame>,
 ) -> Result<(DataFrame, Processed), BuildError> {
-    let table = TABLES[ti];
     let Some(Read { batch, input }) = read else {
         debug_assert!(!mapping.tables.contains_key(table.name));
         let empty =

@@ -220,6 +220,7 @@ pub fn mapping() -> Mapping {
                 format,
                 columns: columns.iter().map(|(c, s)| (c.to_string(), s.to_string())).collect(),
                 ignore: vec![],
+                local: vec![],
             },
         );
     }
