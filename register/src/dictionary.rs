@@ -161,7 +161,16 @@ fn render_for(tables: &[&Table], mapping: Option<&str>) -> String {
         }
         writeln!(w).unwrap();
     }
-    for cl in schema::CODE_LISTS {
+    for national in schema::CODE_LISTS {
+        // As the build has it: with the mapping's local codes.
+        let cl = tables
+            .iter()
+            .flat_map(|t| t.columns.iter())
+            .find_map(|c| match c.kind {
+                Kind::Code(l) if l.name == national.name => Some(l),
+                _ => None,
+            })
+            .unwrap_or(national);
         match cl.codes {
             Codes::Fixed(codes) => {
                 writeln!(

@@ -76,6 +76,105 @@ impl LocalKind {
     }
 }
 
+/// A code a municipality adds to a national list (outcome types and
+/// intervention types):
+///
+/// ```toml
+/// [[local_codes.outcome_type]]
+/// code = "merit_points"
+/// sv = "Meritvärde"
+/// en = "School merit points in year 9 (0-340)"
+/// domain = "count"        # outcome types: binary, share, count or amount
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalCode {
+    pub code: String,
+    pub sv: String,
+    pub en: String,
+    /// An outcome type's value domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<schema::ValueDomain>,
+}
+
+/// The national lists a municipality may add codes to.
+pub const EXTENSIBLE: [&str; 2] = ["outcome_type", "intervention_type"];
+
+/// What is wrong with a local code of `list`, in words.
+pub fn check_code(list: &str, c: &LocalCode) -> Result<(), String> {
+    let national = schema::CODE_LISTS.iter().find(|l| l.name == list).filter(|_| EXTENSIBLE.contains(&list));
+    let Some(national) = national else {
+        return Err(format!("local codes extend {}, not {list}", EXTENSIBLE.join(" and ")));
+    };
+    if c.code.is_empty() || !c.code.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_') {
+        return Err(format!("'{}': a code is lower-case letters, digits and _", c.code));
+    }
+    if national.contains(&c.code) {
+        return Err(format!("'{}' is already a code of {list}", c.code));
+    }
+    match (list, c.domain) {
+        ("outcome_type", None) => Err(format!(
+            "outcome type '{}' needs its value domain: domain = \"binary\", \"share\", \"count\" or \"amount\"",
+            c.code
+        )),
+        ("outcome_type", Some(_)) | (_, None) => Ok(()),
+        (_, Some(_)) => Err(format!("a code of {list} has no domain")),
+    }
+}
+
+/// `base` with `codes` after its own.
+fn extend_list(base: &'static CodeList, codes: &[LocalCode]) -> &'static CodeList {
+    let mut all: Vec<(&'static str, &'static str, &'static str)> = match base.codes {
+        Codes::Fixed(list) => list.to_vec(),
+        Codes::Local => Vec::new(),
+    };
+    all.extend(codes.iter().map(|c| (leak(&c.code), leak(&c.sv), leak(&format!("{} (local)", c.en)))));
+    Box::leak(Box::new(CodeList {
+        name: base.name,
+        codes: Codes::Fixed(Box::leak(all.into_boxed_slice())),
+        description: base.description,
+    }))
+}
+
+/// A municipality's additions to the schema: columns per table, codes per national list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LocalSchema {
+    pub columns: BTreeMap<String, Vec<LocalColumn>>,
+    pub codes: BTreeMap<String, Vec<LocalCode>>,
+}
+
+impl LocalSchema {
+    pub fn is_empty(&self) -> bool {
+        self.columns.values().all(Vec::is_empty) && self.codes.values().all(Vec::is_empty)
+    }
+
+    /// Every entity table with these additions, in [`schema::TABLES`]' order
+    /// (a table they do not touch is the national one).
+    pub fn tables(&self) -> Vec<&'static Table> {
+        let lists: Vec<&'static CodeList> = self
+            .codes
+            .iter()
+            .filter(|(_, c)| !c.is_empty())
+            .filter_map(|(name, c)| schema::CODE_LISTS.iter().find(|l| l.name == name).map(|l| extend_list(l, c)))
+            .collect();
+        schema::TABLES
+            .iter()
+            .map(|t| {
+                let columns = self.columns.get(t.name).map(Vec::as_slice).unwrap_or(&[]);
+                let swaps =
+                    t.columns.iter().any(|c| matches!(c.kind, Kind::Code(l) if lists.iter().any(|x| x.name == l.name)));
+                if columns.is_empty() && !swaps { *t } else { extend_with(t, columns, &lists) }
+            })
+            .collect()
+    }
+
+    /// An outcome type's value domain: the national one, or a local code's.
+    pub fn outcome_domain(&self, outcome_type: &str) -> Option<schema::ValueDomain> {
+        schema::outcome_domain(outcome_type)
+            .or_else(|| self.codes.get("outcome_type")?.iter().find(|c| c.code == outcome_type).and_then(|c| c.domain))
+    }
+}
+
 fn leak(s: &str) -> &'static str {
     Box::leak(s.to_string().into_boxed_str())
 }
@@ -152,7 +251,25 @@ pub fn extend(base: &'static Table, local: &[LocalColumn]) -> &'static Table {
     if local.is_empty() {
         return base;
     }
-    let mut columns: Vec<Column> = base.columns.iter().map(copy).collect();
+    extend_with(base, local, &[])
+}
+
+/// `base` with `local` columns after its own and its code columns' lists
+/// replaced by the same-named ones of `lists`.
+fn extend_with(base: &'static Table, local: &[LocalColumn], lists: &[&'static CodeList]) -> &'static Table {
+    let mut columns: Vec<Column> = base
+        .columns
+        .iter()
+        .map(|c| {
+            let mut c = copy(c);
+            if let Kind::Code(l) = c.kind
+                && let Some(x) = lists.iter().find(|x| x.name == l.name)
+            {
+                c.kind = Kind::Code(x);
+            }
+            c
+        })
+        .collect();
     columns.extend(local.iter().map(|c| column(base, c)));
     Box::leak(Box::new(Table {
         name: base.name,
@@ -172,28 +289,33 @@ fn copy(c: &Column) -> Column {
     Column { name: c.name, kind: c.kind, required: c.required, description: c.description }
 }
 
-/// The tables with local columns this process knows, by name, and what they were built from.
-type Installed = BTreeMap<&'static str, (&'static Table, Vec<LocalColumn>)>;
-static INSTALLED: RwLock<Installed> = RwLock::new(BTreeMap::new());
+/// The tables with local additions this process reads, by name, and the additions.
+static INSTALLED: RwLock<(BTreeMap<&'static str, &'static Table>, Option<LocalSchema>)> =
+    RwLock::new((BTreeMap::new(), None));
 
-/// Make `schema::table` return each table with its local columns
-/// (`local`: table name -> its declarations), and every other table as the
-/// national schema has it. A table installed before with the same
-/// declarations is kept (a process that reads two registers reads each
-/// with its own columns).
-pub fn install(local: &BTreeMap<String, Vec<LocalColumn>>) {
+/// Make `schema::table` return each table with the additions of `local` (a
+/// register's, as its manifest records them), and every other table as the
+/// national schema has it. The same additions installed again are kept (a
+/// process that reads two registers reads each with its own).
+pub fn install(local: &LocalSchema) {
     let mut installed = INSTALLED.write().unwrap_or_else(|e| e.into_inner());
-    installed.retain(|name, (_, c)| local.get(*name) == Some(c));
-    for (name, columns) in local {
-        let Some(base) = schema::TABLES.iter().copied().find(|t| t.name == name) else { continue };
-        if columns.is_empty() || installed.contains_key(base.name) {
-            continue;
-        }
-        installed.insert(base.name, (extend(base, columns), columns.clone()));
+    if installed.1.as_ref() == Some(local) || (installed.1.is_none() && local.is_empty()) {
+        return;
     }
+    installed.0 = if local.is_empty() {
+        BTreeMap::new()
+    } else {
+        local
+            .tables()
+            .into_iter()
+            .filter(|t| !schema::TABLES.iter().any(|n| std::ptr::eq(*n, *t)))
+            .map(|t| (t.name, t))
+            .collect()
+    };
+    installed.1 = (!local.is_empty()).then(|| local.clone());
 }
 
-/// The installed table named `name`, if it has local columns.
+/// The installed table named `name`, if it has local additions.
 pub fn installed(name: &str) -> Option<&'static Table> {
-    INSTALLED.read().unwrap_or_else(|e| e.into_inner()).get(name).map(|(t, _)| *t)
+    INSTALLED.read().unwrap_or_else(|e| e.into_inner()).0.get(name).copied()
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::local::{self, LocalColumn};
+use crate::local::{self, LocalCode, LocalColumn, LocalSchema};
 use crate::schema::{self, Codes, Kind, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -86,6 +86,10 @@ pub struct Mapping {
     /// Per code list: the export's value = the exchange-format code.
     #[serde(default)]
     pub codes: BTreeMap<String, BTreeMap<String, String>>,
+    /// Codes the municipality adds to a national list (outcome types and
+    /// intervention types): `[[local_codes.outcome_type]]`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub local_codes: BTreeMap<String, Vec<LocalCode>>,
 }
 
 /// A mapping file that does not fit the schema; names the TOML field.
@@ -142,21 +146,37 @@ impl Mapping {
             }
             self.resolve(name).map_err(|m| err(format!("tables.{name}"), m))?;
         }
+        for (list, codes) in &self.local_codes {
+            let mut seen = std::collections::BTreeSet::new();
+            for (i, c) in codes.iter().enumerate() {
+                local::check_code(list, c).map_err(|m| err(format!("local_codes.{list}[{i}]"), m))?;
+                if !seen.insert(c.code.as_str()) {
+                    return Err(err(format!("local_codes.{list}[{i}].code"), format!("'{}' is listed twice", c.code)));
+                }
+            }
+        }
+        // Every code list as this mapping has it: the code columns' lists
+        // (national ones with their local codes, local columns' own), then
+        // the other national ones.
         let tables = self.tables();
-        let local_lists: Vec<&'static schema::CodeList> = tables
-            .iter()
-            .flat_map(|t| t.columns.iter())
-            .filter_map(|c| match c.kind {
-                Kind::Code(list) if !schema::CODE_LISTS.iter().any(|n| n.name == list.name) => Some(list),
-                _ => None,
-            })
-            .collect();
+        let mut lists: Vec<&'static schema::CodeList> = Vec::new();
+        for c in tables.iter().flat_map(|t| t.columns.iter()) {
+            if let Kind::Code(list) = c.kind
+                && !lists.iter().any(|l| l.name == list.name)
+            {
+                lists.push(list);
+            }
+        }
+        for l in schema::CODE_LISTS {
+            if !lists.iter().any(|x| x.name == l.name) {
+                lists.push(l);
+            }
+        }
         for (list, values) in &self.codes {
-            let cl =
-                schema::CODE_LISTS.iter().chain(&local_lists).find(|c| c.name == list.as_str()).ok_or_else(|| {
-                    let names: Vec<_> = schema::CODE_LISTS.iter().chain(&local_lists).map(|c| c.name).collect();
-                    err(format!("codes.{list}"), format!("unknown code list; the lists are {}", names.join(", ")))
-                })?;
+            let cl = lists.iter().find(|c| c.name == list.as_str()).ok_or_else(|| {
+                let names: Vec<_> = lists.iter().map(|c| c.name).collect();
+                err(format!("codes.{list}"), format!("unknown code list; the lists are {}", names.join(", ")))
+            })?;
             if let Codes::Fixed(codes) = cl.codes {
                 for (source, canonical) in values {
                     if !cl.contains(canonical) {
@@ -172,21 +192,29 @@ impl Mapping {
         Ok(())
     }
 
-    /// The local columns declared per table (tables without any left out).
-    pub fn local(&self) -> std::collections::BTreeMap<String, Vec<LocalColumn>> {
-        self.tables.iter().filter(|(_, t)| !t.local.is_empty()).map(|(n, t)| (n.clone(), t.local.clone())).collect()
+    /// The municipality's additions: local columns per table (tables
+    /// without any left out) and local codes per national list.
+    pub fn local(&self) -> LocalSchema {
+        LocalSchema {
+            columns: self
+                .tables
+                .iter()
+                .filter(|(_, t)| !t.local.is_empty())
+                .map(|(n, t)| (n.clone(), t.local.clone()))
+                .collect(),
+            codes: self
+                .local_codes
+                .iter()
+                .filter(|(_, c)| !c.is_empty())
+                .map(|(n, c)| (n.clone(), c.clone()))
+                .collect(),
+        }
     }
 
-    /// Every entity table with the local columns this mapping declares, in
+    /// Every entity table with this mapping's local columns and codes, in
     /// the schema's order (a table is built once per call: call it once).
     pub fn tables(&self) -> Vec<&'static Table> {
-        schema::TABLES
-            .iter()
-            .map(|t| match self.tables.get(t.name) {
-                Some(m) if !m.local.is_empty() => local::extend(t, &m.local),
-                _ => *t,
-            })
-            .collect()
+        self.local().tables()
     }
 
     /// The resolved file format of a table (table settings over `[source]`).
@@ -289,6 +317,29 @@ mod tests {
         ))
         .unwrap_err();
         assert!(e.field.starts_with("codes.clients.lang") && e.message.contains("valid: sv"), "{e}");
+    }
+
+    #[test]
+    fn local_codes_extend_outcome_and_intervention_types() {
+        let base = "[source]\nname = \"x\"\n[tables.clients]\nfile = \"c.csv\"\n";
+        let m = Mapping::from_toml(&format!(
+            "{base}[codes.outcome_type]\n\"Meritvärde\" = \"merit_points\"\n[[local_codes.outcome_type]]\ncode = \"merit_points\"\nsv = \"Meritvärde\"\nen = \"Merit points\"\ndomain = \"count\"\n"
+        ))
+        .unwrap();
+        let outcomes = m.tables().into_iter().find(|t| t.name == "outcomes").unwrap();
+        let kind = outcomes.column("type").unwrap().kind;
+        assert_eq!(m.code(kind, "Meritvärde"), Some("merit_points"));
+        assert_eq!(m.code(kind, "earnings"), Some("earnings"));
+        assert_eq!(m.local().outcome_domain("merit_points"), Some(schema::ValueDomain::Count));
+        for (decl, says) in [
+            ("[[local_codes.outcome_type]]\ncode = \"earnings\"\nsv = \"a\"\nen = \"b\"\ndomain = \"amount\"", "already a code"),
+            ("[[local_codes.outcome_type]]\ncode = \"points\"\nsv = \"a\"\nen = \"b\"", "needs its value domain"),
+            ("[[local_codes.intervention_type]]\ncode = \"team\"\nsv = \"a\"\nen = \"b\"\ndomain = \"count\"", "has no domain"),
+            ("[[local_codes.area]]\ncode = \"schools\"\nsv = \"a\"\nen = \"b\"", "not area"),
+        ] {
+            let e = Mapping::from_toml(&format!("{base}{decl}\n")).unwrap_err();
+            assert!(e.field.starts_with("local_codes.") && e.message.contains(says), "{decl}: {e}");
+        }
     }
 
     #[test]

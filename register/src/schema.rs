@@ -245,7 +245,8 @@ pub static OUTCOME_TYPE: CodeList = CodeList {
     ]),
 };
 /// What an outcome observation's `value` may be, per outcome type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ValueDomain {
     /// 1 (yes) or 0 (no).
     Binary,

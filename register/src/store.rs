@@ -76,7 +76,7 @@ impl CurrentBuild {
         let as_of =
             chrono::NaiveDate::parse_from_str(&manifest.as_of, "%Y-%m-%d").map_err(|e| bad(format!("as_of: {e}")))?;
         // The build's local columns become its tables' columns for whatever reads it.
-        crate::local::install(&manifest.local_columns);
+        crate::local::install(&manifest.local());
         Ok(CurrentBuild { dir, manifest, manifest_sha256: hex::encode(Sha256::digest(&bytes)), as_of })
     }
 }
@@ -357,6 +357,9 @@ pub struct Manifest {
     /// them (absent when there are none).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub local_columns: std::collections::BTreeMap<String, Vec<crate::local::LocalColumn>>,
+    /// The codes the mapping added to national lists (absent when none).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub local_codes: std::collections::BTreeMap<String, Vec<crate::local::LocalCode>>,
     pub quarantine_rows: u64,
     /// The derived tables' run (`utfall indicators`), absent until one ran on this build.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -423,6 +426,11 @@ pub struct DisclosureAudit {
 }
 
 impl Manifest {
+    /// The municipality's additions to the schema this build was made with.
+    pub fn local(&self) -> crate::local::LocalSchema {
+        crate::local::LocalSchema { columns: self.local_columns.clone(), codes: self.local_codes.clone() }
+    }
+
     pub const FILE: &'static str = "manifest.json";
 
     pub fn read(register_dir: &Path) -> io::Result<Manifest> {

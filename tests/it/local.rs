@@ -34,6 +34,8 @@ struct Local {
     register: PathBuf,
     /// The language written on each client row, in file order.
     languages: Vec<String>,
+    /// Merit-point rows written that are whole numbers (the others are not counts).
+    merits: usize,
     _tmp: tempfile::TempDir,
 }
 
@@ -53,8 +55,23 @@ fn local() -> Local {
         i if i % 7 == 0 => String::new(),
         i => ((i * 5 + i / 11) % 3 + 1).to_string(),
     });
+    // A local outcome type: merit points in year 9 for the first clients
+    // whose language is valid (every 40th written as a decimal: not a count).
+    let clients = std::fs::read_to_string(exports.join("klienter.csv")).unwrap();
+    let pnrs: Vec<String> = clients.lines().skip(1).map(|l| l.split(';').next().unwrap().to_string()).collect();
+    let mut merit = String::new();
+    let mut merits = 0;
+    for (i, pnr) in pnrs.iter().enumerate().filter(|(i, _)| languages[*i] != "xx").take(200) {
+        let value = if i % 40 == 3 { "12,5".to_string() } else { ((i * 37) % 341).to_string() };
+        merit.push_str(&format!("M{i:09};{pnr};;Meritvärde;2024-06-15;{value}\n"));
+        merits += usize::from(i % 40 != 3);
+    }
+    let outcomes = exports.join("utfall.csv");
+    let text = std::fs::read_to_string(&outcomes).unwrap();
+    std::fs::write(&outcomes, format!("{}{}{merit}", text, if text.ends_with('\n') { "" } else { "\n" })).unwrap();
     let mapping = std::fs::read_to_string(exports.join("mapping.toml"))
         .unwrap()
+        .replace("[codes.outcome_type]\n", "[codes.outcome_type]\n\"Meritvärde\" = \"merit_points\"\n")
         .replace("[tables.clients.columns]\n", "[tables.clients.columns]\nlanguage = \"Språk\"\n")
         .replace("[tables.cases.columns]\n", "[tables.cases.columns]\npriority = \"Prioritet\"\n")
         + r#"
@@ -70,13 +87,19 @@ type = "int"
 min = 1
 max = 3
 description = "Priority set when the case opened (1 = urgent)"
+
+[[local_codes.outcome_type]]
+code = "merit_points"
+sv = "Meritvärde"
+en = "School merit points in year 9 (0-340)"
+domain = "count"
 "#;
     std::fs::write(exports.join("mapping.toml"), mapping).unwrap();
     let key = dir.join("k.key");
     ok(&["key", "new", "--out", s(&key), "--quiet"]);
     let register = dir.join("register");
     build(&exports, &key, &register);
-    Local { dir, register, languages, _tmp: tmp }
+    Local { dir, register, languages, merits, _tmp: tmp }
 }
 
 fn strs(df: &DataFrame, c: &str) -> Vec<String> {
@@ -222,6 +245,27 @@ column = "language"
                 || err.contains("variable 'priority'.column: no column 'priority' in cases")),
         "{err}"
     );
+    // The local outcome type: its rows in the register, the one that is not
+    // a count quarantined; listed in the dictionary; a cohort enters on it,
+    // and the same cohort on a register without it is refused.
+    let merit = read_parquet(&l.register.join("outcomes.parquet"))
+        .lazy()
+        .filter(col("type").eq(lit("merit_points")))
+        .collect()
+        .unwrap();
+    assert_eq!(merit.height(), l.merits);
+    let quarantined = read_parquet(&l.register.join("quarantine.parquet"));
+    let domain = strs(&quarantined, "message").iter().filter(|m| m.contains("outcome type 'merit_points'")).count();
+    assert_eq!(domain, 200 - l.merits);
+    assert!(dictionary.contains("| `merit_points` | Meritvärde | School merit points in year 9 (0-340) (local) |"));
+    assert_eq!(manifest["local_codes"]["outcome_type"][0]["domain"], "count");
+    let cohort = l.dir.join("merit.toml");
+    std::fs::write(&cohort, "[entry]\ntable = \"outcomes\"\nwhere = { type = \"merit_points\" }\n").unwrap();
+    let members = l.dir.join("merit.parquet");
+    ok(&["cohort", s(&cohort), "--register", s(&l.register), "--out", s(&members)]);
+    assert_eq!(read_parquet(&members).height(), l.merits);
+    let (code, _, err) = run(&["cohort", s(&cohort), "--register", s(&plain.register), "--out", s(&members)]);
+    assert!(code == 2 && err.contains("entry.where.type") && err.contains("merit_points"), "{err}");
     // A declaration that clashes with a national column is refused, naming it.
     let exports = l.dir.join("exports");
     let mapping = std::fs::read_to_string(exports.join("mapping.toml")).unwrap();

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use utfall_register::mapping::{Encoding, Mapping, ResolvedFormat};
 use utfall_register::pnr::{Pnr, mask_pnr_like};
-use utfall_register::schema::{self, Kind, Table};
+use utfall_register::schema::{Kind, Table};
 
 use crate::key::Key;
 
@@ -117,6 +117,8 @@ pub struct Validator<'a> {
     /// For outcomes: the positions of `type` and `value` (the value's domain
     /// depends on the type).
     domain_columns: Option<(usize, usize)>,
+    /// The outcome types' value domains, with the mapping's local ones.
+    domains: utfall_register::local::LocalSchema,
     builders: Vec<Builder>,
     birth_year: Vec<Option<i32>>,
     sex: StringChunkedBuilder,
@@ -195,6 +197,7 @@ impl<'a> Validator<'a> {
         let domain_columns = table.value_domain.map(|(t, v)| (position(t), position(v)));
         Ok(Validator {
             table,
+            domains: mapping.local(),
             mapping,
             format,
             key,
@@ -262,7 +265,7 @@ impl<'a> Validator<'a> {
         }
         if let Some((it, iv)) = self.domain_columns
             && let (Value::Str(t), Value::Float(v)) = (&self.values[it], &self.values[iv])
-            && let Some(domain) = schema::outcome_domain(&self.arena[t.clone()])
+            && let Some(domain) = self.domains.outcome_domain(&self.arena[t.clone()])
             && !domain.contains(*v)
         {
             let msg = format!(

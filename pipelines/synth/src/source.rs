@@ -248,6 +248,7 @@ pub fn mapping() -> Mapping {
         },
         tables,
         codes,
+        local_codes: Default::default(),
     }
 }
 
