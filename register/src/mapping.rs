@@ -332,9 +332,15 @@ mod tests {
         assert_eq!(m.code(kind, "earnings"), Some("earnings"));
         assert_eq!(m.local().outcome_domain("merit_points"), Some(schema::ValueDomain::Count));
         for (decl, says) in [
-            ("[[local_codes.outcome_type]]\ncode = \"earnings\"\nsv = \"a\"\nen = \"b\"\ndomain = \"amount\"", "already a code"),
+            (
+                "[[local_codes.outcome_type]]\ncode = \"earnings\"\nsv = \"a\"\nen = \"b\"\ndomain = \"amount\"",
+                "already a code",
+            ),
             ("[[local_codes.outcome_type]]\ncode = \"points\"\nsv = \"a\"\nen = \"b\"", "needs its value domain"),
-            ("[[local_codes.intervention_type]]\ncode = \"team\"\nsv = \"a\"\nen = \"b\"\ndomain = \"count\"", "has no domain"),
+            (
+                "[[local_codes.intervention_type]]\ncode = \"team\"\nsv = \"a\"\nen = \"b\"\ndomain = \"count\"",
+                "has no domain",
+            ),
             ("[[local_codes.area]]\ncode = \"schools\"\nsv = \"a\"\nen = \"b\"", "not area"),
         ] {
             let e = Mapping::from_toml(&format!("{base}{decl}\n")).unwrap_err();

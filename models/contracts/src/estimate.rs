@@ -250,6 +250,31 @@ pub fn matched(units: &[&Unit], caliper_sd: f64) -> Result<MatchResult, String> 
     Ok(MatchResult { propensity, pairs, caliper, logit, att, unadjusted, adjustment })
 }
 
+/// The matched-pairs standard error of a matched estimate: the bias-adjusted
+/// pair differences' spread around the estimate, pairs of one participant
+/// household summed first (a cluster-robust variance of their mean):
+/// V = n/(n-1) x sum over households of (sum of its pairs' d - att)^2 / n^2.
+/// It conditions on the matches, where the household bootstrap re-matches.
+pub fn matched_pairs_se(units: &[&Unit], r: &MatchResult) -> Option<f64> {
+    pairs_se(units, &r.pairs, &r.adjustment, r.att)
+}
+
+fn pairs_se(units: &[&Unit], pairs: &[(usize, usize)], adjustment: &[f64], att: f64) -> Option<f64> {
+    let n = pairs.len();
+    if n < 2 {
+        return None;
+    }
+    let mut by_household: std::collections::BTreeMap<usize, f64> = std::collections::BTreeMap::new();
+    for (t, c) in pairs {
+        let gap: f64 = units[*t].x.iter().zip(&units[*c].x).zip(&adjustment[1..]).map(|((a, b), k)| (a - b) * k).sum();
+        let d = units[*t].y_post? - units[*c].y_post? - gap;
+        *by_household.entry(units[*t].cluster).or_default() += d - att;
+    }
+    let n = n as f64;
+    let sum: f64 = by_household.values().map(|e| e * e).sum();
+    Some((n / (n - 1.0) * sum / (n * n)).sqrt())
+}
+
 /// Least squares of `y_post` on an intercept and the covariates over the
 /// units `rows`; a covariate without variation among them gets 0.
 fn ols(units: &[&Unit], rows: &[usize]) -> Option<Vec<f64>> {
@@ -508,6 +533,36 @@ mod tests {
             g1 += r * u.x[0];
         }
         assert!(g0.abs() < 1e-4 && g1.abs() < 1e-4, "gradient {g0} {g1}");
+    }
+
+    /// Three pairs, the first two of one participant household: differences
+    /// 0.5 - 0.5 x 1 = 0 (the adjustment prices a gap of 1 at 0.5), 1.0 and
+    /// 2.5 around their mean 7/6; household sums -7/6 - 1/6 = -4/3 and 4/3;
+    /// V = 3/2 x (16/9 + 16/9) / 9 = 16/27.
+    #[test]
+    fn matched_pairs_standard_error_by_hand() {
+        let mk = |treated, cluster, x: f64, y| Unit {
+            treated,
+            cluster,
+            x: vec![x],
+            y_post: Some(y),
+            y_pre: None,
+            series: vec![],
+        };
+        let units = [
+            mk(true, 0, 1.0, 1.0),
+            mk(true, 0, 0.0, 2.0),
+            mk(true, 1, 0.0, 4.0),
+            mk(false, 2, 0.0, 0.5),
+            mk(false, 3, 0.0, 1.0),
+            mk(false, 4, 0.0, 1.5),
+        ];
+        let refs: Vec<&Unit> = units.iter().collect();
+        let pairs = [(0, 3), (1, 4), (2, 5)];
+        let att = (0.0 + 1.0 + 2.5) / 3.0;
+        let se = pairs_se(&refs, &pairs, &[0.0, 0.5], att).unwrap();
+        assert!((se - (16.0f64 / 27.0).sqrt()).abs() < 1e-12, "{se}");
+        assert_eq!(pairs_se(&refs, &pairs[..1], &[0.0, 0.5], 0.0), None);
     }
 
     #[test]

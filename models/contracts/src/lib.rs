@@ -226,6 +226,19 @@ pub struct Estimate {
 const Z975: f64 = 1.959_963_984_540_054;
 
 impl Estimate {
+    /// An interval from a standard error computed otherwise; the replicates
+    /// give the percentile interval beside it.
+    fn with_se(estimate: f64, se: f64, replicates: &[f64]) -> Estimate {
+        Estimate {
+            estimate,
+            ci_low: estimate - Z975 * se,
+            ci_high: estimate + Z975 * se,
+            se,
+            percentile_low: estimate::quantile(replicates, 0.025),
+            percentile_high: estimate::quantile(replicates, 0.975),
+        }
+    }
+
     fn of(estimate: f64, replicates: &[f64]) -> Estimate {
         let n = replicates.len() as f64;
         let m = replicates.iter().sum::<f64>() / n;
@@ -290,6 +303,10 @@ pub struct EventQuarter {
 #[derive(Debug, Clone)]
 pub struct Effect {
     pub method: Method,
+    /// Where the standard error came from.
+    pub interval: spec::Interval,
+    /// The household bootstrap's standard error (the interval's, unless it is the matched pairs').
+    pub bootstrap_se: f64,
     pub estimand: String,
     pub outcome: String,
     pub estimate: Estimate,
@@ -430,13 +447,16 @@ pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractErr
     let refs: Vec<&Unit> = kept.iter().collect();
     let first = v.pre_quarters[0].min(0);
     let base = (v.pre_quarters[1] - first) as usize;
+    let mut pairs_se_used = None;
     let (point, matching, did_details, reps) = match v.method {
         Method::MatchedComparison => {
             let r = estimate::matched(&refs, v.caliper_sd).map_err(err)?;
             let reps = estimate::bootstrap(&kept, v.bootstrap_replicates, v.seed, |s| {
                 estimate::matched(s, v.caliper_sd).map(|r| vec![r.att])
             });
+            let pairs_se = estimate::matched_pairs_se(&refs, &r);
             let details = matching_details(&names, &refs, r);
+            pairs_se_used = (v.interval == spec::Interval::MatchedPairs).then_some(pairs_se).flatten();
             (details.result.att, Some(details), None, reps)
         }
         Method::DifferenceInDifferences => {
@@ -522,7 +542,12 @@ pub fn estimate_effect(spec: &Spec, study: &Study) -> Result<Effect, ContractErr
         method: v.method,
         estimand: estimand(spec),
         outcome: outcome_text(spec),
-        estimate: Estimate::of(point, &reps.values[0]),
+        estimate: match pairs_se_used {
+            Some(se) => Estimate::with_se(point, se, &reps.values[0]),
+            None => Estimate::of(point, &reps.values[0]),
+        },
+        interval: if pairs_se_used.is_some() { spec::Interval::MatchedPairs } else { spec::Interval::Bootstrap },
+        bootstrap_se: Estimate::of(point, &reps.values[0]).se,
         n_treated,
         n_comparison,
         replicates,

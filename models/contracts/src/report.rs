@@ -106,7 +106,7 @@ pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
             Column::new("estimate".into(), vec![e.estimate.estimate]),
             Column::new("ci_low".into(), vec![e.estimate.ci_low]),
             Column::new("ci_high".into(), vec![e.estimate.ci_high]),
-            Column::new("bootstrap_se".into(), vec![e.estimate.se]),
+            Column::new("bootstrap_se".into(), vec![e.bootstrap_se]),
             Column::new("percentile_low".into(), vec![e.estimate.percentile_low]),
             Column::new("percentile_high".into(), vec![e.estimate.percentile_high]),
             Column::new("participants".into(), vec![e.n_treated as u64]),
@@ -122,6 +122,15 @@ pub fn write_tables(dir: &Path, ev: &Evaluation) -> Result<(), ContractError> {
             Column::new("seed".into(), vec![spec.validation.seed]),
             Column::new("spec_sha256".into(), vec![spec.sha256.clone()]),
             Column::new("register_manifest_sha256".into(), vec![ev.manifest_sha256.clone()]),
+            // The interval's standard error and where it came from.
+            Column::new("se".into(), vec![e.estimate.se]),
+            Column::new(
+                "se_method".into(),
+                vec![match e.interval {
+                    crate::spec::Interval::Bootstrap => "bootstrap",
+                    crate::spec::Interval::MatchedPairs => "matched_pairs",
+                }],
+            ),
         ])?,
     )?;
     // The estimation units: one row per enrolment used.
@@ -453,12 +462,16 @@ pub fn indigo(ev: &Evaluation) -> Value {
             "outcome": e.outcome,
             "estimate": e.estimate.estimate,
             "ci95": [e.estimate.ci_low, e.estimate.ci_high],
-            "interval": format!("estimate ± 1.96 bootstrap standard errors; {} of {} replicates resampling households gave an estimate, seed {}", e.replicates, e.replicates_requested, spec.validation.seed),
+            "interval": match e.interval {
+                crate::spec::Interval::Bootstrap => format!("estimate ± 1.96 bootstrap standard errors; {} of {} replicates resampling households gave an estimate, seed {}", e.replicates, e.replicates_requested, spec.validation.seed),
+                crate::spec::Interval::MatchedPairs => "estimate ± 1.96 matched-pairs standard errors (the bias-adjusted pair differences, clustered by the participant's household)".to_string(),
+            },
             "bootstrap_replicates_requested": e.replicates_requested,
             "bootstrap_replicates_used": e.replicates,
             "bootstrap_failures": failures(e),
             "two_group_comparison": e.two_group.as_ref().map(|t| json!({"difference": t.estimate, "ci95": [t.ci_low, t.ci_high]})),
-            "bootstrap_se": e.estimate.se,
+            "bootstrap_se": e.bootstrap_se,
+            "se": e.estimate.se,
             "percentile_interval": [e.estimate.percentile_low, e.estimate.percentile_high],
             "participants": e.n_treated,
             "comparisons": e.n_comparison,
@@ -807,13 +820,18 @@ fn effect_section(o: &mut String, ev: &Evaluation) {
     let e = &ev.effect;
     let _ = write!(
         o,
-        "<h2>Effect estimate: {}</h2><p class=\"summary\">Estimand: {}.<br>Outcome: {}.<br>Estimate <strong>{:+.3}</strong> (95% CI {:+.3} to {:+.3}: the estimate ± 1.96 bootstrap standard errors ({:.4}), resampling whole households, {} of {} replicates gave an estimate{}, seed {}; percentile interval {:+.3} to {:+.3}), {} participants and {} comparison enrolments.</p>",
+        "<h2>Effect estimate: {}</h2><p class=\"summary\">Estimand: {}.<br>Outcome: {}.<br>Estimate <strong>{:+.3}</strong> (95% CI {:+.3} to {:+.3}: the estimate ± 1.96 {} ({:.4}); bootstrap resampling whole households: {} of {} replicates gave an estimate{}, seed {}; percentile interval {:+.3} to {:+.3}), {} participants and {} comparison enrolments.</p>",
         e.method.name().replace('_', " "),
         escape(&e.estimand),
         escape(&e.outcome),
         e.estimate.estimate,
         e.estimate.ci_low,
         e.estimate.ci_high,
+        match e.interval {
+            crate::spec::Interval::Bootstrap => "bootstrap standard errors",
+            crate::spec::Interval::MatchedPairs =>
+                "matched-pairs standard errors (the spread of the bias-adjusted pair differences, pairs of one participant household together, conditional on the matches)",
+        },
         e.estimate.se,
         e.replicates,
         e.replicates_requested,

@@ -491,6 +491,15 @@ impl Method {
     }
 }
 
+/// Where a matched comparison's standard error comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interval {
+    #[default]
+    Bootstrap,
+    MatchedPairs,
+}
+
 /// The covariate every study has besides its `[[variable]]`s: the mean of
 /// the validation outcome in the pre-period quarters.
 pub const OUTCOME_PRE: &str = "outcome_pre";
@@ -522,6 +531,13 @@ pub struct Validation {
     pub historical: Option<Window>,
     #[serde(default = "default_bootstrap")]
     pub bootstrap_replicates: usize,
+    /// A matched comparison's standard error: from the household bootstrap
+    /// (default, re-fitting and re-matching every replicate) or from the
+    /// matched pairs (conditional on the matches; the bootstrap still runs
+    /// for the percentile interval). Like `caliper_sd`, only a matched
+    /// comparison reads it: the other methods' intervals are the bootstrap's.
+    #[serde(default)]
+    pub interval: Interval,
     /// The least share of bootstrap replicates that must give an estimate;
     /// below it no interval is reported (the study stops, naming the reasons).
     #[serde(default = "default_min_replicate_share")]
