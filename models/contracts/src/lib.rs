@@ -243,14 +243,7 @@ impl Estimate {
         let n = replicates.len() as f64;
         let m = replicates.iter().sum::<f64>() / n;
         let se = (replicates.iter().map(|r| (r - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-        Estimate {
-            estimate,
-            ci_low: estimate - Z975 * se,
-            ci_high: estimate + Z975 * se,
-            se,
-            percentile_low: estimate::quantile(replicates, 0.025),
-            percentile_high: estimate::quantile(replicates, 0.975),
-        }
+        Estimate::with_se(estimate, se, replicates)
     }
 
     pub fn covers(&self, value: f64) -> bool {

@@ -915,20 +915,7 @@ impl Generator {
             self.children_in_team += 1;
             let days = gamma_days(&mut self.programme, 2.0, 300.0);
             let ended = Some(start + Duration::days(days)).filter(|e| *e <= self.end);
-            let id = self.id('I');
-            let row = vec![
-                id,
-                pnr.clone(),
-                case_id.to_string(),
-                source_code("intervention_type", "other").to_string(),
-                PLACED_TEAM.to_string(),
-                self.date(t, Some(start)),
-                "J".into(),
-                self.date(t, Some(start)),
-                self.date(t, ended),
-                ended.map(|_| source_code("end_reason", "planned").to_string()).unwrap_or_default(),
-                Self::decimal(t, 900.0 * ((ended.unwrap_or(self.end) - start).num_days() as f64), 2),
-            ];
+            let row = self.team_row(&pnr, case_id, PLACED_TEAM, start, (start, ended), 900.0);
             self.write_programme(t, row)?;
         }
         let quarter = |d: NaiveDate| (d.year() - 2021) * 4 + (d.month0() / 3) as i32;
@@ -1007,22 +994,8 @@ impl Generator {
         self.young_in_team += 1;
         let pnr = written(&mut self.referral, p);
         let ended = Some(start + Duration::days(gamma_days(&mut self.referral, 2.0, 270.0))).filter(|e| *e <= self.end);
-        let t = "interventions";
-        let id = self.id('I');
-        let row = vec![
-            id,
-            pnr.clone(),
-            case_id.to_string(),
-            source_code("intervention_type", "other").to_string(),
-            REFERRED_TEAM.to_string(),
-            self.date(t, Some(prelim)),
-            "J".into(),
-            self.date(t, Some(start)),
-            self.date(t, ended),
-            ended.map(|_| source_code("end_reason", "planned").to_string()).unwrap_or_default(),
-            Self::decimal(t, 600.0 * ((ended.unwrap_or(self.end) - start).num_days() as f64), 2),
-        ];
-        self.write_referral(t, row)?;
+        let row = self.team_row(&pnr, case_id, REFERRED_TEAM, prelim, (start, ended), 600.0);
+        self.write_referral("interventions", row)?;
         let base: Vec<i64> = REFERRED_EFFECT.iter().map(|_| self.referral.random_range(2..=6)).collect();
         for k in 0..=8u32 {
             let date = Self::add_months(start, 3 * k);
@@ -1051,6 +1024,34 @@ impl Generator {
             }
         }
         Ok(())
+    }
+
+    /// A programme's team: a granted intervention of type `other` by
+    /// `provider`, decided on `decided`, in service over `span` (start, end;
+    /// none: still going), costing `daily` a day up to its end or the export date.
+    fn team_row(
+        &mut self,
+        pnr: &str,
+        case_id: &str,
+        provider: &str,
+        decided: NaiveDate,
+        span: (NaiveDate, Option<NaiveDate>),
+        daily: f64,
+    ) -> Vec<String> {
+        let (t, (start, ended)) = ("interventions", span);
+        vec![
+            self.id('I'),
+            pnr.to_string(),
+            case_id.to_string(),
+            source_code("intervention_type", "other").to_string(),
+            provider.to_string(),
+            self.date(t, Some(decided)),
+            "J".into(),
+            self.date(t, Some(start)),
+            self.date(t, ended),
+            ended.map(|_| source_code("end_reason", "planned").to_string()).unwrap_or_default(),
+            Self::decimal(t, daily * ((ended.unwrap_or(self.end) - start).num_days() as f64), 2),
+        ]
     }
 
     fn denied(&mut self, pnr: &str, area: Area, case_id: &str, decided: NaiveDate) -> io::Result<()> {
