@@ -219,12 +219,31 @@ impl Drop for Deadline {
 
 /// A read-only DataFusion session over one build of the register.
 pub struct Session {
-    rt: tokio::runtime::Runtime,
+    /// Always present; taken on drop to shut down without waiting (see `Drop`).
+    rt: Option<tokio::runtime::Runtime>,
     limits: Limits,
     ctx: SessionContext,
     build: PathBuf,
     tables: Vec<QueryTable>,
     manifest: Manifest,
+}
+
+impl Session {
+    fn rt(&self) -> &tokio::runtime::Runtime {
+        self.rt.as_ref().expect("the runtime lives as long as the session")
+    }
+}
+
+/// A query stopped at its time limit may leave an operator in the middle of
+/// a long computation on a worker thread; dropping the runtime normally would
+/// wait for it to yield (a nested-loop join on 2 busy cores took 90 s to
+/// stop at a 2 s limit). Shut down without waiting: the work is abandoned.
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl fmt::Debug for Session {
@@ -293,7 +312,7 @@ impl Session {
                 .map_err(|e| QueryError::Register(format!("cannot open {}: {e}", path.display())))?;
             tables.push(table);
         }
-        Ok(Session { rt, limits, ctx, build, tables, manifest })
+        Ok(Session { rt: Some(rt), limits, ctx, build, tables, manifest })
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -311,7 +330,8 @@ impl Session {
         if !self.tables.iter().any(|t| t.name == table) {
             return Err(self.unknown_table(table));
         }
-        let provider = self.rt.block_on(self.ctx.table_provider(table)).map_err(|e| QueryError::Sql(e.to_string()))?;
+        let provider =
+            self.rt().block_on(self.ctx.table_provider(table)).map_err(|e| QueryError::Sql(e.to_string()))?;
         Ok(provider.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().to_string())).collect())
     }
 
@@ -342,7 +362,7 @@ impl Session {
         deadline: &Deadline,
     ) -> Result<T, QueryError> {
         use futures::future::{Either, select};
-        let outcome = self.rt.block_on(async {
+        let outcome = self.rt().block_on(async {
             match select(std::pin::pin!(work), deadline.rings.clone()).await {
                 Either::Left((result, _)) => Some(result),
                 Either::Right(_) => None,
@@ -369,7 +389,7 @@ impl Session {
     ) -> Result<datafusion::dataframe::DataFrame, QueryError> {
         guard::check(sql)?;
         let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-        let frame = self.rt.block_on(self.ctx.sql_with_options(sql, options)).map_err(|e| self.explain(e))?;
+        let frame = self.rt().block_on(self.ctx.sql_with_options(sql, options)).map_err(|e| self.explain(e))?;
         if params.is_empty() {
             return Ok(frame);
         }
