@@ -167,12 +167,6 @@ impl LocalSchema {
             })
             .collect()
     }
-
-    /// An outcome type's value domain: the national one, or a local code's.
-    pub fn outcome_domain(&self, outcome_type: &str) -> Option<schema::ValueDomain> {
-        schema::outcome_domain(outcome_type)
-            .or_else(|| self.codes.get("outcome_type")?.iter().find(|c| c.code == outcome_type).and_then(|c| c.domain))
-    }
 }
 
 fn leak(s: &str) -> &'static str {

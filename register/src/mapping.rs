@@ -211,6 +211,13 @@ impl Mapping {
         }
     }
 
+    /// An outcome type's value domain: the national one, or a local code's.
+    pub fn outcome_domain(&self, outcome_type: &str) -> Option<schema::ValueDomain> {
+        schema::outcome_domain(outcome_type).or_else(|| {
+            self.local_codes.get("outcome_type")?.iter().find(|c| c.code == outcome_type).and_then(|c| c.domain)
+        })
+    }
+
     /// Every entity table with this mapping's local columns and codes, in
     /// the schema's order (a table is built once per call: call it once).
     pub fn tables(&self) -> Vec<&'static Table> {
@@ -330,7 +337,7 @@ mod tests {
         let kind = outcomes.column("type").unwrap().kind;
         assert_eq!(m.code(kind, "Meritvärde"), Some("merit_points"));
         assert_eq!(m.code(kind, "earnings"), Some("earnings"));
-        assert_eq!(m.local().outcome_domain("merit_points"), Some(schema::ValueDomain::Count));
+        assert_eq!(m.outcome_domain("merit_points"), Some(schema::ValueDomain::Count));
         for (decl, says) in [
             (
                 "[[local_codes.outcome_type]]\ncode = \"earnings\"\nsv = \"a\"\nen = \"b\"\ndomain = \"amount\"",

@@ -227,6 +227,7 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
     let text = utfall_register::dictionary::render_build(tables, &opts.mapping.display().to_string());
     std::fs::write(&dictionary, text).map_err(BuildError::io(&dictionary))?;
     let day = |d: Option<i32>| d.map(|d| validate::date_of(d).to_string());
+    let local = mapping.local();
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION.to_string(),
         tool: "utfall".into(),
@@ -247,8 +248,8 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         },
         inputs,
         tables: counts,
-        local_columns: mapping.local().columns,
-        local_codes: mapping.local().codes,
+        local_columns: local.columns,
+        local_codes: local.codes,
         quarantine_rows: quarantine.height() as u64,
         indicators: None,
         scoring: None,

@@ -117,8 +117,6 @@ pub struct Validator<'a> {
     /// For outcomes: the positions of `type` and `value` (the value's domain
     /// depends on the type).
     domain_columns: Option<(usize, usize)>,
-    /// The outcome types' value domains, with the mapping's local ones.
-    domains: utfall_register::local::LocalSchema,
     builders: Vec<Builder>,
     birth_year: Vec<Option<i32>>,
     sex: StringChunkedBuilder,
@@ -197,7 +195,6 @@ impl<'a> Validator<'a> {
         let domain_columns = table.value_domain.map(|(t, v)| (position(t), position(v)));
         Ok(Validator {
             table,
-            domains: mapping.local(),
             mapping,
             format,
             key,
@@ -265,7 +262,7 @@ impl<'a> Validator<'a> {
         }
         if let Some((it, iv)) = self.domain_columns
             && let (Value::Str(t), Value::Float(v)) = (&self.values[it], &self.values[iv])
-            && let Some(domain) = self.domains.outcome_domain(&self.arena[t.clone()])
+            && let Some(domain) = self.mapping.outcome_domain(&self.arena[t.clone()])
             && !domain.contains(*v)
         {
             let msg = format!(
