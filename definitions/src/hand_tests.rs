@@ -267,8 +267,48 @@ fn bad_definitions_name_the_field() {
         ("name = \"x\"\ntable = \"payments\"\naggregate = \"count\"", "variable 'x'.window", "give the window"),
         (
             "name = \"x\"\ntable = \"cases\"\naggregate = \"attribute\"\ncolumn = \"unit\"",
+            "variable 'x'.by",
+            "the member's own case",
+        ),
+        (
+            "name = \"x\"\ntable = \"interventions\"\naggregate = \"attribute\"\ncolumn = \"provider\"",
             "variable 'x'.table",
-            "a client's",
+            "a client's or the member's case's",
+        ),
+        (
+            "name = \"x\"\ntable = \"interventions\"\naggregate = \"any\"\ndate = \"decided\"\nwindow = \"[-1y, 0]\"\nfill = 0",
+            "variable 'x'.fill",
+            "may be missing",
+        ),
+        (
+            "name = \"x\"\ntable = \"interventions\"\naggregate = \"latest\"\ncolumn = \"end_reason\"\ndate = \"ended\"\nwindow = \"[-1y, 0]\"\ntransform = \"log1p\"",
+            "variable 'x'.transform",
+            "is of a number",
+        ),
+        (
+            "name = \"x\"\ntable = \"interventions\"\naggregate = \"latest\"\ncolumn = \"end_reason\"\ndate = \"ended\"\nwindow = \"[-1y, 0]\"\nis = \"finished\"",
+            "variable 'x'.is.end_reason",
+            "not in the code list",
+        ),
+        (
+            "name = \"x\"\ntable = \"clients\"\naggregate = \"attribute\"\ncolumn = \"age\"\nbands = [18, 0]",
+            "variable 'x'.bands",
+            "ascending",
+        ),
+        (
+            "name = \"x\"\ntable = \"cases\"\naggregate = \"count\"\ndate = \"opened\"\nwindow = \"[-1y, 0)\"\nsame = [\"region\"]",
+            "variable 'x'.same[0]",
+            "no column 'region'",
+        ),
+        (
+            "name = \"x\"\ntable = \"assessments\"\naggregate = \"baseline\"\nwindow = \"[-1y, 0]\"\nseverity.gaf = { cutoff = 50, sd = 0, higher_is_better = true }",
+            "variable 'x'.severity.gaf",
+            "an sd above 0",
+        ),
+        (
+            "name = \"x\"\ntable = \"contacts\"\naggregate = \"count_distinct\"\nwindow = \"[-1y, 0]\"",
+            "variable 'x'.column",
+            "needs a column",
         ),
     ];
     let school = "table = \"assessments\"\naggregate = \"change_from_baseline\"\nwhere = { instrument = \"stjarna\", domain = \"skola\" }";
@@ -467,4 +507,144 @@ fn runs_and_months_without_equal_the_hand_computed_dates() {
     let female: Vec<Option<bool>> = out.column("female").unwrap().bool().unwrap().iter().collect();
     assert_eq!(female, [Some(false), Some(false), Some(true), Some(true)]);
     assert_eq!(i64s("paid_before"), [Some(2), Some(5), Some(0), Some(0)]);
+}
+
+/// The options a model's features need (`same`, `anchor`, `cap`, `fill`,
+/// `transform`, `is`, `bands`, `severity`, `count_distinct`, `none`, a
+/// case's attribute and the household's other members), on a second
+/// hand-made register.
+#[test]
+fn feature_options_equal_the_hand_computed_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // c1 and c2 share household H1; c3 lives alone in H3.
+    let clients = df!("client_id" => ["c1", "c2", "c3"], "household_id" => ["H1", "H1", "H3"],
+        "birth_year" => [2008, 1980, 1990], "sex" => ["F", "M", "F"])
+    .unwrap();
+    write_entity(dir, schema::table("clients").unwrap(), clients).unwrap();
+    // c1: K0 (child_youth, 2019), K9 (financial_assistance, 2020), K8 and
+    // K7 (child_youth, 2020 and 2021), K1 (child_youth, opened 2022-03-01,
+    // closed 2023-06-30); c2: K2 opened 2023-01-10; c3: K3 opened 2024-01-01.
+    let cases = df!(
+        "case_id" => ["K0", "K9", "K8", "K7", "K1", "K2", "K3"],
+        "client_id" => ["c1", "c1", "c1", "c1", "c1", "c2", "c3"],
+        "unit" => ["bou_norr", "eb_norr", "bou_norr", "bou_norr", "bou_soder", "eb_norr", "eb_norr"],
+        "area" => ["child_youth", "financial_assistance", "child_youth", "child_youth", "child_youth", "financial_assistance", "financial_assistance"],
+        "origin" => ["report"; 7],
+        "opened" => [d("2019-05-01"), d("2020-02-01"), d("2020-09-01"), d("2021-04-01"), d("2022-03-01"), d("2023-01-10"), d("2024-01-01")],
+        "closed" => [Some(d("2019-12-01")), None, Some(d("2021-01-01")), Some(d("2021-10-01")), Some(d("2023-06-30")), None, None],
+    )
+    .unwrap();
+    write_entity(dir, schema::table("cases").unwrap(), cases).unwrap();
+    // K1's interventions: one ended planned in 2022-10, one unplanned in
+    // 2023-05 (the latest), one still running; one decided and denied.
+    let interventions = df!(
+        "intervention_id" => ["I1", "I2", "I3", "I4"],
+        "client_id" => ["c1"; 4],
+        "case_id" => ["K1"; 4],
+        "type" => ["family_support"; 4],
+        "decided" => [d("2022-03-15"), d("2022-11-01"), d("2023-05-20"), d("2022-04-01")],
+        "granted" => [true, true, true, false],
+        "started" => [Some(d("2022-04-01")), Some(d("2022-11-15")), Some(d("2023-06-01")), None],
+        "ended" => [Some(d("2022-10-01")), Some(d("2023-05-01")), None, None],
+        "end_reason" => [Some("planned"), Some("unplanned"), None, None],
+    )
+    .unwrap();
+    write_entity(dir, schema::table("interventions").unwrap(), interventions).unwrap();
+    // K1: 3 contacts by the closure, one after it.
+    let contacts = df!(
+        "contact_id" => ["T1", "T2", "T3", "T4"],
+        "client_id" => ["c1"; 4],
+        "case_id" => ["K1"; 4],
+        "date" => [d("2022-03-02"), d("2022-06-01"), d("2023-06-30"), d("2023-07-01")],
+    )
+    .unwrap();
+    write_entity(dir, schema::table("contacts").unwrap(), contacts).unwrap();
+    // K1's assessments: stjarna skola 3 then 6 (baseline 3: (5 - 3) / 2 =
+    // +1), psykbel total 22 ((22 - 15) / 7 = +1), and one after the closure.
+    let assessments = df!(
+        "assessment_id" => ["A1", "A2", "A3", "A4"],
+        "client_id" => ["c1"; 4],
+        "case_id" => ["K1"; 4],
+        "instrument" => ["stjarna", "stjarna", "psykbel", "psykbel"],
+        "domain" => ["skola", "skola", "total", "total"],
+        "score" => [3.0, 6.0, 22.0, 1.0],
+        "assessed" => [d("2022-04-01"), d("2022-12-01"), d("2022-05-01"), d("2023-08-01")],
+    )
+    .unwrap();
+    write_entity(dir, schema::table("assessments").unwrap(), assessments).unwrap();
+
+    // The member: c1's case K1 at its closure, and K1 again at 2022-06-01.
+    let index = df!(
+        "client_id" => ["c1", "c1"],
+        "household_id" => ["H1", "H1"],
+        "case_id" => ["K1", "K1"],
+        "area" => ["child_youth", "child_youth"],
+        "opened" => [d("2022-03-01"), d("2022-03-01")],
+        "index_date" => [d("2023-06-30"), d("2022-06-01")],
+    )
+    .unwrap();
+    let by_case = "by = \"case\"\nwindow = \"[-inf, 0]\"";
+    let vars = vec![
+        known("name = \"unit\"\ntable = \"cases\"\naggregate = \"attribute\"\ncolumn = \"unit\"\nby = \"case\""),
+        known("name = \"age\"\ntable = \"clients\"\naggregate = \"attribute\"\ncolumn = \"age\"\nbands = [0, 13, 18]"),
+        known(
+            "name = \"prior\"\ntable = \"cases\"\naggregate = \"count\"\ndate = \"opened\"\nanchor = \"opened\"\n\
+             window = \"[-inf, 0)\"\nsame = [\"area\"]\ncap = 2",
+        ),
+        known(&format!(
+            "name = \"planned\"\ntable = \"interventions\"\naggregate = \"latest\"\ncolumn = \"end_reason\"\n\
+             date = \"ended\"\nis = \"planned\"\n{by_case}"
+        )),
+        known(&format!(
+            "name = \"denied\"\ntable = \"interventions\"\naggregate = \"any\"\ndate = \"decided\"\n\
+             where = {{ granted = false }}\n{by_case}"
+        )),
+        known(&format!(
+            "name = \"log_contacts\"\ntable = \"contacts\"\naggregate = \"count\"\ntransform = \"log1p\"\n{by_case}"
+        )),
+        known(&format!(
+            "name = \"log_days\"\ntable = \"cases\"\naggregate = \"days_since\"\ndate = \"opened\"\nfill = 0\n\
+             transform = \"log1p\"\n{by_case}"
+        )),
+        known(&format!("name = \"open\"\ntable = \"cases\"\naggregate = \"none\"\ndate = \"closed\"\n{by_case}")),
+        known(&format!(
+            "name = \"severity\"\ntable = \"assessments\"\naggregate = \"baseline\"\n{by_case}\n\
+             severity.stjarna = {{ cutoff = 5.0, sd = 2.0, higher_is_better = true }}\n\
+             severity.psykbel = {{ cutoff = 15.0, sd = 7.0, higher_is_better = false }}"
+        )),
+        known(
+            "name = \"others\"\ntable = \"cases\"\naggregate = \"count_distinct\"\ncolumn = \"client_id\"\n\
+             date = \"opened\"\nwindow = \"[-inf, 0]\"\nby = \"other_members\"",
+        ),
+    ];
+    let out = compute(dir, d("2025-12-31"), index.lazy(), &vars).unwrap().collect().unwrap();
+    let f64s =
+        |c: &str| out.column(c).unwrap().cast(&DataType::Float64).unwrap().f64().unwrap().iter().collect::<Vec<_>>();
+    let strs =
+        |c: &str| out.column(c).unwrap().str().unwrap().iter().map(|s| s.map(str::to_string)).collect::<Vec<_>>();
+    let bools = |c: &str| out.column(c).unwrap().bool().unwrap().iter().collect::<Vec<_>>();
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(strs("unit"), [s("bou_soder"), s("bou_soder")]);
+    // Born 2008: 15 in 2023 and 14 in 2022, both in the band 13-17.
+    assert_eq!(strs("age"), [s("13-17"), s("13-17")]);
+    // Before K1 was opened, in child_youth: K0, K8, K7 (K9 is another
+    // area) = 3, capped at 2; the same from either index date.
+    assert_eq!(f64s("prior"), [Some(2.0), Some(2.0)]);
+    // The latest ended by the closure: I2, unplanned; by 2022-06-01 none ended.
+    assert_eq!(bools("planned"), [Some(false), Some(false)]);
+    // I4, denied on 2022-04-01, is known at both dates.
+    assert_eq!(bools("denied"), [Some(true), Some(true)]);
+    // 3 contacts by the closure, 1 by 2022-06-01 (T2 is on the day: counted, 2).
+    assert_eq!(f64s("log_contacts"), [Some(3f64.ln_1p()), Some(2f64.ln_1p())]);
+    // 486 days from 2022-03-01 to 2023-06-30; 92 to 2022-06-01.
+    assert_eq!(f64s("log_days"), [Some(486f64.ln_1p()), Some(92f64.ln_1p())]);
+    // Closed on the index day: not open; on 2022-06-01: open.
+    assert_eq!(bools("open"), [Some(false), Some(true)]);
+    // At the closure: mean of +1 (stjarna skola) and +1 (psykbel) = 1; on
+    // 2022-06-01 the same two baselines are known (4 April and 1 May).
+    assert_eq!(f64s("severity"), [Some(1.0), Some(1.0)]);
+    // c2's K2 (opened 2023-01-10) is the household's other member's case
+    // by the closure; not by 2022-06-01. c1's own cases never count.
+    assert_eq!(f64s("others"), [Some(1.0), Some(0.0)]);
 }

@@ -52,8 +52,10 @@ use crate::window::{Offset, Window};
 #[serde(rename_all = "snake_case")]
 pub enum Aggregate {
     Count,
+    CountDistinct,
     Sum,
     Any,
+    None,
     MonthsWith,
     DaysSince,
     Latest,
@@ -73,8 +75,10 @@ impl Aggregate {
     pub fn name(self) -> &'static str {
         match self {
             Aggregate::Count => "count",
+            Aggregate::CountDistinct => "count_distinct",
             Aggregate::Sum => "sum",
             Aggregate::Any => "any",
+            Aggregate::None => "none",
             Aggregate::MonthsWith => "months_with",
             Aggregate::DaysSince => "days_since",
             Aggregate::Latest => "latest",
@@ -92,7 +96,10 @@ impl Aggregate {
 
     /// Whether the value is a number a requirement can bound.
     pub fn numeric(self) -> bool {
-        !matches!(self, Aggregate::Any | Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute)
+        !matches!(
+            self,
+            Aggregate::Any | Aggregate::None | Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute
+        )
     }
 
     /// Whether the value is the days from the index date to an event (an
@@ -150,6 +157,9 @@ pub enum By {
     Case,
     /// The client's rows in cases other than the member's.
     OtherCases,
+    /// The rows of the household's other members (the household as the
+    /// clients table has it at the export).
+    OtherMembers,
 }
 
 impl By {
@@ -159,6 +169,7 @@ impl By {
             By::Household => "household",
             By::Case => "case",
             By::OtherCases => "other_cases",
+            By::OtherMembers => "other_members",
         }
     }
 
@@ -166,7 +177,7 @@ impl By {
     pub fn member_column(self) -> &'static str {
         match self {
             By::Client | By::OtherCases => "client_id",
-            By::Household => "household_id",
+            By::Household | By::OtherMembers => "household_id",
             By::Case => "case_id",
         }
     }
@@ -203,6 +214,71 @@ pub struct VariableSpec {
     /// not counted); a row without one lasts to the export date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
+    /// The value where the window holds no row (`days_since`, `latest`, a
+    /// `baseline`): a number instead of none, so that a model needs no
+    /// missing-value column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill: Option<f64>,
+    /// The largest value counted: a larger one counts as it (`cap = 3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<f64>,
+    /// A transform of the (filled, capped) value: `log1p` is ln(1 + x).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<Transform>,
+    /// Columns whose value in a row must equal the member's own
+    /// (`same = ["area"]`: the rows in the member's area). A column of the
+    /// row's referenced row is written through the reference:
+    /// `"case_id.area"` is the area of a report's case.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub same: Vec<String>,
+    /// With `same`: a row whose column is missing counts as the same (a
+    /// report on no case counts in every area).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub missing_is_same: bool,
+    /// Yes or no: whether the (filled, capped, transformed) number reaches
+    /// this value (`reaches = 10`: ten months or more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaches: Option<f64>,
+    /// The member's own date the window is relative to, instead of the
+    /// index date (`anchor = "opened"`: before the case was opened). A date
+    /// after the index date counts as the index date, so nothing after it is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<String>,
+    /// `latest` / `earliest`: yes or no, whether the row's column has one of
+    /// these values (no row: no).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is: Option<FilterValue>,
+    /// `attribute` of a number (`age`): the lower bounds of its bands,
+    /// ascending; `[0, 18, 25]` gives the levels "0-17", "18-24" and "25+"
+    /// (a value below the first bound is in the first band).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bands: Vec<i64>,
+    /// `baseline` over every instrument and domain: each pair's baseline
+    /// standardised by its instrument's norm, `(score - cutoff) / sd`, signed
+    /// so that positive is worse; the value is their mean. An instrument
+    /// without a norm counts for nothing.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub severity: BTreeMap<String, Norm>,
+}
+
+/// A transform of a variable's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// ln(1 + x): counts and durations on a scale where doubling matters.
+    Log1p,
+}
+
+/// An instrument's norm, to put its scores on one scale of severity.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Norm {
+    /// The caseness cut-off.
+    pub cutoff: f64,
+    /// The scale's standard deviation.
+    pub sd: f64,
+    /// Whether a higher score is better (then a score below the cut-off is worse).
+    pub higher_is_better: bool,
 }
 
 /// What a variable is for, which decides where its window may lie.
@@ -228,6 +304,16 @@ pub struct Variable {
     at_least: Option<f64>,
     lasting: Option<Offset>,
     until: Option<&'static str>,
+    fill: Option<f64>,
+    cap: Option<f64>,
+    transform: Option<Transform>,
+    same: Vec<Same>,
+    missing_is_same: bool,
+    reaches: Option<f64>,
+    anchor: Option<String>,
+    is: Option<FilterValue>,
+    bands: Vec<i64>,
+    severity: Vec<(String, Norm)>,
 }
 
 impl Variable {
@@ -251,13 +337,24 @@ impl Variable {
                 | Aggregate::Baseline
                 | Aggregate::ChangeFromBaseline
                 | Aggregate::Attribute
-        )
+        ) && self.fill.is_none()
+            && self.is.is_none()
+            && self.reaches.is_none()
+    }
+
+    /// The member's columns it needs besides `client_id`, `index_date` and
+    /// its `by` column: the `same` columns and the `anchor`.
+    pub fn member_columns(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.same.iter().map(|s| s.column).collect();
+        out.extend(self.anchor.as_deref());
+        out
     }
 
     /// The register table it reads, its column and its filter's columns:
     /// what a model's `excluded` attributes are checked against.
     pub fn reads(&self) -> (&'static str, Vec<&'static str>) {
-        let mut columns: Vec<&'static str> = self.filter.iter().map(|(c, _)| *c).collect();
+        let same = self.same.iter().map(|s| s.via.map_or(s.column, |v| v.0));
+        let mut columns: Vec<&'static str> = self.filter.iter().map(|(c, _)| *c).chain(same).collect();
         if let Some(c) = self.column {
             columns.push(if c == AGE { "birth_year" } else { c });
         }
@@ -266,15 +363,19 @@ impl Variable {
 
     /// Whether it is a yes/no value.
     pub fn is_bool(&self) -> bool {
-        self.aggregate == Aggregate::Any
+        matches!(self.aggregate, Aggregate::Any | Aggregate::None) || self.is.is_some() || self.reaches.is_some()
     }
 
     /// Whether it is a category (a code or a text): a model or a matching
     /// encodes it as one indicator per value.
     pub fn is_category(&self) -> bool {
-        matches!(self.aggregate, Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute)
-            && !self.column.is_some_and(|c| c == "age" || c == "birth_year")
-            && !matches!(self.column_kind(), Some(Kind::Int { .. } | Kind::Decimal { .. } | Kind::Bool))
+        if self.is.is_some() || self.reaches.is_some() {
+            return false;
+        }
+        !self.bands.is_empty()
+            || matches!(self.aggregate, Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute)
+                && !self.column.is_some_and(|c| c == "age" || c == "birth_year")
+                && !matches!(self.column_kind(), Some(Kind::Int { .. } | Kind::Decimal { .. } | Kind::Bool))
     }
 
     fn column_kind(&self) -> Option<Kind> {
@@ -310,6 +411,33 @@ fn dated(table: &Table) -> bool {
 }
 
 impl VariableSpec {
+    /// A variable of `aggregate` over `table` with no other field given.
+    pub fn new(name: &str, table: &str, aggregate: Aggregate) -> VariableSpec {
+        VariableSpec {
+            name: name.to_string(),
+            table: table.to_string(),
+            aggregate,
+            column: None,
+            date: None,
+            window: None,
+            filter: BTreeMap::new(),
+            by: By::Client,
+            at_least: None,
+            lasting: None,
+            until: None,
+            fill: None,
+            cap: None,
+            transform: None,
+            same: Vec::new(),
+            missing_is_same: false,
+            reaches: None,
+            anchor: None,
+            is: None,
+            bands: Vec::new(),
+            severity: BTreeMap::new(),
+        }
+    }
+
     /// Check the variable against the register schema for its `role`.
     pub fn check(&self, role: Role) -> Result<Variable, DefinitionError> {
         let field = |f: &str| format!("variable '{}'.{f}", self.name);
@@ -317,12 +445,16 @@ impl VariableSpec {
         let table = table_named(&self.table, &field("table"))?;
         let agg = self.aggregate;
         let scored = matches!(agg, Aggregate::Baseline | Aggregate::ChangeFromBaseline | Aggregate::Improved);
+        let severity = agg == Aggregate::Baseline && !self.severity.is_empty();
+        if !self.severity.is_empty() && agg != Aggregate::Baseline {
+            return Err(bad("severity", format!("a baseline is standardised, not {}", agg.name())));
+        }
         if scored {
             if table.name != "assessments" {
                 return Err(bad("table", format!("{} reads assessments: table = \"assessments\"", agg.name())));
             }
             for c in ["instrument", "domain"] {
-                if !matches!(self.filter.get(c), Some(FilterValue::One(_))) {
+                if !severity && !matches!(self.filter.get(c), Some(FilterValue::One(_))) {
                     return Err(bad(
                         &format!("where.{c}"),
                         format!("{} is of one instrument and domain: give where.{c} one value", agg.name()),
@@ -342,9 +474,10 @@ impl VariableSpec {
                 "improved needs the change that counts: at_least = 2 (a rise of 2 points), or -2 (a fall)".into(),
             ));
         }
-        let needs_column =
-            matches!(agg, Aggregate::Sum | Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute)
-                || (self.at_least.is_some() && agg != Aggregate::Improved);
+        let needs_column = matches!(
+            agg,
+            Aggregate::Sum | Aggregate::CountDistinct | Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute
+        ) || (self.at_least.is_some() && agg != Aggregate::Improved);
         let column = match (&self.column, needs_column) {
             (Some(c), true) if agg == Aggregate::Attribute && c == AGE && table.name == "clients" => {
                 Some((AGE, Some(Kind::Int { min: 0, max: 150 })))
@@ -404,8 +537,11 @@ impl VariableSpec {
         }
         let filter = check_filter(table, &self.filter, &field("where"))?;
         match self.by {
-            By::Household if !has_column(table, "household_id") => {
-                return Err(bad("by", format!("{} has no household_id", table.name)));
+            By::Household if !has_column(table, "household_id") && !has_column(table, "client_id") => {
+                return Err(bad("by", format!("{} has no household_id or client_id", table.name)));
+            }
+            By::OtherMembers if !has_column(table, "client_id") => {
+                return Err(bad("by", format!("{} has no client_id", table.name)));
             }
             By::Case | By::OtherCases if !has_column(table, "case_id") => {
                 return Err(bad("by", format!("{} has no case_id", table.name)));
@@ -413,10 +549,16 @@ impl VariableSpec {
             _ => {}
         }
         let (date, window) = if agg == Aggregate::Attribute || !dated(table) {
-            if table.name != "clients" {
-                return Err(bad("table", "an attribute is a client's: table = \"clients\"".into()));
-            }
-            if !matches!(agg, Aggregate::Attribute | Aggregate::Any | Aggregate::Count) {
+            if agg == Aggregate::Attribute && table.name == "cases" {
+                if self.by != By::Case {
+                    return Err(bad("by", "an attribute of a case is of the member's own case: by = \"case\"".into()));
+                }
+            } else if table.name != "clients" {
+                return Err(bad(
+                    "table",
+                    "an attribute is a client's or the member's case's: table = \"clients\" or \"cases\"".into(),
+                ));
+            } else if !matches!(agg, Aggregate::Attribute | Aggregate::Any | Aggregate::Count) {
                 return Err(bad(
                     "aggregate",
                     format!(
@@ -426,7 +568,7 @@ impl VariableSpec {
                 ));
             }
             if self.window.is_some() || self.date.is_some() {
-                return Err(bad("window", "a client's own row has no window or date".into()));
+                return Err(bad("window", "an attribute of the member's own row has no window or date".into()));
             }
             if agg == Aggregate::Attribute && !self.filter.is_empty() {
                 return Err(bad("where", "an attribute has no filter (use any with where for a yes/no)".into()));
@@ -438,6 +580,7 @@ impl VariableSpec {
             window_rule(&window, role, agg).map_err(|m| bad("window", m))?;
             (date, Some(window))
         };
+        let options = self.check_options(table, column, role)?;
         Ok(Variable {
             name: self.name.clone(),
             table,
@@ -450,8 +593,152 @@ impl VariableSpec {
             at_least: self.at_least,
             lasting: self.lasting,
             until,
+            fill: self.fill,
+            cap: self.cap,
+            transform: self.transform,
+            same: options.same,
+            missing_is_same: self.missing_is_same,
+            reaches: self.reaches,
+            anchor: self.anchor.clone(),
+            is: self.is.clone(),
+            bands: self.bands.clone(),
+            severity: self.severity.iter().map(|(k, n)| (k.clone(), *n)).collect(),
         })
     }
+
+    /// The options that shape the value: `fill`, `cap`, `transform`, `is`,
+    /// `bands`, `severity`, `same` and `anchor`.
+    fn check_options(
+        &self,
+        table: &'static Table,
+        column: Option<(&'static str, Option<Kind>)>,
+        role: Role,
+    ) -> Result<CheckedOptions, DefinitionError> {
+        let bad = |f: &str, m: String| DefinitionError { field: format!("variable '{}'.{f}", self.name), message: m };
+        let agg = self.aggregate;
+        let number_column = matches!(column.and_then(|c| c.1), Some(Kind::Int { .. } | Kind::Decimal { .. }));
+        let number = match agg {
+            Aggregate::Count
+            | Aggregate::CountDistinct
+            | Aggregate::Sum
+            | Aggregate::MonthsWith
+            | Aggregate::DaysSince
+            | Aggregate::Baseline
+            | Aggregate::ChangeFromBaseline
+            | Aggregate::DaysIn => true,
+            Aggregate::Latest | Aggregate::Earliest | Aggregate::Attribute => {
+                number_column && self.is.is_none() && self.bands.is_empty()
+            }
+            _ => false,
+        };
+        let may_be_none = matches!(
+            agg,
+            Aggregate::DaysSince
+                | Aggregate::Latest
+                | Aggregate::Earliest
+                | Aggregate::Baseline
+                | Aggregate::ChangeFromBaseline
+                | Aggregate::Attribute
+        );
+        if self.fill.is_some_and(|f| !(number && may_be_none && f.is_finite())) {
+            return Err(bad(
+                "fill",
+                format!("fill gives a number where a value may be missing; {} of this column is not one", agg.name()),
+            ));
+        }
+        if self.cap.is_some_and(|c| !(number && c.is_finite())) {
+            return Err(bad("cap", format!("cap bounds a number; {} of this column is not one", agg.name())));
+        }
+        if self.reaches.is_some_and(|r| !(number && r.is_finite())) {
+            return Err(bad(
+                "reaches",
+                format!("reaches asks whether a number reaches a value; {} of this column is not one", agg.name()),
+            ));
+        }
+        if self.transform.is_some() && !number {
+            return Err(bad(
+                "transform",
+                format!("a transform is of a number; {} of this column is not one", agg.name()),
+            ));
+        }
+        if let Some(is) = &self.is {
+            let Some((c, _)) = column.filter(|_| matches!(agg, Aggregate::Latest | Aggregate::Earliest)) else {
+                return Err(bad("is", "is asks whether the latest or earliest row's column has a value".into()));
+            };
+            let one = BTreeMap::from([(c.to_string(), is.clone())]);
+            check_filter(table, &one, &format!("variable '{}'.is", self.name))?;
+        }
+        if !self.bands.is_empty() {
+            if !(agg == Aggregate::Attribute && (number_column || column.is_some_and(|c| c.0 == AGE))) {
+                return Err(bad("bands", "bands group a number attribute (age) into levels".into()));
+            }
+            if self.bands.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(bad("bands", "give the bands' lower bounds in ascending order".into()));
+            }
+        }
+        for (code, norm) in &self.severity {
+            if let Some((_, Some(Kind::Code(list)))) = column_of(table, "instrument")
+                && !list.contains(code)
+            {
+                return Err(bad(&format!("severity.{code}"), unknown_code(list, code)));
+            }
+            if !(norm.cutoff.is_finite() && norm.sd.is_finite() && norm.sd > 0.0) {
+                return Err(bad(&format!("severity.{code}"), "a finite cutoff and an sd above 0".into()));
+            }
+        }
+        let mut same = Vec::new();
+        for (k, c) in self.same.iter().enumerate() {
+            if agg == Aggregate::Attribute {
+                return Err(bad("same", "an attribute is the member's own: it has no same".into()));
+            }
+            same.push(same_column(table, c, &format!("variable '{}'.same[{k}]", self.name))?);
+        }
+        if self.missing_is_same && self.same.is_empty() {
+            return Err(bad("missing_is_same", "it says how `same` treats a missing value: give same".into()));
+        }
+        if let Some(a) = &self.anchor
+            && (agg == Aggregate::Attribute || role == Role::Outcome || a.is_empty())
+        {
+            return Err(bad(
+                "anchor",
+                "an anchor moves the window of a variable known at the index date to another of the member's dates"
+                    .into(),
+            ));
+        }
+        Ok(CheckedOptions { same })
+    }
+}
+
+struct CheckedOptions {
+    same: Vec<Same>,
+}
+
+/// A `same` column: the member's `column`, against the row's own or, through
+/// a reference, its referenced row's (`via`: the row's column and the table
+/// it references).
+#[derive(Debug, Clone, Copy)]
+struct Same {
+    column: &'static str,
+    via: Option<(&'static str, &'static Table)>,
+}
+
+/// A `same` column as written, `area` or `case_id.area`, checked.
+fn same_column(table: &'static Table, written: &str, field: &str) -> Result<Same, DefinitionError> {
+    let Some((through, column)) = written.split_once('.') else {
+        return Ok(Same { column: column_named(table, written, field)?.0, via: None });
+    };
+    let (through, _) = column_named(table, through, field)?;
+    let Some(target) = table.references.iter().find(|r| r.column == through).and_then(|r| schema::table(r.table))
+    else {
+        return Err(DefinitionError {
+            field: field.to_string(),
+            message: format!(
+                "'{through}' of {} refers to no table: write a column of {} itself",
+                table.name, table.name
+            ),
+        });
+    };
+    Ok(Same { column: column_named(target, column, field)?.0, via: Some((through, target)) })
 }
 
 /// Where a window may lie for a role: what is known at the index date ends
@@ -627,9 +914,11 @@ pub fn compute(
 ) -> PolarsResult<LazyFrame> {
     let have = index.clone().collect_schema()?;
     let mut member_cols = vec![col("__member"), col("client_id"), col("index_date").cast(DataType::Date)];
+    let mut taken: Vec<&str> = vec!["client_id", "index_date"];
     for c in ["case_id", "household_id"] {
         if have.contains(c) {
             member_cols.push(col(c));
+            taken.push(c);
         }
     }
     for v in variables {
@@ -638,6 +927,17 @@ pub fn compute(
             return Err(PolarsError::ColumnNotFound(
                 format!("variable '{}' is by {}, but the members have no {need}", v.name, v.by.name()).into(),
             ));
+        }
+        for c in v.member_columns() {
+            if !have.contains(c) {
+                return Err(PolarsError::ColumnNotFound(
+                    format!("variable '{}' needs the members' {c}, which they do not have", v.name).into(),
+                ));
+            }
+            if !taken.contains(&c) {
+                member_cols.push(col(c));
+                taken.push(c);
+            }
         }
     }
     let index = index.with_row_index("__member", None);
@@ -648,58 +948,84 @@ pub fn compute(
         let mut args = JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns);
         args.maintain_order = MaintainOrderJoin::Left;
         out = out.join(value, [col("__member")], [col("__member")], args);
+        let name = v.name.as_str();
         let empty = match v.aggregate {
-            Aggregate::Count | Aggregate::MonthsWith | Aggregate::DaysIn => Some(lit(0i64)),
+            _ if v.is.is_some() => Some(lit(false)),
+            Aggregate::Count | Aggregate::CountDistinct | Aggregate::MonthsWith | Aggregate::DaysIn => Some(lit(0i64)),
             Aggregate::Sum => Some(lit(0.0f64)),
             Aggregate::Any => Some(lit(false)),
+            Aggregate::None => Some(lit(true)),
             _ => None,
         };
         if let Some(e) = empty {
-            out = out.with_column(col(v.name.as_str()).fill_null(e));
+            out = out.with_column(col(name).fill_null(e));
+        }
+        if v.fill.is_some() || v.cap.is_some() || v.transform.is_some() || v.reaches.is_some() {
+            out = out.with_column(shaped(col(name).cast(DataType::Float64), v).alias(name));
         }
     }
     Ok(out.drop(Selector::ByName { names: ["__member".into()].into(), strict: true }))
 }
 
+/// A number variable's value filled where missing, capped, transformed,
+/// then, with `reaches`, whether it reaches the value.
+fn shaped(mut x: Expr, v: &Variable) -> Expr {
+    if let Some(f) = v.fill {
+        x = x.fill_null(lit(f));
+    }
+    if let Some(c) = v.cap {
+        x = when(x.clone().gt(lit(c))).then(lit(c)).otherwise(x);
+    }
+    if let Some(Transform::Log1p) = v.transform {
+        x = x.map(
+            |c: Column| Ok(c.f64()?.apply_values(f64::ln_1p).into_column()),
+            |_, f| Ok(Field::new(f.name().clone(), DataType::Float64)),
+        );
+    }
+    match v.reaches {
+        // A missing value reaches nothing.
+        Some(r) => x.gt_eq(lit(r)).fill_null(lit(false)),
+        None => x,
+    }
+}
+
+/// The levels of `bands` for a number expression: "0-17", "18-24", "25+".
+fn banded(x: Expr, bands: &[i64]) -> Expr {
+    let label = |k: usize| match bands.get(k + 1) {
+        Some(next) => format!("{}-{}", bands[k], next - 1),
+        None => format!("{}+", bands[k]),
+    };
+    let x = x.cast(DataType::Float64);
+    let null = || lit(NULL).cast(DataType::String);
+    let mut band = when(lit(false)).then(null()).when(lit(false)).then(null());
+    for k in (0..bands.len()).rev() {
+        band = band.when(x.clone().gt_eq(lit(bands[k] as f64))).then(lit(label(k)));
+    }
+    when(x.is_null()).then(null()).otherwise(band.otherwise(lit(label(0))))
+}
+
 /// One variable per member (`__member`, the value), members without a value left out.
 fn value_of(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variable) -> PolarsResult<LazyFrame> {
-    let name = v.name.as_str();
     if v.aggregate == Aggregate::Attribute {
-        let column = v.column.expect("checked: an attribute has a column");
-        let value = if column == AGE { col("index_date").dt().year() - col("birth_year") } else { col(column) };
-        let clients = scan(dir, v.table)?;
-        return Ok(people
-            .clone()
-            .join(clients, [col("client_id")], [col("client_id")], JoinArgs::new(JoinType::Inner))
-            .select([col("__member"), value.alias(name)]));
+        return attribute(dir, people, v);
     }
-    let key = v.by.member_column();
-    let mut pick = vec![col(key).alias("__by"), col(v.table.register_key()).alias("__key")];
-    if let Some(c) = v.column {
-        pick.push(col(c).alias("__value"));
-    }
-    if v.by == By::OtherCases {
-        pick.push(col("case_id").alias("__case"));
-    }
-    let dated = v.window.is_some();
-    if dated {
-        pick.push(date_expr(&v.date).alias("__date"));
-    }
-    if let Some(u) = v.until {
-        pick.push(col(u).cast(DataType::Date).alias("__until"));
-    }
-    let mut rows = scan(dir, v.table)?.filter(filter_expr(&v.filter));
-    if dated {
-        // A row dated after the export cannot have been seen.
-        rows = rows.filter(date_expr(&v.date).is_not_null().and(date_expr(&v.date).lt_eq(date_lit(as_of))));
-    }
-    let run = v.aggregate == Aggregate::TimeToEvent && v.lasting.is_some();
-    if let (Some(a), false) = (v.at_least, run || v.aggregate == Aggregate::Improved) {
-        rows = rows.filter(col(v.column.expect("checked")).cast(DataType::Float64).gt_eq(lit(a)));
-    }
-    let mut joined = people.clone().join(rows.select(pick), [col(key)], [col("__by")], JoinArgs::new(JoinType::Inner));
-    if v.by == By::OtherCases {
-        joined = joined.filter(col("__case").neq_missing(col("case_id")));
+    // A window anchored on another of the member's dates: never after the index.
+    let people = match &v.anchor {
+        Some(a) => {
+            let anchor = col(a.as_str()).cast(DataType::Date);
+            people.clone().with_column(
+                when(anchor.clone().lt(col("index_date")))
+                    .then(anchor)
+                    .otherwise(col("index_date"))
+                    .alias("index_date"),
+            )
+        }
+        None => people.clone(),
+    };
+    let joined = rows_in_window(dir, as_of, &people, v)?;
+    let name = v.name.as_str();
+    if v.aggregate.is_event() {
+        return event(&people, joined, v, as_of);
     }
     if v.aggregate == Aggregate::DaysIn {
         let w = v.window.as_ref().expect("checked: days_in has a window");
@@ -709,50 +1035,189 @@ fn value_of(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variab
             .group_by([col("__member")])
             .agg([col("__in").sum().cast(DataType::Int64).alias(name)]));
     }
-    if let Some(w) = &v.window {
-        joined = joined.filter(in_window(col("__date"), col("index_date"), w)).with_column(
-            (col("index_date").cast(DataType::Int32) - col("__date").cast(DataType::Int32)).alias("__days"),
-        );
+    if !v.severity.is_empty() {
+        return Ok(severity(joined, v));
     }
-    let by_member = [col("__member")];
     let sorted = |c: Expr| c.sort_by([col("__date"), col("__key")], SortMultipleOptions::default());
     let agg = match v.aggregate {
         Aggregate::Count => len().cast(DataType::Int64),
+        Aggregate::CountDistinct => col("__value").drop_nulls().n_unique().cast(DataType::Int64),
         Aggregate::Sum => col("__value").cast(DataType::Float64).sum(),
         Aggregate::Any => len().gt(lit(0)),
+        Aggregate::None => len().eq(lit(0)),
         Aggregate::MonthsWith => month_number(col("__date")).n_unique().cast(DataType::Int64),
         Aggregate::DaysSince => col("__days").min().cast(DataType::Int64),
-        Aggregate::Latest => sorted(col("__value")).last(),
-        Aggregate::Earliest | Aggregate::Baseline => sorted(col("__value")).first(),
+        Aggregate::Latest | Aggregate::Earliest => {
+            let s = sorted(col("__value"));
+            let value = if v.aggregate == Aggregate::Latest { s.last() } else { s.first() };
+            match &v.is {
+                Some(FilterValue::One(x)) => value.cast(DataType::String).eq(lit(x.clone())),
+                Some(FilterValue::Many(xs)) => one_of(value.cast(DataType::String), xs),
+                Some(FilterValue::Bool(b)) => value.eq(lit(*b)),
+                None => value,
+            }
+        }
+        Aggregate::Baseline => sorted(col("__value")).first(),
         Aggregate::ChangeFromBaseline => {
             let s = sorted(col("__value").cast(DataType::Float64));
             when(len().gt(lit(1))).then(s.clone().last() - s.first()).otherwise(lit(NULL).cast(DataType::Float64))
         }
-        Aggregate::TimeToEvent if run => {
-            return Ok(sustained(joined, v)?
-                .group_by(by_member)
-                .agg([(-col("__days")).min().cast(DataType::Int64).alias(name)]));
+        Aggregate::Attribute
+        | Aggregate::DaysIn
+        | Aggregate::TimeToEvent
+        | Aggregate::MonthsWithout
+        | Aggregate::Without
+        | Aggregate::Improved => unreachable!("handled above"),
+    };
+    Ok(joined.group_by([col("__member")]).agg([agg.alias(name)]))
+}
+
+/// An attribute of the member's client (`clients`) or case (`cases`, by case).
+fn attribute(dir: &Path, people: &LazyFrame, v: &Variable) -> PolarsResult<LazyFrame> {
+    let column = v.column.expect("checked: an attribute has a column");
+    let mut value = if column == AGE { col("index_date").dt().year() - col("birth_year") } else { col(column) };
+    if !v.bands.is_empty() {
+        value = banded(value, &v.bands);
+    }
+    let key = if v.table.name == "cases" { "case_id" } else { "client_id" };
+    let mut rows = scan(dir, v.table)?;
+    if key == "case_id" {
+        // The case's own columns only: the member's client_id stays the member's.
+        rows = rows.select([col("case_id"), col(column)]);
+    }
+    Ok(people
+        .clone()
+        .join(rows, [col(key)], [col(key)], JoinArgs::new(JoinType::Inner))
+        .select([col("__member"), value.alias(v.name.as_str())]))
+}
+
+/// The members joined with the variable's rows: `__key`, `__value` (its
+/// column), `__date`, `__days` (index date minus the row's date) and
+/// `__until`, `__instrument`, `__domain` where it needs them; only rows in
+/// its window, by the export date, passing its filters.
+fn rows_in_window(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variable) -> PolarsResult<LazyFrame> {
+    let key = v.by.member_column();
+    let mut pick = vec![col(key).alias("__by"), col(v.table.register_key()).alias("__key")];
+    if let Some(c) = v.column {
+        pick.push(col(c).alias("__value"));
+    }
+    if v.by == By::OtherCases {
+        pick.push(col("case_id").alias("__case"));
+    }
+    if v.by == By::OtherMembers {
+        pick.push(col("client_id").alias("__client"));
+    }
+    for (k, c) in v.same.iter().enumerate() {
+        match c.via {
+            None => pick.push(col(c.column).alias(format!("__same{k}"))),
+            Some((through, _)) => pick.push(col(through).alias(format!("__via{k}"))),
         }
-        Aggregate::TimeToEvent => (-col("__days")).min().cast(DataType::Int64),
-        Aggregate::MonthsWithout => return months_without(people, joined, v, as_of),
-        Aggregate::Without => return without(people, joined, v, as_of),
+    }
+    if !v.severity.is_empty() {
+        pick.extend([col("instrument").alias("__instrument"), col("domain").alias("__domain")]);
+    }
+    let dated = v.window.is_some();
+    if dated {
+        pick.push(date_expr(&v.date).alias("__date"));
+    }
+    if let Some(u) = v.until {
+        pick.push(col(u).cast(DataType::Date).alias("__until"));
+    }
+    let mut rows = scan(dir, v.table)?.filter(filter_expr(&v.filter));
+    if key == "household_id" && !has_column(v.table, "household_id") {
+        // A client's rows are the household's through the client's household.
+        let households = scan(dir, &schema::CLIENTS)?.select([col("client_id"), col("household_id")]);
+        rows = rows.join(households, [col("client_id")], [col("client_id")], JoinArgs::new(JoinType::Inner));
+    }
+    if dated {
+        // A row dated after the export cannot have been seen.
+        rows = rows.filter(date_expr(&v.date).is_not_null().and(date_expr(&v.date).lt_eq(date_lit(as_of))));
+    }
+    let run = v.aggregate == Aggregate::TimeToEvent && v.lasting.is_some();
+    if let (Some(a), false) = (v.at_least, run || v.aggregate == Aggregate::Improved) {
+        rows = rows.filter(col(v.column.expect("checked")).cast(DataType::Float64).gt_eq(lit(a)));
+    }
+    let mut rows = rows.select(pick);
+    for (k, c) in v.same.iter().enumerate() {
+        if let Some((_, target)) = c.via {
+            // The referenced row's column (missing where the row refers to none).
+            let referenced = scan(dir, target)?.select([
+                col(target.register_key()).alias(format!("__via{k}")),
+                col(c.column).alias(format!("__same{k}")),
+            ]);
+            let mut args = JoinArgs::new(JoinType::Left);
+            args.maintain_order = MaintainOrderJoin::Left;
+            rows = rows.join(referenced, [col(format!("__via{k}"))], [col(format!("__via{k}"))], args);
+        }
+    }
+    let mut joined = people.clone().join(rows, [col(key)], [col("__by")], JoinArgs::new(JoinType::Inner));
+    if v.by == By::OtherCases {
+        joined = joined.filter(col("__case").neq_missing(col("case_id")));
+    }
+    if v.by == By::OtherMembers {
+        joined = joined.filter(col("__client").neq_missing(col("client_id")));
+    }
+    for (k, c) in v.same.iter().enumerate() {
+        let same = col(format!("__same{k}")).cast(DataType::String).eq(col(c.column).cast(DataType::String));
+        joined = joined.filter(if v.missing_is_same { col(format!("__same{k}")).is_null().or(same) } else { same });
+    }
+    if let (Some(w), false) = (&v.window, v.aggregate == Aggregate::DaysIn) {
+        joined = joined.filter(in_window(col("__date"), col("index_date"), w)).with_column(
+            (col("index_date").cast(DataType::Int32) - col("__date").cast(DataType::Int32)).alias("__days"),
+        );
+    }
+    Ok(joined)
+}
+
+/// The outcomes that are the days from the index date to an event (null
+/// while it has not happened).
+fn event(people: &LazyFrame, joined: LazyFrame, v: &Variable, as_of: chrono::NaiveDate) -> PolarsResult<LazyFrame> {
+    let name = v.name.as_str();
+    let by_member = [col("__member")];
+    let days_to_first = || (-col("__days")).min().cast(DataType::Int64).alias(name);
+    match v.aggregate {
+        Aggregate::TimeToEvent if v.lasting.is_some() => {
+            Ok(sustained(joined, v)?.group_by(by_member).agg([days_to_first()]))
+        }
+        Aggregate::TimeToEvent => Ok(joined.group_by(by_member).agg([days_to_first()])),
+        Aggregate::MonthsWithout => months_without(people, joined, v, as_of),
+        Aggregate::Without => without(people, joined, v, as_of),
         Aggregate::Improved => {
             // The baseline is the window's earliest score; the event the
             // first later score, after the index date, moved at_least from it.
             let a = v.at_least.expect("checked: improved has at_least");
-            let base = sorted(col("__value").cast(DataType::Float64)).first().over([col("__member")])?;
-            let change = col("__value").cast(DataType::Float64) - base;
+            let sorted =
+                col("__value").cast(DataType::Float64).sort_by([col("__date"), col("__key")], Default::default());
+            let change = col("__value").cast(DataType::Float64) - sorted.first().over([col("__member")])?;
             let reached = if a > 0.0 { change.gt_eq(lit(a)) } else { change.lt_eq(lit(a)) };
-            return Ok(joined.filter(reached.and(col("__days").lt(lit(0)))).group_by(by_member).agg([(-col(
-                "__days",
-            ))
-            .min()
-            .cast(DataType::Int64)
-            .alias(name)]));
+            Ok(joined.filter(reached.and(col("__days").lt(lit(0)))).group_by(by_member).agg([days_to_first()]))
         }
-        Aggregate::Attribute | Aggregate::DaysIn => unreachable!("handled above"),
-    };
-    Ok(joined.group_by(by_member).agg([agg.alias(name)]))
+        other => unreachable!("{} is not an event", other.name()),
+    }
+}
+
+/// The mean over instruments and domains of each one's baseline (its
+/// earliest score in the window) standardised by its instrument's norm:
+/// positive is worse. Summed in a fixed order, so every run gives the same mean.
+fn severity(joined: LazyFrame, v: &Variable) -> LazyFrame {
+    let null = || lit(NULL).cast(DataType::Float64);
+    let start = || when(lit(false)).then(null()).when(lit(false)).then(null());
+    let (mut sign, mut cutoff, mut sd) = (start(), start(), start());
+    for (code, n) in &v.severity {
+        let this = || col("__instrument").cast(DataType::String).eq(lit(code.clone()));
+        sign = sign.when(this()).then(lit(if n.higher_is_better { -1.0 } else { 1.0 }));
+        cutoff = cutoff.when(this()).then(lit(n.cutoff));
+        sd = sd.when(this()).then(lit(n.sd));
+    }
+    let standardised = sign.otherwise(null()) * (col("__value").cast(DataType::Float64) - cutoff.otherwise(null()))
+        / sd.otherwise(null());
+    joined
+        .group_by([col("__member"), col("__instrument"), col("__domain")])
+        .agg([col("__value").sort_by([col("__date"), col("__key")], SortMultipleOptions::default()).first()])
+        .with_column(standardised.alias("__severity"))
+        .sort(["__member", "__severity"], SortMultipleOptions::default())
+        .group_by([col("__member")])
+        .agg([col("__severity").mean().alias(v.name.as_str())])
 }
 
 /// The days a row's span, from `__date` up to `__until` (not counted; to

@@ -252,7 +252,10 @@ fn scores_drift_and_overrides_go_into_the_register_and_explanations_add_up() {
     assert_eq!(mismatched.lines().nth(1), Some("0"), "{mismatched}");
     // Drift: every raw feature column and the score.
     let drift = query(&t.register, "SELECT variable, psi, status FROM score_drift ORDER BY variable");
-    assert!(drift.contains("\nscore,") && drift.contains("\nprior_cases,") && drift.contains("\nunit,"), "{drift}");
+    assert!(
+        drift.contains("\nscore,") && drift.contains("\nprior_cases,") && drift.contains("\ncase_unit,"),
+        "{drift}"
+    );
     // Explanations: the intercept plus the contributions is the score's log-odds.
     let client = query(&t.register, "SELECT client_id FROM scores ORDER BY score DESC LIMIT 1");
     let client = client.lines().nth(1).unwrap();
@@ -293,11 +296,15 @@ fn bad_specs_and_edited_artefacts_are_refused_without_touching_the_register() {
     let t = trained();
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, std::fs::read_to_string(SPEC).unwrap().replace("\"contacts\"", "\"sex\"")).unwrap();
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(SPEC).unwrap().replace("table = \"contacts\"", "table = \"kontakter\""),
+    )
+    .unwrap();
     let (code, _, err) =
         run(&["model", "train", "--spec", s(&bad), "--register", s(&t.register), "--out", s(dir.path())]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("bad.toml: features[") && err.contains("unknown feature 'sex'"), "{err}");
+    assert!(err.contains("bad.toml: feature 'log_contacts'.table") && err.contains("no table 'kontakter'"), "{err}");
     // An artefact edited by hand no longer matches its version hash.
     let copy = dir.path().join("edited");
     std::fs::create_dir(&copy).unwrap();
@@ -616,4 +623,160 @@ fn a_feature_in_the_definition_language_trains_and_a_future_only_signal_changes_
     let (code, _, err) = run(&["model", "train", "--spec", s(&sex), "--register", s(&signal), "--out", s(work)]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("feature 'female'") && err.contains("'sex', which `excluded` rules out"), "{err}");
+}
+
+/// The shipped specs' features are written in the definition language; the
+/// compiled catalogue they replace is kept as the check: on every row of
+/// both outcomes (trained on and scored), each column the spec computes
+/// equals the catalogue's, to the last bit.
+#[test]
+fn the_shipped_specs_features_in_the_language_equal_the_compiled_catalogue_column_by_column() {
+    use utfall_risk::{Build, Population, feature_frame, spec::Spec};
+    let t = trained();
+    let _guard = REGISTER.lock().unwrap_or_else(|e| e.into_inner());
+    let build = Build::open(&t.register).unwrap();
+    // (the catalogue's column, the spec's feature)
+    let same = |a: &str| (a.to_string(), a.to_string());
+    let mut pairs: Vec<(String, String)> = [
+        "prior_cases",
+        "planned_end",
+        "unplanned_end",
+        "granted",
+        "denied",
+        "school_attendance",
+        "employment",
+        "baseline_severity",
+        "household_cases",
+        "assistance_months",
+        "case_open",
+        "log_contacts",
+        "log_case_days",
+    ]
+    .into_iter()
+    .map(same)
+    .collect();
+    pairs.push(("unit".into(), "case_unit".into()));
+    pairs.push(("age_band".into(), "age".into()));
+    let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let catalogue = [
+        (
+            "rereferral_12m.toml",
+            names(&[
+                "unit",
+                "age_band",
+                "prior_cases",
+                "intervention_end",
+                "intervention_decision",
+                "school_attendance",
+                "employment_at_exit",
+                "baseline_severity",
+                "household_cases",
+                "household_assistance_months",
+                "contacts",
+                "case_days",
+            ]),
+        ),
+        (
+            "long_term_assistance.toml",
+            names(&[
+                "unit",
+                "age_band",
+                "prior_cases",
+                "intervention_decision",
+                "employment_at_exit",
+                "household_cases",
+                "household_assistance_months",
+                "case_open",
+                "contacts",
+                "case_days",
+            ]),
+        ),
+    ];
+    let mut informative = HashSet::new();
+    for (file, compiled) in catalogue {
+        let spec = Spec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/risk/specs").join(file)).unwrap();
+        assert!(spec.features.is_empty(), "{file} names no compiled feature");
+        for population in [Population::Known, Population::Current] {
+            let old = feature_frame(&build, spec.outcome, &[], &compiled, &[], population).unwrap();
+            let new = feature_frame(&build, spec.outcome, &[], &[], &spec.defined_features, population).unwrap();
+            assert_eq!(strs(&old, "row_id"), strs(&new, "row_id"), "{file}: the same rows in the same order");
+            assert!(old.height() > 1_000, "{file}: {} rows", old.height());
+            let mut compared = 0;
+            for (a, b) in &pairs {
+                let Ok(theirs) = new.column(b.as_str()) else { continue };
+                let ours = old.column(a.as_str()).unwrap_or_else(|_| panic!("{file}: the catalogue's {a}"));
+                compared += 1;
+                if ours.dtype() == &DataType::String {
+                    let text = |c: &Column| c.str().unwrap().iter().map(|v| v.map(str::to_string)).collect::<Vec<_>>();
+                    assert_eq!(text(ours), text(theirs), "{file}: {a}");
+                    continue;
+                }
+                let x: Vec<Option<f64>> = ours.cast(&DataType::Float64).unwrap().f64().unwrap().iter().collect();
+                let y: Vec<Option<f64>> = theirs.cast(&DataType::Float64).unwrap().f64().unwrap().iter().collect();
+                let differ = x.iter().zip(&y).position(|(p, q)| p.map(f64::to_bits) != q.map(f64::to_bits));
+                if let Some(i) = differ {
+                    panic!("{file}: {a} against {b}, row {}: {:?} against {:?}", strs(&old, "row_id")[i], x[i], y[i]);
+                }
+                if x.iter().flatten().any(|v| *v != 0.0) {
+                    informative.insert(b.clone());
+                }
+            }
+            assert_eq!(compared, spec.defined_features.len(), "{file}: every feature compared");
+        }
+    }
+    // No column is compared on zeros alone (the text columns: on their levels).
+    for (_, b) in &pairs {
+        assert!(informative.contains(b) || ["case_unit", "age"].contains(&b.as_str()), "{b} is never non-zero");
+    }
+}
+
+/// A label written in the definition language on the re-referral model's
+/// rows (a report about the client within 12 months of the closure, in any
+/// area): the model trains, its card says what it predicts, and every
+/// training and test label equals SQL over the register.
+#[test]
+fn a_label_written_in_the_definition_language_trains_and_equals_sql() {
+    let t = trained();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("reported_12m.toml");
+    let text = std::fs::read_to_string(SPEC).unwrap().replace("name = \"rereferral_12m\"", "name = \"reported_12m\"")
+        + "\n[[label]]\nname = \"reported_12m\"\ntable = \"reports\"\naggregate = \"any\"\ndate = \"received\"\nwindow = \"(0, 12m]\"\n";
+    std::fs::write(&spec, text).unwrap();
+    let printed = ok(&[
+        "model",
+        "train",
+        "--spec",
+        s(&spec),
+        "--register",
+        s(&t.register),
+        "--out",
+        s(&dir.path().join("models")),
+        "--export-design",
+        "--quiet",
+    ]);
+    let artefact = PathBuf::from(printed.lines().last().unwrap().trim());
+    let card = std::fs::read_to_string(artefact.join("model_card.html")).unwrap();
+    assert!(card.contains("the label &quot;reported_12m&quot;: any of reports"), "the card names the label");
+    let design = read_parquet(&artefact.join("design.parquet"));
+    let expected = csv_map(&query(
+        &t.register,
+        "SELECT c.case_id, CASE WHEN count(r.report_id) > 0 THEN 1 ELSE 0 END AS reported FROM cases c \
+         LEFT JOIN reports r ON r.client_id = c.client_id AND r.received > c.closed \
+         AND r.received <= c.closed + INTERVAL '12 months' WHERE c.closed IS NOT NULL GROUP BY c.case_id",
+    ));
+    let labels: Vec<bool> = design.column("label").unwrap().bool().unwrap().iter().map(|v| v.unwrap()).collect();
+    let ids = strs(&design, "row_id");
+    assert!(ids.len() > 10_000, "{} rows", ids.len());
+    let positives = labels.iter().filter(|v| **v).count();
+    assert!(positives > 100 && positives < ids.len() - 100, "{positives} of {}", ids.len());
+    for (id, y) in ids.iter().zip(&labels) {
+        assert_eq!(expected[id] == 1.0, *y, "{id}");
+    }
+    // Not the re-referral label: a report in another area counts here.
+    let rereferral = read_parquet(&t.artefact.join("design.parquet"));
+    let theirs: HashMap<String, bool> = strs(&rereferral, "row_id")
+        .into_iter()
+        .zip(rereferral.column("label").unwrap().bool().unwrap().iter().map(|v| v.unwrap()))
+        .collect();
+    assert!(ids.iter().zip(&labels).any(|(id, y)| theirs.get(id).is_some_and(|v| v != y)), "a different label");
 }

@@ -175,7 +175,7 @@ impl Metric {
             by: self.by,
             at_least: self.at_least,
             lasting: self.lasting,
-            until: None,
+            ..VariableSpec::new(&self.id, &self.table, self.aggregate)
         }
     }
 
@@ -297,9 +297,8 @@ impl CostItem {
             window: Some(follow_up(months)),
             filter: self.filter.clone(),
             by: self.by,
-            at_least: None,
-            lasting: None,
             until: self.until.clone(),
+            ..VariableSpec::new(&self.name, &self.table, self.aggregate)
         }
     }
 }

@@ -182,8 +182,8 @@ pub fn shapes(features: &[String], defined: &[utfall_definitions::VariableSpec])
     out
 }
 
-/// A `[[feature]]` in words, for the model card.
-fn describe(f: &utfall_definitions::VariableSpec) -> String {
+/// A variable written in the language (a `[[feature]]`, a `[label]`) in words, for the model card.
+pub fn describe(f: &utfall_definitions::VariableSpec) -> String {
     let mut s = format!("{} of {}", f.aggregate.name(), f.table);
     if let Some(c) = &f.column {
         s.push_str(&format!(" `{c}`"));
@@ -192,11 +192,35 @@ fn describe(f: &utfall_definitions::VariableSpec) -> String {
     if !filter.is_empty() {
         s.push_str(&format!(" where {}", filter.join(", ")));
     }
+    if let Some(is) = &f.is {
+        s.push_str(&format!(" is {is}"));
+    }
+    if !f.same.is_empty() {
+        s.push_str(&format!(", the same {} as the row's", f.same.join(" and ")));
+    }
     if let Some(w) = &f.window {
-        s.push_str(&format!(", in {w} of the prediction moment"));
+        let anchor = f.anchor.as_deref().map_or("the prediction moment".to_string(), |a| format!("the row's {a}"));
+        s.push_str(&format!(", in {w} of {anchor}"));
     }
     if f.by != utfall_definitions::variable::By::Client {
         s.push_str(&format!(", by {}", f.by.name()));
+    }
+    if !f.bands.is_empty() {
+        let bands: Vec<String> = f.bands.iter().map(|b| b.to_string()).collect();
+        s.push_str(&format!(", in bands from {}", bands.join(", ")));
+    }
+    if !f.severity.is_empty() {
+        let norms: Vec<&str> = f.severity.keys().map(String::as_str).collect();
+        s.push_str(&format!(", in SDs from the caseness cut-off of {} (positive = worse), averaged", norms.join(", ")));
+    }
+    if let Some(x) = f.fill {
+        s.push_str(&format!(", {x} where none"));
+    }
+    if let Some(c) = f.cap {
+        s.push_str(&format!(", capped at {c}"));
+    }
+    if f.transform.is_some() {
+        s.push_str(", as log(1 + x)");
     }
     s + " (written in the definition language)"
 }

@@ -118,6 +118,10 @@ pub struct Artefact {
     pub title_sv: String,
     pub title_en: String,
     pub outcome: Outcome,
+    /// The label written in the definition language, where the spec has one
+    /// (on the outcome's rows, in place of its own label).
+    #[serde(default, rename = "label", skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<utfall_definitions::VariableSpec>,
     pub algorithm: Algorithm,
     pub spec_sha256: String,
     /// SHA-256 of the training build's `manifest.json`, and that build.
@@ -227,26 +231,125 @@ pub enum Population {
 pub fn feature_frame(
     build: &Build,
     outcome: Outcome,
+    labels: &[utfall_definitions::VariableSpec],
     features: &[String],
     defined: &[utfall_definitions::VariableSpec],
     population: Population,
 ) -> Result<DataFrame, ModelError> {
     let r = Register::scan(&build.dir, build.as_of)?;
-    let mut rows = features::rows(outcome, &r, population)?;
+    let mut rows = if labels.is_empty() {
+        features::rows(outcome, &r, population)?
+    } else {
+        relabelled(build, features::rows(outcome, &r, Population::Known)?, labels)?
+    };
     let known = col("observable");
     rows = rows.lazy().filter(if population == Population::Known { known } else { known.not() }).collect()?;
-    // `intervention_decision` is always computed: overrides need `granted`.
-    let mut names = features.to_vec();
-    if !names.iter().any(|n| n == "intervention_decision") {
-        names.push("intervention_decision".into());
-    }
-    let frame = features::compute(&rows, &names, &r)?;
+    let frame = features::compute(&rows, features, &r)?;
+    // The overrides' `__support` is always computed, beside the features.
     let vars: Vec<utfall_definitions::Variable> = defined
         .iter()
+        .chain([&support()])
         .map(|f| f.check(utfall_definitions::Role::Known).map_err(|e| ModelError::Data(e.to_string())))
         .collect::<Result<_, _>>()?;
     with_variables(&build.dir, build.as_of, &vars, &frame)
 }
+
+/// A label written in the definition language (`[[label]]`, one or more:
+/// the label holds where any of them holds), checked: each observed after
+/// the prediction moment, yes or no (`any`, `none`, `is`, `reaches`, or an
+/// event that happened), its window ending a whole number of months after
+/// the moment, the same for all (the horizon, returned beside them). Errors
+/// name the field `label[k].*`.
+pub fn label_variables(
+    labels: &[utfall_definitions::VariableSpec],
+) -> Result<(Vec<utfall_definitions::Variable>, u32), utfall_definitions::DefinitionError> {
+    let mut out = Vec::new();
+    let mut horizon = None;
+    for (k, label) in labels.iter().enumerate() {
+        let mut l = label.clone();
+        l.name = format!("{LABEL}{k}");
+        let field = format!("label[{k}]");
+        let bad =
+            |f: &str, message: String| utfall_definitions::DefinitionError { field: format!("{field}.{f}"), message };
+        let v = l.check(utfall_definitions::Role::Outcome).map_err(|e| utfall_definitions::DefinitionError {
+            field: e.field.replace(&format!("variable '{}'", l.name), &field),
+            message: e.message,
+        })?;
+        if !(v.is_bool() || v.aggregate().is_event()) {
+            return Err(bad(
+                "aggregate",
+                format!(
+                    "a label is yes or no: any, none, latest with `is`, a number with `reaches`, or an event that happened (time_to_event, without, months_without, improved), not {}",
+                    v.aggregate().name()
+                ),
+            ));
+        }
+        let months = match l.window.map(|w| w.end) {
+            Some(utfall_definitions::Offset::Months(n)) if n > 0 => n as u32,
+            _ => {
+                return Err(bad(
+                    "window",
+                    "a label's window ends a whole number of months after the prediction moment, its horizon (\"(0, 12m]\")".into(),
+                ));
+            }
+        };
+        if horizon.is_some_and(|h| h != months) {
+            return Err(bad("window", "every [[label]] ends at the same horizon".into()));
+        }
+        horizon = Some(months);
+        out.push(v);
+    }
+    Ok((out, horizon.unwrap_or(0)))
+}
+
+/// The prefix of the columns a label written in the language is computed into.
+const LABEL: &str = "__label";
+
+/// The outcome's rows with their label replaced by one written in the
+/// language: observable where the moment plus the horizon is on or before
+/// the register's date; true where any of the variables holds (an event:
+/// happened).
+fn relabelled(
+    build: &Build,
+    rows: DataFrame,
+    labels: &[utfall_definitions::VariableSpec],
+) -> Result<DataFrame, ModelError> {
+    let (vars, months) = label_variables(labels).map_err(|e| ModelError::Data(e.to_string()))?;
+    let holds =
+        vars.iter()
+            .map(|v| {
+                if v.is_bool() {
+                    col(v.name.as_str()).fill_null(lit(false))
+                } else {
+                    col(v.name.as_str()).is_not_null()
+                }
+            })
+            .reduce(|a, b| a.or(b))
+            .expect("at least one label");
+    let names: Vec<PlSmallStr> = vars.iter().map(|v| v.name.as_str().into()).collect();
+    let rows = rows.drop("label")?.drop("observable")?;
+    Ok(with_variables(&build.dir, build.as_of, &vars, &rows)?
+        .lazy()
+        .with_column(col("at").dt().offset_by(lit(format!("{months}mo"))).lt_eq(lit(build.as_of)).alias("observable"))
+        .with_column(when(col("observable")).then(holds).otherwise(lit(NULL).cast(DataType::Boolean)).alias("label"))
+        .drop(Selector::ByName { names: names.into(), strict: true })
+        .collect()?)
+}
+
+/// Whether the case has a granted intervention by the prediction moment:
+/// what the override monitoring compares a score's band with (`__support`).
+fn support() -> utfall_definitions::VariableSpec {
+    use utfall_definitions::variable::{By, DateSpec, FilterValue};
+    let mut v = utfall_definitions::VariableSpec::new(SUPPORT, "interventions", utfall_definitions::Aggregate::Any);
+    v.by = By::Case;
+    v.date = Some(DateSpec::One("decided".into()));
+    v.window = Some(utfall_definitions::Window::parse("[-inf, 0]").expect("a window"));
+    v.filter.insert("granted".into(), FilterValue::Bool(true));
+    v
+}
+
+/// The column of the rows that says whether the case has support ([`support`]).
+pub const SUPPORT: &str = "__support";
 
 pub fn bools(df: &DataFrame, name: &str) -> PolarsResult<Vec<bool>> {
     Ok(df.column(name)?.bool()?.iter().map(|v| v.unwrap_or(false)).collect())
@@ -345,8 +448,9 @@ fn with_variables(
     if vars.is_empty() {
         return Ok(rows.clone());
     }
+    // The rows' own columns are the members' (`same = ["area"]`, `anchor = "opened"`).
     let mut keys = vec![col("client_id"), col("at").cast(DataType::Date).alias("index_date")];
-    for c in ["case_id", "household_id"] {
+    for c in ["case_id", "household_id", "area", "unit", "opened"] {
         if rows.schema().contains(c) {
             keys.push(col(c));
         }
@@ -361,7 +465,8 @@ fn with_variables(
 pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -> Result<Trained, ModelError> {
     let build = Build::open(register)?;
     let policy = Policy::for_build(&build.manifest, options.threshold).map_err(|e| ModelError::Data(e.to_string()))?;
-    let df = feature_frame(&build, spec.outcome, &spec.features, &spec.defined_features, Population::Known)?;
+    let df =
+        feature_frame(&build, spec.outcome, &spec.labels, &spec.features, &spec.defined_features, Population::Known)?;
     let sp = split::split(&df, spec, build.as_of)?;
     if sp.train.height() == 0 || sp.test.height() == 0 {
         return Err(ModelError::Data(format!(
@@ -406,6 +511,7 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
         title_sv: spec.title_sv.clone(),
         title_en: spec.title_en.clone(),
         outcome: spec.outcome,
+        labels: spec.labels.clone(),
         algorithm: spec.algorithm,
         spec_sha256: spec.sha256.clone(),
         register_manifest_sha256: build.manifest_sha256.clone(),

@@ -21,7 +21,7 @@ pub struct Scored {
 
 /// The rows of the artefact's outcome not yet observable at the register's as-of date.
 pub fn score_rows(a: &Artefact, build: &Build) -> Result<Scored, ModelError> {
-    let frame = feature_frame(build, a.outcome, &a.features, &a.defined_features, Population::Current)?;
+    let frame = feature_frame(build, a.outcome, &a.labels, &a.features, &a.defined_features, Population::Current)?;
     let x = a.encoding.matrix(&frame)?;
     let scores = a.fitted.predict(&x);
     let contributions = x.rows().into_iter().map(|r| a.fitted.contributions(r)).collect();
@@ -78,8 +78,7 @@ pub fn score(a: &Artefact, register: &Path) -> Result<ScoreReport, ModelError> {
     let s = score_rows(a, &build)?;
     let n = s.frame.height();
     let bands: Vec<&str> = s.scores.iter().map(|p| a.band(*p)).collect();
-    let support: Vec<bool> =
-        s.frame.column("granted")?.cast(&DataType::Float64)?.f64()?.iter().map(|v| v == Some(1.0)).collect();
+    let support: Vec<bool> = s.frame.column(crate::SUPPORT)?.bool()?.iter().map(|v| v == Some(true)).collect();
     let top: Vec<String> = s.contributions.iter().map(|c| top_features(a, c, 3)).collect();
     let mut scores = s.frame.select(["row_id", "client_id", "case_id", "unit", "at"])?;
     scores.with_column(Column::new("model_version".into(), vec![a.version.clone(); n]))?;

@@ -158,6 +158,12 @@ pub struct Spec {
     pub title_sv: String,
     pub title_en: String,
     pub outcome: Outcome,
+    /// The label written in the definition language (`[[label]]`, one or
+    /// more: the label holds where any holds): yes or no, observed after the
+    /// prediction moment, on the outcome's rows (its unit and moment) in
+    /// place of its own label; their windows' end is the horizon.
+    #[serde(default, rename = "label")]
+    pub labels: Vec<utfall_definitions::VariableSpec>,
     #[serde(default = "default_algorithm")]
     pub algorithm: Algorithm,
     /// Feature names from the feature catalogue (`features::FEATURES`).
@@ -266,6 +272,7 @@ impl Spec {
         let mut out = Vec::new();
         for g in &self.defined_groups {
             let taken = GROUPS.contains(&g.name.as_str())
+                || g.name.starts_with("__")
                 || self.features.contains(&g.name)
                 || ROW_COLUMNS.contains(&g.name.as_str())
                 || self.defined_features.iter().any(|f| f.name == g.name)
@@ -288,16 +295,18 @@ impl Spec {
         let mut out = Vec::new();
         for f in &self.defined_features {
             let field = format!("feature '{}'", f.name);
+            let listed = |d: &&crate::features::FeatureDef| self.features.iter().any(|n| n == d.name);
             let taken = GROUPS.contains(&f.name.as_str())
+                || f.name.starts_with("__")
                 || self.features.contains(&f.name)
-                || FEATURES.iter().any(|d| d.name == f.name || d.columns.contains(&f.name.as_str()))
+                || FEATURES.iter().filter(listed).any(|d| d.name == f.name || d.columns.contains(&f.name.as_str()))
                 || self.defined_groups.iter().any(|g| g.name == f.name)
                 || ROW_COLUMNS.contains(&f.name.as_str())
                 || out.iter().any(|v: &utfall_definitions::Variable| v.name == f.name);
             if taken {
                 return Err(self.invalid(
                     format!("{field}.name"),
-                    "already the name of a feature, a feature's column, a group or a column of the rows",
+                    "already the name of a feature, a feature's column, a group or a column of the rows (or starts with __)",
                 ));
             }
             let v = f
@@ -376,6 +385,7 @@ impl Spec {
         }
         self.group_variables()?;
         self.feature_variables()?;
+        crate::label_variables(&self.labels).map_err(|e| self.invalid(e.field, e.message))?;
         if self.thresholds.is_empty() {
             return Err(self.invalid("thresholds", "name at least one probability threshold"));
         }
@@ -403,6 +413,16 @@ impl Spec {
         Ok(())
     }
 
+    /// Months after the prediction moment until the label is known: the
+    /// `[[label]]`s' window end, or the outcome's horizon.
+    pub fn horizon_months(&self) -> u32 {
+        if self.labels.is_empty() {
+            self.outcome.horizon_months()
+        } else {
+            crate::label_variables(&self.labels).expect("checked when the spec was read").1
+        }
+    }
+
     /// `NAME-vVERSION`, the prefix of every artefact's version string.
     pub fn label(&self) -> String {
         format!("{}-v{}", self.name, self.version)
@@ -428,7 +448,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let e = err(&SHIPPED.replace("\"prior_cases\"", "\"priors\""));
+        let e = err(&SHIPPED.replace("excluded = [", "features = [\"priors\"]\nexcluded = ["));
         assert!(e.starts_with("m.toml: features[") && e.contains("unknown feature 'priors'"), "{e}");
         let e = err(&SHIPPED.replace("excluded = [", "excluded = [\"gender\", "));
         assert!(
@@ -440,15 +460,37 @@ mod tests {
             let s = Spec::parse(&SHIPPED.replace("# test_from = 2024-01-01", written), "t.toml").unwrap();
             assert_eq!(s.split.test_from, NaiveDate::from_ymd_opt(2024, 1, 1));
         }
-        let e = err(&SHIPPED.replace("excluded = [", "excluded = [\"unit\", "));
+        let e = err(&SHIPPED.replace("excluded = [", "features = [\"unit\"]\nexcluded = [\"unit\", "));
         assert!(e.contains("features[") && e.contains("'unit'"), "{e}");
+        // A feature written in the language may not read an excluded attribute.
+        let e = err(&SHIPPED.replace("excluded = [", "excluded = [\"birth_year\", "));
+        assert!(e.contains("feature 'age'") && e.contains("birth_year"), "{e}");
+        let e = err(&SHIPPED.replace("name = \"prior_cases\"", "name = \"__prior\""));
+        assert!(e.contains("feature '__prior'.name"), "{e}");
+        let e = err(&SHIPPED.replace("window = \"[-inf, 0)\"", "window = \"[-inf, 1d)\""));
+        assert!(e.contains("feature 'prior_cases'.window") && e.contains("past the index date"), "{e}");
         let e = err(&SHIPPED.replace("high = 0.5", "high = 0.1"));
         assert!(e.contains("m.toml: bands:"), "{e}");
         let e = err(&SHIPPED.replace("thresholds = [", "thresholds = [1.5, "));
         assert!(e.contains("thresholds[0]"), "{e}");
         let e = err(&format!("{SHIPPED}\nunknown_key = 1\n"));
         assert!(e.contains("unknown field") && e.contains("unknown_key"), "{e}");
-        let e = err(&SHIPPED.replace("\"rereferral_12m\"\n", "\"long_term_assistance_next_year\"\n"));
+        let e = err(&SHIPPED
+            .replace("excluded = [", "features = [\"school_attendance\"]\nexcluded = [")
+            .replace("name = \"school_attendance\"", "name = \"attendance\"")
+            .replace("\"rereferral_12m\"\n", "\"long_term_assistance_next_year\"\n"));
         assert!(e.contains("is not defined for the outcome"), "{e}");
+        // A label written in the language: yes or no, after the moment, a horizon in months.
+        let label = |body: &str| {
+            format!("{SHIPPED}\n[[label]]\nname = \"back\"\ntable = \"reports\"\ndate = \"received\"\n{body}\n")
+        };
+        let s = Spec::parse(&label("aggregate = \"any\"\nwindow = \"(0, 6m]\""), "l.toml").unwrap();
+        assert_eq!(s.horizon_months(), 6);
+        let e = err(&label("aggregate = \"count\"\nwindow = \"(0, 6m]\""));
+        assert!(e.contains("m.toml: label[0].aggregate") && e.contains("yes or no"), "{e}");
+        let e = err(&label("aggregate = \"any\"\nwindow = \"(0, 90d]\""));
+        assert!(e.contains("m.toml: label[0].window") && e.contains("whole number of months"), "{e}");
+        let e = err(&label("aggregate = \"any\"\nwindow = \"[-1m, 6m]\""));
+        assert!(e.contains("m.toml: label[0].window") && e.contains("starts before the index date"), "{e}");
     }
 }

@@ -46,7 +46,7 @@ fn dates(df: &DataFrame) -> PolarsResult<(Option<NaiveDate>, Option<NaiveDate>)>
 }
 
 pub fn split(df: &DataFrame, spec: &Spec, as_of: NaiveDate) -> PolarsResult<Split> {
-    let h = spec.outcome.horizon_months();
+    let h = spec.horizon_months();
     let test_from = spec.split.test_from.unwrap_or_else(|| default_test_from(as_of, h));
     let known_by = test_from - Months::new(h);
     let observable = df.clone().lazy().filter(col("observable"));
