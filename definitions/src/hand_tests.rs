@@ -306,6 +306,16 @@ fn bad_definitions_name_the_field() {
             "an sd above 0",
         ),
         (
+            "name = \"x\"\ntable = \"reports\"\naggregate = \"count\"\ndate = \"received\"\nwindow = \"[-1y, 0]\"\nsame = [\"kind.area\"]",
+            "variable 'x'.same[0]",
+            "refers to no table",
+        ),
+        (
+            "name = \"x\"\ntable = \"reports\"\naggregate = \"any\"\ndate = \"received\"\nwindow = \"[-1y, 0]\"\nreaches = 2",
+            "variable 'x'.reaches",
+            "reaches a value",
+        ),
+        (
             "name = \"x\"\ntable = \"contacts\"\naggregate = \"count_distinct\"\nwindow = \"[-1y, 0]\"",
             "variable 'x'.column",
             "needs a column",
@@ -573,6 +583,17 @@ fn feature_options_equal_the_hand_computed_values() {
     )
     .unwrap();
     write_entity(dir, schema::table("assessments").unwrap(), assessments).unwrap();
+    // c1's reports: R1 on K8 (child_youth) in 2022-05, R2 on K9
+    // (financial_assistance) in 2022-07, R3 on no case in 2023-01.
+    let reports = df!(
+        "report_id" => ["R1", "R2", "R3"],
+        "client_id" => ["c1"; 3],
+        "case_id" => [Some("K8"), Some("K9"), None],
+        "kind" => ["report"; 3],
+        "received" => [d("2022-05-01"), d("2022-07-01"), d("2023-01-01")],
+    )
+    .unwrap();
+    write_entity(dir, schema::table("reports").unwrap(), reports).unwrap();
 
     // The member: c1's case K1 at its closure, and K1 again at 2022-06-01.
     let index = df!(
@@ -617,6 +638,17 @@ fn feature_options_equal_the_hand_computed_values() {
             "name = \"others\"\ntable = \"cases\"\naggregate = \"count_distinct\"\ncolumn = \"client_id\"\n\
              date = \"opened\"\nwindow = \"[-inf, 0]\"\nby = \"other_members\"",
         ),
+        known(
+            "name = \"reports_here\"\ntable = \"reports\"\naggregate = \"count\"\ndate = \"received\"\n\
+             window = \"[-inf, 0]\"\nsame = [\"case_id.area\"]",
+        ),
+        known(
+            "name = \"reports_here_or_none\"\ntable = \"reports\"\naggregate = \"count\"\ndate = \"received\"\n\
+             window = \"[-inf, 0]\"\nsame = [\"case_id.area\"]\nmissing_is_same = true",
+        ),
+        known(&format!(
+            "name = \"three_contacts\"\ntable = \"contacts\"\naggregate = \"count\"\nreaches = 3\n{by_case}"
+        )),
     ];
     let out = compute(dir, d("2025-12-31"), index.lazy(), &vars).unwrap().collect().unwrap();
     let f64s =
@@ -647,4 +679,11 @@ fn feature_options_equal_the_hand_computed_values() {
     // c2's K2 (opened 2023-01-10) is the household's other member's case
     // by the closure; not by 2022-06-01. c1's own cases never count.
     assert_eq!(f64s("others"), [Some(1.0), Some(0.0)]);
+    // Reports in K1's area (child_youth) through each report's case: R1
+    // only (R2's case is financial_assistance; R3 has none)...
+    assert_eq!(f64s("reports_here"), [Some(1.0), Some(1.0)]);
+    // ...and with a report on no case counted in every area, R3 too, by the closure.
+    assert_eq!(f64s("reports_here_or_none"), [Some(2.0), Some(1.0)]);
+    // 3 contacts reach 3; 2 do not.
+    assert_eq!(bools("three_contacts"), [Some(true), Some(false)]);
 }

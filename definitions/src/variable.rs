@@ -940,8 +940,11 @@ pub fn compute(
             }
         }
     }
-    let index = index.with_row_index("__member", None);
-    let people = index.clone().select(member_cols);
+    // The members once, and each variable joined onto a materialised frame:
+    // a plan per variable, never one as deep as the list (polars' optimiser
+    // recurses through a plan, and a long chain of joins overflows the stack).
+    let index = index.with_row_index("__member", None).collect()?.lazy();
+    let people = index.clone().select(member_cols).collect()?.lazy();
     let mut out = index;
     for v in variables {
         let value = value_of(dir, as_of, &people, v)?;
@@ -963,6 +966,7 @@ pub fn compute(
         if v.fill.is_some() || v.cap.is_some() || v.transform.is_some() || v.reaches.is_some() {
             out = out.with_column(shaped(col(name).cast(DataType::Float64), v).alias(name));
         }
+        out = out.collect()?.lazy();
     }
     Ok(out.drop(Selector::ByName { names: ["__member".into()].into(), strict: true }))
 }

@@ -625,12 +625,13 @@ fn a_feature_in_the_definition_language_trains_and_a_future_only_signal_changes_
     assert!(err.contains("feature 'female'") && err.contains("'sex', which `excluded` rules out"), "{err}");
 }
 
-/// The shipped specs' features are written in the definition language; the
-/// compiled catalogue they replace is kept as the check: on every row of
-/// both outcomes (trained on and scored), each column the spec computes
-/// equals the catalogue's, to the last bit.
+/// The shipped specs' features and labels are written in the definition
+/// language; the compiled catalogue and labels they replace are kept as the
+/// check: on every row of both outcomes (trained on and scored), each
+/// column the spec computes equals the catalogue's, to the last bit, and
+/// each row is observable and labelled alike.
 #[test]
-fn the_shipped_specs_features_in_the_language_equal_the_compiled_catalogue_column_by_column() {
+fn the_shipped_specs_features_and_labels_in_the_language_equal_the_compiled_ones_column_by_column() {
     use utfall_risk::{Build, Population, feature_frame, spec::Spec};
     let t = trained();
     let _guard = REGISTER.lock().unwrap_or_else(|e| e.into_inner());
@@ -722,6 +723,18 @@ fn the_shipped_specs_features_in_the_language_equal_the_compiled_catalogue_colum
                 }
             }
             assert_eq!(compared, spec.defined_features.len(), "{file}: every feature compared");
+            // The label written in the language: the same rows observable, the same labels.
+            assert!(!spec.labels.is_empty(), "{file} writes its label");
+            let labelled = feature_frame(&build, spec.outcome, &spec.labels, &[], &[], population).unwrap();
+            assert_eq!(strs(&old, "row_id"), strs(&labelled, "row_id"), "{file}: the same rows by the label");
+            for c in ["observable", "label"] {
+                let of = |df: &DataFrame| df.column(c).unwrap().bool().unwrap().iter().collect::<Vec<_>>();
+                assert_eq!(of(&old), of(&labelled), "{file}: {c}");
+            }
+            if population == Population::Known {
+                let y = old.column("label").unwrap().bool().unwrap();
+                assert!(y.sum().unwrap() > 100 && (y.len() as u32 - y.sum().unwrap()) > 100, "{file}: both labels");
+            }
         }
     }
     // No column is compared on zeros alone (the text columns: on their levels).
@@ -739,7 +752,12 @@ fn a_label_written_in_the_definition_language_trains_and_equals_sql() {
     let t = trained();
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("reported_12m.toml");
-    let text = std::fs::read_to_string(SPEC).unwrap().replace("name = \"rereferral_12m\"", "name = \"reported_12m\"")
+    // The shipped spec without its own labels, and a label of its own.
+    let shipped = std::fs::read_to_string(SPEC).unwrap();
+    let a = shipped.find("# --------------------------------------------------------------- the label").unwrap();
+    let b = shipped.find("\n[split]").unwrap();
+    let text = format!("{}{}", &shipped[..a], &shipped[b..])
+        .replace("name = \"rereferral_12m\"", "name = \"reported_12m\"")
         + "\n[[label]]\nname = \"reported_12m\"\ntable = \"reports\"\naggregate = \"any\"\ndate = \"received\"\nwindow = \"(0, 12m]\"\n";
     std::fs::write(&spec, text).unwrap();
     let printed = ok(&[

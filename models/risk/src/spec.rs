@@ -481,9 +481,18 @@ mod tests {
             .replace("\"rereferral_12m\"\n", "\"long_term_assistance_next_year\"\n"));
         assert!(e.contains("is not defined for the outcome"), "{e}");
         // A label written in the language: yes or no, after the moment, a horizon in months.
+        let (a, b) = (
+            SHIPPED.find("# --------------------------------------------------------------- the label").unwrap(),
+            SHIPPED.find("\n[split]").unwrap(),
+        );
+        let unlabelled = format!("{}{}", &SHIPPED[..a], &SHIPPED[b..]);
         let label = |body: &str| {
-            format!("{SHIPPED}\n[[label]]\nname = \"back\"\ntable = \"reports\"\ndate = \"received\"\n{body}\n")
+            format!("{unlabelled}\n[[label]]\nname = \"back\"\ntable = \"reports\"\ndate = \"received\"\n{body}\n")
         };
+        let e = err(&format!(
+            "{SHIPPED}\n[[label]]\nname = \"back\"\ntable = \"reports\"\naggregate = \"any\"\ndate = \"received\"\nwindow = \"(0, 6m]\"\n"
+        ));
+        assert!(e.contains("m.toml: label[2].window") && e.contains("the same horizon"), "{e}");
         let s = Spec::parse(&label("aggregate = \"any\"\nwindow = \"(0, 6m]\""), "l.toml").unwrap();
         assert_eq!(s.horizon_months(), 6);
         let e = err(&label("aggregate = \"count\"\nwindow = \"(0, 6m]\""));
