@@ -295,8 +295,10 @@ impl Register {
 /// `case_id`, `area`, `unit`, `opened` (the case's), `at` (the prediction
 /// moment), `observable` (the label's horizon has passed by the as-of date),
 /// `label` (null unless observable), and the group attributes `sex`,
-/// `district`, `age_band`. Sorted by `row_id`.
-pub fn rows(outcome: Outcome, r: &Register, population: crate::Population) -> PolarsResult<DataFrame> {
+/// `district`, `age_band`. Sorted by `row_id`. Without `label` (a spec that
+/// writes its own), every row of the outcome, with `observable` and `label`
+/// left empty and the compiled label not computed.
+pub fn rows(outcome: Outcome, r: &Register, population: crate::Population, label: bool) -> PolarsResult<DataFrame> {
     let as_of = r.t.as_of;
     let h = outcome.horizon_months();
     let clients = r.clients.clone().select([
@@ -316,11 +318,15 @@ pub fn rows(outcome: Outcome, r: &Register, population: crate::Population) -> Po
                 col("opened"),
                 col("closed"),
             ]);
-            if population == crate::Population::Current {
+            if population == crate::Population::Current && label {
                 // Not yet observable: no label to look for.
                 closed = closed.filter(col("closed").dt().offset_by(months(h)).gt(lit(as_of)));
             }
-            let back = rereferred(&r.t, closed.clone(), h, true)?;
+            let back = if label {
+                rereferred(&r.t, closed.clone(), h, true)?
+            } else {
+                closed.clone().select([col("case_id"), lit(true).alias("__back")]).filter(lit(false))
+            };
             closed
                 .join(back, [col("case_id")], [col("case_id")], left())
                 .with_columns([
@@ -337,6 +343,12 @@ pub fn rows(outcome: Outcome, r: &Register, population: crate::Population) -> Po
                 .collect()?
         }
         Outcome::LongTermAssistanceNextYear => household_years(r, &clients)?,
+    };
+    let base = if label {
+        base
+    } else {
+        let none = lit(NULL).cast(DataType::Boolean);
+        base.lazy().with_columns([none.clone().alias("observable"), none.alias("label")]).collect()?
     };
     let age = col("at").dt().year().cast(DataType::Int32) - col("birth_year").cast(DataType::Int32);
     base.lazy()

@@ -237,13 +237,13 @@ pub fn feature_frame(
     population: Population,
 ) -> Result<DataFrame, ModelError> {
     let r = Register::scan(&build.dir, build.as_of)?;
-    let mut rows = if labels.is_empty() {
-        features::rows(outcome, &r, population)?
+    let rows = if labels.is_empty() {
+        let rows = features::rows(outcome, &r, population, true)?;
+        let known = col("observable");
+        rows.lazy().filter(if population == Population::Known { known } else { known.not() }).collect()?
     } else {
-        relabelled(build, features::rows(outcome, &r, Population::Known)?, labels)?
+        relabelled(build, features::rows(outcome, &r, population, false)?, labels, population)?
     };
-    let known = col("observable");
-    rows = rows.lazy().filter(if population == Population::Known { known } else { known.not() }).collect()?;
     let frame = features::compute(&rows, features, &r)?;
     // The overrides' `__support` is always computed, beside the features.
     let vars: Vec<utfall_definitions::Variable> = defined
@@ -305,16 +305,26 @@ pub fn label_variables(
 /// The prefix of the columns a label written in the language is computed into.
 const LABEL: &str = "__label";
 
-/// The outcome's rows with their label replaced by one written in the
-/// language: observable where the moment plus the horizon is on or before
-/// the register's date; true where any of the variables holds (an event:
-/// happened).
+/// The outcome's rows of `population` labelled by the `[[label]]`s written
+/// in the language: observable where the moment plus the horizon is on or
+/// before the register's date; the label (computed for observable rows
+/// only) true where any of the variables holds (an event: happened).
 fn relabelled(
     build: &Build,
     rows: DataFrame,
     labels: &[utfall_definitions::VariableSpec],
+    population: Population,
 ) -> Result<DataFrame, ModelError> {
     let (vars, months) = label_variables(labels).map_err(|e| ModelError::Data(e.to_string()))?;
+    let observable = col("at").dt().offset_by(lit(format!("{months}mo"))).lt_eq(lit(build.as_of));
+    let rows = rows
+        .lazy()
+        .with_column(observable.alias("observable"))
+        .filter(if population == Population::Known { col("observable") } else { col("observable").not() })
+        .collect()?;
+    if population == Population::Current {
+        return Ok(rows);
+    }
     let holds =
         vars.iter()
             .map(|v| {
@@ -327,11 +337,9 @@ fn relabelled(
             .reduce(|a, b| a.or(b))
             .expect("at least one label");
     let names: Vec<PlSmallStr> = vars.iter().map(|v| v.name.as_str().into()).collect();
-    let rows = rows.drop("label")?.drop("observable")?;
-    Ok(with_variables(&build.dir, build.as_of, &vars, &rows)?
+    Ok(with_variables(&build.dir, build.as_of, &vars, &rows.drop("label")?)?
         .lazy()
-        .with_column(col("at").dt().offset_by(lit(format!("{months}mo"))).lt_eq(lit(build.as_of)).alias("observable"))
-        .with_column(when(col("observable")).then(holds).otherwise(lit(NULL).cast(DataType::Boolean)).alias("label"))
+        .with_column(holds.alias("label"))
         .drop(Selector::ByName { names: names.into(), strict: true })
         .collect()?)
 }
