@@ -442,6 +442,20 @@ mod tests {
         Spec::parse(include_str!("../specs/long_term_assistance.toml"), "long_term_assistance.toml").unwrap();
     }
 
+    /// The shipped specs' severity norms are the indicator catalogue's
+    /// instruments (cut-off, SD, direction), every one of them.
+    #[test]
+    fn shipped_severity_norms_are_the_catalogues() {
+        let cat = utfall_indicators::catalogue::Catalogue::builtin();
+        let s = Spec::parse(SHIPPED, "rereferral_12m.toml").unwrap();
+        let f = s.defined_features.iter().find(|f| f.name == "baseline_severity").unwrap();
+        assert_eq!(f.severity.len(), cat.instruments.len());
+        for i in &cat.instruments {
+            let n = f.severity.get(&i.code).unwrap_or_else(|| panic!("no norm for {}", i.code));
+            assert_eq!((n.cutoff, n.sd, n.higher_is_better), (i.cutoff, i.sd, i.higher_is_better), "{}", i.code);
+        }
+    }
+
     fn err(text: &str) -> String {
         Spec::parse(text, "m.toml").unwrap_err().to_string()
     }
