@@ -35,22 +35,29 @@ fn trained() -> &'static Trained {
         ok(&["key", "new", "--out", s(&key), "--quiet"]);
         let register = work.join("register");
         build_with(&work.join("exports"), &key, &register, &["--no-indicators", "--quiet"]);
-        let printed = ok(&[
-            "model",
-            "train",
-            "--spec",
-            SPEC,
-            "--register",
-            s(&register),
-            "--out",
-            s(&work.join("models")),
-            "--export-design",
-            "--quiet",
-        ]);
-        let artefact = PathBuf::from(printed.lines().last().unwrap().trim());
-        assert!(artefact.join("model.json").exists(), "{printed}");
+        let artefact = train_with_design(Path::new(SPEC), &register, &work.join("models"));
         Trained { work, register, artefact, _tmp: tmp }
     })
+}
+
+/// `utfall model train` of `spec` on `register` into `out`, with the
+/// design exported; the artefact's folder.
+fn train_with_design(spec: &Path, register: &Path, out: &Path) -> PathBuf {
+    let printed = ok(&[
+        "model",
+        "train",
+        "--spec",
+        s(spec),
+        "--register",
+        s(register),
+        "--out",
+        s(out),
+        "--export-design",
+        "--quiet",
+    ]);
+    let artefact = PathBuf::from(printed.lines().last().unwrap().trim());
+    assert!(artefact.join("model.json").exists(), "{printed}");
+    artefact
 }
 
 fn f64s(df: &DataFrame, name: &str) -> Vec<f64> {
@@ -346,21 +353,8 @@ fn labels_and_features_equal_an_independent_sql_computation() {
     }
     // The second outcome: a household-year's label is 10 or more months with
     // support in the next year, by SQL over the payments.
-    let out = t.work.join("models-lta");
     let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/models/risk/specs/long_term_assistance.toml");
-    let printed = ok(&[
-        "model",
-        "train",
-        "--spec",
-        spec,
-        "--register",
-        s(&t.register),
-        "--out",
-        s(&out),
-        "--export-design",
-        "--quiet",
-    ]);
-    let artefact = PathBuf::from(printed.lines().last().unwrap().trim());
+    let artefact = train_with_design(Path::new(spec), &t.register, &t.work.join("models-lta"));
     let design = read_parquet(&artefact.join("design.parquet"));
     let expected = csv_map(&query(
         &t.register,
@@ -760,19 +754,7 @@ fn a_label_written_in_the_definition_language_trains_and_equals_sql() {
         .replace("name = \"rereferral_12m\"", "name = \"reported_12m\"")
         + "\n[[label]]\nname = \"reported_12m\"\ntable = \"reports\"\naggregate = \"any\"\ndate = \"received\"\nwindow = \"(0, 12m]\"\n";
     std::fs::write(&spec, text).unwrap();
-    let printed = ok(&[
-        "model",
-        "train",
-        "--spec",
-        s(&spec),
-        "--register",
-        s(&t.register),
-        "--out",
-        s(&dir.path().join("models")),
-        "--export-design",
-        "--quiet",
-    ]);
-    let artefact = PathBuf::from(printed.lines().last().unwrap().trim());
+    let artefact = train_with_design(&spec, &t.register, &dir.path().join("models"));
     let card = std::fs::read_to_string(artefact.join("model_card.html")).unwrap();
     assert!(card.contains("the label &quot;reported_12m&quot;: any of reports"), "the card names the label");
     let design = read_parquet(&artefact.join("design.parquet"));
