@@ -51,14 +51,14 @@ use crate::{Aggregate, DefinitionError, Role, Variable, VariableSpec, compute};
 /// starting at its first row's month; the index date is the first day of
 /// the spell's `months`-th month, where its first `months` calendar months
 /// all have a row (a spell whose first months have a gap never enters).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpellSpec {
     pub by: String,
     pub months: u32,
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EntrySpec {
     pub table: String,
@@ -78,7 +78,7 @@ pub struct EntrySpec {
     pub to: Option<chrono::NaiveDate>,
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequireSpec {
     pub variable: String,
@@ -91,7 +91,7 @@ pub struct RequireSpec {
 }
 
 /// A cohort as written (a TOML file, or a table of a larger spec).
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CohortSpec {
     pub entry: EntrySpec,

@@ -692,8 +692,8 @@ fn the_shipped_specs_features_and_labels_in_the_language_equal_the_compiled_ones
         let spec = Spec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/risk/specs").join(file)).unwrap();
         assert!(spec.features.is_empty(), "{file} names no compiled feature");
         for population in [Population::Known, Population::Current] {
-            let old = feature_frame(&build, spec.outcome, &[], &compiled, &[], population).unwrap();
-            let new = feature_frame(&build, spec.outcome, &[], &[], &spec.defined_features, population).unwrap();
+            let old = feature_frame(&build, spec.unit(), &[], &compiled, &[], population).unwrap();
+            let new = feature_frame(&build, spec.unit(), &[], &[], &spec.defined_features, population).unwrap();
             assert_eq!(strs(&old, "row_id"), strs(&new, "row_id"), "{file}: the same rows in the same order");
             assert!(old.height() > 1_000, "{file}: {} rows", old.height());
             let mut compared = 0;
@@ -719,7 +719,7 @@ fn the_shipped_specs_features_and_labels_in_the_language_equal_the_compiled_ones
             assert_eq!(compared, spec.defined_features.len(), "{file}: every feature compared");
             // The label written in the language: the same rows observable, the same labels.
             assert!(!spec.labels.is_empty(), "{file} writes its label");
-            let labelled = feature_frame(&build, spec.outcome, &spec.labels, &[], &[], population).unwrap();
+            let labelled = feature_frame(&build, spec.unit(), &spec.labels, &[], &[], population).unwrap();
             assert_eq!(strs(&old, "row_id"), strs(&labelled, "row_id"), "{file}: the same rows by the label");
             for c in ["observable", "label"] {
                 let of = |df: &DataFrame| df.column(c).unwrap().bool().unwrap().iter().collect::<Vec<_>>();
@@ -779,4 +779,59 @@ fn a_label_written_in_the_definition_language_trains_and_equals_sql() {
         .zip(rereferral.column("label").unwrap().bool().unwrap().iter().map(|v| v.unwrap()))
         .collect();
     assert!(ids.iter().zip(&labels).any(|(id, y)| theirs.get(id).is_some_and(|v| v != y)), "a different label");
+}
+
+/// Rows from a cohort's entry: a model predicting, at each report received
+/// into a case, another report about the client within 6 months. It trains
+/// on the entries whose 6 months have passed, with every label equal to
+/// SQL over the register, and scores exactly the entries whose 6 months
+/// have not.
+#[test]
+fn rows_from_a_cohorts_entry_train_on_labels_equal_to_sql_and_score_the_rest() {
+    let t = trained();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("report_again.toml");
+    let shipped = std::fs::read_to_string(SPEC).unwrap();
+    let a = shipped.find("# --------------------------------------------------------------- the label").unwrap();
+    let b = shipped.find("\n[split]").unwrap();
+    let rows = "\n[rows]\nentry = { table = \"reports\", date = \"received\", every = true }\n\
+                \n[[label]]\nname = \"report_again_6m\"\ntable = \"reports\"\naggregate = \"any\"\n\
+                date = \"received\"\nwindow = \"(0, 6m]\"\n";
+    let text = format!("{}{}", &shipped[..a], &shipped[b..])
+        .replace("name = \"rereferral_12m\"", "name = \"report_again_6m\"")
+        .replace("outcome = \"rereferral_12m\"\n", "")
+        + rows;
+    std::fs::write(&spec, text).unwrap();
+    let artefact = train_with_design(&spec, &t.register, &dir.path().join("models"));
+    let card = std::fs::read_to_string(artefact.join("model_card.html")).unwrap();
+    assert!(card.contains("one row per entry of reports into a case"), "the card says what a row is");
+    // Each report in a case, once per case and day: another report about
+    // the client in the 6 months after it.
+    let expected = csv_map(&query(
+        &t.register,
+        "SELECT r.case_id || ':' || CAST(r.received AS VARCHAR) AS row_id, \
+         max(CASE WHEN o.report_id IS NULL THEN 0 ELSE 1 END) AS again FROM reports r \
+         JOIN cases c ON c.case_id = r.case_id \
+         LEFT JOIN reports o ON o.client_id = r.client_id AND o.received > r.received \
+         AND o.received <= r.received + INTERVAL '6 months' GROUP BY 1",
+    ));
+    let design = read_parquet(&artefact.join("design.parquet"));
+    let labels: Vec<bool> = design.column("label").unwrap().bool().unwrap().iter().map(|v| v.unwrap()).collect();
+    let ids = strs(&design, "row_id");
+    assert!(ids.len() > 10_000 && labels.iter().any(|v| *v) && labels.iter().any(|v| !*v), "{} rows", ids.len());
+    for (id, y) in ids.iter().zip(&labels) {
+        assert_eq!(expected.get(id).map(|v| *v == 1.0), Some(*y), "{id}");
+    }
+    // Scored: the entries whose 6 months are not over by the register's
+    // date (2025-12-31), one per case and day.
+    let _guard = REGISTER.lock().unwrap_or_else(|e| e.into_inner());
+    ok(&["model", "score", "--model", s(&artefact), "--register", s(&t.register)]);
+    let scored = query(&t.register, "SELECT count(*) AS n FROM scores");
+    let due = query(
+        &t.register,
+        "SELECT count(DISTINCT r.case_id || ':' || CAST(r.received AS VARCHAR)) AS n FROM reports r \
+         JOIN cases c ON c.case_id = r.case_id WHERE r.received > DATE '2025-06-30'",
+    );
+    assert_eq!(scored, due);
+    assert!(due.lines().nth(1).unwrap().parse::<u64>().unwrap() > 1_000, "{due}");
 }

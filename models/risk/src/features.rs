@@ -350,9 +350,52 @@ pub fn rows(outcome: Outcome, r: &Register, population: crate::Population, label
         let none = lit(NULL).cast(DataType::Boolean);
         base.lazy().with_columns([none.clone().alias("observable"), none.alias("label")]).collect()?
     };
+    finish(base.lazy(), r)
+}
+
+/// The rows of a cohort's entries (a spec's `[rows]`): one per entry into a
+/// case (an entry whose row has no case is not a row: a score is about a
+/// case), at the entry's index date; `row_id` is `CASE:DATE`, one per case
+/// and day. Their `observable` and `label` are left to the spec's `[[label]]`s.
+pub fn entry_rows(cohort: &utfall_definitions::CohortSpec, dir: &Path, r: &Register) -> PolarsResult<DataFrame> {
+    let checked = cohort.check().map_err(|e| polars_err!(ComputeError: "rows.{e}"))?;
+    let members = checked.build(dir, r.t.as_of)?.frame;
+    let none = lit(NULL).cast(DataType::Boolean);
+    let base = members
+        .lazy()
+        .filter(col("case_id").is_not_null())
+        .select([
+            col("client_id"),
+            col("household_id"),
+            col("case_id"),
+            col("index_date").cast(DataType::Date).alias("at"),
+        ])
+        .join(
+            r.t.cases.clone().select([col("case_id"), col("area"), col("unit"), col("opened")]),
+            [col("case_id")],
+            [col("case_id")],
+            inner(),
+        )
+        .join(
+            r.clients.clone().select([col("client_id"), col("sex"), col("district"), col("birth_year")]),
+            [col("client_id")],
+            [col("client_id")],
+            inner(),
+        )
+        .with_columns([
+            (col("case_id") + lit(":") + col("at").cast(DataType::String)).alias("row_id"),
+            none.clone().alias("observable"),
+            none.alias("label"),
+        ])
+        .unique_stable(Some(cols(["row_id"])), UniqueKeepStrategy::First);
+    finish(base, r)
+}
+
+/// A model's rows in their one shape (see [`rows`]): the age band added, the
+/// columns in order, sorted by `row_id`.
+fn finish(base: LazyFrame, r: &Register) -> PolarsResult<DataFrame> {
     let age = col("at").dt().year().cast(DataType::Int32) - col("birth_year").cast(DataType::Int32);
-    base.lazy()
-        .with_columns([utfall_indicators::age_band(&r.cat, age).alias("age_band")])
+    base.with_columns([utfall_indicators::age_band(&r.cat, age).alias("age_band")])
         .select([
             col("row_id"),
             col("client_id"),

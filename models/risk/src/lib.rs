@@ -117,7 +117,13 @@ pub struct Artefact {
     pub spec_version: u32,
     pub title_sv: String,
     pub title_en: String,
-    pub outcome: Outcome,
+    /// The compiled outcome whose rows the model predicts for, or none where
+    /// the rows are a cohort's entries (`rows`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// The cohort whose entries are the rows (a spec's `[rows]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<utfall_definitions::CohortSpec>,
     /// The label written in the definition language, where the spec has one
     /// (on the outcome's rows, in place of its own label).
     #[serde(default, rename = "label", skip_serializing_if = "Vec::is_empty")]
@@ -192,6 +198,15 @@ impl Artefact {
         )
     }
 
+    /// What the model's rows are.
+    pub fn unit(&self) -> Unit<'_> {
+        match (&self.rows, self.outcome) {
+            (Some(c), _) => Unit::Entry(c),
+            (None, Some(o)) => Unit::Outcome(o),
+            (None, None) => Unit::Outcome(Outcome::Rereferral12m),
+        }
+    }
+
     pub fn band(&self, p: f64) -> &'static str {
         if p >= self.bands.high {
             "high"
@@ -226,23 +241,60 @@ pub enum Population {
     Current,
 }
 
+/// What a model's rows are: the unit and moment of prediction.
+#[derive(Debug, Clone, Copy)]
+pub enum Unit<'a> {
+    /// One of the compiled outcomes' rows (a closed case at its closure, a
+    /// household on 31 December of a year with support).
+    Outcome(Outcome),
+    /// A cohort's entries into a case, at each entry's index date (`[rows]`).
+    Entry(&'a utfall_definitions::CohortSpec),
+}
+
+impl Unit<'_> {
+    /// The rows in words, for the model card.
+    pub fn describe(&self) -> String {
+        match self {
+            Unit::Outcome(o) => o.describe().to_string(),
+            Unit::Entry(c) => {
+                let e = &c.entry;
+                let filter: Vec<String> = e.filter.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                let filter = if filter.is_empty() { String::new() } else { format!(" where {}", filter.join(", ")) };
+                format!(
+                    "one row per {}entry of {}{filter} into a case, predicted at the entry's date{}",
+                    if e.every { "" } else { "client's first " },
+                    e.table,
+                    if c.require.is_empty() { String::new() } else { format!(" ({} requirements)", c.require.len()) }
+                )
+            }
+        }
+    }
+}
+
 /// Rows with their raw features, for an outcome and feature list, and the
 /// `[[feature]]`s written in the definition language.
 pub fn feature_frame(
     build: &Build,
-    outcome: Outcome,
+    unit: Unit,
     labels: &[utfall_definitions::VariableSpec],
     features: &[String],
     defined: &[utfall_definitions::VariableSpec],
     population: Population,
 ) -> Result<DataFrame, ModelError> {
     let r = Register::scan(&build.dir, build.as_of)?;
-    let rows = if labels.is_empty() {
-        let rows = features::rows(outcome, &r, population, true)?;
-        let known = col("observable");
-        rows.lazy().filter(if population == Population::Known { known } else { known.not() }).collect()?
-    } else {
-        relabelled(build, features::rows(outcome, &r, population, false)?, labels, population)?
+    let rows = match unit {
+        Unit::Outcome(outcome) if labels.is_empty() => {
+            let rows = features::rows(outcome, &r, population, true)?;
+            let known = col("observable");
+            rows.lazy().filter(if population == Population::Known { known } else { known.not() }).collect()?
+        }
+        Unit::Outcome(outcome) => {
+            relabelled(build, features::rows(outcome, &r, population, false)?, labels, population)?
+        }
+        Unit::Entry(_) if labels.is_empty() => {
+            return Err(ModelError::Data("rows from a cohort's entry need a [[label]]".into()));
+        }
+        Unit::Entry(cohort) => relabelled(build, features::entry_rows(cohort, &build.dir, &r)?, labels, population)?,
     };
     let frame = features::compute(&rows, features, &r)?;
     // The overrides' `__support` is always computed, beside the features.
@@ -474,7 +526,7 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
     let build = Build::open(register)?;
     let policy = Policy::for_build(&build.manifest, options.threshold).map_err(|e| ModelError::Data(e.to_string()))?;
     let df =
-        feature_frame(&build, spec.outcome, &spec.labels, &spec.features, &spec.defined_features, Population::Known)?;
+        feature_frame(&build, spec.unit(), &spec.labels, &spec.features, &spec.defined_features, Population::Known)?;
     let sp = split::split(&df, spec, build.as_of)?;
     if sp.train.height() == 0 || sp.test.height() == 0 {
         return Err(ModelError::Data(format!(
@@ -519,6 +571,7 @@ pub fn train(spec: &Spec, register: &Path, out: &Path, options: &TrainOptions) -
         title_sv: spec.title_sv.clone(),
         title_en: spec.title_en.clone(),
         outcome: spec.outcome,
+        rows: spec.rows.clone(),
         labels: spec.labels.clone(),
         algorithm: spec.algorithm,
         spec_sha256: spec.sha256.clone(),

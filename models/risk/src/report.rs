@@ -330,14 +330,14 @@ pub fn model_card(
     );
     h.push_str("<h2>Intended use</h2>\n<div class=\"card-warning\"><p><strong>Advisory only.</strong> The score ranks clients so that staff can prioritise whom to offer support and follow-up. It is never an automatic decision: a person decides, and may and should depart from the score where the case file says otherwise (departures are counted in <code>score_overrides</code>). Every score carries this model version.</p><p><strong>Prediction is not an effect.</strong> A risk score says nothing about what an intervention would do for the client; it must not be used to judge an intervention or a unit's performance.</p></div>\n");
     let outcome = if a.labels.is_empty() {
-        a.outcome.describe().to_string()
+        a.unit().describe()
     } else {
         let labels: Vec<String> =
             a.labels.iter().map(|l| format!("\"{}\": {}", l.name, crate::features::describe(l))).collect();
         format!(
             "the label {} (any of them), after the prediction moment; on the rows of {}",
             labels.join("; or "),
-            a.outcome.describe()
+            a.unit().describe()
         )
     };
     let _ = writeln!(h, "<h2>Outcome and data</h2>\n<p>Outcome: {}.</p>", escape(&outcome));

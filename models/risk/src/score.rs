@@ -21,7 +21,7 @@ pub struct Scored {
 
 /// The rows of the artefact's outcome not yet observable at the register's as-of date.
 pub fn score_rows(a: &Artefact, build: &Build) -> Result<Scored, ModelError> {
-    let frame = feature_frame(build, a.outcome, &a.labels, &a.features, &a.defined_features, Population::Current)?;
+    let frame = feature_frame(build, a.unit(), &a.labels, &a.features, &a.defined_features, Population::Current)?;
     let x = a.encoding.matrix(&frame)?;
     let scores = a.fitted.predict(&x);
     let contributions = x.rows().into_iter().map(|r| a.fitted.contributions(r)).collect();

@@ -157,7 +157,15 @@ pub struct Spec {
     pub version: u32,
     pub title_sv: String,
     pub title_en: String,
-    pub outcome: Outcome,
+    /// The compiled outcome whose rows (the unit and moment of prediction)
+    /// and label the model has; or `[rows]`.
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+    /// The rows as a cohort's entries into a case, each at its index date
+    /// (`[rows]`: an `entry`, and `require`s with their `variable`s), in
+    /// place of `outcome`; the label is then the spec's `[[label]]`.
+    #[serde(default)]
+    pub rows: Option<utfall_definitions::CohortSpec>,
     /// The label written in the definition language (`[[label]]`, one or
     /// more: the label holds where any holds): yes or no, observed after the
     /// prediction moment, on the outcome's rows (its unit and moment) in
@@ -336,6 +344,43 @@ impl Spec {
         if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             return Err(self.invalid("name", "use letters, digits, '_' and '-' only (it names the artefact's folder)"));
         }
+        match (&self.rows, self.outcome) {
+            (Some(_), Some(_)) => {
+                return Err(self.invalid("rows", "give the rows as `outcome` or as [rows], not both"));
+            }
+            (None, None) => {
+                return Err(self.invalid(
+                    "outcome",
+                    "name the outcome (\"rereferral_12m\", \"long_term_assistance_next_year\"), or give [rows] and a [[label]]",
+                ));
+            }
+            (Some(c), None) => {
+                if self.labels.is_empty() {
+                    return Err(self.invalid("label", "rows from a cohort's entry need a [[label]]: what is predicted"));
+                }
+                if !c.outcome.is_empty() {
+                    return Err(self.invalid("rows.outcome", "a model's outcome is its [[label]]"));
+                }
+                c.check().map_err(|e| self.invalid(format!("rows.{}", e.field), e.message))?;
+                let table = utfall_register::schema::table(&c.entry.table).expect("checked");
+                if !table.register_columns().iter().any(|c| c.name == "case_id") {
+                    return Err(self.invalid(
+                        "rows.entry.table",
+                        format!(
+                            "{} has no case_id: a score is about a case, so the rows are entries into one",
+                            table.name
+                        ),
+                    ));
+                }
+                if let Some(f) = self.features.first() {
+                    return Err(self.invalid(
+                        "features[0]",
+                        format!("'{f}' is compiled for the two outcomes' rows; write it as a [[feature]]"),
+                    ));
+                }
+            }
+            (None, Some(_)) => {}
+        }
         if self.features.is_empty() && self.defined_features.is_empty() {
             return Err(self.invalid("features", "name at least one feature (or write one as a [[feature]])"));
         }
@@ -345,10 +390,10 @@ impl Spec {
                 return Err(self
                     .invalid(format!("features[{k}]"), format!("unknown feature '{f}'; known: {}", known.join(", "))));
             };
-            if !def.outcomes.contains(&self.outcome) {
+            if let Some(o) = self.outcome.filter(|o| !def.outcomes.contains(o)) {
                 return Err(self.invalid(
                     format!("features[{k}]"),
-                    format!("'{f}' is not defined for the outcome '{}'", self.outcome.name()),
+                    format!("'{f}' is not defined for the outcome '{}'", o.name()),
                 ));
             }
             if self.features[..k].contains(f) {
@@ -417,9 +462,18 @@ impl Spec {
     /// `[[label]]`s' window end, or the outcome's horizon.
     pub fn horizon_months(&self) -> u32 {
         if self.labels.is_empty() {
-            self.outcome.horizon_months()
+            self.outcome.map_or(12, Outcome::horizon_months)
         } else {
             crate::label_variables(&self.labels).expect("checked when the spec was read").1
+        }
+    }
+
+    /// What the model's rows are (checked when the spec was read: an
+    /// outcome, or `[rows]`).
+    pub fn unit(&self) -> crate::Unit<'_> {
+        match (&self.rows, self.outcome) {
+            (Some(c), _) => crate::Unit::Entry(c),
+            (None, o) => crate::Unit::Outcome(o.expect("checked: an outcome or [rows]")),
         }
     }
 
@@ -438,7 +492,7 @@ mod tests {
     #[test]
     fn shipped_specs_parse() {
         let s = Spec::parse(SHIPPED, "rereferral_12m.toml").unwrap();
-        assert_eq!(s.outcome, Outcome::Rereferral12m);
+        assert_eq!(s.outcome, Some(Outcome::Rereferral12m));
         Spec::parse(include_str!("../specs/long_term_assistance.toml"), "long_term_assistance.toml").unwrap();
     }
 
@@ -513,6 +567,22 @@ mod tests {
         assert!(e.contains("m.toml: label[0].aggregate") && e.contains("yes or no"), "{e}");
         let e = err(&label("aggregate = \"any\"\nwindow = \"(0, 90d]\""));
         assert!(e.contains("m.toml: label[0].window") && e.contains("whole number of months"), "{e}");
+        // Rows from a cohort's entry: instead of the outcome, with a label.
+        let rows = "\n[rows]\nentry = { table = \"reports\", date = \"received\", every = true }\n";
+        let entry = format!(
+            "{rows}\n[[label]]\nname = \"again\"\ntable = \"reports\"\naggregate = \"any\"\ndate = \"received\"\nwindow = \"(0, 6m]\"\n"
+        );
+        let bare = unlabelled.replace("outcome = \"rereferral_12m\"\n", "");
+        let s = Spec::parse(&format!("{bare}{entry}"), "r.toml").unwrap();
+        assert!(matches!(s.unit(), crate::Unit::Entry(_)) && s.horizon_months() == 6);
+        let e = err(&format!("{unlabelled}{entry}"));
+        assert!(e.contains("m.toml: rows:") && e.contains("not both"), "{e}");
+        let e = err(&format!("{bare}{rows}"));
+        assert!(e.contains("m.toml: label:") && e.contains("need a [[label]]"), "{e}");
+        let e = err(&bare);
+        assert!(e.contains("m.toml: outcome:"), "{e}");
+        let e = err(&format!("{bare}{}", entry.replace("\"reports\", date", "\"rapporter\", date")));
+        assert!(e.contains("m.toml: rows.entry.table") && e.contains("no table 'rapporter'"), "{e}");
         let e = err(&label("aggregate = \"any\"\nwindow = \"[-1m, 6m]\""));
         assert!(e.contains("m.toml: label[0].window") && e.contains("starts before the index date"), "{e}");
     }
