@@ -940,14 +940,21 @@ pub fn compute(
             }
         }
     }
-    // The members once, and each variable joined onto a materialised frame:
-    // a plan per variable, never one as deep as the list (polars' optimiser
-    // recurses through a plan, and a long chain of joins overflows the stack).
+    // The members once, and each variable's values joined onto a
+    // materialised frame: never one plan as deep as the list (polars'
+    // optimiser recurses through a plan, and a long chain of joins overflows
+    // the stack).
     let index = index.with_row_index("__member", None).collect()?.lazy();
     let people = index.clone().select(member_cols).collect()?.lazy();
     let mut out = index;
-    for v in variables {
-        let value = value_of(dir, as_of, &people, v)?;
+    // Every variable's values planned apart (shallow plans) and run together.
+    let plans: Vec<LazyFrame> =
+        variables.iter().map(|v| value_of(dir, as_of, &people, v)).collect::<PolarsResult<_>>()?;
+    let flags = plans.first().map(LazyFrame::get_current_optimizations).unwrap_or_default();
+    let values =
+        LazyFrame::collect_all_with_engine(plans.into_iter().map(|p| p.logical_plan).collect(), Engine::Auto, flags)?;
+    for (v, value) in variables.iter().zip(values) {
+        let value = value.lazy();
         let mut args = JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::CoalesceColumns);
         args.maintain_order = MaintainOrderJoin::Left;
         out = out.join(value, [col("__member")], [col("__member")], args);
