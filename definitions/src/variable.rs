@@ -876,14 +876,16 @@ fn window_end_test(date: Expr, index: Expr, w: &Window) -> Expr {
 }
 
 pub fn filter_expr(filter: &[(&'static str, FilterValue)]) -> Expr {
-    filter.iter().fold(lit(true), |acc, (c, v)| {
-        let keep = match v {
-            FilterValue::Bool(b) => col(*c).eq(lit(*b)),
-            FilterValue::One(s) => col(*c).cast(DataType::String).eq(lit(s.clone())),
-            FilterValue::Many(vs) => one_of(col(*c).cast(DataType::String), vs),
-        };
-        acc.and(keep)
-    })
+    filter.iter().fold(lit(true), |acc, (c, v)| acc.and(has_value(col(*c), v)))
+}
+
+/// Whether `x` has one of the values (a code, an id, true or false).
+fn has_value(x: Expr, v: &FilterValue) -> Expr {
+    match v {
+        FilterValue::Bool(b) => x.eq(lit(*b)),
+        FilterValue::One(s) => x.cast(DataType::String).eq(lit(s.clone())),
+        FilterValue::Many(vs) => one_of(x.cast(DataType::String), vs),
+    }
 }
 
 /// A date as a literal of polars' Date type.
@@ -1062,9 +1064,7 @@ fn value_of(dir: &Path, as_of: chrono::NaiveDate, people: &LazyFrame, v: &Variab
             let s = sorted(col("__value"));
             let value = if v.aggregate == Aggregate::Latest { s.last() } else { s.first() };
             match &v.is {
-                Some(FilterValue::One(x)) => value.cast(DataType::String).eq(lit(x.clone())),
-                Some(FilterValue::Many(xs)) => one_of(value.cast(DataType::String), xs),
-                Some(FilterValue::Bool(b)) => value.eq(lit(*b)),
+                Some(is) => has_value(value, is),
                 None => value,
             }
         }

@@ -322,13 +322,13 @@ pub fn rows(outcome: Outcome, r: &Register, population: crate::Population, label
                 // Not yet observable: no label to look for.
                 closed = closed.filter(col("closed").dt().offset_by(months(h)).gt(lit(as_of)));
             }
-            let back = if label {
-                rereferred(&r.t, closed.clone(), h, true)?
+            let closed = if label {
+                let back = rereferred(&r.t, closed.clone(), h, true)?;
+                closed.join(back, [col("case_id")], [col("case_id")], left())
             } else {
-                closed.clone().select([col("case_id"), lit(true).alias("__back")]).filter(lit(false))
+                closed.with_column(lit(NULL).cast(DataType::Boolean).alias("__back"))
             };
             closed
-                .join(back, [col("case_id")], [col("case_id")], left())
                 .with_columns([
                     col("case_id").alias("row_id"),
                     col("closed").alias("at"),

@@ -167,6 +167,12 @@ impl Artefact {
                 message: format!("format {} (this utfall reads {ARTEFACT_FORMAT}); train it again", a.format),
             });
         }
+        if Unit::of(a.outcome, a.rows.as_ref()).is_none() {
+            return Err(ModelError::Artefact {
+                path: file,
+                message: "it names neither an outcome nor its rows; train it again".into(),
+            });
+        }
         let value: serde_json::Value = serde_json::from_str(&text).expect("parsed above");
         if a.version != Artefact::version_of(&value) {
             return Err(ModelError::Artefact {
@@ -198,13 +204,9 @@ impl Artefact {
         )
     }
 
-    /// What the model's rows are.
+    /// What the model's rows are (checked when the artefact was read).
     pub fn unit(&self) -> Unit<'_> {
-        match (&self.rows, self.outcome) {
-            (Some(c), _) => Unit::Entry(c),
-            (None, Some(o)) => Unit::Outcome(o),
-            (None, None) => Unit::Outcome(Outcome::Rereferral12m),
-        }
+        Unit::of(self.outcome, self.rows.as_ref()).expect("checked: an outcome or rows")
     }
 
     pub fn band(&self, p: f64) -> &'static str {
@@ -251,7 +253,16 @@ pub enum Unit<'a> {
     Entry(&'a utfall_definitions::CohortSpec),
 }
 
-impl Unit<'_> {
+impl<'a> Unit<'a> {
+    /// The rows of a spec or an artefact: its `[rows]`, else its outcome;
+    /// none where it has neither.
+    pub fn of(outcome: Option<Outcome>, rows: Option<&'a utfall_definitions::CohortSpec>) -> Option<Unit<'a>> {
+        match (rows, outcome) {
+            (Some(c), _) => Some(Unit::Entry(c)),
+            (None, o) => o.map(Unit::Outcome),
+        }
+    }
+
     /// The rows in words, for the model card.
     pub fn describe(&self) -> String {
         match self {

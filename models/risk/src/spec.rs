@@ -471,10 +471,7 @@ impl Spec {
     /// What the model's rows are (checked when the spec was read: an
     /// outcome, or `[rows]`).
     pub fn unit(&self) -> crate::Unit<'_> {
-        match (&self.rows, self.outcome) {
-            (Some(c), _) => crate::Unit::Entry(c),
-            (None, o) => crate::Unit::Outcome(o.expect("checked: an outcome or [rows]")),
-        }
+        crate::Unit::of(self.outcome, self.rows.as_ref()).expect("checked: an outcome or [rows]")
     }
 
     /// `NAME-vVERSION`, the prefix of every artefact's version string.
