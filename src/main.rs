@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use utfall_indicators::{Catalogue, IndicatorError, Targets};
-use utfall_ingest::{BuildError, BuildOptions, Key, Progress};
+use utfall_ingest::{BuildError, BuildOptions, Key, Progress, SourceSpec};
 
 mod analyst;
 mod contract;
@@ -62,14 +62,22 @@ enum Command {
         #[arg(long, default_value_t = 0.0)]
         dirty_rate: f64,
     },
-    /// Build the register from exports: validate, pseudonymise, deduplicate, publish atomically.
+    /// Build the register from exports: validate, pseudonymise, merge deliveries, publish atomically.
     Build {
-        /// Folder holding the export files.
-        #[arg(long)]
-        input: PathBuf,
-        /// Mapping file (TOML) of the source system; default: INPUT/mapping.toml.
-        #[arg(long)]
+        /// A source system's folder, with its mapping file (DIR/mapping.toml):
+        /// its export files, or one sub-folder per delivery (docs/exchange-format.md).
+        /// Repeat for several sources; an id two sources deliver is kept from the first.
+        #[arg(long, value_name = "NAME=DIR", value_parser = parse_source, required_unless_present = "input")]
+        source: Vec<SourceSpec>,
+        /// One source's folder (named `main`), instead of --source.
+        #[arg(long, conflicts_with = "source")]
+        input: Option<PathBuf>,
+        /// Mapping file (TOML) of --input; default: INPUT/mapping.toml.
+        #[arg(long, requires = "input")]
         mapping: Option<PathBuf>,
+        /// Read every delivery again, even those the current register already holds.
+        #[arg(long)]
+        full: bool,
         /// Pseudonymisation key file (made by `utfall key new`).
         #[arg(long)]
         key: PathBuf,
@@ -299,6 +307,10 @@ impl std::fmt::Display for BadUsage {
     }
 }
 
+fn parse_source(arg: &str) -> Result<SourceSpec, String> {
+    SourceSpec::parse(arg)
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
@@ -315,12 +327,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
-        Command::Build { input, mapping, key, register, as_of, indicators, no_indicators } => {
+        Command::Build { source, input, mapping, full, key, register, as_of, indicators, no_indicators } => {
             // Read the catalogue and targets first: a bad file fails before the build.
             let defs = if no_indicators { None } else { Some(indicators.load()?) };
-            let mapping = mapping.unwrap_or_else(|| input.join("mapping.toml"));
             let defs = defs.as_ref().map(|(c, t)| (c, t));
-            build(&BuildOptions { input, mapping, key, register, as_of }, defs, quiet)?;
+            let mut opts = match input {
+                Some(input) => {
+                    let mapping = mapping.unwrap_or_else(|| input.join("mapping.toml"));
+                    BuildOptions::single(&input, &mapping, &key, &register, as_of)
+                }
+                None => BuildOptions { sources: source, key, register, as_of, full: false },
+            };
+            opts.full = full;
+            build(&opts, defs, quiet)?;
         }
         Command::Indicators { register, indicators } => {
             let (cat, targets) = indicators.load()?;
@@ -392,7 +411,7 @@ fn build(
     spinner.enable_steady_tick(Duration::from_millis(120));
     spinner.set_message("reading and validating exports");
     let progress = |p| match p {
-        Progress::Read { table, rows } => spinner.println(format!("  read {table}: {rows} rows")),
+        Progress::Read { file, rows } => spinner.println(format!("  read {file}: {rows} rows")),
         Progress::Stage(s) => spinner.set_message(s),
     };
     let report = (|| -> anyhow::Result<(utfall_ingest::BuildReport, Vec<String>)> {
@@ -411,12 +430,32 @@ fn build(
     if !quiet {
         let m = &report.manifest;
         println!("register: {} (build {}, {:.1} s)", opts.register.display(), m.build_id, m.build_seconds);
-        println!("  {:<14} {:>10} {:>10} {:>9} {:>7}", "table", "rows in", "accepted", "rejected", "merged");
+        if m.sources.iter().any(|s| s.deliveries.iter().any(|d| d.period.is_some())) {
+            for src in &m.sources {
+                let last = src.deliveries.iter().filter(|d| !d.replaced).filter_map(|d| d.period.clone()).max();
+                println!(
+                    "  source {}: {} deliveries (latest period {})",
+                    src.name,
+                    src.deliveries.len(),
+                    last.unwrap_or_else(|| "-".into())
+                );
+            }
+        }
+        println!(
+            "  {:<14} {:>10} {:>10} {:>9} {:>7} {:>10}",
+            "table", "rows in", "accepted", "rejected", "merged", "superseded"
+        );
         for (t, c) in &m.tables {
             let note = if c.supplied { "" } else { "  (no export mapped)" };
-            println!("  {t:<14} {:>10} {:>10} {:>9} {:>7}{note}", c.rows_in, c.accepted, c.rejected, c.merged);
+            println!(
+                "  {t:<14} {:>10} {:>10} {:>9} {:>7} {:>10}{note}",
+                c.rows_in, c.accepted, c.rejected, c.merged, c.superseded
+            );
         }
         println!("  quarantine: {} rows ({}/quarantine.parquet)", m.quarantine_rows, opts.register.display());
+    }
+    for w in &report.manifest.warnings {
+        eprintln!("warning: {w}");
     }
     print_indicators(&report.manifest, &warnings, quiet);
     Ok(report)
@@ -467,13 +506,7 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, threshold: Option<u32>, qui
         Key::create(&key)?;
     }
     let register = out.join("register");
-    let opts = BuildOptions {
-        input: summary.exports.clone(),
-        mapping: summary.mapping.clone(),
-        key,
-        register: register.clone(),
-        as_of: Some(utfall_synth::as_of()),
-    };
+    let opts = BuildOptions::single(&summary.exports, &summary.mapping, &key, &register, Some(utfall_synth::as_of()));
     let targets_path = out.join("targets.toml");
     std::fs::write(&targets_path, utfall_indicators::targets::DEMO_TARGETS)
         .with_context(|| format!("writing {}", targets_path.display()))?;

@@ -466,6 +466,8 @@ fn load_counts(manifest: &Manifest) -> Result<RecordBatch, datafusion::arrow::er
         ("accepted", column(|c| c.accepted)),
         ("rejected", column(|c| c.rejected)),
         ("merged", column(|c| c.merged)),
+        ("superseded", column(|c| c.superseded)),
+        ("withdrawn", column(|c| c.withdrawn)),
         ("masked_values", column(|c| c.masked_values)),
         ("supplied", Arc::new(BooleanArray::from_iter(t.iter().map(|(_, c)| Some(c.supplied)))) as ArrayRef),
         ("reconciles", Arc::new(BooleanArray::from_iter(t.iter().map(|(_, c)| Some(c.reconciles())))) as ArrayRef),

@@ -129,6 +129,15 @@ fn render_for(tables: &[&Table], mapping: Option<&str>) -> String {
     }
     writeln!(
         w,
+        "\n## lineage\n\n{}\n\n| column | type | description |\n|---|---|---|",
+        schema::query_tables().iter().find(|t| t.name == schema::LINEAGE).expect("declared").description
+    )
+    .unwrap();
+    for (n, t, d) in schema::LINEAGE_COLUMNS {
+        writeln!(w, "| `{n}` | {t} | {d} |").unwrap();
+    }
+    writeln!(
+        w,
         "\n## load_counts\n\n{}\n",
         schema::query_tables().iter().find(|t| t.name == schema::LOAD_COUNTS).expect("declared").description
     )
@@ -144,6 +153,7 @@ fn render_for(tables: &[&Table], mapping: Option<&str>) -> String {
             schema::TableFamily::Entity => "entity",
             schema::TableFamily::Quarantine => "rejected rows",
             schema::TableFamily::Manifest => "from the manifest",
+            schema::TableFamily::Lineage => "lineage",
             schema::TableFamily::Derived => "derived",
         };
         writeln!(w, "| `{}` | {} | {kind} | {} |", t.name, t.swedish, if t.for_managers { "yes" } else { "no" })

@@ -80,7 +80,8 @@ pub struct TableMapping {
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
     pub source: Source,
-    /// Per register table (clients, cases, ...). `clients` is mandatory.
+    /// Per register table (clients, cases, ...). Some source of a build must
+    /// deliver `clients` (the build checks it).
     #[serde(default)]
     pub tables: BTreeMap<String, TableMapping>,
     /// Per code list: the export's value = the exchange-format code.
@@ -117,9 +118,6 @@ impl Mapping {
     }
 
     fn check(&self) -> Result<(), MappingError> {
-        if !self.tables.contains_key("clients") {
-            return Err(err("tables.clients", "the clients table is mandatory"));
-        }
         for (name, tm) in &self.tables {
             let national = schema::TABLES.iter().copied().find(|t| t.name == name).ok_or_else(|| {
                 err(format!("tables.{name}"), format!("unknown table; the tables are {}", table_names()))

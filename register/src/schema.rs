@@ -647,7 +647,11 @@ impl Table {
 /// The quarantine table: every rejected row with where it came from and why.
 pub static QUARANTINE_COLUMNS: &[(&str, DataType, &str)] = &[
     ("table", DataType::String, "Register table the row was meant for"),
-    ("source_file", DataType::String, "Export file, relative to the input folder"),
+    (
+        "source_file",
+        DataType::String,
+        "Export file: SOURCE/DELIVERY/FILE for a source with deliveries, else relative to the input folder",
+    ),
     ("line", DataType::UInt64, "Line (CSV) or row (Excel) in the file, 1-based"),
     ("column", DataType::String, "Column name in the export (empty when the whole row is at fault)"),
     ("column_number", DataType::UInt32, "Column number in the export, 1-based"),
@@ -677,6 +681,26 @@ pub static REASONS: &[(&str, &str)] = &[
     ("duplicate_id", "The id was already used by a different row (the first one is kept)"),
     ("unknown_reference", "The row refers to a client or case not in the register (missing or rejected)"),
     ("client_mismatch", "The row's client differs from the client of the case it refers to"),
+    (
+        "source_conflict",
+        "Another source, listed earlier in the build, delivers the same id with other content (its row is kept)",
+    ),
+];
+
+/// The lineage table: where every accepted row of an entity table came from.
+pub const LINEAGE: &str = "lineage";
+
+pub static LINEAGE_COLUMNS: &[(&str, DataType, &str)] = &[
+    ("table", DataType::String, "Entity table of the row"),
+    ("id", DataType::String, "The row's key in that table (client_id for clients, the source's id otherwise)"),
+    ("source", DataType::String, "Source system (`--source NAME=DIR`; `main` for `--input`)"),
+    (
+        "delivery",
+        DataType::String,
+        "Delivery folder whose version of the row is in the register (`snapshot` for a source without deliveries)",
+    ),
+    ("file", DataType::String, "Export file in the delivery"),
+    ("line", DataType::UInt64, "Line (CSV) or row (Excel) in the file, 1-based"),
 ];
 
 // ------------------------------------------------------------ derived tables
@@ -1086,8 +1110,8 @@ pub static MODEL_OUTPUTS: &[&DerivedTable] = &[&SCORES, &SCORE_DRIFT, &SCORE_OVE
 pub const QUARANTINE: &str = "quarantine";
 
 /// The build's row counts per table, read from its `manifest.json` (no file
-/// of its own): table, rows_in, accepted, rejected, merged, masked_values,
-/// supplied, reconciles.
+/// of its own): table, rows_in, accepted, rejected, merged, superseded,
+/// withdrawn, masked_values, supplied, reconciles.
 pub const LOAD_COUNTS: &str = "load_counts";
 
 /// One table a build of the register can hold, as the SQL surface names it:
@@ -1109,6 +1133,8 @@ pub enum TableFamily {
     Quarantine,
     /// Read from the build's manifest, not from a Parquet file.
     Manifest,
+    /// Where each accepted row came from.
+    Lineage,
     Derived,
 }
 
@@ -1138,8 +1164,15 @@ pub fn query_tables() -> Vec<QueryTable> {
     .chain(std::iter::once(QueryTable {
         name: LOAD_COUNTS,
         swedish: "inläsning",
-        description: "Rows per table of the build: read, accepted, rejected, merged (from the manifest; rows_in = accepted + rejected + merged).",
+        description: "Rows per table of the build: read, accepted, rejected, merged, superseded (from the manifest; rows_in = accepted + rejected + merged + superseded).",
         family: TableFamily::Manifest,
+        for_managers: false,
+    }))
+    .chain(std::iter::once(QueryTable {
+        name: LINEAGE,
+        swedish: "härkomst",
+        description: "Every accepted row's source, delivery, file and line.",
+        family: TableFamily::Lineage,
         for_managers: false,
     }));
     let derived = DERIVED.iter().chain(MODEL_OUTPUTS).map(|t| QueryTable {

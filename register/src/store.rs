@@ -259,6 +259,7 @@ impl Staging {
     /// Hard-link (or, across file systems, copy) every file of the build
     /// folder `from` into this one, except its manifest and the files named
     /// in `skip`: a new build that shares the unchanged tables.
+    /// Folders (the stored deliveries) are linked file by file.
     pub fn link_from(&self, from: &Path, skip: &[String]) -> io::Result<()> {
         for entry in fs::read_dir(from)? {
             let entry = entry?;
@@ -266,8 +267,7 @@ impl Staging {
             if name == Manifest::FILE || skip.contains(&name) {
                 continue;
             }
-            let to = self.dir.join(&name);
-            fs::hard_link(entry.path(), &to).or_else(|_| fs::copy(entry.path(), &to).map(|_| ()))?;
+            link_tree(&entry.path(), &self.dir.join(&name))?;
         }
         Ok(())
     }
@@ -275,10 +275,7 @@ impl Staging {
     /// Make the build durable and visible: sync files, rename the folder to its
     /// final name, then swap the link. Returns the published build folder.
     pub fn publish(self) -> io::Result<PathBuf> {
-        for entry in fs::read_dir(&self.dir)? {
-            fs::File::open(entry?.path())?.sync_all()?;
-        }
-        fs::File::open(&self.dir)?.sync_all()?;
+        sync_tree(&self.dir)?;
         if self.final_dir.exists() {
             fs::remove_dir_all(&self.final_dir)?;
         }
@@ -301,7 +298,31 @@ impl Staging {
     }
 }
 
-/// Counts for one table of a build. `rows_in = accepted + rejected + merged`.
+/// Hard-link (or copy) `from` to `to`; a folder is recreated and its files linked.
+pub fn link_tree(from: &Path, to: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(from)?.is_dir() {
+        fs::create_dir_all(to)?;
+        for entry in fs::read_dir(from)? {
+            let entry = entry?;
+            link_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        fs::hard_link(from, to).or_else(|_| fs::copy(from, to).map(|_| ()))
+    }
+}
+
+/// Sync every file and folder under `dir`, then `dir` itself.
+fn sync_tree(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() { sync_tree(&path)? } else { fs::File::open(&path)?.sync_all()? }
+    }
+    fs::File::open(dir)?.sync_all()
+}
+
+/// Counts for one table of a build, or of one delivery.
+/// `rows_in = accepted + rejected + merged + superseded`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TableCounts {
     pub rows_in: u64,
@@ -309,16 +330,78 @@ pub struct TableCounts {
     pub rejected: u64,
     /// Exact duplicates of an accepted row, merged into it.
     pub merged: u64,
+    /// Row versions replaced by a later delivery of the same row, withdrawn,
+    /// or in a delivery that a corrected re-delivery of its period replaced.
+    #[serde(default)]
+    pub superseded: u64,
+    /// Of the superseded: the rows a withdrawal removed from the register.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub withdrawn: u64,
     /// Text values in which something written like a personnummer was masked.
     pub masked_values: u64,
     /// False when the mapping supplied no file for the table (it is written empty).
     pub supplied: bool,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl TableCounts {
     pub fn reconciles(&self) -> bool {
-        self.rows_in == self.accepted + self.rejected + self.merged
+        self.rows_in == self.accepted + self.rejected + self.merged + self.superseded
     }
+
+    /// Add another delivery's (or table's) counts to these.
+    pub fn add(&mut self, other: &TableCounts) {
+        self.rows_in += other.rows_in;
+        self.accepted += other.accepted;
+        self.rejected += other.rejected;
+        self.merged += other.merged;
+        self.superseded += other.superseded;
+        self.withdrawn += other.withdrawn;
+        self.masked_values += other.masked_values;
+        self.supplied |= other.supplied;
+    }
+}
+
+/// One source system of a build (`--source NAME=DIR`): its mapping and its
+/// deliveries in the order they apply.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SourceRecord {
+    /// The source's name (lineage and the quarantine use it).
+    pub name: String,
+    pub mapping: InputFile,
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+/// One delivery of a source: a month's files (or, for a source folder
+/// without deliveries, its one snapshot), and what became of its rows.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeliveryRecord {
+    /// The delivery's folder name (`snapshot` for a source without deliveries).
+    pub id: String,
+    /// The month it covers (`YYYY-MM`), from its control file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
+    /// 1, or higher for a corrected re-delivery of the period.
+    pub version: u32,
+    /// A later version of the same period replaced this delivery: none of
+    /// its rows count.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replaced: bool,
+    /// SHA-256 of the control file (`delivery.toml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_sha256: Option<String>,
+    /// The files read, paths relative to the source folder.
+    pub files: Vec<InputFile>,
+    /// Rows of its withdrawal list, and of those how many matched a row.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub withdrawals: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub withdrawals_unmatched: u64,
+    /// Per table it delivered: `rows_in = accepted + rejected + merged + superseded`.
+    pub tables: Vec<(String, TableCounts)>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -349,8 +432,17 @@ pub struct Manifest {
     /// Fingerprint of the pseudonymisation key (not the key): registers built
     /// with different keys have different client ids and cannot be joined.
     pub key_id: String,
+    /// The (first) source's mapping file.
     pub mapping: InputFile,
+    /// Every file read, paths `SOURCE/DELIVERY/FILE` where the build has
+    /// sources with deliveries.
     pub inputs: Vec<InputFile>,
+    /// The sources and their deliveries, with counts per delivery.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceRecord>,
+    /// What the build noticed and went on with (a month with no delivery, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Per table, in schema order.
     pub tables: Vec<(String, TableCounts)>,
     /// The municipality's own columns, per table, as the mapping declared

@@ -8,6 +8,7 @@ mod cli;
 mod cohort;
 mod contract;
 mod dashboard;
+mod deliveries;
 mod determinism;
 mod disclosure;
 mod indicators;

@@ -16,10 +16,13 @@
 //! The stages form a bounded pipeline (see `build`). For every table: rows in =
 //! accepted + rejected + merged, checked before publishing.
 
+pub mod delivery;
 pub mod error;
 pub mod key;
+mod parts;
 mod read;
 pub mod validate;
+mod versions;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -28,32 +31,51 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use polars::prelude::*;
-use sha2::{Digest, Sha256};
-use utfall_register::mapping::Mapping;
-use utfall_register::schema::{self, TABLES, Table};
-use utfall_register::store::{InputFile, Manifest, Staging, Store, TableCounts};
+use utfall_register::local::LocalSchema;
+use utfall_register::schema::{TABLES, Table};
+use utfall_register::store::{
+    DeliveryRecord, InputFile, Manifest, SourceRecord, Staging, Store, TableCounts, link_tree,
+};
 use utfall_register::{SCHEMA_VERSION, TOOL_VERSION};
 
+use delivery::Source;
+pub use delivery::SourceSpec;
 pub use error::{BadInput, BuildError};
 pub use key::Key;
-use validate::{Batch, Reject};
+use parts::{PartRecord, PartTable};
+use validate::Reject;
+use versions::Part;
 
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
-    /// Folder holding the exports named in the mapping.
-    pub input: PathBuf,
-    pub mapping: PathBuf,
+    /// The sources in rank order (an id two sources deliver is kept from
+    /// the first). `--input DIR` is one source named `main`.
+    pub sources: Vec<SourceSpec>,
     pub key: PathBuf,
     /// The register path (a link to the current build, replaced atomically).
     pub register: PathBuf,
     /// Reference date of the exports; resolves 10-digit personnummer. Default: today.
     pub as_of: Option<NaiveDate>,
+    /// Read every delivery again, even those the current register holds.
+    pub full: bool,
+}
+
+impl BuildOptions {
+    /// One source folder (`--input`), named `main`.
+    pub fn single(input: &Path, mapping: &Path, key: &Path, register: &Path, as_of: Option<NaiveDate>) -> BuildOptions {
+        let source = SourceSpec::new("main", input, Some(mapping)).expect("a valid name");
+        BuildOptions { sources: vec![source], key: key.into(), register: register.into(), as_of, full: false }
+    }
 }
 
 /// What the build is doing, for progress display.
 #[derive(Debug, Clone)]
 pub enum Progress {
-    Read { table: &'static str, rows: u64 },
+    /// A file read (as the quarantine names it) and its data rows.
+    Read {
+        file: String,
+        rows: u64,
+    },
     Stage(&'static str),
 }
 
@@ -98,136 +120,333 @@ pub fn build(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
 /// Build the register into a staging folder (see [`Staged`]).
 pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Result<Staged, BuildError> {
     let started = Instant::now();
-    let mapping_text = std::fs::read_to_string(&opts.mapping)
-        .map_err(|e| BuildError::bad(&opts.mapping, None, None, format!("cannot read the mapping file: {e}")))?;
-    let mapping =
-        Mapping::from_toml(&mapping_text).map_err(|e| BuildError::bad(&opts.mapping, None, None, e.to_string()))?;
-    let key = Key::read(&opts.key)?;
-    // The tables with the municipality's own columns (the mapping's `local`).
-    let tables = mapping.tables();
-    let tables = &tables;
-    let as_of = opts.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
-    if !opts.input.is_dir() {
-        return Err(BuildError::bad(&opts.input, None, None, "the input folder does not exist"));
+    if opts.sources.is_empty() {
+        return Err(BuildError::bad(
+            &opts.register,
+            None,
+            None,
+            "no source: name one with --source NAME=DIR or --input DIR",
+        ));
     }
-
-    for (name, tm) in &mapping.tables {
-        let path = opts.input.join(&tm.file);
-        if !path.is_file() {
-            return Err(BuildError::missing_file(path, name));
+    for (i, a) in opts.sources.iter().enumerate() {
+        if opts.sources[..i].iter().any(|b| b.name == a.name) {
+            return Err(BuildError::bad(&a.dir, None, None, format!("the source name '{}' is used twice", a.name)));
         }
     }
+    let key = Key::read(&opts.key)?;
+    let as_of = opts.as_of.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let sources: Vec<Source> = opts.sources.iter().map(delivery::discover).collect::<Result<_, _>>()?;
+    if !sources.iter().any(|s| s.mapping.tables.contains_key("clients")) {
+        return Err(BuildError::bad(
+            &sources[0].spec.mapping,
+            None,
+            None,
+            "tables.clients: no source delivers the clients table, which every other table refers to",
+        ));
+    }
+    let local = combined_local(&sources)?;
+    // The tables with the municipality's own columns (the mappings' `local`).
+    let tables = local.tables();
+    let names: Vec<String> = sources.iter().map(|s| s.spec.name.clone()).collect();
 
-    // A bounded pipeline, wave by wave in reference depth (clients, then
-    // cases, then the rest): two reader threads read and validate exports,
-    // largest first (1); this thread deduplicates each and checks its
-    // references against the accepted parents (2-3); a writer thread sorts
-    // and writes it into the staging folder (4). Hand-overs are rendezvous
-    // channels, so at most four tables are in memory at once; of the accepted
-    // rows only the parents' keys are kept.
-    progress(Progress::Stage("reading, validating, checking and writing"));
     let build_id = Store::new_build_id();
     let store = Store::new(&opts.register).map_err(BuildError::io(&opts.register))?;
+    let previous = if opts.full { None } else { store.current() };
     let staging = store.begin(&build_id).map_err(BuildError::io(&opts.register))?;
-    let staging_dir = staging.dir().to_path_buf();
-    let mut done: Vec<Option<Processed>> = TABLES.iter().map(|_| None).collect();
+    let root = staging.dir().to_path_buf();
+
+    // 1. Every delivery stored: linked from the current build where it is
+    //    unchanged, read and validated otherwise (two reader threads,
+    //    largest file first).
+    progress(Progress::Stage("reading and validating new deliveries"));
+    let mut records: Vec<Vec<Option<PartRecord>>> = sources.iter().map(|s| vec![None; s.deliveries.len()]).collect();
+    let mut fingerprints: Vec<Vec<String>> = Vec::new();
+    let mut tasks = Vec::new();
+    for (si, src) in sources.iter().enumerate() {
+        let mut fps = Vec::new();
+        for (di, d) in src.deliveries.iter().enumerate() {
+            let fp = parts::fingerprint(src, d, key.id(), as_of);
+            fps.push(fp.clone().unwrap_or_default());
+            let dir = parts::part_dir(&root, &src.spec.name, &d.id);
+            if let (Some(fp), Some(prev)) = (&fp, &previous) {
+                let from = parts::part_dir(prev, &src.spec.name, &d.id);
+                if PartRecord::read(&from).is_some_and(|r| r.fingerprint == *fp) {
+                    link_tree(&from, &dir).map_err(BuildError::io(&dir))?;
+                    records[si][di] = PartRecord::read(&dir);
+                    continue;
+                }
+            }
+            std::fs::create_dir_all(&dir).map_err(BuildError::io(&dir))?;
+            for fi in 0..d.files.len() {
+                let size = d.dir.join(&d.files[fi].name).metadata().map(|m| m.len()).unwrap_or(0);
+                tasks.push((size, si, di, fi));
+            }
+        }
+        fingerprints.push(fps);
+    }
+    tasks.sort_by_key(|t| (std::cmp::Reverse(t.0), t.1, t.2, t.3));
+    let read = read_deliveries(&tasks, &sources, &tables, &root, &key, as_of, progress)?;
+    let mut fresh: HashMap<(usize, usize), Vec<FileRead>> = HashMap::new();
+    for r in read {
+        fresh.entry((r.si, r.di)).or_default().push(r);
+    }
+    for ((si, di), mut files) in fresh {
+        let (src, d) = (&sources[si], &sources[si].deliveries[di]);
+        files.sort_by_key(|f| f.fi);
+        let dir = parts::part_dir(&root, &src.spec.name, &d.id);
+        let mut rejects = Vec::new();
+        let mut record = PartRecord {
+            fingerprint: fingerprints[si][di].clone(),
+            files: Vec::new(),
+            tables: Vec::new(),
+            withdrawals: 0,
+        };
+        for f in files {
+            record.files.push(f.input);
+            match f.table {
+                Some((ti, pt, r)) => {
+                    let file = parts::display(&src.spec.name, d, &d.files[f.fi].name, sources.len());
+                    rejects.push((ti, tables[ti].name, file, r));
+                    record.tables.push(pt);
+                }
+                None => record.withdrawals = f.withdrawals,
+            }
+        }
+        parts::write_parquet(&mut parts::rejects_frame(rejects)?, &dir.join(parts::REJECTS))?;
+        record.write(&dir)?;
+        records[si][di] = Some(record);
+    }
+    let records: Vec<Vec<PartRecord>> =
+        records.into_iter().map(|r| r.into_iter().map(|r| r.expect("every delivery is stored")).collect()).collect();
+
+    // 2. Merge table by table, parents first (schema order); a writer thread
+    //    sorts and writes each table and its lineage while the next merges.
+    progress(Progress::Stage("merging deliveries, checking references and writing"));
+    let staging_dir = root.clone();
+    let mut merged_counts: Vec<HashMap<(u32, u32), TableCounts>> = Vec::new();
+    let mut set_rejects: Vec<DataFrame> = Vec::new();
+    let mut unmatched: HashMap<(u32, u32), u64> = HashMap::new();
     let spans = std::thread::scope(|scope| -> Result<Vec<DateSpan>, BuildError> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(&'static Table, DataFrame)>(0);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, &'static Table, DataFrame, DataFrame)>(0);
         let writer = scope.spawn(move || -> Result<Vec<DateSpan>, BuildError> {
             let mut spans = Vec::new();
-            for (table, df) in rx {
+            for (ti, table, df, lineage) in rx {
                 let t0 = Instant::now();
                 spans.push(date_span(table, &df)?);
                 let mut sorted = df.lazy().sort(table.sort.to_vec(), SortMultipleOptions::default()).collect()?;
                 write_parquet(&mut sorted, &staging_dir.join(table.file_name()))?;
+                let mut lineage = lineage
+                    .lazy()
+                    .sort(["__s", "__d", "line"], SortMultipleOptions::default())
+                    .drop(cols(["__s", "__d"]))
+                    .collect()?;
+                write_parquet(&mut lineage, &staging_dir.join(format!(".lineage-{ti}.parquet")))?;
                 tracing::info!(table = table.name, seconds = t0.elapsed().as_secs_f64(), "sorted and written");
             }
             Ok(spans)
         });
         let mut parents: HashMap<&'static str, DataFrame> = HashMap::new();
-        let mut result = Ok(());
-        for wave in waves() {
-            let mut order = wave;
-            let size = |ti: &usize| {
-                mapping
-                    .tables
-                    .get(tables[*ti].name)
-                    .and_then(|t| opts.input.join(&t.file).metadata().ok())
-                    .map(|m| m.len())
-            };
-            order.sort_by_key(|ti| std::cmp::Reverse(size(ti)));
-            let queue = std::sync::Mutex::new(std::collections::VecDeque::from(order));
-            let (btx, brx) = std::sync::mpsc::sync_channel::<Result<(usize, Option<Read>), BuildError>>(0);
-            std::thread::scope(|readers| {
-                for _ in 0..READERS {
-                    let (btx, queue, mapping, key) = (btx.clone(), &queue, &mapping, &key);
-                    readers.spawn(move || {
-                        while let Some(ti) = queue.lock().expect("queue lock").pop_front() {
-                            let r = read_one(tables[ti], mapping, &opts.input, key, as_of, progress).map(|r| (ti, r));
-                            if btx.send(r).is_err() {
-                                break; // the build stopped
-                            }
+        let result = (|| -> Result<(), BuildError> {
+            for (ti, table) in tables.iter().copied().enumerate() {
+                let t0 = Instant::now();
+                let mut table_parts = Vec::new();
+                let mut withdrawals = Vec::new();
+                for (si, src) in sources.iter().enumerate() {
+                    for (di, d) in src.deliveries.iter().enumerate().filter(|(_, d)| !d.replaced) {
+                        let dir = parts::part_dir(&root, &src.spec.name, &d.id);
+                        let (s, dd) = (si as u32, di as u32);
+                        if let (Some(pt), Some(f)) = (records[si][di].table(table.name), d.file_for(table.name)) {
+                            table_parts.push(Part {
+                                s,
+                                d: dd,
+                                path: dir.join(table.file_name()),
+                                file: parts::display(&src.spec.name, d, &f.name, sources.len()),
+                                source_columns: &pt.source_columns,
+                            });
                         }
-                    });
-                }
-                drop(btx);
-                for msg in brx.iter() {
-                    let step = msg.and_then(|(ti, read)| {
-                        let (accepted, p) = check(ti, tables[ti], read, &mapping, &parents)?;
-                        if is_parent(tables[ti]) {
-                            parents.insert(tables[ti].name, parent_keys(tables[ti], &accepted)?);
+                        if records[si][di].withdrawals > 0 {
+                            let path = dir.join(parts::WITHDRAWN);
+                            withdrawals.push(
+                                LazyFrame::scan_parquet(PlRefPath::try_from_path(&path)?, ScanArgsParquet::default())?
+                                    .filter(col("table").eq(lit(table.name)))
+                                    .select([
+                                        lit(s).cast(DataType::UInt32).alias("__s"),
+                                        lit(dd).cast(DataType::UInt32).alias("__d"),
+                                        col("id"),
+                                    ]),
+                            );
                         }
-                        tx.send((tables[ti], accepted)).map_err(|_| BuildError::Io {
-                            path: staging.dir().to_path_buf(),
-                            source: std::io::Error::other("the writer stopped"),
-                        })?;
-                        done[ti] = Some(p);
-                        Ok(())
-                    });
-                    if let Err(e) = step {
-                        result = Err(e);
-                        break;
                     }
                 }
-                drop(brx); // unblocks readers after an error
-            });
-            if result.is_err() {
-                break;
+                let withdrawals = if withdrawals.is_empty() {
+                    None
+                } else {
+                    Some(concat(withdrawals, UnionArgs::default())?.collect()?)
+                };
+                let m = versions::merge(ti, table, &table_parts, withdrawals, &parents, &names)?;
+                tracing::info!(
+                    table = table.name,
+                    seconds = t0.elapsed().as_secs_f64(),
+                    "merged and checked references"
+                );
+                if is_parent(table) {
+                    parents.insert(table.name, parent_keys(table, &m.accepted)?);
+                }
+                let lookup = lineage_lookup(&table_parts, &sources, table)?;
+                let lineage = m
+                    .accepted
+                    .clone()
+                    .lazy()
+                    .select([
+                        col(table.register_key()).cast(DataType::String).alias("id"),
+                        col("__s"),
+                        col("__d"),
+                        col("__line").alias("line"),
+                    ])
+                    .join(
+                        lookup.lazy(),
+                        [col("__s"), col("__d")],
+                        [col("__s"), col("__d")],
+                        JoinArgs::new(JoinType::Inner),
+                    )
+                    .select([
+                        lit(table.name).alias("table"),
+                        col("id"),
+                        col("source"),
+                        col("delivery"),
+                        col("file"),
+                        col("line"),
+                        col("__s"),
+                        col("__d"),
+                    ])
+                    .collect()?;
+                let data = m.accepted.drop_many(["__s", "__d", "__line"]);
+                tx.send((ti, table, data, lineage)).map_err(|_| BuildError::Io {
+                    path: root.clone(),
+                    source: std::io::Error::other("the writer stopped"),
+                })?;
+                merged_counts.push(m.counts);
+                set_rejects.extend(m.rejects);
+                for (k, n) in m.unmatched_withdrawals {
+                    *unmatched.entry(k).or_default() += n;
+                }
             }
-        }
+            Ok(())
+        })();
         drop(tx);
         // A writer failure explains any "writer stopped" above.
         let spans = writer.join().expect("the writer thread does not panic")?;
         result.map(|()| spans)
     })?;
-    let mut counts: Vec<(String, TableCounts)> = Vec::new();
-    let mut quarantine: Vec<DataFrame> = Vec::new();
-    let mut row_rejects = Vec::new();
+
+    // 3. Counts per delivery and per table; every delivery must reconcile.
+    let mut counts: Vec<(String, TableCounts)> =
+        tables.iter().map(|t| (t.name.to_string(), TableCounts::default())).collect();
+    let mut source_records = Vec::new();
     let mut inputs = Vec::new();
-    for (ti, p) in done.into_iter().enumerate() {
-        let p = p.expect("every table was processed");
-        counts.push((tables[ti].name.to_string(), p.counts));
-        quarantine.extend(p.set_rejects);
-        let file = p.input.as_ref().map(|i| i.path.clone()).unwrap_or_default();
-        row_rejects.push((ti, tables[ti].name, file, p.row_rejects));
-        inputs.extend(p.input);
+    let mut warnings: Vec<String> = sources.iter().flat_map(|s| s.warnings.clone()).collect();
+    let mut row_reject_files = Vec::new();
+    for (si, src) in sources.iter().enumerate() {
+        let mut deliveries = Vec::new();
+        for (di, d) in src.deliveries.iter().enumerate() {
+            let record = &records[si][di];
+            let mut per_table = Vec::new();
+            for pt in &record.tables {
+                let ti = tables.iter().position(|t| t.name == pt.table).expect("a stored table is a table");
+                let mut c = TableCounts {
+                    rows_in: pt.rows_in,
+                    masked_values: pt.masked_values,
+                    supplied: true,
+                    ..Default::default()
+                };
+                if d.replaced {
+                    c.superseded = pt.rows_in;
+                } else {
+                    let m = merged_counts[ti].get(&(si as u32, di as u32)).cloned().unwrap_or_default();
+                    c.accepted = m.accepted;
+                    c.rejected = pt.row_rejects + m.rejected;
+                    c.merged = m.merged;
+                    c.superseded = m.superseded;
+                    c.withdrawn = m.withdrawn;
+                }
+                if !c.reconciles() {
+                    let msg = format!(
+                        "internal error: {} in delivery {}/{}: rows in != accepted + rejected + merged + superseded ({c:?})",
+                        pt.table, src.spec.name, d.id
+                    );
+                    return Err(BuildError::Polars(PolarsError::ComputeError(msg.into())));
+                }
+                counts[ti].1.add(&c);
+                per_table.push((pt.table.clone(), c));
+            }
+            let unmatched = if d.replaced { 0 } else { unmatched.get(&(si as u32, di as u32)).copied().unwrap_or(0) };
+            if unmatched > 0 {
+                warnings.push(format!(
+                    "source '{}', delivery {}: {unmatched} of {} withdrawn ids match no row the source delivered",
+                    src.spec.name, d.id, record.withdrawals
+                ));
+            }
+            if !d.replaced {
+                row_reject_files.push(parts::part_dir(&root, &src.spec.name, &d.id).join(parts::REJECTS));
+            }
+            let files: Vec<InputFile> = record
+                .files
+                .iter()
+                .map(|f| InputFile { path: parts::display(&src.spec.name, d, &f.path, sources.len()), ..f.clone() })
+                .collect();
+            inputs.extend(files.iter().cloned());
+            deliveries.push(DeliveryRecord {
+                id: d.id.clone(),
+                period: d.period_text(),
+                version: d.version,
+                replaced: d.replaced,
+                control_sha256: d.control_sha256.clone(),
+                files: record.files.clone(),
+                withdrawals: record.withdrawals,
+                withdrawals_unmatched: unmatched,
+                tables: per_table,
+            });
+        }
+        source_records.push(SourceRecord {
+            name: src.spec.name.clone(),
+            mapping: src.mapping_file.clone(),
+            deliveries,
+        });
     }
+
+    // 4. The quarantine (row-level rejects of the deliveries that count, then
+    //    the merge's), the lineage, the dictionary and the manifest.
     let (data_from, data_to) = spans.into_iter().fold((None, None), |(lo, hi): (Option<i32>, Option<i32>), (a, b)| {
         (lo.into_iter().chain(a).min(), hi.into_iter().chain(b).max())
     });
-    quarantine.push(row_rejects_frame(row_rejects)?);
-    let mut quarantine = concat_frames(quarantine)?
-        .lazy()
+    let mut quarantine = Vec::new();
+    for path in &row_reject_files {
+        quarantine.push(LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())?);
+    }
+    quarantine.extend(set_rejects.into_iter().map(DataFrame::lazy));
+    quarantine.push(parts::rejects_frame(Vec::new())?.lazy());
+    let mut quarantine = concat(quarantine, UnionArgs::default())?
         .sort(["__t", "source_file", "line", "column_number"], SortMultipleOptions::default().with_maintain_order(true))
-        .drop(polars::prelude::Selector::ByName { names: Arc::new(["__t".into()]), strict: true })
+        .drop(cols(["__t"]))
         .collect()?;
-    write_parquet(&mut quarantine, &staging.dir().join(format!("{}.parquet", utfall_register::schema::QUARANTINE)))?;
-    // The build's own data dictionary: the schema with the mapping's local columns.
-    let dictionary = staging.dir().join("data-dictionary.md");
-    let text = utfall_register::dictionary::render_build(tables, &opts.mapping.display().to_string());
+    write_parquet(&mut quarantine, &root.join(format!("{}.parquet", utfall_register::schema::QUARANTINE)))?;
+    write_lineage(&root, tables.len())?;
+    for src in &sources {
+        if src.deliveries.iter().all(|d| d.id == delivery::SNAPSHOT) {
+            let dir = root.join(parts::DIR).join(&src.spec.name);
+            std::fs::remove_dir_all(&dir).map_err(BuildError::io(&dir))?;
+        }
+    }
+    let deliveries_dir = root.join(parts::DIR);
+    if std::fs::read_dir(&deliveries_dir).map(|mut d| d.next().is_none()).unwrap_or(false) {
+        std::fs::remove_dir(&deliveries_dir).map_err(BuildError::io(&deliveries_dir))?;
+    }
+    // The build's own data dictionary: the schema with the mappings' local columns.
+    let dictionary = root.join("data-dictionary.md");
+    let mappings: Vec<String> = sources.iter().map(|s| s.spec.mapping.display().to_string()).collect();
+    let text = utfall_register::dictionary::render_build(&tables, &mappings.join(", "));
     std::fs::write(&dictionary, text).map_err(BuildError::io(&dictionary))?;
     let day = |d: Option<i32>| d.map(|d| validate::date_of(d).to_string());
-    let local = mapping.local();
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION.to_string(),
         tool: "utfall".into(),
@@ -239,14 +458,10 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         data_from: day(data_from),
         data_to: day(data_to),
         key_id: key.id().to_string(),
-        mapping: InputFile {
-            table: String::new(),
-            path: opts.mapping.display().to_string(),
-            bytes: mapping_text.len() as u64,
-            sha256: hex::encode(Sha256::digest(mapping_text.as_bytes())),
-            format: "toml".into(),
-        },
+        mapping: sources[0].mapping_file.clone(),
         inputs,
+        sources: source_records,
+        warnings,
         tables: counts,
         local_columns: local.columns,
         local_codes: local.codes,
@@ -257,13 +472,209 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
     Ok(Staged { staging, manifest, register: opts.register.clone() })
 }
 
-/// One table after reading, validation, deduplication and reference checks.
-struct Processed {
-    counts: TableCounts,
-    set_rejects: Vec<DataFrame>,
-    row_rejects: Vec<Reject>,
-    /// What was read (None when the mapping supplies no file).
-    input: Option<InputFile>,
+/// The sources' additions to the schema, as one: a table several sources
+/// deliver must be declared alike by each, and so must a code list's local codes.
+fn combined_local(sources: &[Source]) -> Result<LocalSchema, BuildError> {
+    let mut out = LocalSchema::default();
+    let mut owner: HashMap<String, usize> = HashMap::new();
+    for (si, src) in sources.iter().enumerate() {
+        let local = src.mapping.local();
+        for table in src.mapping.tables.keys() {
+            let mine = local.columns.get(table).cloned().unwrap_or_default();
+            match owner.get(table) {
+                None => {
+                    owner.insert(table.clone(), si);
+                    if !mine.is_empty() {
+                        out.columns.insert(table.clone(), mine);
+                    }
+                }
+                Some(&first) if out.columns.get(table).cloned().unwrap_or_default() != mine => {
+                    return Err(BuildError::bad(
+                        &src.spec.mapping,
+                        None,
+                        None,
+                        format!(
+                            "tables.{table}.local: source '{}' declares other local columns for {table} than source '{}'; sources that deliver the same table declare them alike",
+                            src.spec.name, sources[first].spec.name
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        for (list, codes) in local.codes {
+            match out.codes.get(&list) {
+                Some(c) if *c != codes => {
+                    return Err(BuildError::bad(
+                        &src.spec.mapping,
+                        None,
+                        None,
+                        format!(
+                            "local_codes.{list}: source '{}' declares other local codes than an earlier source",
+                            src.spec.name
+                        ),
+                    ));
+                }
+                _ => {
+                    out.codes.insert(list, codes);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One file of a delivery after reading.
+struct FileRead {
+    si: usize,
+    di: usize,
+    fi: usize,
+    input: InputFile,
+    /// For a table's export: its position, record and row-level rejects.
+    table: Option<(usize, PartTable, Vec<Reject>)>,
+    withdrawals: u64,
+}
+
+/// Read the listed files of deliveries into their stored parts, on two threads.
+fn read_deliveries(
+    tasks: &[(u64, usize, usize, usize)],
+    sources: &[Source],
+    tables: &[&'static Table],
+    root: &Path,
+    key: &Key,
+    as_of: NaiveDate,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<Vec<FileRead>, BuildError> {
+    let queue = std::sync::Mutex::new(tasks.iter().copied().collect::<std::collections::VecDeque<_>>());
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..READERS)
+            .map(|_| {
+                scope.spawn(|| -> Result<Vec<FileRead>, BuildError> {
+                    let mut out = Vec::new();
+                    loop {
+                        if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                            break;
+                        }
+                        let Some((_, si, di, fi)) = queue.lock().expect("queue lock").pop_front() else { break };
+                        let r = read_file(sources, tables, root, key, as_of, (si, di, fi), progress);
+                        match r {
+                            Ok(r) => out.push(r),
+                            Err(e) => {
+                                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a reader thread does not panic")).collect::<Vec<_>>()
+    });
+    let mut all = Vec::new();
+    for r in results {
+        all.extend(r?);
+    }
+    Ok(all)
+}
+
+fn read_file(
+    sources: &[Source],
+    tables: &[&'static Table],
+    root: &Path,
+    key: &Key,
+    as_of: NaiveDate,
+    (si, di, fi): (usize, usize, usize),
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<FileRead, BuildError> {
+    let (src, d) = (&sources[si], &sources[si].deliveries[di]);
+    let f = &d.files[fi];
+    let path = d.dir.join(&f.name);
+    let dir = parts::part_dir(root, &src.spec.name, &d.id);
+    let shown = parts::display(&src.spec.name, d, &f.name, sources.len());
+    let t0 = Instant::now();
+    let Some(name) = f.table else {
+        let (mut w, n, sha) = parts::read_withdrawals(src, &path, key, as_of)?;
+        parts::check_control(&path, f, n, &sha)?;
+        parts::write_parquet(&mut w, &dir.join(parts::WITHDRAWN))?;
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let input = InputFile {
+            table: String::new(),
+            path: f.name.clone(),
+            bytes,
+            sha256: sha,
+            format: "csv (withdrawals)".into(),
+        };
+        progress(Progress::Read { file: shown, rows: n });
+        return Ok(FileRead { si, di, fi, input, table: None, withdrawals: n });
+    };
+    let ti = tables.iter().position(|t| t.name == name).expect("a mapped table");
+    let (batch, mut input) = read::read_table(tables[ti], &src.mapping, &d.dir, key, as_of)?;
+    parts::check_control(&path, f, batch.rows_in, &input.sha256)?;
+    input.path = f.name.clone();
+    let mut frame = batch.frame;
+    parts::write_parquet(&mut frame, &dir.join(tables[ti].file_name()))?;
+    tracing::info!(file = shown, seconds = t0.elapsed().as_secs_f64(), "read and validated");
+    progress(Progress::Read { file: shown, rows: batch.rows_in });
+    let pt = PartTable {
+        table: name.to_string(),
+        rows_in: batch.rows_in,
+        masked_values: batch.masked_values,
+        row_rejects: batch.rejects.len() as u64,
+        source_columns: batch.source_columns,
+    };
+    Ok(FileRead { si, di, fi, input, table: Some((ti, pt, batch.rejects)), withdrawals: 0 })
+}
+
+/// (`__s`, `__d`) -> source, delivery and file name, for a table's lineage.
+fn lineage_lookup(table_parts: &[Part], sources: &[Source], table: &Table) -> PolarsResult<DataFrame> {
+    let n = table_parts.len();
+    let delivery = |p: &Part| &sources[p.s as usize].deliveries[p.d as usize];
+    DataFrame::new(
+        n,
+        vec![
+            Column::new("__s".into(), table_parts.iter().map(|p| p.s).collect::<Vec<_>>()),
+            Column::new("__d".into(), table_parts.iter().map(|p| p.d).collect::<Vec<_>>()),
+            Column::new(
+                "source".into(),
+                table_parts.iter().map(|p| sources[p.s as usize].spec.name.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new("delivery".into(), table_parts.iter().map(|p| delivery(p).id.clone()).collect::<Vec<_>>()),
+            Column::new(
+                "file".into(),
+                table_parts
+                    .iter()
+                    .map(|p| delivery(p).file_for(table.name).map(|f| f.name.clone()).unwrap_or_default())
+                    .collect::<Vec<_>>(),
+            ),
+        ],
+    )
+}
+
+/// Concatenate the tables' lineage files, in schema order, into `lineage.parquet`.
+fn write_lineage(root: &Path, n_tables: usize) -> Result<(), BuildError> {
+    let path = root.join(format!("{}.parquet", utfall_register::schema::LINEAGE));
+    let schema: Schema = utfall_register::schema::LINEAGE_COLUMNS
+        .iter()
+        .map(|(n, t, _)| Field::new(PlSmallStr::from_static(n), t.clone()))
+        .collect();
+    let file = File::create(&path).map_err(BuildError::io(&path))?;
+    let mut writer = ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::default())
+        .with_row_group_size(Some(utfall_register::store::ROW_GROUP_ROWS))
+        .batched(&schema)?;
+    for ti in 0..n_tables {
+        let part = root.join(format!(".lineage-{ti}.parquet"));
+        let df = LazyFrame::scan_parquet(PlRefPath::try_from_path(&part)?, ScanArgsParquet::default())?
+            .select(schema.iter_names().map(|n| col(n.clone())).collect::<Vec<_>>())
+            .collect()?;
+        writer.write_batch(&df)?;
+        std::fs::remove_file(&part).map_err(BuildError::io(&part))?;
+    }
+    writer.finish()?;
+    Ok(())
 }
 
 /// Whether other tables reference this one.
@@ -278,88 +689,8 @@ fn parent_keys(table: &Table, accepted: &DataFrame) -> PolarsResult<DataFrame> {
     accepted.select(cols)
 }
 
-/// Schema positions of the tables grouped by reference depth: a wave only
-/// references tables of earlier waves.
-fn waves() -> Vec<Vec<usize>> {
-    fn depth(t: &Table) -> usize {
-        t.references
-            .iter()
-            .map(|r| 1 + depth(schema::table(r.table).expect("references name tables")))
-            .max()
-            .unwrap_or(0)
-    }
-    let mut waves: Vec<Vec<usize>> = Vec::new();
-    for (i, t) in TABLES.iter().enumerate() {
-        let d = depth(t);
-        if waves.len() <= d {
-            waves.resize(d + 1, Vec::new());
-        }
-        waves[d].push(i);
-    }
-    waves
-}
-
-/// Reader threads per wave: CSV parsing and validation is single-threaded per file.
+/// Reader threads: CSV parsing and validation is single-threaded per file.
 const READERS: usize = 2;
-
-/// One export after reading and validation.
-struct Read {
-    batch: Batch,
-    input: InputFile,
-}
-
-/// Read and validate one table's export (`None` when the mapping supplies no file).
-fn read_one(
-    table: &'static Table,
-    mapping: &Mapping,
-    input: &Path,
-    key: &Key,
-    as_of: NaiveDate,
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<Option<Read>, BuildError> {
-    if !mapping.tables.contains_key(table.name) {
-        return Ok(None);
-    }
-    let t0 = Instant::now();
-    let (batch, described) = read::read_table(table, mapping, input, key, as_of)?;
-    tracing::info!(table = table.name, seconds = t0.elapsed().as_secs_f64(), "read and validated");
-    progress(Progress::Read { table: table.name, rows: batch.rows_in });
-    Ok(Some(Read { batch, input: described }))
-}
-
-/// Deduplicate and check one read table against the accepted parents: its accepted rows and its record.
-fn check(
-    ti: usize,
-    table: &'static Table,
-    read: Option<Read>,
-    mapping: &Mapping,
-    parents: &HashMap<&'static str, DataFrame>,
-) -> Result<(DataFrame, Processed), BuildError> {
-    let Some(Read { batch, input }) = read else {
-        debug_assert!(!mapping.tables.contains_key(table.name));
-        let empty =
-            Processed { counts: TableCounts::default(), set_rejects: Vec::new(), row_rejects: Vec::new(), input: None };
-        return Ok((DataFrame::empty_with_schema(&table.register_schema()), empty));
-    };
-    let t0 = Instant::now();
-    let origin = Origin { t: ti, table: table.name, file: &input.path };
-    let (accepted, merged, set) = set_stages(table, &origin, &batch, parents)?;
-    tracing::info!(table = table.name, seconds = t0.elapsed().as_secs_f64(), "deduplicated and checked references");
-    let set_rejected: usize = set.iter().map(DataFrame::height).sum();
-    let counts = TableCounts {
-        rows_in: batch.rows_in,
-        accepted: accepted.height() as u64,
-        rejected: (batch.rejects.len() + set_rejected) as u64,
-        merged,
-        masked_values: batch.masked_values,
-        supplied: true,
-    };
-    if !counts.reconciles() {
-        let msg = format!("internal error: {} rows in != accepted + rejected + merged ({counts:?})", table.name);
-        return Err(BuildError::Polars(PolarsError::ComputeError(msg.into())));
-    }
-    Ok((accepted, Processed { counts, set_rejects: set, row_rejects: batch.rejects, input: Some(input) }))
-}
 
 /// First and last date of a table (days since 1970-01-01), if it has any.
 type DateSpan = (Option<i32>, Option<i32>);
@@ -377,247 +708,5 @@ fn date_span(table: &Table, df: &DataFrame) -> PolarsResult<DateSpan> {
 }
 
 fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), BuildError> {
-    let file = File::create(path).map_err(BuildError::io(path))?;
-    Ok(utfall_register::store::write_parquet(df, file)?)
-}
-
-fn concat_frames(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
-    let lazy: Vec<LazyFrame> = frames.into_iter().map(DataFrame::lazy).collect();
-    concat(lazy, UnionArgs::default())?.collect()
-}
-
-/// Where rejected rows came from: table (and its schema position) and export file.
-struct Origin<'a> {
-    t: usize,
-    table: &'a str,
-    file: &'a str,
-}
-
-/// Rows rejected by a set-level stage: their lines, messages and records.
-struct Rejected {
-    line: Series,
-    message: Series,
-    record: Series,
-}
-
-impl Rejected {
-    /// `rows` holds `__line`; `msg` the message `m` and record `r` of each row.
-    fn from(rows: &DataFrame, msg: &DataFrame) -> PolarsResult<Rejected> {
-        let series = |df: &DataFrame, c: &str| df.column(c).map(|c| c.as_materialized_series().clone());
-        Ok(Rejected { line: series(rows, "__line")?, message: series(msg, "m")?, record: series(msg, "r")? })
-    }
-}
-
-/// Set-level rejects in the quarantine's columns, plus `__t` (table order, for sorting).
-fn quarantine_frame(o: &Origin, column: Option<&(u32, String)>, reason: &str, r: Rejected) -> PolarsResult<DataFrame> {
-    let n = r.line.len();
-    let cols = vec![
-        Column::new_scalar("__t".into(), Scalar::from(o.t as u32), n),
-        Column::new_scalar("table".into(), Scalar::from(PlSmallStr::from(o.table)), n),
-        Column::new_scalar("source_file".into(), Scalar::from(PlSmallStr::from(o.file)), n),
-        r.line.with_name("line".into()).into_column(),
-        Column::new_scalar(
-            "column".into(),
-            Scalar::from(PlSmallStr::from(column.map(|c| c.1.as_str()).unwrap_or(""))),
-            n,
-        ),
-        Column::new_scalar(
-            "column_number".into(),
-            Scalar::new(DataType::UInt32, column.map(|c| AnyValue::UInt32(c.0)).unwrap_or(AnyValue::Null)),
-            n,
-        ),
-        Column::new_scalar("reason".into(), Scalar::from(PlSmallStr::from(reason)), n),
-        r.message.with_name("message".into()).into_column(),
-        r.record.with_name("record".into()).into_column(),
-    ];
-    DataFrame::new(n, cols)?.lazy().with_columns([col("line").cast(DataType::UInt64)]).collect()
-}
-
-fn row_rejects_frame(all: Vec<(usize, &'static str, String, Vec<Reject>)>) -> PolarsResult<DataFrame> {
-    let mut t = Vec::new();
-    let mut table = Vec::new();
-    let mut file = Vec::new();
-    let mut line = Vec::new();
-    let mut column = Vec::new();
-    let mut number = Vec::new();
-    let mut reason = Vec::new();
-    let mut message = Vec::new();
-    let mut record = Vec::new();
-    for (ti, name, f, rejects) in all {
-        for r in rejects {
-            t.push(ti as u32);
-            table.push(name);
-            file.push(f.clone());
-            line.push(r.line);
-            column.push(r.column.as_ref().map(|c| c.1.clone()).unwrap_or_default());
-            number.push(r.column.as_ref().map(|c| c.0));
-            reason.push(r.reason);
-            message.push(r.message);
-            record.push(r.record);
-        }
-    }
-    let n = t.len();
-    DataFrame::new(
-        n,
-        vec![
-            Column::new("__t".into(), t),
-            Column::new("table".into(), table),
-            Column::new("source_file".into(), file),
-            Column::new("line".into(), line),
-            Column::new("column".into(), column),
-            Column::new("column_number".into(), number),
-            Column::new("reason".into(), reason),
-            Column::new("message".into(), message),
-            Column::new("record".into(), record),
-        ],
-    )
-}
-
-/// `col=value; ...` over a frame's register columns, for rows rejected after parsing.
-fn record_expr(table: &Table) -> Expr {
-    let mut parts = Vec::new();
-    for (i, c) in table.register_columns().iter().enumerate() {
-        let prefix = if i == 0 { format!("{}=", c.name) } else { format!("; {}=", c.name) };
-        parts.push(lit(prefix));
-        parts.push(col(c.name).cast(DataType::String).fill_null(lit("")));
-    }
-    concat_str(parts, "", false)
-}
-
-/// Deduplicate one table and check its references against the accepted parents
-/// (their key and `client_id` columns). Returns the accepted rows (without
-/// `__line`), the merged count and the rejected rows.
-fn set_stages(
-    table: &'static Table,
-    origin: &Origin,
-    batch: &Batch,
-    parents: &HashMap<&'static str, DataFrame>,
-) -> PolarsResult<(DataFrame, u64, Vec<DataFrame>)> {
-    let key = table.register_key();
-    let source_col = |name: &str| -> Option<&(u32, String)> {
-        let i = table.columns.iter().position(|c| c.name == name)?;
-        batch.source_columns[i].as_ref()
-    };
-    let mut rejects = Vec::new();
-
-    // Duplicates: only rows whose key repeats are compared whole; the lines
-    // to drop are then filtered out of the table in one pass.
-    let repeated = batch.frame.clone().lazy().filter(col(key).is_duplicated()).collect()?;
-    let mut kept = batch.frame.clone();
-    let mut merged = 0;
-    if repeated.height() > 0 {
-        let data_cols: Vec<Expr> = table.register_columns().iter().map(|c| col(c.name)).collect();
-        let distinct =
-            repeated.clone().lazy().unique_stable_generic(Some(data_cols), UniqueKeepStrategy::First).collect()?;
-        merged = (repeated.height() - distinct.height()) as u64;
-        let flagged = distinct
-            .lazy()
-            .with_columns([
-                col(key).is_first_distinct().alias("__first"),
-                col("__line").first().over([col(key)])?.alias("__first_line"),
-            ])
-            .collect()?;
-        let conflicts = flagged.clone().lazy().filter(col("__first").not()).collect()?;
-        if conflicts.height() > 0 {
-            let msg = conflicts
-                .clone()
-                .lazy()
-                .select([
-                    concat_str(
-                        [
-                            lit("the id '"),
-                            col(key),
-                            lit("' is already used on line "),
-                            col("__first_line").cast(DataType::String),
-                            lit(" with other content"),
-                        ],
-                        "",
-                        false,
-                    )
-                    .alias("m"),
-                    record_expr(table).alias("r"),
-                ])
-                .collect()?;
-            rejects.push(quarantine_frame(
-                origin,
-                source_col(table.key),
-                "duplicate_id",
-                Rejected::from(&conflicts, &msg)?,
-            )?);
-        }
-        let keep_lines = flagged.lazy().filter(col("__first")).select([col("__line")]).collect()?;
-        let keep = keep_lines.column("__line")?.as_materialized_series().clone();
-        kept = kept
-            .lazy()
-            .filter(col(key).is_duplicated().not().or(col("__line").is_in(lit(keep).implode(false), false)))
-            .collect()?;
-    }
-
-    // References: an anti join finds the rows whose parent (or its client)
-    // does not match; they are classified and filtered out. With none, the
-    // table is kept as it is.
-    for r in table.references {
-        let parent_table = schema::table(r.table).expect("references name tables");
-        let parent = parents[r.table].clone().lazy();
-        let ref_col = Table::register_name(r.column, table.column(r.column).expect("reference column").kind);
-        let pk = parent_table.register_key();
-        let (left, right): (Vec<Expr>, Vec<Expr>) = if r.same_client && pk != "client_id" {
-            (vec![col(ref_col), col("client_id")], vec![col(pk), col("client_id")])
-        } else {
-            (vec![col(ref_col)], vec![col(pk)])
-        };
-        let bad = kept
-            .clone()
-            .lazy()
-            .filter(col(ref_col).is_not_null())
-            .join(parent.clone(), left, right, JoinArgs::new(JoinType::Anti))
-            .collect()?;
-        if bad.height() == 0 {
-            continue;
-        }
-        let classified = bad
-            .clone()
-            .lazy()
-            .join(
-                parent.select([col(pk).alias("__pk")]),
-                [col(ref_col)],
-                [col("__pk")],
-                JoinArgs::new(JoinType::Left).with_coalesce(JoinCoalesce::KeepColumns),
-            )
-            .with_column(
-                when(col("__pk").is_null())
-                    .then(lit("unknown_reference"))
-                    .otherwise(lit("client_mismatch"))
-                    .alias("__reason"),
-            )
-            .collect()?;
-        for code in ["unknown_reference", "client_mismatch"] {
-            let rows = classified.clone().lazy().filter(col("__reason").eq(lit(code))).collect()?;
-            if rows.height() == 0 {
-                continue;
-            }
-            let noun = r.table.trim_end_matches('s');
-            let (what, tail) = if code == "unknown_reference" {
-                (
-                    format!("refers to {noun} '"),
-                    "', which is not in the register (missing, or rejected: see the quarantine)",
-                )
-            } else {
-                (format!("belongs to another client than {noun} '"), "'")
-            };
-            let msg = rows
-                .clone()
-                .lazy()
-                .select([
-                    concat_str([lit(what), col(ref_col), lit(tail)], "", false).alias("m"),
-                    record_expr(table).alias("r"),
-                ])
-                .collect()?;
-            rejects.push(quarantine_frame(origin, source_col(r.column), code, Rejected::from(&rows, &msg)?)?);
-        }
-        let drop = bad.column("__line")?.as_materialized_series().clone();
-        kept = kept.lazy().filter(col("__line").is_in(lit(drop).implode(false), false).not()).collect()?;
-    }
-    let kept = kept.drop("__line")?;
-    Ok((kept, merged, rejects))
+    parts::write_parquet(df, path)
 }
