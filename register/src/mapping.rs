@@ -118,6 +118,9 @@ impl Mapping {
     }
 
     fn check(&self) -> Result<(), MappingError> {
+        if self.tables.is_empty() {
+            return Err(err("tables", format!("the mapping maps no table; the tables are {}", table_names())));
+        }
         for (name, tm) in &self.tables {
             let national = schema::TABLES.iter().copied().find(|t| t.name == name).ok_or_else(|| {
                 err(format!("tables.{name}"), format!("unknown table; the tables are {}", table_names()))
@@ -291,7 +294,7 @@ mod tests {
         .unwrap_err();
         assert!(e.message.contains("both"), "{e}");
         let e = Mapping::from_toml("[source]\nname = \"x\"\n").unwrap_err();
-        assert_eq!(e.field, "tables.clients");
+        assert_eq!(e.field, "tables");
         let e = Mapping::from_toml("[source\n").unwrap_err();
         assert!(e.message.contains("line 1"), "{e}");
     }
