@@ -61,6 +61,11 @@ enum Command {
         /// order, unknown code, duplicate, missing value, wrong encoding, ...).
         #[arg(long, default_value_t = 0.0)]
         dirty_rate: f64,
+        /// Also write the exports as three source systems' monthly deliveries
+        /// (`sources/`: an initial load and 24 months, with late rows,
+        /// corrections, withdrawals and one re-delivered month).
+        #[arg(long)]
+        deliveries: bool,
     },
     /// Build the register from exports: validate, pseudonymise, merge deliveries, publish atomically.
     Build {
@@ -314,8 +319,22 @@ fn parse_source(arg: &str) -> Result<SourceSpec, String> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = cli.quiet;
     match cli.command {
-        Command::Synth { out, clients, seed, dirty_rate } => {
-            synth(&out, clients, seed, dirty_rate, quiet)?;
+        Command::Synth { out, clients, seed, dirty_rate, deliveries } => {
+            let summary = synth(&out, clients, seed, dirty_rate, quiet)?;
+            if deliveries {
+                let d = utfall_synth::generate_deliveries(&summary, seed)?;
+                if !quiet {
+                    println!(
+                        "  sources: {} ({} deliveries, {} rows; {} late, {} corrected, {} withdrawn)",
+                        d.dir.display(),
+                        d.deliveries,
+                        d.rows,
+                        d.late,
+                        d.corrected,
+                        d.withdrawn
+                    );
+                }
+            }
         }
         Command::Key { command: KeyCommand::New { out } } => {
             let key = Key::create(&out)?;

@@ -13,6 +13,7 @@
 //! by `--seed`, so the same seed and size give byte-identical files, and
 //! memory stays flat at any size.
 
+pub mod deliveries;
 mod model;
 mod sink;
 pub mod source;
@@ -92,4 +93,15 @@ pub fn generate(cfg: &Config, out: &Path, progress: &mut dyn FnMut(u64)) -> Resu
     let mapping = exports.join("mapping.toml");
     fs::write(&mapping, source::mapping().to_toml()).map_err(io_err(&mapping))?;
     Ok(Summary { exports, truth, mapping, ..summary })
+}
+
+/// Write the municipality in `out/exports` (see [`generate`]) as three
+/// source systems' monthly deliveries into `out/sources` ([`deliveries`]).
+pub fn generate_deliveries(summary: &Summary, seed: u64) -> Result<deliveries::DeliveriesSummary, SynthError> {
+    let out = summary.exports.parent().unwrap_or(Path::new(".")).join("sources");
+    if out.exists() {
+        fs::remove_dir_all(&out).map_err(|source| SynthError::Io { path: out.clone(), source })?;
+    }
+    fs::create_dir_all(&out).map_err(|source| SynthError::Io { path: out.clone(), source })?;
+    deliveries::split(&summary.exports, &out, seed).map_err(|source| SynthError::Io { path: out.clone(), source })
 }
