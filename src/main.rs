@@ -439,7 +439,15 @@ fn build(
         if let Some((cat, targets)) = indicators {
             spinner.set_message("computing indicators");
             let (dir, based_on) = (staged.dir().to_path_buf(), staged.manifest.build_id.clone());
-            warnings = utfall_indicators::compute_into(&dir, &mut staged.manifest, based_on, cat, targets)?;
+            let previous = utfall_register::Store::new(&opts.register).ok().and_then(|s| s.current());
+            warnings = utfall_indicators::compute_into(
+                &dir,
+                &mut staged.manifest,
+                based_on,
+                cat,
+                targets,
+                previous.as_deref(),
+            )?;
         }
         spinner.set_message("publishing");
         Ok((staged.publish()?, warnings))

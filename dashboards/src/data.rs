@@ -85,9 +85,34 @@ pub struct DistributionData {
     pub raw: RawBins,
 }
 
+/// A published figure revised since the previous build (`revisions`).
+#[derive(Debug, Clone)]
+pub struct Revision {
+    pub indicator_id: String,
+    pub name_sv: String,
+    pub name_en: String,
+    pub share: bool,
+    pub instrument: Option<String>,
+    pub domain: Option<String>,
+    pub period_type: String,
+    pub period: String,
+    pub split: String,
+    pub split_value: String,
+    pub closed: bool,
+    pub n_before: Option<i64>,
+    pub n: Option<i64>,
+    pub value_before: Option<f64>,
+    pub value: Option<f64>,
+    pub change: Option<f64>,
+    pub reasons: Vec<String>,
+    pub previous_build: String,
+}
+
 /// Everything a dashboard shows, before it is cut to a unit.
 #[derive(Debug, Clone)]
 pub struct Data {
+    /// Published figures revised since the previous build (empty when none, or no previous build).
+    pub revisions: Vec<Revision>,
     pub cells: Vec<Cell>,
     pub targets: Vec<TargetRow>,
     pub distributions: Vec<DistributionData>,
@@ -200,7 +225,51 @@ pub fn load(session: &Session, spec: &Spec) -> Result<Data, DashboardError> {
     for d in &spec.distributions {
         distributions.push(DistributionData { spec: d.clone(), from, to, raw: load_bins(session, d, from, to)? });
     }
-    Ok(Data { cells, targets, distributions, units, policy })
+    let revisions = load_revisions(session)?;
+    Ok(Data { revisions, cells, targets, distributions, units, policy })
+}
+
+fn load_revisions(session: &Session) -> Result<Vec<Revision>, DashboardError> {
+    if !session.tables().iter().any(|t| t.name == schema::REVISIONS.name) {
+        return Ok(Vec::new());
+    }
+    let answer = session.run(
+        "SELECT indicator_id, name_sv, name_en, measure, instrument, domain, period_type, period, split, split_value, \
+         closed, n_before, n, value_before, value, change, reasons, previous_build FROM revisions \
+         ORDER BY closed DESC, period_start, period_type, indicator_id, instrument, domain, split, split_value",
+        &[],
+    )?;
+    let c = Columns(&answer);
+    let (ids, sv, en, measure) =
+        (c.strings("indicator_id"), c.strings("name_sv"), c.strings("name_en"), c.strings("measure"));
+    let (instruments, domains, ptypes, periods) =
+        (c.strings("instrument"), c.strings("domain"), c.strings("period_type"), c.strings("period"));
+    let (splits, split_values, closed) = (c.strings("split"), c.strings("split_value"), c.bools("closed"));
+    let (n_before, n, value_before, value) = (c.i64s("n_before"), c.i64s("n"), c.f64s("value_before"), c.f64s("value"));
+    let (change, reasons, previous) = (c.f64s("change"), c.strings("reasons"), c.strings("previous_build"));
+    let text = |v: &[Option<String>], r: usize| v[r].clone().unwrap_or_default();
+    Ok((0..answer.rows())
+        .map(|r| Revision {
+            indicator_id: text(&ids, r),
+            name_sv: text(&sv, r),
+            name_en: text(&en, r),
+            share: measure[r].as_deref() == Some("proportion"),
+            instrument: instruments[r].clone(),
+            domain: domains[r].clone(),
+            period_type: text(&ptypes, r),
+            period: text(&periods, r),
+            split: text(&splits, r),
+            split_value: text(&split_values, r),
+            closed: closed[r].unwrap_or(false),
+            n_before: n_before[r],
+            n: n[r],
+            value_before: value_before[r],
+            value: value[r],
+            change: change[r],
+            reasons: text(&reasons, r).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            previous_build: text(&previous, r),
+        })
+        .collect())
 }
 
 fn load_targets(session: &Session) -> Result<Vec<TargetRow>, DashboardError> {

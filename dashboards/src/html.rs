@@ -13,7 +13,7 @@ use utfall_register::store::Manifest;
 use utfall_report::{Page as Shell, escape};
 
 use crate::chart::{self, Estimate, FunnelPoint, Scale, Series};
-use crate::data::{Bins, Cell, Data, DistributionData, TargetRow, municipality};
+use crate::data::{Bins, Cell, Data, DistributionData, Revision, TargetRow, municipality};
 use crate::funnel::{Centre, LEVELS, Position};
 use crate::spec::{IndicatorRef, Spec};
 use crate::{DashboardError, Lang, Scope};
@@ -65,13 +65,7 @@ impl Page<'_> {
 
     /// A value as shown: a share in per cent with one decimal, a mean with one or two.
     fn value(&self, v: f64, share: bool) -> String {
-        if share {
-            self.lang.number(&format!("{:.1}", v * 100.0)) + self.lang.percent_sign()
-        } else if v.abs() < 10.0 {
-            self.lang.number(&format!("{v:.2}"))
-        } else {
-            self.lang.number(&format!("{v:.1}"))
-        }
+        shown(self.lang, v, share)
     }
 
     fn interval(&self, ci: Option<(f64, f64)>, share: bool) -> String {
@@ -733,6 +727,187 @@ fn latest_targets<'a>(rows: &'a [TargetRow], scope: &Scope) -> Vec<&'a TargetRow
     out
 }
 
+/// A value as shown: a share in per cent with one decimal, a mean with one or two.
+fn shown(lang: Lang, v: f64, share: bool) -> String {
+    if share {
+        lang.number(&format!("{:.1}", v * 100.0)) + lang.percent_sign()
+    } else if v.abs() < 10.0 {
+        lang.number(&format!("{v:.2}"))
+    } else {
+        lang.number(&format!("{v:.1}"))
+    }
+}
+
+/// The revisions a page's scope shows: every one for the municipality, the
+/// unit's and the non-unit splits' for a unit.
+fn revisions_in<'a>(data: &'a Data, scope: &Scope) -> Vec<&'a Revision> {
+    data.revisions
+        .iter()
+        .filter(|r| match scope {
+            Scope::All => true,
+            Scope::Unit(u) => r.split != "unit" || r.split_value == *u,
+        })
+        .collect()
+}
+
+/// A revision reason in words.
+fn reason_label(code: &str, lang: Lang) -> &'static str {
+    match code {
+        "late_rows" => lang.pick("sena rader för perioden", "late rows for the period"),
+        "corrections" => lang.pick(
+            "ändrade rader för perioden (rättelser eller senare uppgifter)",
+            "changed rows for the period (corrections or later stages)",
+        ),
+        "withdrawals" => lang.pick("återkallade rader", "withdrawn rows"),
+        "definition" => lang.pick("ny definitionsversion", "a new definition version"),
+        "earlier_events" => lang.pick("ändringar före perioden", "changes before the period"),
+        "later_events" => {
+            lang.pick("ändringar efter perioden (uppföljningstid)", "changes after the period (follow-up)")
+        }
+        "disclosure_control" => lang.pick("röjandeskydd", "disclosure control"),
+        "as_of" => lang.pick("annat uttagsdatum", "another export date"),
+        _ => lang.pick("oförklarad", "unexplained"),
+    }
+}
+
+/// The summary of revised figures under a page's header ("figures for
+/// 2024 revised: ..."), linking the revisions page; empty when none.
+fn revision_banner(data: &Data, scope: &Scope, lang: Lang, link: &str) -> String {
+    let rows = revisions_in(data, scope);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let closed: BTreeSet<&str> = rows.iter().filter(|r| r.closed).map(|r| r.period.as_str()).collect();
+    let mut reasons: Vec<&str> = Vec::new();
+    for r in &rows {
+        for code in &r.reasons {
+            if !reasons.contains(&code.as_str()) {
+                reasons.push(code);
+            }
+        }
+    }
+    let periods = closed.iter().take(8).copied().collect::<Vec<_>>().join(", ");
+    let more = if closed.len() > 8 { ", …" } else { "" };
+    let closed_text = if closed.is_empty() {
+        lang.pick("inga avslutade perioder", "no closed period").to_string()
+    } else {
+        format!("{} {}{more}", lang.pick("avslutade perioder:", "closed periods:"), escape(&periods))
+    };
+    format!(
+        "<section class=\"revisions\" role=\"status\"><p><strong>{}</strong> {} {} ({closed_text}). {} {}. <a href=\"{}\">{}</a></p></section>\n",
+        lang.pick("Reviderade siffror.", "Revised figures."),
+        rows.len(),
+        lang.pick(
+            "publicerade siffror har ändrats sedan förra bygget",
+            "published figures changed since the previous build"
+        ),
+        lang.pick("Skäl:", "Why:"),
+        reasons.iter().map(|c| reason_label(c, lang)).collect::<Vec<_>>().join("; "),
+        escape(link),
+        lang.pick("Alla revideringar", "Every revision"),
+    )
+}
+
+/// The revisions page: every revised figure, closed periods first, with its
+/// value before and now and why it changed.
+pub fn render_revisions(data: &Data, lang: Lang, manifest: &Manifest) -> String {
+    let mut html = String::new();
+    let previous = data.revisions.first().map(|r| r.previous_build.as_str()).unwrap_or("");
+    let _ = write!(
+        html,
+        "<header>\n<h1>{}</h1>\n<p class=\"summary\">{} <code>{}</code> {} <code>{}</code> ({} {}). {}</p>\n</header>\n<main>\n",
+        lang.pick("Reviderade siffror", "Revised figures"),
+        lang.pick("Publicerade siffror i bygget", "Published figures in build"),
+        escape(&manifest.build_id),
+        lang.pick("som skiljer sig från bygget", "that differ from build"),
+        escape(previous),
+        lang.pick("registret per", "register as of"),
+        escape(&manifest.as_of),
+        lang.pick(
+            "En siffra för en avslutad period ändras bara med ett registrerat skäl.",
+            "A figure of a closed period changes only with a recorded reason."
+        ),
+    );
+    if data.revisions.is_empty() {
+        let _ = writeln!(
+            html,
+            "<p>{}</p>",
+            lang.pick("Inga publicerade siffror har ändrats.", "No published figure changed.")
+        );
+    } else {
+        let _ = writeln!(
+            html,
+            "<table class=\"revisions\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>n {}</th><th>n</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            lang.pick("Indikator", "Indicator"),
+            lang.pick("Period", "Period"),
+            lang.pick("Uppdelning", "Split"),
+            lang.pick("före", "before"),
+            lang.pick("Värde före", "Value before"),
+            lang.pick("Värde nu", "Value now"),
+            lang.pick("Ändring", "Change"),
+            lang.pick("Skäl", "Why"),
+        );
+        for r in &data.revisions {
+            let name = if lang == Lang::Sv { &r.name_sv } else { &r.name_en };
+            let name = match (&r.instrument, &r.domain) {
+                (Some(i), Some(d)) => format!("{name} ({i}, {d})"),
+                _ => name.clone(),
+            };
+            let value = |v: Option<f64>| v.map_or_else(|| WITHHELD.to_string(), |v| shown(lang, v, r.share));
+            let count = |n: Option<i64>| {
+                format!("<span class=\"count\">{}</span>", n.map_or_else(|| WITHHELD.into(), |n| n.to_string()))
+            };
+            let change = r.change.map_or_else(
+                || WITHHELD.to_string(),
+                |c| {
+                    let sign = if c > 0.0 { "+" } else { "" };
+                    if r.share {
+                        format!(
+                            "{sign}{} {}",
+                            lang.number(&format!("{:.1}", c * 100.0)),
+                            lang.pick("procentenheter", "points")
+                        )
+                    } else {
+                        format!("{sign}{}", shown(lang, c, false))
+                    }
+                },
+            );
+            let split = if r.split == "total" {
+                lang.pick("hela kommunen", "municipality").to_string()
+            } else {
+                format!("{} {}", r.split, r.split_value)
+            };
+            let closed =
+                if r.closed { format!(" <em>({})</em>", lang.pick("avslutad", "closed")) } else { String::new() };
+            let unit = if r.split == "unit" { r.split_value.as_str() } else { ALL };
+            let _ = writeln!(
+                html,
+                "<tr data-unit=\"{}\"><td>{} <code>{}</code></td><td>{}{closed}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(unit),
+                escape(&name),
+                escape(&r.indicator_id),
+                escape(&r.period),
+                escape(&split),
+                count(r.n_before),
+                count(r.n),
+                value(r.value_before),
+                value(r.value),
+                escape(&change),
+                escape(&r.reasons.iter().map(|c| reason_label(c, lang)).collect::<Vec<_>>().join("; ")),
+            );
+        }
+        html.push_str("</tbody></table>\n");
+    }
+    html.push_str("</main>\n");
+    let title = lang.pick("Reviderade siffror", "Revised figures");
+    Shell { lang: lang.code(), title, extra_style: EXTRA_STYLE }.render(&html)
+}
+
+/// The file name of the revisions page.
+pub fn revisions_file(lang: Lang) -> &'static str {
+    lang.pick("revideringar.html", "revisions.html")
+}
+
 fn wrap(page: &Page, spec: &Spec, manifest: &Manifest) -> String {
     let lang = page.lang;
     let title = if lang == Lang::Sv { &spec.title_sv } else { &spec.title_en };
@@ -780,7 +955,13 @@ fn wrap(page: &Page, spec: &Spec, manifest: &Manifest) -> String {
             )
         ),
     );
-    html.push_str("</tbody></table>\n</header>\n<main>\n");
+    html.push_str("</tbody></table>\n</header>\n");
+    let link = match page.scope {
+        Scope::All => revisions_file(lang).to_string(),
+        Scope::Unit(_) => format!("../{}", revisions_file(lang)),
+    };
+    html.push_str(&revision_banner(page.data, page.scope, lang, &link));
+    html.push_str("<main>\n");
     html.push_str(&page.html);
     let _ = write!(
         html,

@@ -117,6 +117,12 @@ pub fn write(session: &Session, out: &Path, options: &Options) -> Result<Written
             units.push((unit.clone(), path));
         }
     }
+    if !data.revisions.is_empty() {
+        pages.push((
+            out.join(html::revisions_file(options.lang)),
+            html::render_revisions(&data, options.lang, manifest),
+        ));
+    }
     for (path, html) in &pages {
         utfall_register::store::write_bytes_atomically(path, html.as_bytes())
             .map_err(|e| DashboardError::Write { path: path.display().to_string(), message: e.to_string() })?;

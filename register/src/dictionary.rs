@@ -136,6 +136,14 @@ fn render_for(tables: &[&Table], mapping: Option<&str>) -> String {
     for (n, t, d) in schema::LINEAGE_COLUMNS {
         writeln!(w, "| `{n}` | {t} | {d} |").unwrap();
     }
+    let rc = &schema::ROW_CHANGES;
+    writeln!(
+        w,
+        "\n## {} ({})\n\n{}\n\nGrain: {}. Audience: for analysts.\n",
+        rc.name, rc.swedish, rc.description, rc.grain
+    )
+    .unwrap();
+    column_table(w, "column", rc.columns);
     writeln!(
         w,
         "\n## load_counts\n\n{}\n",

@@ -1028,7 +1028,72 @@ pub static TARGET_STATUS: DerivedTable = DerivedTable {
 };
 
 /// Every derived table, in the order they are computed.
-pub static DERIVED: &[&DerivedTable] = &[&BASELINES, &GOAL_ATTAINMENT, &INDICATORS, &INDICATORS_PUBLIC, &TARGET_STATUS];
+/// Published figures that changed since the previous build, and why (issue 18).
+pub static REVISIONS: DerivedTable = DerivedTable {
+    name: "revisions",
+    swedish: "revideringar",
+    description: "Every published figure (a cell of indicators_public in both this build and the one before) whose n or value changed, by how much, and why: rows that arrived late for its period, corrections, withdrawals, a new definition version, events after the period (follow-up windows), disclosure control, another export date. A figure of a closed period changes only with a reason here.",
+    grain: "one row per indicator, instrument, domain, period and split value whose published n or value changed",
+    for_managers: true,
+    columns: &[
+        dcol("indicator_id", DataType::String, false, "Indicator id in the catalogue"),
+        dcol("name_sv", DataType::String, false, "Name in Swedish"),
+        dcol("name_en", DataType::String, false, "Name in English"),
+        dcol("measure", DataType::String, false, "'proportion' (numerator / n) or 'mean' (of a value per counted row)"),
+        dcol("instrument", DataType::String, true, "Instrument (assessment indicators only)"),
+        dcol("domain", DataType::String, true, "Domain (assessment indicators only)"),
+        dcol("period_type", DataType::String, false, "'month', 'quarter' or 'year'"),
+        dcol("period_start", DataType::Date, false, "First day of the period"),
+        dcol("period", DataType::String, false, "Period label: 2024, 2024-Q1, 2024-03"),
+        dcol("split", DataType::String, false, "'total', 'unit', 'district', 'sex' or 'age_band'"),
+        dcol("split_value", DataType::String, false, "Value of the split ('all' for the total)"),
+        dcol("closed", DataType::Boolean, false, "The period had ended by the previous build's last data date"),
+        dcol("version_before", DataType::Int32, false, "Definition version in the previous build"),
+        dcol("version", DataType::Int32, false, "Definition version now"),
+        dcol("n_before", DataType::Int64, true, "Published n in the previous build (null: withheld)"),
+        dcol("n", DataType::Int64, true, "Published n now (null: withheld)"),
+        dcol("value_before", DataType::Float64, true, "Published value in the previous build (null: withheld)"),
+        dcol("value", DataType::Float64, true, "Published value now (null: withheld)"),
+        dcol("change", DataType::Float64, true, "value - value_before, where both are published"),
+        dcol(
+            "reasons",
+            DataType::String,
+            false,
+            "Why, comma-separated: late_rows (rows of the period, in the tables the indicator reads, that arrived since), corrections (rows of the period delivered again with other content: a correction, or a later stage such as a decision or closure), withdrawals (rows of the period withdrawn), definition (a new version), earlier_events / later_events (changes only before or after the period, that its windows reach), disclosure_control (withheld in one build), as_of (another export date), unexplained",
+        ),
+        dcol("previous_build", DataType::String, false, "The build compared with"),
+    ],
+};
+
+pub static DERIVED: &[&DerivedTable] =
+    &[&BASELINES, &GOAL_ATTAINMENT, &INDICATORS, &INDICATORS_PUBLIC, &TARGET_STATUS, &REVISIONS];
+
+/// Rows a build added, changed and removed against the build before it
+/// (written by `utfall build`; issue 18).
+pub static ROW_CHANGES: DerivedTable = DerivedTable {
+    name: "row_changes",
+    swedish: "radändringar",
+    description: "Rows of each entity table that this build added, changed or removed compared with the build it replaced, per source and month of the row's own date.",
+    grain: "one row per table, source, month and change with at least one row",
+    for_managers: false,
+    columns: &[
+        dcol("table", DataType::String, false, "Entity table"),
+        dcol(
+            "source",
+            DataType::String,
+            false,
+            "Source of the row's version (for removed rows: of the version removed)",
+        ),
+        dcol(
+            "period",
+            DataType::Date,
+            true,
+            "Month of the row's own date (cases: opened, payments: month, ...); null for clients",
+        ),
+        dcol("change", DataType::String, false, "'added', 'changed' (same id, other content) or 'removed'"),
+        dcol("rows", DataType::UInt64, false, "Rows"),
+    ],
+};
 
 // ------------------------------------------------------------ model outputs
 
@@ -1175,6 +1240,13 @@ pub fn query_tables() -> Vec<QueryTable> {
         family: TableFamily::Lineage,
         for_managers: false,
     }));
+    let changes = std::iter::once(QueryTable {
+        name: ROW_CHANGES.name,
+        swedish: ROW_CHANGES.swedish,
+        description: ROW_CHANGES.description,
+        family: TableFamily::Lineage,
+        for_managers: false,
+    });
     let derived = DERIVED.iter().chain(MODEL_OUTPUTS).map(|t| QueryTable {
         name: t.name,
         swedish: t.swedish,
@@ -1182,7 +1254,7 @@ pub fn query_tables() -> Vec<QueryTable> {
         family: TableFamily::Derived,
         for_managers: t.for_managers,
     });
-    entity.chain(quarantine).chain(derived).collect()
+    entity.chain(quarantine).chain(changes).chain(derived).collect()
 }
 
 #[cfg(test)]

@@ -440,6 +440,9 @@ pub struct Manifest {
     /// The sources and their deliveries, with counts per delivery.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceRecord>,
+    /// The build `row_changes` compares this one with (the one it replaced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_build: Option<String>,
     /// What the build noticed and went on with (a month with no delivery, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

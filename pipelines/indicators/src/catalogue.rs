@@ -135,6 +135,43 @@ impl KindName {
         }
     }
 
+    /// The entity tables this kind's figures are computed from (the clients
+    /// for the splits), so that a revision names only their changes.
+    pub fn tables(self) -> &'static [&'static str] {
+        match self {
+            KindName::NotRereferred => &["clients", "cases", "reports"],
+            KindName::LongTermAssistance | KindName::SelfSufficiency => &["clients", "cases", "payments"],
+            KindName::BaselineMean | KindName::MeanChange | KindName::ReliableChange => {
+                &["clients", "cases", "assessments"]
+            }
+            KindName::GasTScore | KindName::GoalsMet => &["clients", "cases", "goals"],
+            KindName::DaysToDecision | KindName::MultiUnitClients => &["clients", "cases"],
+            KindName::Timeliness | KindName::ChannelShare => &["clients", "cases", "reports"],
+            KindName::ContactsPerCase => &["clients", "cases", "contacts"],
+        }
+    }
+
+    /// The kind named `name` (as the catalogue and the `kind` column write it).
+    pub fn named(name: &str) -> Option<KindName> {
+        KindName::ALL.iter().copied().find(|k| k.name() == name)
+    }
+
+    pub const ALL: [KindName; 13] = [
+        KindName::NotRereferred,
+        KindName::LongTermAssistance,
+        KindName::SelfSufficiency,
+        KindName::BaselineMean,
+        KindName::MeanChange,
+        KindName::ReliableChange,
+        KindName::GasTScore,
+        KindName::GoalsMet,
+        KindName::DaysToDecision,
+        KindName::Timeliness,
+        KindName::ContactsPerCase,
+        KindName::MultiUnitClients,
+        KindName::ChannelShare,
+    ];
+
     /// The parameters (beyond the common ones) this kind accepts.
     fn params(self) -> &'static [&'static str] {
         match self {

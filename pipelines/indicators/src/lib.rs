@@ -17,6 +17,7 @@
 pub mod catalogue;
 pub mod entities;
 mod protect;
+pub mod revisions;
 pub mod stats;
 pub mod targets;
 
@@ -730,14 +731,16 @@ pub struct Report {
 
 /// Compute the derived tables from the entity tables in a build folder that
 /// is being staged, write them into it and record the run in its manifest
-/// (`based_on_build`: the build whose entity tables these are). Returns the
-/// warnings.
+/// (`based_on_build`: the build whose entity tables these are). `previous`
+/// is the build this one replaces: its published figures are compared with
+/// the new ones (`revisions`). Returns the warnings.
 pub fn compute_into(
     dir: &Path,
     manifest: &mut Manifest,
     based_on_build: String,
     cat: &Catalogue,
     targets: &Targets,
+    previous: Option<&Path>,
 ) -> Result<Vec<String>, IndicatorError> {
     let started = Instant::now();
     let as_of = NaiveDate::parse_from_str(&manifest.as_of, "%Y-%m-%d").map_err(|e| IndicatorError::Io {
@@ -745,6 +748,24 @@ pub fn compute_into(
         source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("as_of: {e}")),
     })?;
     let mut out = compute(&Tables::scan(dir, as_of)?, cat, targets)?;
+    let mut revised = DataFrame::empty_with_schema(&schema::REVISIONS.schema());
+    if let Some(prev) = previous
+        && let Ok(prev_manifest) = Manifest::read(prev)
+    {
+        // The build's row changes explain the figures when they were counted
+        // against that same build (a new build of the entity tables; `utfall
+        // indicators` on the same tables has none).
+        let path = dir.join(schema::ROW_CHANGES.file_name());
+        let changes = if manifest.previous_build.as_deref() == Some(prev_manifest.build_id.as_str()) && path.exists() {
+            Some(utfall_register::scan::scan_derived(dir, &schema::ROW_CHANGES)?.collect()?)
+        } else {
+            None
+        };
+        let previous = revisions::Previous { dir: prev, manifest: &prev_manifest, changes };
+        let (r, w) = revisions::revisions(&out.indicators_public, &previous, &manifest.as_of)?;
+        revised = r;
+        out.warnings.extend(w);
+    }
     let mut table_rows = Vec::new();
     for (table, df) in [
         (&schema::BASELINES, &mut out.baselines),
@@ -752,6 +773,7 @@ pub fn compute_into(
         (&schema::INDICATORS, &mut out.indicators),
         (&schema::INDICATORS_PUBLIC, &mut out.indicators_public),
         (&schema::TARGET_STATUS, &mut out.target_status),
+        (&schema::REVISIONS, &mut revised),
     ] {
         let path = dir.join(table.file_name());
         let file = std::fs::File::create(&path).map_err(IndicatorError::io(&path))?;
@@ -787,7 +809,7 @@ pub fn run(register: &Path, cat: &Catalogue, targets: &Targets) -> Result<Report
     let m = &current.manifest;
     let published = store::derive(register, &current, &derived, |dir, manifest| {
         let based_on = m.indicators.as_ref().map_or_else(|| m.build_id.clone(), |r| r.based_on_build.clone());
-        warnings = compute_into(dir, manifest, based_on, cat, targets)?;
+        warnings = compute_into(dir, manifest, based_on, cat, targets, Some(&current.dir))?;
         Ok::<_, IndicatorError>(())
     })?;
     Ok(Report { build_dir: published.build_dir, manifest: published.manifest, warnings })

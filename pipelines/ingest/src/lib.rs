@@ -16,6 +16,7 @@
 //! The stages form a bounded pipeline (see `build`). For every table: rows in =
 //! accepted + rejected + merged, checked before publishing.
 
+mod changes;
 pub mod delivery;
 pub mod error;
 pub mod key;
@@ -431,6 +432,14 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         .collect()?;
     write_parquet(&mut quarantine, &root.join(format!("{}.parquet", utfall_register::schema::QUARANTINE)))?;
     write_lineage(&root, tables.len())?;
+    // What changed against the register this build replaces.
+    let replaced = store.current();
+    let mut changes = match &replaced {
+        Some(old) => changes::row_changes(old, &root, &tables)?,
+        None => DataFrame::empty_with_schema(&utfall_register::schema::ROW_CHANGES.schema()),
+    };
+    write_parquet(&mut changes, &root.join(utfall_register::schema::ROW_CHANGES.file_name()))?;
+    let previous_build = replaced.as_ref().and_then(|d| Manifest::read(d).ok()).map(|m| m.build_id);
     for src in &sources {
         if src.deliveries.iter().all(|d| d.id == delivery::SNAPSHOT) {
             let dir = root.join(parts::DIR).join(&src.spec.name);
@@ -461,6 +470,7 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
         mapping: sources[0].mapping_file.clone(),
         inputs,
         sources: source_records,
+        previous_build,
         warnings,
         tables: counts,
         local_columns: local.columns,

@@ -135,7 +135,8 @@ pub fn split(exports: &Path, out: &Path, seed: u64) -> io::Result<DeliveriesSumm
     let mut withdrawals: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     // The month each client first appears in (clients are delivered then).
     let mut first_seen: HashMap<Vec<u8>, usize> = HashMap::new();
-    let order = ["cases", "reports", "assessments", "goals", "interventions", "payments", "contacts", "outcomes", "clients"];
+    let order =
+        ["cases", "reports", "assessments", "goals", "interventions", "payments", "contacts", "outcomes", "clients"];
     for table in order {
         let (si, def) = SOURCES.iter().enumerate().find(|(_, s)| s.2.contains(&table)).expect("a source per table");
         let (file, columns) = source::FILES.iter().find(|f| f.0 == table).map(|f| (f.1, f.2)).expect("a table");
@@ -155,10 +156,8 @@ pub fn split(exports: &Path, out: &Path, seed: u64) -> io::Result<DeliveriesSumm
         } else {
             Vec::new()
         };
-        let stage_pos: Vec<(Option<usize>, Vec<usize>)> = stages(table)
-            .iter()
-            .map(|(d, deps)| (pos(d), deps.iter().filter_map(|c| pos(c)).collect()))
-            .collect();
+        let stage_pos: Vec<(Option<usize>, Vec<usize>)> =
+            stages(table).iter().map(|(d, deps)| (pos(d), deps.iter().filter_map(|c| pos(c)).collect())).collect();
         let mut rec = csv::ByteRecord::new();
         while rdr.read_byte_record(&mut rec)? {
             let fields: Vec<Vec<u8>> = rec.iter().map(|f| f.to_vec()).collect();
