@@ -528,12 +528,28 @@ fn print_indicators(manifest: &utfall_register::Manifest, warnings: &[String], q
 fn demo(out: &Path, clients: usize, dirty_rate: f64, threshold: Option<u32>, quiet: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let summary = synth(out, clients, 2021, dirty_rate, quiet)?;
+    let sources = utfall_synth::generate_deliveries(&summary, 2021)?;
     let key = out.join("demo.key");
     if !key.exists() {
         Key::create(&key)?;
     }
     let register = out.join("register");
-    let opts = BuildOptions::single(&summary.exports, &summary.mapping, &key, &register, Some(utfall_synth::as_of()));
+    // Three source systems with monthly deliveries; the register is built as
+    // they arrived: first everything that had arrived by the end of 2025,
+    // then the December deliveries and the re-delivered June of 2024, which
+    // revises published figures.
+    let specs = utfall_synth::deliveries::SOURCES
+        .iter()
+        .map(|s| SourceSpec::new(s.0, &sources.dir.join(s.0), None).map_err(BadUsage))
+        .collect::<Result<Vec<_>, _>>()?;
+    let opts = BuildOptions {
+        sources: specs,
+        key,
+        register: register.clone(),
+        as_of: Some(utfall_synth::as_of()),
+        full: false,
+    };
+    let later = utfall_synth::deliveries::arrived_after(&sources.dir, utfall_synth::as_of())?;
     let targets_path = out.join("targets.toml");
     std::fs::write(&targets_path, utfall_indicators::targets::DEMO_TARGETS)
         .with_context(|| format!("writing {}", targets_path.display()))?;
@@ -542,7 +558,51 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, threshold: Option<u32>, qui
         None => Catalogue::builtin(),
     };
     let targets = Targets::load(&targets_path, &cat)?;
-    build(&opts, Some((&cat, &targets)), quiet)?;
+    let _ = std::fs::remove_dir_all(&register);
+    let _ = std::fs::remove_dir_all(out.join(".register.builds"));
+    // A folder whose name starts with a dot is not a delivery: the later ones wait there.
+    let hide = |d: &Path, hidden: bool| -> anyhow::Result<()> {
+        let name = d.file_name().expect("a delivery folder").to_string_lossy().into_owned();
+        let waiting = d.with_file_name(format!(".{name}"));
+        let (from, to) = if hidden { (d, waiting.as_path()) } else { (waiting.as_path(), d) };
+        std::fs::rename(from, to).with_context(|| format!("moving {}", from.display()))
+    };
+    for d in &later {
+        hide(d, true)?;
+    }
+    if !quiet {
+        println!("build 1: the deliveries that had arrived by {}", utfall_synth::as_of());
+    }
+    let first = build(&opts, Some((&cat, &targets)), quiet);
+    for d in &later {
+        hide(d, false)?;
+    }
+    first?;
+    if !quiet {
+        let names: Vec<String> = later
+            .iter()
+            .map(|d| {
+                format!(
+                    "{}/{}",
+                    d.parent().and_then(|p| p.file_name()).unwrap_or_default().to_string_lossy(),
+                    d.file_name().unwrap_or_default().to_string_lossy()
+                )
+            })
+            .collect();
+        println!("\nbuild 2: then arrived {}", names.join(", "));
+    }
+    let second = build(&opts, Some((&cat, &targets)), quiet)?;
+    if !quiet {
+        let revised = second
+            .manifest
+            .indicators
+            .as_ref()
+            .and_then(|r| r.tables.iter().find(|t| t.0 == "revisions"))
+            .map_or(0, |t| t.1);
+        println!(
+            "  revisions: {revised} published figures changed since build 1 (the revisions table, and the dashboard's revisions page)"
+        );
+    }
     let args = DashboardArgs {
         register: register.clone(),
         limits: analyst::LimitArgs::default(),
@@ -557,7 +617,13 @@ fn demo(out: &Path, clients: usize, dirty_rate: f64, threshold: Option<u32>, qui
         println!("  the register (Parquet, one file per table): {}/", register.display());
         println!("  what was built from what, with counts:       {}/manifest.json", register.display());
         println!("  rejected rows with file, line and reason:    {}/quarantine.parquet", register.display());
-        println!("  the exports and their mapping file:          {}/", summary.exports.display());
+        println!("  three source systems' monthly deliveries:    {}/", sources.dir.display());
+        println!("  the same exports as one snapshot:            {}/", summary.exports.display());
+        println!("  where every row came from:                   {}/lineage.parquet", register.display());
+        println!(
+            "  what build 2 changed, and revised figures:   {}/row_changes.parquet, revisions.parquet",
+            register.display()
+        );
         println!("  the planted truth (effects, per-case risks): {}/", summary.truth.display());
         println!("  indicators with intervals (analysts):        {}/indicators.parquet", register.display());
         println!(

@@ -417,3 +417,20 @@ pub fn mapping(si: usize) -> Mapping {
     };
     m
 }
+
+/// The delivery folders under `dir` (as [`split`] wrote them) that arrived
+/// after `date`, from `arrivals.csv`.
+pub fn arrived_after(dir: &Path, date: NaiveDate) -> io::Result<Vec<PathBuf>> {
+    let text = fs::read_to_string(dir.join("arrivals.csv"))?;
+    let mut out = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let arrived = f.get(4).and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+        if let (Some(arrived), Some(source), Some(delivery)) = (arrived, f.first(), f.get(1))
+            && arrived > date
+        {
+            out.push(dir.join(source).join(delivery));
+        }
+    }
+    Ok(out)
+}
