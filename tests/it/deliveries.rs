@@ -434,7 +434,6 @@ fn the_synthetic_monthly_deliveries_replay_to_the_snapshot_register() {
         for spec in &specs {
             args.extend(["--source", spec.as_str()]);
         }
-        args.push("--no-indicators");
         args.extend_from_slice(extra);
         let (code, out, err) = run(&args);
         assert_eq!(code, 0, "{out}{err}");
@@ -462,13 +461,14 @@ fn the_synthetic_monthly_deliveries_replay_to_the_snapshot_register() {
     }
     let monthly = dir.join("monthly");
     build(&monthly, &[]);
+    let first_build = manifest(&monthly)["build_id"].as_str().unwrap().to_string();
     assert_eq!(manifest(&monthly)["sources"][2]["deliveries"].as_array().unwrap().len(), 24);
     for (src, d) in &late {
         hidden(src, d, false);
     }
     build(&monthly, &[]);
     let full = dir.join("full");
-    build(&full, &["--full"]);
+    build(&full, &["--full", "--no-indicators"]);
     let snapshot = dir.join("snapshot");
     build_with(&dir.join("exports"), &key, &snapshot, &["--no-indicators"]);
 
@@ -499,4 +499,85 @@ fn the_synthetic_monthly_deliveries_replay_to_the_snapshot_register() {
     assert_eq!(lineage.height() as u64, total("accepted"));
     let deliveries: std::collections::BTreeSet<String> = str_col(&lineage, "delivery").into_iter().collect();
     assert!(deliveries.len() >= 25 && deliveries.contains("2024-06-v2"), "{deliveries:?}");
+
+    // The revision report, against an independent comparison of the two builds.
+    let previous = dir.join(".monthly.builds").join(&first_build);
+    assert_eq!(m["previous_build"], first_build.as_str());
+    check_row_changes(&previous, &monthly);
+    check_revisions(&previous, &monthly);
+}
+
+/// `row_changes` equals a comparison of the two builds' tables row by row.
+fn check_row_changes(old: &Path, new: &Path) {
+    let changes = read_parquet(&new.join("row_changes.parquet"));
+    let (tables, kinds, counts) = (str_col(&changes, "table"), str_col(&changes, "change"), u64_col(&changes, "rows"));
+    let mut checked = 0;
+    for t in utfall_register::TABLES {
+        let key = t.register_key();
+        let rows = |dir: &Path| -> std::collections::HashMap<String, String> {
+            let df = read_parquet(&dir.join(t.file_name()));
+            let keys = str_col(&df, key);
+            (0..df.height()).map(|i| (keys[i].clone(), format!("{:?}", df.get_row(i).unwrap().0))).collect()
+        };
+        let (a, b) = (rows(old), rows(new));
+        let added = b.keys().filter(|k| !a.contains_key(*k)).count() as u64;
+        let removed = a.keys().filter(|k| !b.contains_key(*k)).count() as u64;
+        let changed = b.iter().filter(|(k, v)| a.get(*k).is_some_and(|o| o != *v)).count() as u64;
+        let sum = |c: &str| {
+            (0..changes.height()).filter(|&i| tables[i] == t.name && kinds[i] == c).map(|i| counts[i]).sum::<u64>()
+        };
+        assert_eq!((sum("added"), sum("changed"), sum("removed")), (added, changed, removed), "{}", t.name);
+        checked += added + changed + removed;
+    }
+    assert!(checked > 100, "the later deliveries change rows: {checked}");
+}
+
+/// `revisions` holds exactly the published cells whose n or value changed,
+/// with both builds' figures; a closed period's revision always has a
+/// reason, and the re-delivered June revises 2024's financial assistance.
+fn check_revisions(old: &Path, new: &Path) {
+    let cells = |dir: &Path| -> std::collections::HashMap<String, (Option<i64>, Option<f64>)> {
+        let df = read_parquet(&dir.join("indicators_public.parquet"));
+        let key: Vec<String> = (0..df.height())
+            .map(|i| {
+                ["indicator_id", "instrument", "domain", "period_type", "period", "split", "split_value"]
+                    .iter()
+                    .map(|c| df.column(c).unwrap().get(i).unwrap().to_string())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        let n = df.column("n").unwrap().i64().unwrap().iter().collect::<Vec<_>>();
+        let v = df.column("value").unwrap().f64().unwrap().iter().collect::<Vec<_>>();
+        (0..df.height()).map(|i| (key[i].clone(), (n[i], v[i]))).collect()
+    };
+    let (a, b) = (cells(old), cells(new));
+    let mut expected: Vec<(String, Option<i64>, Option<i64>)> = b
+        .iter()
+        .filter_map(|(k, now)| a.get(k).filter(|before| *before != now).map(|before| (k.clone(), before.0, now.0)))
+        .collect();
+    expected.sort();
+    let r = read_parquet(&new.join("revisions.parquet"));
+    let mut got: Vec<(String, Option<i64>, Option<i64>)> = (0..r.height())
+        .map(|i| {
+            let key = ["indicator_id", "instrument", "domain", "period_type", "period", "split", "split_value"]
+                .iter()
+                .map(|c| r.column(c).unwrap().get(i).unwrap().to_string())
+                .collect::<Vec<_>>()
+                .join("|");
+            let n = |c: &str| r.column(c).unwrap().i64().unwrap().get(i);
+            (key, n("n_before"), n("n"))
+        })
+        .collect();
+    got.sort();
+    assert!(!expected.is_empty(), "the later deliveries revise published figures");
+    assert_eq!(got, expected, "revisions are the changed published cells");
+    let (ids, periods, reasons) = (str_col(&r, "indicator_id"), str_col(&r, "period"), str_col(&r, "reasons"));
+    let closed: Vec<bool> = r.column("closed").unwrap().bool().unwrap().iter().map(|v| v.unwrap()).collect();
+    for i in 0..r.height() {
+        assert!(!(closed[i] && reasons[i].contains("unexplained")), "{} {}: {}", ids[i], periods[i], reasons[i]);
+    }
+    let june = (0..r.height()).find(|&i| ids[i] == "long_term_assistance" && periods[i] == "2024" && closed[i]);
+    let i = june.expect("2024's long-term assistance is revised by the re-delivered June");
+    assert!(reasons[i].contains("corrections") || reasons[i].contains("late_rows"), "{}", reasons[i]);
 }
