@@ -9,7 +9,7 @@ fn kind_text(k: Kind) -> String {
     match k {
         Kind::Personnummer => "personnummer -> pseudonym".into(),
         Kind::Id => "id (text)".into(),
-        Kind::PseudonymisedId => "id -> pseudonym".into(),
+        Kind::PseudonymisedId(_) => "id -> pseudonym".into(),
         Kind::Date => "date".into(),
         Kind::Month => "month (YYYY-MM)".into(),
         Kind::Int { min, max } => format!("integer {min}..{max}"),

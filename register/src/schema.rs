@@ -7,6 +7,16 @@ use polars::prelude::{DataType, Field, PlSmallStr, Schema};
 /// Version of the register schema, written into every manifest.
 pub const SCHEMA_VERSION: &str = "1.0.0";
 
+/// What a pseudonymised id stands for: each has its own key domain, so the
+/// same source id gives unrelated pseudonyms as a household and a caseworker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pseudonym {
+    Household,
+    /// A caseworker (handläggare): continuity is measured with it, and it is
+    /// never published below the disclosure threshold.
+    Caseworker,
+}
+
 /// How a column's value is read from an export and stored in the register.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
@@ -15,9 +25,9 @@ pub enum Kind {
     Personnummer,
     /// An identifier of the source system (case id, intervention id, ...).
     Id,
-    /// A source identifier that could point at a person (household id):
-    /// stored as a keyed pseudonym.
-    PseudonymisedId,
+    /// A source identifier that could point at a person (a household, a
+    /// caseworker): stored as a keyed pseudonym, each kind in its own key domain.
+    PseudonymisedId(Pseudonym),
     /// A calendar date (`YYYY-MM-DD`, or the mapping's formats).
     Date,
     /// A calendar month (`YYYY-MM`), stored as the first day of the month.
@@ -334,7 +344,12 @@ pub static CLIENTS: Table = Table {
     description: "One row per client. Birth year and sex are derived from the personnummer before it is dropped.",
     columns: &[
         col("personnummer", Kind::Personnummer, true, PNR_DESC),
-        col("household_id", Kind::PseudonymisedId, false, "Household (hushåll) in the source system; pseudonymised"),
+        col(
+            "household_id",
+            Kind::PseudonymisedId(Pseudonym::Household),
+            false,
+            "Household (hushåll) in the source system; pseudonymised",
+        ),
         col("district", Kind::Code(&DISTRICT), true, "District (stadsdel) of residence"),
     ],
     key: "personnummer",
@@ -359,6 +374,12 @@ pub static CASES: Table = Table {
         col("investigation_started", Kind::Date, false, "Date the investigation (utredning) started"),
         col("decided", Kind::Date, false, "Date of the decision (beslut) ending the investigation"),
         col("closed", Kind::Date, false, "Date the case was closed (empty while open)"),
+        col(
+            "caseworker_id",
+            Kind::PseudonymisedId(Pseudonym::Caseworker),
+            false,
+            "Caseworker (handläggare) responsible for the case at the export; pseudonymised in its own key domain",
+        ),
     ],
     key: "case_id",
     order: &[
@@ -411,6 +432,12 @@ pub static ASSESSMENTS: Table = Table {
         col("domain", Kind::Code(&DOMAIN), true, "Domain (or 'total')"),
         col("score", Kind::Decimal { min: -1000.0, max: 1000.0 }, true, "Score on the instrument's scale"),
         col("assessed", Kind::Date, true, "Date of the assessment"),
+        col(
+            "caseworker_id",
+            Kind::PseudonymisedId(Pseudonym::Caseworker),
+            false,
+            "Caseworker (handläggare) who made the assessment; pseudonymised in its own key domain",
+        ),
     ],
     key: "assessment_id",
     order: &[],
@@ -471,6 +498,12 @@ pub static INTERVENTIONS: Table = Table {
         col("ended", Kind::Date, false, "Date the intervention ended"),
         col("end_reason", Kind::Code(&END_REASON), false, "Planned or unplanned end"),
         col("cost_sek", Kind::Decimal { min: 0.0, max: 100_000_000.0 }, false, "Total cost in SEK"),
+        col(
+            "caseworker_id",
+            Kind::PseudonymisedId(Pseudonym::Caseworker),
+            false,
+            "Caseworker (handläggare) who prepared the decision; pseudonymised in its own key domain",
+        ),
     ],
     key: "intervention_id",
     order: &[("started", "ended"), ("decided", "ended")],
@@ -487,7 +520,12 @@ pub static PAYMENTS: Table = Table {
     columns: &[
         col("payment_id", Kind::Id, true, "Payment id in the source system"),
         col("personnummer", Kind::Personnummer, true, "Personnummer of the applicant; replaced by client_id"),
-        col("household_id", Kind::PseudonymisedId, true, "Household the payment is for; pseudonymised"),
+        col(
+            "household_id",
+            Kind::PseudonymisedId(Pseudonym::Household),
+            true,
+            "Household the payment is for; pseudonymised",
+        ),
         col("case_id", Kind::Id, true, "Financial assistance case"),
         col("month", Kind::Month, true, "Month the assistance is for (YYYY-MM)"),
         col("amount_sek", Kind::Decimal { min: 0.0, max: 1_000_000.0 }, true, "Amount paid in SEK"),
@@ -511,6 +549,12 @@ pub static CONTACTS: Table = Table {
         col("case_id", Kind::Id, true, "Case of the contact"),
         col("date", Kind::Date, true, "Date of the contact"),
         col("channel", Kind::Code(&CONTACT_CHANNEL), true, "Channel"),
+        col(
+            "caseworker_id",
+            Kind::PseudonymisedId(Pseudonym::Caseworker),
+            false,
+            "Caseworker (handläggare) who had the contact; pseudonymised in its own key domain",
+        ),
     ],
     key: "contact_id",
     order: &[],
@@ -575,7 +619,7 @@ pub struct RegisterColumn {
 impl Kind {
     fn dtype(self) -> DataType {
         match self {
-            Kind::Personnummer | Kind::Id | Kind::PseudonymisedId | Kind::Code(_) | Kind::Text { .. } => {
+            Kind::Personnummer | Kind::Id | Kind::PseudonymisedId(_) | Kind::Code(_) | Kind::Text { .. } => {
                 DataType::String
             }
             Kind::Date | Kind::Month => DataType::Date,

@@ -239,7 +239,7 @@ fn every_figure_states_its_definition_period_and_register_date_and_withholds_sma
         let caption = &fig[fig.find("<figcaption>").unwrap()..fig.find("</figcaption>").unwrap()];
         assert!(caption.contains("registret per 2025-12-31"), "figure {k}: {caption}");
         assert!(caption.contains(" · period "), "figure {k}: {caption}");
-        assert!(caption.contains("katalog 2026.1"), "figure {k}: {caption}");
+        assert!(caption.contains("katalog 2026.2"), "figure {k}: {caption}");
         assert!(fig.contains("<svg role=\"img\" aria-label=\""), "figure {k} has an accessible chart");
         assert_eq!(fig.matches("<table").count(), 1, "figure {k} has the table behind its chart");
     }

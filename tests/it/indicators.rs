@@ -100,7 +100,7 @@ fn build_publishes_the_derived_tables_with_their_definitions() {
     let c = clean();
     let m = manifest(&c.register);
     let run = &m["indicators"];
-    assert_eq!(run["catalogue_version"], "2026.1");
+    assert_eq!(run["catalogue_version"], "2026.2");
     assert_eq!(run["threshold"], 5);
     let defs: Vec<String> =
         run["definitions"].as_array().unwrap().iter().map(|d| d[0].as_str().unwrap().to_string()).collect();

@@ -25,7 +25,7 @@ manifest = json.loads((register / "manifest.json").read_text())
 as_of = manifest["as_of"]
 
 db = duckdb.connect()
-for t in ["clients", "cases", "reports", "assessments", "goals", "payments", "contacts", "indicators"]:
+for t in ["clients", "cases", "reports", "assessments", "goals", "payments", "contacts", "interventions", "indicators"]:
     db.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{register / (t + '.parquet')}')")
 ins = cat.get("instrument", [])
 db.execute("CREATE TABLE instruments (code VARCHAR, hib BOOLEAN, sdiff DOUBLE, cutoff DOUBLE)")
@@ -155,6 +155,27 @@ SELECT r.client_id, k.unit, k.area, r.received AS anchor, NULL AS instrument, NU
        CAST(r.channel IN ({ch}) AS INT) AS y
 FROM reports r JOIN cases k ON k.case_id = r.case_id
 WHERE r.kind = '{d.get("report_kind", "application")}' AND r.channel IS NOT NULL"""
+    if kind == "caseworkers_per_case":
+        m = d.get("months", 6)
+        return f"""
+WITH rec AS (SELECT case_id, caseworker_id, date AS d FROM contacts
+             UNION ALL SELECT case_id, caseworker_id, assessed FROM assessments
+             UNION ALL SELECT case_id, caseworker_id, decided FROM interventions),
+w AS (SELECT k.case_id, count(DISTINCT r.caseworker_id) AS workers
+      FROM cases k JOIN rec r ON r.case_id = k.case_id
+      WHERE r.caseworker_id IS NOT NULL AND r.d >= k.opened AND r.d < CAST(k.opened + INTERVAL {m} MONTH AS DATE)
+        AND CAST(k.opened + INTERVAL {m} MONTH AS DATE) <= DATE '{as_of}'
+      GROUP BY ALL)
+SELECT k.client_id, k.unit, k.area, k.opened AS anchor, NULL AS instrument, NULL AS domain, w.workers AS y
+FROM cases k JOIN w USING (case_id)"""
+    if kind == "repeat_investigation":
+        w = d.get("window_months", 12)
+        return f"""
+SELECT k.client_id, k.unit, k.area, k.investigation_started AS anchor, NULL AS instrument, NULL AS domain,
+       CAST(EXISTS (SELECT 1 FROM cases o WHERE o.client_id = k.client_id AND o.area = k.area
+                    AND o.case_id <> k.case_id AND o.investigation_started < k.investigation_started
+                    AND o.investigation_started >= CAST(k.investigation_started - INTERVAL {w} MONTH AS DATE)) AS INT) AS y
+FROM cases k WHERE k.investigation_started IS NOT NULL"""
     raise ValueError(kind)
 
 
@@ -201,7 +222,7 @@ def key(r):
 
 passed = failed = 0
 proportion = {"not_rereferred", "long_term_assistance", "self_sufficiency", "reliable_change", "goals_met",
-              "timeliness", "multi_unit_clients", "channel_share"}
+              "timeliness", "multi_unit_clients", "channel_share", "repeat_investigation"}
 for d in cat["indicator"]:
     periods = d.get("periods", ["year"] if d["kind"] == "long_term_assistance" else cat["settings"]["periods"])
     problems = []

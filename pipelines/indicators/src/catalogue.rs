@@ -114,6 +114,8 @@ pub enum KindName {
     ContactsPerCase,
     MultiUnitClients,
     ChannelShare,
+    CaseworkersPerCase,
+    RepeatInvestigation,
 }
 
 impl KindName {
@@ -132,6 +134,8 @@ impl KindName {
             KindName::ContactsPerCase => "contacts_per_case",
             KindName::MultiUnitClients => "multi_unit_clients",
             KindName::ChannelShare => "channel_share",
+            KindName::CaseworkersPerCase => "caseworkers_per_case",
+            KindName::RepeatInvestigation => "repeat_investigation",
         }
     }
 
@@ -148,6 +152,8 @@ impl KindName {
             KindName::DaysToDecision | KindName::MultiUnitClients => &["clients", "cases"],
             KindName::Timeliness | KindName::ChannelShare => &["clients", "cases", "reports"],
             KindName::ContactsPerCase => &["clients", "cases", "contacts"],
+            KindName::CaseworkersPerCase => &["clients", "cases", "contacts", "assessments", "interventions"],
+            KindName::RepeatInvestigation => &["clients", "cases"],
         }
     }
 
@@ -156,7 +162,7 @@ impl KindName {
         KindName::ALL.iter().copied().find(|k| k.name() == name)
     }
 
-    pub const ALL: [KindName; 13] = [
+    pub const ALL: [KindName; 15] = [
         KindName::NotRereferred,
         KindName::LongTermAssistance,
         KindName::SelfSufficiency,
@@ -170,6 +176,8 @@ impl KindName {
         KindName::ContactsPerCase,
         KindName::MultiUnitClients,
         KindName::ChannelShare,
+        KindName::CaseworkersPerCase,
+        KindName::RepeatInvestigation,
     ];
 
     /// The parameters (beyond the common ones) this kind accepts.
@@ -186,6 +194,8 @@ impl KindName {
             KindName::ContactsPerCase => &["channels"],
             KindName::MultiUnitClients => &["min_units"],
             KindName::ChannelShare => &["report_kind", "channels"],
+            KindName::CaseworkersPerCase => &["months"],
+            KindName::RepeatInvestigation => &["window_months"],
         }
     }
 }
@@ -310,6 +320,14 @@ pub enum Spec {
     /// Share of reports or applications received in the period (with a known
     /// channel) that arrived on the given channels, e.g. digital applications.
     ChannelShare { report_kind: String, channels: Vec<String> },
+    /// Mean number of caseworkers (handläggare) who recorded a contact, an
+    /// assessment or a decision on a case in its first `months` (cases opened
+    /// in the period with that much follow-up and at least one such record).
+    CaseworkersPerCase { months: u32 },
+    /// Share of investigations started in the period whose client had
+    /// another investigation in the same area started in the `window_months`
+    /// before it (children investigated more than once).
+    RepeatInvestigation { window_months: u32 },
 }
 
 /// Population filters common to every kind.
@@ -345,7 +363,8 @@ impl Indicator {
             | Spec::MeanChange
             | Spec::GasTScore { .. }
             | Spec::DaysToDecision
-            | Spec::ContactsPerCase { .. } => Measure::Mean,
+            | Spec::ContactsPerCase { .. }
+            | Spec::CaseworkersPerCase { .. } => Measure::Mean,
             _ => Measure::Proportion,
         }
     }
@@ -579,6 +598,10 @@ impl RawDefinition {
                     return Err(bad(format!("channels must name channels of {}", known.join(", "))));
                 }
                 Spec::ChannelShare { report_kind: kind, channels }
+            }
+            KindName::CaseworkersPerCase => Spec::CaseworkersPerCase { months: positive("months", d.months, 6)? },
+            KindName::RepeatInvestigation => {
+                Spec::RepeatInvestigation { window_months: positive("window_months", d.window_months, 12)? }
             }
         })
     }

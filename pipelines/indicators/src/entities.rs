@@ -34,6 +34,7 @@ pub struct Tables {
     pub goals: LazyFrame,
     pub payments: LazyFrame,
     pub contacts: LazyFrame,
+    pub interventions: LazyFrame,
     /// Contacts per case and channel (what contact indicators need).
     pub contact_counts: LazyFrame,
     pub as_of: NaiveDate,
@@ -63,6 +64,7 @@ impl Tables {
             goals: scan(dir, &schema::GOALS)?,
             payments: scan(dir, &schema::PAYMENTS)?,
             contacts: scan(dir, &schema::CONTACTS)?,
+            interventions: scan(dir, &schema::INTERVENTIONS)?,
             contact_counts: scan(dir, &schema::CONTACTS)?
                 .group_by([col("case_id"), col("channel")])
                 .agg([len().cast(DataType::Int64).alias("contacts")]),
@@ -394,6 +396,68 @@ pub fn rows(ind: &Indicator, t: &Tables, baselines: &LazyFrame, cat: &Catalogue)
             .select(standard(null_str(), null_str(), one_of(col("channel"), channels)))),
         Spec::MultiUnitClients { .. } => {
             Err(PolarsError::ComputeError("multi_unit_clients rows come from multi_unit_spans".into()))
+        }
+        Spec::CaseworkersPerCase { months: n } => {
+            let opened = t
+                .cases
+                .clone()
+                .filter(col("opened").dt().offset_by(months(*n)).lt_eq(lit(as_of)))
+                .select([col("case_id"), col("opened")]);
+            let records = concat(
+                [
+                    t.contacts.clone().select([col("case_id"), col("caseworker_id"), col("date").alias("__d")]),
+                    t.assessments.clone().select([col("case_id"), col("caseworker_id"), col("assessed").alias("__d")]),
+                    t.interventions.clone().select([col("case_id"), col("caseworker_id"), col("decided").alias("__d")]),
+                ],
+                UnionArgs::default(),
+            )?;
+            let per_case = records
+                .filter(col("caseworker_id").is_not_null())
+                .join(opened, [col("case_id")], [col("case_id")], inner())
+                .filter(col("__d").gt_eq(col("opened")).and(col("__d").lt(col("opened").dt().offset_by(months(*n)))))
+                .group_by([col("case_id")])
+                .agg([col("caseworker_id").n_unique().cast(DataType::Float64).alias("__workers")]);
+            Ok(t.cases
+                .clone()
+                .join(per_case, [col("case_id")], [col("case_id")], inner())
+                .with_columns([col("opened").alias("anchor")])
+                .select(standard(null_str(), null_str(), col("__workers"))))
+        }
+        Spec::RepeatInvestigation { window_months } => {
+            let started = t.cases.clone().filter(col("investigation_started").is_not_null()).select([
+                col("case_id"),
+                col("client_id"),
+                col("area"),
+                col("investigation_started"),
+            ]);
+            let earlier = started
+                .clone()
+                .join(
+                    started.clone().select([
+                        col("case_id").alias("__other"),
+                        col("client_id"),
+                        col("area"),
+                        col("investigation_started").alias("__before"),
+                    ]),
+                    [col("client_id"), col("area")],
+                    [col("client_id"), col("area")],
+                    inner(),
+                )
+                .filter(
+                    col("__other").neq(col("case_id")).and(col("__before").lt(col("investigation_started"))).and(
+                        col("__before")
+                            .gt_eq(col("investigation_started").dt().offset_by(lit(format!("-{window_months}mo")))),
+                    ),
+                )
+                .select([col("case_id")])
+                .unique(None, UniqueKeepStrategy::Any)
+                .with_columns([lit(true).alias("__again")]);
+            Ok(t.cases
+                .clone()
+                .filter(col("investigation_started").is_not_null())
+                .join(earlier, [col("case_id")], [col("case_id")], left())
+                .with_columns([col("investigation_started").alias("anchor")])
+                .select(standard(null_str(), null_str(), col("__again").is_not_null())))
         }
     }
 }

@@ -90,6 +90,7 @@ fn register(dir: &Path) {
             "score" => [3.0, 6.0, 4.0, 5.0, 4.0, 25.0, 20.0, 30.0, 7.0, 4.0, 2.0],
             "assessed" => dates(&["2023-01-25", "2023-06-01", "2023-01-25", "2023-03-01", "2023-06-01", "2022-05-10",
                                   "2022-08-20", "2024-06-10", "2023-10-01", "2024-02-01", "2024-07-01"]),
+            "caseworker_id" => [Some("W1"), Some("W7"), Some("W1"), Some("W2"), None, None, None, None, None, None, None],
         )
         .unwrap(),
     );
@@ -139,6 +140,21 @@ fn register(dir: &Path) {
             "case_id" => ["K1", "K1", "K1", "K2", "K5", "K6", "K6", "K8"],
             "date" => dates(&["2023-02-01", "2023-03-01", "2023-04-01", "2024-05-01", "2024-02-01", "2024-07-01", "2024-08-01", "2023-04-01"]),
             "channel" => ["in_person", "in_person", "phone", "video", "letter", "chat", "in_person", "phone"],
+            "caseworker_id" => [Some("W1"), Some("W1"), Some("W2"), Some("W3"), Some("W4"), Some("W5"), Some("W6"), None],
+        )
+        .unwrap(),
+    );
+    write(
+        dir,
+        "interventions",
+        df!(
+            "intervention_id" => ["I1", "I2", "I3", "I4"],
+            "client_id" => ["c1", "c3", "c2", "c3"],
+            "case_id" => ["K1", "K6", "K3", "K6"],
+            "type" => ["family_treatment", "housing_support", "substance_treatment", "housing_support"],
+            "decided" => dates(&["2023-03-01", "2024-06-20", "2022-06-01", "2024-12-01"]),
+            "granted" => [true, true, true, true],
+            "caseworker_id" => ["W2", "W5", "W8", "W9"],
         )
         .unwrap(),
     );
@@ -342,6 +358,44 @@ fn process_measures() {
     assert_eq!(m("2023-09"), Some((2, 0.0)));
 }
 
+/// Continuity: distinct caseworkers recording a contact, an assessment or a
+/// decision in a case's first six months, [opened, opened + 6 months).
+#[test]
+fn caseworkers_in_the_first_six_months() {
+    let o = outputs("");
+    // K1 (2023-01-10 .. 2023-07-10): contacts W1, W1, W2; assessments W1,
+    // W7 (2023-06-01), W1, W2; decision W2: {W1, W2, W7} = 3.
+    close(year(&o, "caseworkers_first_6m", "2023"), 1, 3.0);
+    // K3: its decision by W8 = 1.
+    close(year(&o, "caseworkers_first_6m", "2022"), 1, 1.0);
+    // 2024: K2 W3 = 1; K5 W4 = 1; K6 (2024-06-01 .. 2024-12-01): contacts
+    // W5, W6 and decision W5 = 2; its decision by W9 on 2024-12-01 is the
+    // first day after the window. K8 has no caseworker recorded: not counted.
+    close(year(&o, "caseworkers_first_6m", "2024"), 3, 4.0 / 3.0);
+    assert_eq!(cell(&o, "caseworkers_first_6m", None, PeriodType::Year, "2024", "unit", "U2"), Some((1, 2.0)));
+}
+
+/// Children investigated again: c1's investigations started 2023-01-20 (K1)
+/// and 2024-03-05 (K2), 13.5 months apart: not within 12 months, within 14.
+#[test]
+fn repeat_investigations() {
+    let o = outputs("");
+    assert_eq!(year(&o, "repeat_investigation_12m", "2023"), Some((1, 0.0)));
+    assert_eq!(year(&o, "repeat_investigation_12m", "2024"), Some((1, 0.0)));
+    // Adults' investigations (K3, K4) are outside the indicator's population.
+    assert_eq!(year(&o, "repeat_investigation_12m", "2022"), None);
+    let text = "version = \"t\"\n[settings]\nthreshold = 5\nperiods = [\"year\"]\nsplits = [\"unit\"]\n\
+                age_bands = [0, 18]\n[[indicator]]\nid = \"again\"\nversion = 1\nkind = \"repeat_investigation\"\n\
+                window_months = 14\nareas = [\"child_youth\"]\nname_sv = \"x\"\nname_en = \"x\"\n";
+    let cat = Catalogue::parse(text, "t.toml").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    register(tmp.path());
+    let t = Tables::scan(tmp.path(), NaiveDate::from_ymd_opt(2025, 12, 31).unwrap()).unwrap();
+    let o = compute(&t, &cat, &Targets::parse("", "targets.toml", &cat).unwrap()).unwrap();
+    assert_eq!(year(&o, "again", "2024"), Some((1, 1.0)));
+    assert_eq!(year(&o, "again", "2023"), Some((1, 0.0)));
+}
+
 #[test]
 fn intervals_suppression_and_targets() {
     let o = outputs("[[target]]\nid = \"t\"\nindicator = \"not_rereferred_12m\"\nunits = [\"FS\"]\nat_least = 0.5\n");
@@ -362,7 +416,7 @@ fn intervals_suppression_and_targets() {
     let hi = f.column("ci_high").unwrap().f64().unwrap().get(0).unwrap();
     let (wl, wh) = crate::stats::wilson(1, 3, 0.95);
     assert!((lo - wl).abs() < 1e-12 && (hi - wh).abs() < 1e-12);
-    assert_eq!(f.column("catalogue_version").unwrap().str().unwrap().get(0), Some("2026.1"));
+    assert_eq!(f.column("catalogue_version").unwrap().str().unwrap().get(0), Some("2026.2"));
     assert_eq!(f.column("version").unwrap().i32().unwrap().get(0), Some(1));
     // Every count here is below 5: every published cell is withheld.
     let p = &o.indicators_public;

@@ -90,6 +90,11 @@ impl Key {
     pub fn household(&self, source_id: &str) -> String {
         self.pseudonym('H', b"household:", source_id.as_bytes())
     }
+
+    /// A caseworker's (handläggare's) pseudonym: its own key domain.
+    pub fn caseworker(&self, source_id: &str) -> String {
+        self.pseudonym('W', b"caseworker:", source_id.as_bytes())
+    }
 }
 
 #[cfg(test)]
@@ -103,6 +108,7 @@ mod tests {
         assert_eq!(a.client("test-input"), a.client("test-input"));
         assert_ne!(a.client("test-input"), b.client("test-input"));
         assert_ne!(a.client("test-input"), a.household("test-input"));
+        assert_ne!(a.household("test-input")[1..], a.caseworker("test-input")[1..]);
         assert_eq!(a.client("x").len(), 21);
         // Independent check of the construction with the hmac crate's test vector style.
         let mut m = HmacSha256::new_from_slice(&[1; 32]).unwrap();

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use utfall_register::mapping::{Encoding, Mapping, ResolvedFormat};
 use utfall_register::pnr::{Pnr, mask_pnr_like};
-use utfall_register::schema::{Kind, Table};
+use utfall_register::schema::{Kind, Pseudonym, Table};
 
 use crate::key::Key;
 
@@ -51,7 +51,7 @@ enum Builder {
 impl Builder {
     fn new(kind: Kind, name: &str, capacity: usize) -> Builder {
         match kind {
-            Kind::Personnummer | Kind::Id | Kind::PseudonymisedId | Kind::Code(_) | Kind::Text { .. } => {
+            Kind::Personnummer | Kind::Id | Kind::PseudonymisedId(_) | Kind::Code(_) | Kind::Text { .. } => {
                 Builder::Str(StringChunkedBuilder::new(name.into(), capacity))
             }
             Kind::Date | Kind::Month => Builder::Date(Vec::with_capacity(capacity)),
@@ -130,6 +130,7 @@ pub struct Validator<'a> {
     clients: HashMap<u64, (Range<usize>, i32, &'static str)>,
     client_ids: String,
     households: HashMap<String, String>,
+    caseworkers: HashMap<String, String>,
 }
 
 /// An export header that does not fit the mapping: (1-based column, header, message); None column = whole header.
@@ -216,6 +217,7 @@ impl<'a> Validator<'a> {
             clients: HashMap::new(),
             client_ids: String::new(),
             households: HashMap::new(),
+            caseworkers: HashMap::new(),
         })
     }
 
@@ -347,15 +349,22 @@ impl<'a> Validator<'a> {
                 }
                 Ok(self.store(s))
             }
-            Kind::PseudonymisedId => {
+            Kind::PseudonymisedId(domain) => {
                 if s.chars().count() > MAX_ID_CHARS {
                     return Err(("too_long", format!("an id may have at most {MAX_ID_CHARS} characters")));
                 }
-                let id = match self.households.get(s) {
+                let (cache, key) = match domain {
+                    Pseudonym::Household => (&mut self.households, self.key),
+                    Pseudonym::Caseworker => (&mut self.caseworkers, self.key),
+                };
+                let id = match cache.get(s) {
                     Some(id) => id.clone(),
                     None => {
-                        let id = self.key.household(s);
-                        self.households.insert(s.to_string(), id.clone());
+                        let id = match domain {
+                            Pseudonym::Household => key.household(s),
+                            Pseudonym::Caseworker => key.caseworker(s),
+                        };
+                        cache.insert(s.to_string(), id.clone());
                         id
                     }
                 };

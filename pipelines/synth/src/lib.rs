@@ -13,6 +13,7 @@
 //! by `--seed`, so the same seed and size give byte-identical files, and
 //! memory stays flat at any size.
 
+mod caseworkers;
 pub mod deliveries;
 mod model;
 mod sink;

@@ -342,6 +342,8 @@ pub(crate) struct Generator {
     /// The referred-youth programme's own stream, for the same reason.
     referral: ChaCha8Rng,
     s: Sinks,
+    /// Caseworkers with turnover (their own stream).
+    caseworkers: crate::caseworkers::Caseworkers,
     faults: Vec<FaultRecord>,
     truth_dir: PathBuf,
     case_truth: csv::Writer<BufWriter<File>>,
@@ -413,6 +415,7 @@ impl Generator {
             earnings: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0e61_726e_696e),
             referral: ChaCha8Rng::seed_from_u64(cfg.seed ^ 0x0b75_6e67_646f),
             s,
+            caseworkers: crate::caseworkers::Caseworkers::new(cfg.seed, cfg.clients),
             faults: Vec::new(),
             truth_dir: truth.to_path_buf(),
             case_truth,
@@ -585,17 +588,40 @@ impl Generator {
     }
 
     fn write(&mut self, table: &str, row: Vec<String>) -> io::Result<()> {
+        let row = self.with_caseworker(table, row);
         sink_of(&mut self.s, table).write(&row, &mut self.rng, self.cfg.dirty_rate, &mut self.faults)
     }
 
     /// A row of the placed-children programme, its faults drawn from the programme's stream.
     fn write_programme(&mut self, table: &str, row: Vec<String>) -> io::Result<()> {
+        let row = self.with_caseworker(table, row);
         sink_of(&mut self.s, table).write(&row, &mut self.programme, self.cfg.dirty_rate, &mut self.faults)
     }
 
     /// A row of the referred-youth programme, its faults drawn from the programme's stream.
     fn write_referral(&mut self, table: &str, row: Vec<String>) -> io::Result<()> {
+        let row = self.with_caseworker(table, row);
         sink_of(&mut self.s, table).write(&row, &mut self.referral, self.cfg.dirty_rate, &mut self.faults)
+    }
+
+    /// The row with its caseworker (the last column) where the table has one:
+    /// whoever held the case's post on the row's date (for a case, at its
+    /// closure or the export).
+    fn with_caseworker(&self, table: &str, mut row: Vec<String>) -> Vec<String> {
+        let (case, date) = match table {
+            "cases" => (0, 8),
+            "assessments" => (2, 6),
+            "interventions" => (2, 5),
+            "contacts" => (2, 3),
+            _ => return row,
+        };
+        let day = ["%Y-%m-%d", "%Y%m%d"]
+            .iter()
+            .find_map(|f| NaiveDate::parse_from_str(&row[date], f).ok())
+            .unwrap_or(self.end);
+        let who = self.caseworkers.on(&row[case], day);
+        row.push(who);
+        row
     }
 
     /// An earnings row, its faults drawn from the earnings' stream.
@@ -618,6 +644,7 @@ impl Generator {
     }
 
     fn household(&mut self) -> io::Result<()> {
+        self.caseworkers.next_household();
         self.households += 1;
         let household = format!("H{:08}", self.households);
         let district = source::DISTRICTS[self.rng.random_range(0..source::DISTRICTS.len())].0;
@@ -758,6 +785,7 @@ impl Generator {
         opened: NaiveDate,
         z: f64,
     ) -> io::Result<Closed> {
+        self.caseworkers.open(case_id, unit, opened);
         let pnr = self.written(p);
         let end = self.end;
         let origin = match area {
@@ -1354,6 +1382,7 @@ impl Generator {
                 service = Some(index);
             }
             let case_id = self.id('C');
+            self.caseworkers.open(&case_id, unit, opened);
             let pnr = self.written(p);
             let mut last_month = start;
             for m in 0..months {

@@ -57,6 +57,7 @@ pub const FILES: &[ExportFile] = &[
             ("investigation_started", "Utredning inledd"),
             ("decided", "Beslutsdatum"),
             ("closed", "Avslutat"),
+            ("caseworker_id", "Handläggare"),
         ],
     ),
     (
@@ -85,6 +86,7 @@ pub const FILES: &[ExportFile] = &[
             ("domain", "Område"),
             ("score", "Poäng"),
             ("assessed", "Datum"),
+            ("caseworker_id", "Handläggare"),
         ],
     ),
     (
@@ -119,6 +121,7 @@ pub const FILES: &[ExportFile] = &[
             ("ended", "SLUT"),
             ("end_reason", "AVSLUTSORSAK"),
             ("cost_sek", "KOSTNAD"),
+            ("caseworker_id", "HANDLAGGARE"),
         ],
     ),
     (
@@ -143,6 +146,7 @@ pub const FILES: &[ExportFile] = &[
             ("case_id", "Ärendenr"),
             ("date", "Datum"),
             ("channel", "Kontaktform"),
+            ("caseworker_id", "Handläggare"),
         ],
     ),
     (
