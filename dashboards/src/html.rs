@@ -771,13 +771,16 @@ fn reason_label(code: &str, lang: Lang) -> &'static str {
 }
 
 /// The summary of revised figures under a page's header ("figures for
-/// 2024 revised: ..."), linking the revisions page; empty when none.
-fn revision_banner(data: &Data, scope: &Scope, lang: Lang, link: &str) -> String {
+/// 2024 revised: ..."), with the closed periods' revisions of the page's
+/// scope listed in place (the page stays self-contained: the full list is
+/// the revisions page beside it, named, not linked); empty when none.
+fn revision_banner(data: &Data, scope: &Scope, lang: Lang) -> String {
     let rows = revisions_in(data, scope);
     if rows.is_empty() {
         return String::new();
     }
-    let closed: BTreeSet<&str> = rows.iter().filter(|r| r.closed).map(|r| r.period.as_str()).collect();
+    let closed: Vec<&&Revision> = rows.iter().filter(|r| r.closed).collect();
+    let periods: BTreeSet<&str> = closed.iter().map(|r| r.period.as_str()).collect();
     let mut reasons: Vec<&str> = Vec::new();
     for r in &rows {
         for code in &r.reasons {
@@ -786,25 +789,91 @@ fn revision_banner(data: &Data, scope: &Scope, lang: Lang, link: &str) -> String
             }
         }
     }
-    let periods = closed.iter().take(8).copied().collect::<Vec<_>>().join(", ");
-    let more = if closed.len() > 8 { ", …" } else { "" };
-    let closed_text = if closed.is_empty() {
+    let shown_periods = periods.iter().take(8).copied().collect::<Vec<_>>().join(", ");
+    let more = if periods.len() > 8 { ", …" } else { "" };
+    let closed_text = if periods.is_empty() {
         lang.pick("inga avslutade perioder", "no closed period").to_string()
     } else {
-        format!("{} {}{more}", lang.pick("avslutade perioder:", "closed periods:"), escape(&periods))
+        format!("{} {}{more}", lang.pick("avslutade perioder:", "closed periods:"), escape(&shown_periods))
     };
-    format!(
-        "<section class=\"revisions\" role=\"status\"><p><strong>{}</strong> {} {} ({closed_text}). {} {}. <a href=\"{}\">{}</a></p></section>\n",
+    let mut html = format!(
+        "<section class=\"revisions\" role=\"status\"><p><strong>{}</strong> {} {} ({closed_text}). {} {}. {} <code>{}</code>.</p>\n",
         lang.pick("Reviderade siffror.", "Revised figures."),
         rows.len(),
-        lang.pick(
-            "publicerade siffror har ändrats sedan förra bygget",
-            "published figures changed since the previous build"
-        ),
+        lang.pick("publicerade siffror har ändrats sedan förra bygget", "published figures changed since the previous build"),
         lang.pick("Skäl:", "Why:"),
         reasons.iter().map(|c| reason_label(c, lang)).collect::<Vec<_>>().join("; "),
-        escape(link),
-        lang.pick("Alla revideringar", "Every revision"),
+        lang.pick("Alla revideringar finns i", "Every revision is listed in"),
+        revisions_file(lang),
+    );
+    if !closed.is_empty() {
+        const SHOWN: usize = 40;
+        let _ = writeln!(
+            html,
+            "<details><summary>{} ({})</summary><table class=\"revisions\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+            lang.pick("Reviderade siffror för avslutade perioder", "Revised figures of closed periods"),
+            closed.len(),
+            lang.pick("Indikator", "Indicator"),
+            lang.pick("Period", "Period"),
+            lang.pick("Uppdelning", "Split"),
+            lang.pick("Före", "Before"),
+            lang.pick("Nu", "Now"),
+            lang.pick("Skäl", "Why"),
+        );
+        for r in closed.iter().take(SHOWN) {
+            html.push_str(&revision_row(r, lang, false));
+        }
+        html.push_str("</tbody></table>");
+        if closed.len() > SHOWN {
+            let _ = write!(html, "<p>{} {}.</p>", closed.len() - SHOWN, lang.pick("till i revisionslistan", "more in the list of revisions"));
+        }
+        html.push_str("</details>\n");
+    }
+    html.push_str("</section>\n");
+    html
+}
+
+/// One revised figure as a table row (with its n before and now on the revisions page).
+fn revision_row(r: &Revision, lang: Lang, with_n: bool) -> String {
+    let name = if lang == Lang::Sv { &r.name_sv } else { &r.name_en };
+    let name = match (&r.instrument, &r.domain) {
+        (Some(i), Some(d)) => format!("{name} ({i}, {d})"),
+        _ => name.clone(),
+    };
+    let value = |v: Option<f64>| v.map_or_else(|| WITHHELD.to_string(), |v| shown(lang, v, r.share));
+    let count = |n: Option<i64>| {
+        format!("<td><span class=\"count\">{}</span></td>", n.map_or_else(|| WITHHELD.into(), |n| n.to_string()))
+    };
+    let change = r.change.map_or_else(
+        || WITHHELD.to_string(),
+        |c| {
+            let sign = if c > 0.0 { "+" } else { "" };
+            if r.share {
+                format!("{sign}{} {}", lang.number(&format!("{:.1}", c * 100.0)), lang.pick("procentenheter", "points"))
+            } else {
+                format!("{sign}{}", shown(lang, c, false))
+            }
+        },
+    );
+    let split = if r.split == "total" {
+        lang.pick("hela kommunen", "municipality").to_string()
+    } else {
+        format!("{} {}", r.split, r.split_value)
+    };
+    let closed = if r.closed { format!(" <em>({})</em>", lang.pick("avslutad", "closed")) } else { String::new() };
+    let unit = if r.split == "unit" { r.split_value.as_str() } else { ALL };
+    let ns = if with_n { format!("{}{}", count(r.n_before), count(r.n)) } else { String::new() };
+    let change_cell = if with_n { format!("<td>{}</td>", escape(&change)) } else { String::new() };
+    format!(
+        "<tr data-unit=\"{}\"><td>{} <code>{}</code></td><td>{}{closed}</td><td>{}</td>{ns}<td>{}</td><td>{}</td>{change_cell}<td>{}</td></tr>\n",
+        escape(unit),
+        escape(&name),
+        escape(&r.indicator_id),
+        escape(&r.period),
+        escape(&split),
+        value(r.value_before),
+        value(r.value),
+        escape(&r.reasons.iter().map(|c| reason_label(c, lang)).collect::<Vec<_>>().join("; ")),
     )
 }
 
@@ -848,53 +917,7 @@ pub fn render_revisions(data: &Data, lang: Lang, manifest: &Manifest) -> String 
             lang.pick("Skäl", "Why"),
         );
         for r in &data.revisions {
-            let name = if lang == Lang::Sv { &r.name_sv } else { &r.name_en };
-            let name = match (&r.instrument, &r.domain) {
-                (Some(i), Some(d)) => format!("{name} ({i}, {d})"),
-                _ => name.clone(),
-            };
-            let value = |v: Option<f64>| v.map_or_else(|| WITHHELD.to_string(), |v| shown(lang, v, r.share));
-            let count = |n: Option<i64>| {
-                format!("<span class=\"count\">{}</span>", n.map_or_else(|| WITHHELD.into(), |n| n.to_string()))
-            };
-            let change = r.change.map_or_else(
-                || WITHHELD.to_string(),
-                |c| {
-                    let sign = if c > 0.0 { "+" } else { "" };
-                    if r.share {
-                        format!(
-                            "{sign}{} {}",
-                            lang.number(&format!("{:.1}", c * 100.0)),
-                            lang.pick("procentenheter", "points")
-                        )
-                    } else {
-                        format!("{sign}{}", shown(lang, c, false))
-                    }
-                },
-            );
-            let split = if r.split == "total" {
-                lang.pick("hela kommunen", "municipality").to_string()
-            } else {
-                format!("{} {}", r.split, r.split_value)
-            };
-            let closed =
-                if r.closed { format!(" <em>({})</em>", lang.pick("avslutad", "closed")) } else { String::new() };
-            let unit = if r.split == "unit" { r.split_value.as_str() } else { ALL };
-            let _ = writeln!(
-                html,
-                "<tr data-unit=\"{}\"><td>{} <code>{}</code></td><td>{}{closed}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(unit),
-                escape(&name),
-                escape(&r.indicator_id),
-                escape(&r.period),
-                escape(&split),
-                count(r.n_before),
-                count(r.n),
-                value(r.value_before),
-                value(r.value),
-                escape(&change),
-                escape(&r.reasons.iter().map(|c| reason_label(c, lang)).collect::<Vec<_>>().join("; ")),
-            );
+            html.push_str(&revision_row(r, lang, true));
         }
         html.push_str("</tbody></table>\n");
     }
@@ -956,11 +979,7 @@ fn wrap(page: &Page, spec: &Spec, manifest: &Manifest) -> String {
         ),
     );
     html.push_str("</tbody></table>\n</header>\n");
-    let link = match page.scope {
-        Scope::All => revisions_file(lang).to_string(),
-        Scope::Unit(_) => format!("../{}", revisions_file(lang)),
-    };
-    html.push_str(&revision_banner(page.data, page.scope, lang, &link));
+    html.push_str(&revision_banner(page.data, page.scope, lang));
     html.push_str("<main>\n");
     html.push_str(&page.html);
     let _ = write!(
