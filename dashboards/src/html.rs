@@ -800,7 +800,10 @@ fn revision_banner(data: &Data, scope: &Scope, lang: Lang) -> String {
         "<section class=\"revisions\" role=\"status\"><p><strong>{}</strong> {} {} ({closed_text}). {} {}. {} <code>{}</code>.</p>\n",
         lang.pick("Reviderade siffror.", "Revised figures."),
         rows.len(),
-        lang.pick("publicerade siffror har ändrats sedan förra bygget", "published figures changed since the previous build"),
+        lang.pick(
+            "publicerade siffror har ändrats sedan förra bygget",
+            "published figures changed since the previous build"
+        ),
         lang.pick("Skäl:", "Why:"),
         reasons.iter().map(|c| reason_label(c, lang)).collect::<Vec<_>>().join("; "),
         lang.pick("Alla revideringar finns i", "Every revision is listed in"),
@@ -825,7 +828,12 @@ fn revision_banner(data: &Data, scope: &Scope, lang: Lang) -> String {
         }
         html.push_str("</tbody></table>");
         if closed.len() > SHOWN {
-            let _ = write!(html, "<p>{} {}.</p>", closed.len() - SHOWN, lang.pick("till i revisionslistan", "more in the list of revisions"));
+            let _ = write!(
+                html,
+                "<p>{} {}.</p>",
+                closed.len() - SHOWN,
+                lang.pick("till i revisionslistan", "more in the list of revisions")
+            );
         }
         html.push_str("</details>\n");
     }

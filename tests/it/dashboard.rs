@@ -282,7 +282,9 @@ fn a_bad_spec_or_register_is_refused_by_name_and_the_last_pages_are_kept() {
     std::fs::create_dir(&old).unwrap();
     for entry in std::fs::read_dir(std::fs::canonicalize(&d.register).unwrap()).unwrap() {
         let path = entry.unwrap().path();
-        std::fs::copy(&path, old.join(path.file_name().unwrap())).unwrap();
+        if path.is_file() {
+            std::fs::copy(&path, old.join(path.file_name().unwrap())).unwrap();
+        }
     }
     let mut status = read_parquet(&old.join("target_status.parquet")).drop("measure").unwrap();
     ParquetWriter::new(std::fs::File::create(old.join("target_status.parquet")).unwrap()).finish(&mut status).unwrap();
@@ -352,4 +354,22 @@ fn no_page_shows_a_count_below_the_threshold() {
         }
     }
     assert!(counts > 500 && withheld > 20, "{counts} counts, {withheld} withheld");
+}
+
+/// The demo's second build revises published figures: the page says how
+/// many, lists the closed periods' ones in place, and the revisions page
+/// beside it lists every one (rows equal the `revisions` table's).
+#[test]
+fn revised_figures_are_summarised_on_the_page_and_listed_beside_it() {
+    let d = demo();
+    let revisions = read_parquet(&d.register.join("revisions.parquet"));
+    assert!(revisions.height() > 0, "the December deliveries and the re-delivered June revise figures");
+    let closed = revisions.column("closed").unwrap().bool().unwrap().iter().filter(|c| *c == Some(true)).count();
+    let page = std::fs::read_to_string(&d.index).unwrap();
+    let banner = format!("<strong>Reviderade siffror.</strong> {} publicerade siffror", revisions.height());
+    assert!(page.contains(&banner), "the banner counts the revisions");
+    assert!(page.contains(&format!("Reviderade siffror för avslutade perioder ({closed})")));
+    let list = std::fs::read_to_string(d.index.with_file_name("revideringar.html")).unwrap();
+    assert_eq!(list.matches("<tr data-unit=").count(), revisions.height());
+    assert!(list.contains("default-src 'none'"), "the page is inert");
 }

@@ -366,7 +366,8 @@ fn late_and_out_of_order_months_and_incremental_equals_full() {
     let mut compared = 0;
     for entry in std::fs::read_dir(&reg).unwrap() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        if name.ends_with(".parquet") || name == "data-dictionary.md" {
+        // What the incremental build changed against its previous build is its own.
+        if (name.ends_with(".parquet") || name == "data-dictionary.md") && name != "row_changes.parquet" {
             let (x, y) = (std::fs::read(reg.join(&name)).unwrap(), std::fs::read(full.join(&name)).unwrap());
             assert!(x == y, "{name} differs between the incremental and the full build");
             compared += 1;

@@ -111,7 +111,8 @@ fn build_publishes_the_derived_tables_with_their_definitions() {
     for t in utfall_register::DERIVED {
         let df = read_parquet(&c.register.join(t.file_name()));
         assert_eq!(df.schema().as_ref(), &t.schema(), "{}", t.name);
-        assert!(df.height() > 0, "{} is empty", t.name);
+        // A first build has no previous one to revise.
+        assert_eq!(df.height() > 0, t.name != "revisions", "{} rows: {}", t.name, df.height());
     }
     // Every target status is one of the three, with a reason when not measurable.
     let ts = read_parquet(&c.register.join("target_status.parquet"));
@@ -172,7 +173,7 @@ fn a_new_indicator_is_a_catalogue_edit_and_a_bad_one_changes_nothing() {
     );
     std::fs::write(&catalogue, &text).unwrap();
     let out = ok(&["indicators", "--register", s(&register), "--catalogue", s(&catalogue)]);
-    assert!(out.contains("22 definitions"), "{out}");
+    assert!(out.contains("24 definitions"), "{out}");
     let ind = read_parquet(&register.join("indicators.parquet"))
         .lazy()
         .filter(col("indicator_id").eq(lit("not_rereferred_6m_adults")).and(col("split").eq(lit("total"))))

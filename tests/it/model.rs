@@ -536,7 +536,7 @@ fn a_feature_in_the_definition_language_trains_and_a_future_only_signal_changes_
         if let Some(closed) = back.get(f[id_at]) {
             let day = *closed + chrono::Duration::days(3);
             if day <= as_of {
-                planted.push_str(&format!("KX{};{};{};{day};Telefon\n", f[id_at], f[pnr_at], f[id_at]));
+                planted.push_str(&format!("KX{};{};{};{day};Telefon;\n", f[id_at], f[pnr_at], f[id_at]));
             }
         }
     }
