@@ -349,6 +349,8 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
     let mut row_reject_files = Vec::new();
     for (si, src) in sources.iter().enumerate() {
         let mut deliveries = Vec::new();
+        // Withdrawn ids matching no row, of all withdrawn, and the deliveries with some.
+        let mut unmatched_total: (u64, u64, Vec<String>) = (0, 0, Vec::new());
         for (di, d) in src.deliveries.iter().enumerate() {
             let record = &records[si][di];
             let mut per_table = Vec::new();
@@ -381,11 +383,10 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
                 per_table.push((pt.table.clone(), c));
             }
             let unmatched = if d.replaced { 0 } else { unmatched.get(&(si as u32, di as u32)).copied().unwrap_or(0) };
+            unmatched_total.0 += unmatched;
+            unmatched_total.1 += if d.replaced { 0 } else { record.withdrawals };
             if unmatched > 0 {
-                warnings.push(format!(
-                    "source '{}', delivery {}: {unmatched} of {} withdrawn ids match no row the source delivered",
-                    src.spec.name, d.id, record.withdrawals
-                ));
+                unmatched_total.2.push(d.id.clone());
             }
             if !d.replaced {
                 row_reject_files.push(parts::part_dir(&root, &src.spec.name, &d.id).join(parts::REJECTS));
@@ -407,6 +408,17 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
                 withdrawals_unmatched: unmatched,
                 tables: per_table,
             });
+        }
+        if unmatched_total.0 > 0 {
+            let shown: Vec<&str> = unmatched_total.2.iter().take(3).map(String::as_str).collect();
+            let more = if unmatched_total.2.len() > 3 { ", ..." } else { "" };
+            warnings.push(format!(
+                "source '{}': {} of {} withdrawn ids match no row it delivered (rejected on reading, or never delivered; deliveries {}{more}: see withdrawals_unmatched in the manifest)",
+                src.spec.name,
+                unmatched_total.0,
+                unmatched_total.1,
+                shown.join(", ")
+            ));
         }
         source_records.push(SourceRecord {
             name: src.spec.name.clone(),
