@@ -18,7 +18,17 @@ pub fn period_column(table: &Table) -> Option<&'static str> {
 
 /// Compare every entity table of `new` with `old`'s: (table, source, period,
 /// change, rows), `change` one of `added`, `changed`, `removed`.
-pub fn row_changes(old: &Path, new: &Path, tables: &[&'static Table]) -> PolarsResult<DataFrame> {
+///
+/// Where both builds have a lineage, a row whose source, delivery and line
+/// are the same in both is the same stored version, so unchanged, unless its
+/// delivery was read again by this build (`read_now`: a changed mapping or
+/// key); only the other rows' contents are compared.
+pub fn row_changes(
+    old: &Path,
+    new: &Path,
+    tables: &[&'static Table],
+    read_now: &[(String, String)],
+) -> PolarsResult<DataFrame> {
     let mut frames = Vec::new();
     let lineage = |dir: &Path, table: &str| -> PolarsResult<Option<LazyFrame>> {
         let path = dir.join(format!("{LINEAGE}.parquet"));
@@ -29,6 +39,17 @@ pub fn row_changes(old: &Path, new: &Path, tables: &[&'static Table]) -> PolarsR
             LazyFrame::scan_parquet(PlRefPath::try_from_path(&path)?, ScanArgsParquet::default())?
                 .filter(col("table").eq(lit(table.to_string())))
                 .select([col("id").alias("__id"), col("source")]),
+        ))
+    };
+    let lineage_full = |dir: &Path, table: &str| -> PolarsResult<Option<LazyFrame>> {
+        let path = dir.join(format!("{LINEAGE}.parquet"));
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(
+            LazyFrame::scan_parquet(PlRefPath::try_from_path(&path)?, ScanArgsParquet::default())?
+                .filter(col("table").eq(lit(table.to_string())))
+                .select([col("id").alias("__id"), col("source"), col("delivery"), col("line")]),
         ))
     };
     for (ti, table) in tables.iter().copied().enumerate() {
@@ -43,7 +64,44 @@ pub fn row_changes(old: &Path, new: &Path, tables: &[&'static Table]) -> PolarsR
         let common: Vec<&'static str> =
             table.register_columns().iter().map(|c| c.name).filter(|c| old_cols.iter().any(|o| o == c)).collect();
         let select = |lf: LazyFrame| lf.select(common.iter().map(|c| col(*c)).collect::<Vec<_>>());
-        let (o, n) = (select(scan(&old_file)?), select(scan(&new_file)?));
+        let (mut o, mut n) = (select(scan(&old_file)?), select(scan(&new_file)?));
+        // Only the rows whose lineage differs (or whose delivery was read
+        // again) can have changed: the others are left out of the comparison.
+        if let (Some(ol), Some(nl)) = (lineage_full(old, table.name)?, lineage_full(new, table.name)?) {
+            let fresh = DataFrame::new(
+                read_now.len(),
+                vec![
+                    Column::new("source".into(), read_now.iter().map(|r| r.0.clone()).collect::<Vec<_>>()),
+                    Column::new("delivery".into(), read_now.iter().map(|r| r.1.clone()).collect::<Vec<_>>()),
+                ],
+            )?
+            .lazy()
+            .with_column(lit(true).alias("__fresh"));
+            let same = nl
+                .join(
+                    fresh,
+                    [col("source"), col("delivery")],
+                    [col("source"), col("delivery")],
+                    JoinArgs::new(JoinType::Left),
+                )
+                .filter(col("__fresh").is_null())
+                .join(
+                    ol,
+                    [col("__id"), col("source"), col("delivery"), col("line")],
+                    [col("__id"), col("source"), col("delivery"), col("line")],
+                    JoinArgs::new(JoinType::Semi),
+                )
+                .select([col("__id")])
+                .collect()?;
+            let keep = |lf: LazyFrame| {
+                lf.with_column(col(key).cast(DataType::String).alias("__k"))
+                    .join(same.clone().lazy(), [col("__k")], [col("__id")], JoinArgs::new(JoinType::Anti))
+                    .drop(cols(["__k"]))
+            };
+            // Ids both builds hold with the same version are neither added nor removed.
+            o = keep(o);
+            n = keep(n);
+        }
         let period = period_column(table);
         let month = |lf: LazyFrame| match period {
             Some(p) => lf.with_column(col(p).dt().truncate(lit("1mo")).alias("__period")),

@@ -191,6 +191,11 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
     for r in read {
         fresh.entry((r.si, r.di)).or_default().push(r);
     }
+    // The deliveries read (not linked) by this build, as (source, delivery).
+    let read_now: Vec<(String, String)> = fresh
+        .keys()
+        .map(|(si, di)| (sources[*si].spec.name.clone(), sources[*si].deliveries[*di].id.clone()))
+        .collect();
     for ((si, di), mut files) in fresh {
         let (src, d) = (&sources[si], &sources[si].deliveries[di]);
         files.sort_by_key(|f| f.fi);
@@ -447,7 +452,7 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
     // What changed against the register this build replaces.
     let replaced = store.current();
     let mut changes = match &replaced {
-        Some(old) => changes::row_changes(old, &root, &tables)?,
+        Some(old) => changes::row_changes(old, &root, &tables, &read_now)?,
         None => DataFrame::empty_with_schema(&utfall_register::schema::ROW_CHANGES.schema()),
     };
     write_parquet(&mut changes, &root.join(utfall_register::schema::ROW_CHANGES.file_name()))?;
