@@ -1,20 +1,26 @@
-//! `utfall build`: from case-system exports to the compiled register.
+//! `utfall build`: from source systems' exports to the compiled register.
 //!
-//! 1. **Read and validate** each export on a reader thread (`read`,
-//!    `validate`): decode, map columns and codes, parse, check date order,
-//!    replace personnummer by keyed pseudonyms. Bad rows go to the quarantine
-//!    with file, line, column and reason; a file that cannot be read at all
-//!    stops the build with exit code 2.
-//! 2. **Deduplicate** (polars): exact copies of a row are merged; a later row
-//!    reusing an id with other content is rejected.
-//! 3. **Check references** (polars anti joins), parents before children: every
-//!    case has a client, every event its case, and the same client as its case.
-//! 4. **Write** each table sorted for its queries on a writer thread, then the
-//!    quarantine and the manifest, into a staging folder; **publish** atomically
-//!    (`Store`).
+//! 1. **Sources and deliveries** (`delivery`): each `--source NAME=DIR` with
+//!    its mapping; a snapshot, or deliveries with control files in period
+//!    order. An incomplete delivery stops the build with exit code 2.
+//! 2. **Stored deliveries** (`parts`): each delivery not already stored in
+//!    the current build is read and validated on two reader threads (`read`,
+//!    `validate`: decode, map columns and codes, parse, check date order,
+//!    replace personnummer and other person ids by keyed pseudonyms; bad rows
+//!    to the delivery's rejects with file, line, column and reason) and
+//!    stored; the others are hard-linked.
+//! 3. **Versions and references** (`versions`, polars), table by table,
+//!    parents first: within a delivery exact copies merged and reused ids
+//!    rejected; withdrawals; the latest period's version per source; the
+//!    first-listed source's across sources; then every case has a client,
+//!    every event its case, and the same client as its case.
+//! 4. **Write** each table sorted for its queries, with its lineage, on a
+//!    writer thread; then the quarantine, the lineage, `row_changes`
+//!    (`changes`) and the manifest, into a staging folder; **publish**
+//!    atomically (`Store`).
 //!
-//! The stages form a bounded pipeline (see `build`). For every table: rows in =
-//! accepted + rejected + merged, checked before publishing.
+//! For every delivery and table: rows in = accepted + rejected + merged +
+//! superseded, checked before publishing.
 
 mod changes;
 pub mod delivery;
