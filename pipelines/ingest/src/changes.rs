@@ -30,18 +30,8 @@ pub fn row_changes(
     read_now: &[(String, String)],
 ) -> PolarsResult<DataFrame> {
     let mut frames = Vec::new();
+    // A build's lineage of one table: (__id, source, delivery, line).
     let lineage = |dir: &Path, table: &str| -> PolarsResult<Option<LazyFrame>> {
-        let path = dir.join(format!("{LINEAGE}.parquet"));
-        if !path.exists() {
-            return Ok(None);
-        }
-        Ok(Some(
-            LazyFrame::scan_parquet(PlRefPath::try_from_path(&path)?, ScanArgsParquet::default())?
-                .filter(col("table").eq(lit(table.to_string())))
-                .select([col("id").alias("__id"), col("source")]),
-        ))
-    };
-    let lineage_full = |dir: &Path, table: &str| -> PolarsResult<Option<LazyFrame>> {
         let path = dir.join(format!("{LINEAGE}.parquet"));
         if !path.exists() {
             return Ok(None);
@@ -67,7 +57,7 @@ pub fn row_changes(
         let (mut o, mut n) = (select(scan(&old_file)?), select(scan(&new_file)?));
         // Only the rows whose lineage differs (or whose delivery was read
         // again) can have changed: the others are left out of the comparison.
-        if let (Some(ol), Some(nl)) = (lineage_full(old, table.name)?, lineage_full(new, table.name)?) {
+        if let (Some(ol), Some(nl)) = (lineage(old, table.name)?, lineage(new, table.name)?) {
             let fresh = DataFrame::new(
                 read_now.len(),
                 vec![
@@ -123,7 +113,12 @@ pub fn row_changes(
         for (change, rows, dir) in [("added", added, new), ("changed", changed, new), ("removed", removed, old)] {
             let rows = month(rows).with_column(col(key).cast(DataType::String).alias("__id"));
             let rows = match lineage(dir, table.name)? {
-                Some(l) => rows.join(l, [col("__id")], [col("__id")], JoinArgs::new(JoinType::Left)),
+                Some(l) => rows.join(
+                    l.select([col("__id"), col("source")]),
+                    [col("__id")],
+                    [col("__id")],
+                    JoinArgs::new(JoinType::Left),
+                ),
                 None => rows.with_column(lit(NULL).cast(DataType::String).alias("source")),
             };
             let counted = rows
