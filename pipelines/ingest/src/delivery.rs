@@ -177,9 +177,7 @@ pub fn discover(spec: &SourceSpec) -> Result<Source, BuildError> {
     let table_of_file: BTreeMap<String, &'static str> = mapping
         .tables
         .iter()
-        .map(|(t, tm)| {
-            (tm.file.clone(), utfall_register::schema::TABLES.iter().find(|x| x.name == t).expect("checked").name)
-        })
+        .map(|(t, tm)| (tm.file.clone(), utfall_register::schema::table(t).expect("a mapping names known tables").name))
         .collect();
     let mut deliveries = Vec::new();
     if subdirs.is_empty() {
@@ -192,7 +190,7 @@ pub fn discover(spec: &SourceSpec) -> Result<Source, BuildError> {
             let table = table_of_file[&tm.file];
             files.push(DeliveryFile { table: Some(table), name: tm.file.clone(), rows: None, sha256: None });
         }
-        files.sort_by_key(|f| f.table.map(|t| utfall_register::schema::TABLES.iter().position(|x| x.name == t)));
+        files.sort_by_key(schema_order);
         deliveries.push(Delivery {
             id: SNAPSHOT.into(),
             dir: spec.dir.clone(),
@@ -244,6 +242,11 @@ pub fn discover(spec: &SourceSpec) -> Result<Source, BuildError> {
         }
     }
     Ok(Source { spec: spec.clone(), mapping, mapping_file, deliveries, warnings })
+}
+
+/// A delivery's files in schema order of their tables (the withdrawal list first).
+fn schema_order(f: &DeliveryFile) -> (Option<usize>, String) {
+    (f.table.and_then(|t| utfall_register::schema::TABLES.iter().position(|x| x.name == t)), f.name.clone())
 }
 
 fn next_month(d: NaiveDate) -> NaiveDate {
@@ -307,9 +310,7 @@ fn read_delivery(dir: &Path, id: &str, table_of_file: &BTreeMap<String, &'static
             ));
         }
     }
-    files.sort_by_key(|f| {
-        (f.table.map(|t| utfall_register::schema::TABLES.iter().position(|x| x.name == t)), f.name.clone())
-    });
+    files.sort_by_key(schema_order);
     Ok(Delivery {
         id: id.to_string(),
         dir: dir.to_path_buf(),

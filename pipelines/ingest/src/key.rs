@@ -12,6 +12,7 @@ use std::path::Path;
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use utfall_register::schema::Pseudonym;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -87,13 +88,13 @@ impl Key {
         self.pseudonym('K', b"client:", canonical_pnr.as_bytes())
     }
 
-    pub fn household(&self, source_id: &str) -> String {
-        self.pseudonym('H', b"household:", source_id.as_bytes())
-    }
-
-    /// A caseworker's (handläggare's) pseudonym: its own key domain.
-    pub fn caseworker(&self, source_id: &str) -> String {
-        self.pseudonym('W', b"caseworker:", source_id.as_bytes())
+    /// The pseudonym of a source id that could point at a person, in its
+    /// own key domain: a household (`H...`) or a caseworker (`W...`).
+    pub fn pseudonymised(&self, domain: Pseudonym, source_id: &str) -> String {
+        match domain {
+            Pseudonym::Household => self.pseudonym('H', b"household:", source_id.as_bytes()),
+            Pseudonym::Caseworker => self.pseudonym('W', b"caseworker:", source_id.as_bytes()),
+        }
     }
 }
 
@@ -107,8 +108,10 @@ mod tests {
         let b = Key::from_bytes(&[2; 32]);
         assert_eq!(a.client("test-input"), a.client("test-input"));
         assert_ne!(a.client("test-input"), b.client("test-input"));
-        assert_ne!(a.client("test-input"), a.household("test-input"));
-        assert_ne!(a.household("test-input")[1..], a.caseworker("test-input")[1..]);
+        let (household, caseworker) =
+            (a.pseudonymised(Pseudonym::Household, "test-input"), a.pseudonymised(Pseudonym::Caseworker, "test-input"));
+        assert_ne!(a.client("test-input"), household);
+        assert_ne!(household[1..], caseworker[1..]);
         assert_eq!(a.client("x").len(), 21);
         // Independent check of the construction with the hmac crate's test vector style.
         let mut m = HmacSha256::new_from_slice(&[1; 32]).unwrap();

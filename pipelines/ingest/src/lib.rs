@@ -49,6 +49,7 @@ use delivery::Source;
 pub use delivery::SourceSpec;
 pub use error::{BadInput, BuildError};
 pub use key::Key;
+use parts::write_parquet;
 use parts::{PartRecord, PartTable};
 use validate::Reject;
 use versions::Part;
@@ -177,9 +178,9 @@ pub fn stage(opts: &BuildOptions, progress: &(dyn Fn(Progress) + Sync)) -> Resul
             let dir = parts::part_dir(&root, &src.spec.name, &d.id);
             if let (Some(fp), Some(prev)) = (&fp, &previous) {
                 let from = parts::part_dir(prev, &src.spec.name, &d.id);
-                if PartRecord::read(&from).is_some_and(|r| r.fingerprint == *fp) {
+                if let Some(stored) = PartRecord::read(&from).filter(|r| r.fingerprint == *fp) {
                     link_tree(&from, &dir).map_err(BuildError::io(&dir))?;
-                    records[si][di] = PartRecord::read(&dir);
+                    records[si][di] = Some(stored);
                     continue;
                 }
             }
@@ -738,8 +739,4 @@ fn date_span(table: &Table, df: &DataFrame) -> PolarsResult<DateSpan> {
         hi = hi.into_iter().chain(ca.max()).max();
     }
     Ok((lo, hi))
-}
-
-fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), BuildError> {
-    parts::write_parquet(df, path)
 }

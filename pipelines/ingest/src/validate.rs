@@ -353,17 +353,14 @@ impl<'a> Validator<'a> {
                 if s.chars().count() > MAX_ID_CHARS {
                     return Err(("too_long", format!("an id may have at most {MAX_ID_CHARS} characters")));
                 }
-                let (cache, key) = match domain {
-                    Pseudonym::Household => (&mut self.households, self.key),
-                    Pseudonym::Caseworker => (&mut self.caseworkers, self.key),
+                let cache = match domain {
+                    Pseudonym::Household => &mut self.households,
+                    Pseudonym::Caseworker => &mut self.caseworkers,
                 };
                 let id = match cache.get(s) {
                     Some(id) => id.clone(),
                     None => {
-                        let id = match domain {
-                            Pseudonym::Household => key.household(s),
-                            Pseudonym::Caseworker => key.caseworker(s),
-                        };
+                        let id = self.key.pseudonymised(domain, s);
                         cache.insert(s.to_string(), id.clone());
                         id
                     }
